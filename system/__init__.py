@@ -1,0 +1,1 @@
+"""Production code of the system under test: services, pure logic, ports, live adapters."""
