@@ -1,0 +1,1 @@
+# Sensor-node firmware: MicroPython-compatible; imports nothing of hilsim but its own modules.

@@ -1,0 +1,1 @@
+"""hilsim's face: the command line. Nothing imports this package; it wires the others."""

@@ -33,8 +33,12 @@ class ScenarioError(HilsimError):
         super().__init__(f"{where}: {message}")
 
 
-class ConnectionLost(HilsimError):
-    """The connection to a peer broke before the operation completed."""
+class ConnectionLost(HilsimError, ConnectionError):
+    """The connection to a peer broke before the operation completed.
+
+    Also a ``ConnectionError`` (an ``OSError``), so firmware that catches ``OSError``
+    as MicroPython's umqtt raises it handles the simulated network the same way.
+    """
 
 
 class QueueFull(HilsimError):

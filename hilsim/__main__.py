@@ -1,0 +1,3 @@
+from hilsim.cli import main
+
+main()

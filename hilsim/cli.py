@@ -1,0 +1,116 @@
+"""The ``hilsim`` command line.
+
+Exit codes of ``hilsim run``: 0 every expectation holds, 1 one failed (or the
+determinism self-check found a difference), 2 the scenario file is unusable.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from system.errors import ScenarioError
+from system.trace import VERSION, first_difference
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(VERSION, prog_name="hilsim")
+def main() -> None:
+    """hilsim: run the IoT system in a simulated, hardware-in-the-loop or live world.
+
+    Start with:  hilsim run scenarios/quickstart.yaml
+    """
+
+
+def _progress(quiet: bool):
+    started = time.monotonic()
+    last = [-1]
+
+    def report(now: float, total: float) -> None:
+        # Only long runs talk: after 2 s of wall time, one line per 10% of simulated time.
+        if quiet or time.monotonic() - started < 2.0:
+            return
+        tenth = int(10 * now / total) if total else 10
+        if tenth > last[0]:
+            last[0] = tenth
+            click.echo(f"  simulated {_hms(now)} of {_hms(total)} ({100 * now / total:.0f}%)", err=True)
+
+    return report
+
+
+def _hms(seconds: float) -> str:
+    s = int(seconds)
+    days, s = divmod(s, 86400)
+    text = f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return f"{days}d {text}" if days else text
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seed", type=int, default=None, help="Override the scenario's seed (same seed, same trace hash).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for trace.jsonl, junit.xml and report.html [default: runs/<scenario name>].")
+@click.option("--check-determinism", is_flag=True,
+              help="Run twice and report the first differing trace line if the two runs diverge.")
+@click.option("--no-report", is_flag=True, help="Skip the HTML report (its plot takes a second).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: bool, no_report: bool,
+        quiet: bool) -> None:
+    """Run SCENARIO (a YAML file) in the simulated world.
+
+    Prints PASS/FAIL with the measured value for each expectation, then the trace's
+    SHA-256, and writes the trace, a JUnit XML and an HTML report with a timeline
+    plot into --out. Exit 0 when all expectations hold, 1 when any fails, 2 when
+    the scenario file is unusable.
+    """
+    from sim import scenario as scenario_mod
+    from sim.runner import run_scenario
+
+    try:
+        loaded = scenario_mod.load(scenario)
+        if seed is not None:
+            loaded = loaded.with_seed(seed)
+        out = out or Path("runs") / scenario.stem
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "trace.jsonl", "w", encoding="utf-8") as sink:
+            result = run_scenario(loaded, sink=sink, progress=_progress(quiet))
+    except ScenarioError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+    width = max((len(v.name) for v in result.verdicts), default=0)
+    for v in result.verdicts:
+        click.echo(f"{'PASS' if v.ok else 'FAIL'}  {v.name:<{width}}  measured {v.measured}  (expected {v.expected})")
+    click.echo(f"trace sha256: {result.sha256}")
+
+    from sim.report import write_html, write_junit
+
+    write_junit(result, out / "junit.xml")
+    if not no_report:
+        write_html(result, out / "report.html")
+    click.echo(f"wrote {out / 'trace.jsonl'}, {out / 'junit.xml'}" + ("" if no_report else f", {out / 'report.html'}"),
+               err=True)
+
+    status = 0 if result.ok else 1
+    if check_determinism:
+        again = run_scenario(loaded)
+        diff = first_difference(result.trace.lines(), again.trace.lines())
+        if diff is None:
+            click.echo("determinism: two runs wrote identical traces")
+        else:
+            line, left, right = diff
+            click.echo(f"determinism: traces diverge at line {line}\n  first:  {left}\n  second: {right}")
+            status = 1
+    sys.exit(status)
+
+
+def _register() -> None:
+    from hilsim.broker_cmd import broker
+
+    main.add_command(broker)
+
+
+_register()

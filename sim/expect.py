@@ -1,0 +1,91 @@
+"""Expectations: what a scenario promises, checked against the run's trace.
+
+Each ``expect:`` key has a parser (YAML -> arguments) and a checker (arguments,
+run -> Verdict). Checkers read the trace, where every kind is written at the
+moment the thing happened, never the services' internal state.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sim.scenario import EXPECTATIONS, Node
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str
+    ok: bool
+    measured: str
+    expected: str
+    line: int = 0
+
+
+CHECKERS: dict[str, Callable[[Any, Any], tuple[bool, str, str]]] = {}
+
+
+def expectation(key: str, parse: Callable[[Node], Any]):
+    """Register ``key`` with its parser; decorates the checker."""
+
+    def register(check):
+        EXPECTATIONS[key] = parse
+        CHECKERS[key] = check
+        return check
+
+    return register
+
+
+def check_all(run) -> list[Verdict]:
+    verdicts = []
+    for exp in run.scenario.expect:
+        ok, measured, expected = CHECKERS[exp.kind](exp.args, run)
+        verdicts.append(Verdict(exp.kind, ok, measured, expected, exp.line))
+    return verdicts
+
+
+def _count_limit(node: Node) -> dict:
+    """``key: 0`` or ``key: {max: 0, settle: 2m}``."""
+    if isinstance(node.value, str):
+        return {"max": node.integer("the limit", minimum=0), "settle": 60.0}
+    body = node.keys("the limit", {"max": True, "settle": False})
+    return {"max": body["max"].integer("max", minimum=0),
+            "settle": body["settle"].duration("settle") if "settle" in body else 60.0}
+
+
+def _minimum(node: Node) -> dict:
+    if isinstance(node.value, str):
+        return {"min": node.integer("the minimum", minimum=0)}
+    body = node.keys("the minimum", {"min": True})
+    return {"min": body["min"].integer("min", minimum=0)}
+
+
+@expectation("readings_lost", _count_limit)
+def readings_lost(args, run):
+    """Readings sampled (before the last ``settle`` seconds) that were never stored."""
+    horizon = run.duration - args["settle"]
+    sampled = {(r["node"], r["seq"]) for r in run.trace.of_kind("reading.sampled") if r["t"] <= horizon}
+    stored = {(r["node"], r["seq"]) for r in run.trace.of_kind("reading.stored")}
+    lost = len(sampled - stored)
+    return lost <= args["max"], f"{lost} of {len(sampled)}", f"<= {args['max']}"
+
+
+@expectation("readings_duplicated", _count_limit)
+def readings_duplicated(args, run):
+    """Readings stored more than once (exactly-once storage means 0)."""
+    counts = Counter((r["node"], r["seq"]) for r in run.trace.of_kind("reading.stored"))
+    extra = sum(n - 1 for n in counts.values() if n > 1)
+    return extra <= args["max"], str(extra), f"<= {args['max']}"
+
+
+@expectation("readings_stored", _minimum)
+def readings_stored(args, run):
+    stored = len(run.trace.of_kind("reading.stored"))
+    return stored >= args["min"], str(stored), f">= {args['min']}"
+
+
+@expectation("readings_refused", _count_limit)
+def readings_refused(args, run):
+    refused = len(run.trace.of_kind("reading.refused"))
+    return refused <= args["max"], str(refused), f"<= {args['max']}"
