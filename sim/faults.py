@@ -1,6 +1,6 @@
 """Faults are world events: plain data, made by scenario files and Hypothesis strategies alike.
 
-Each timeline key (``link:``, ``internet:``, ``broker:``) has a parser here that
+Each timeline key (``link:``, ``internet:``, ``broker:``, ``sensor:``, ``wifi:``) has a parser here that
 turns the YAML into a fault object; ``sim/world.py`` applies fault objects.
 """
 
@@ -39,6 +39,75 @@ class BrokerRestart:
     """The broker process stops and starts again ``down_for`` seconds later; sessions persist."""
 
     down_for: float = 0.0
+
+
+SENSOR_FAULTS = ("stuck", "spike", "drift", "timeout", "checksum", "disconnected")
+
+
+@dataclass(frozen=True)
+class SensorFault:
+    """A node's DHT22 misbehaves as ``kind`` for ``duration`` seconds (None: for good).
+
+    ``rate`` is the chance a read is affected (timeout, checksum, spike; None: the
+    kind's default), ``size`` a spike's size in degC, ``per_hour`` the drift rate.
+    """
+
+    node: str
+    kind: str
+    duration: float | None = None
+    rate: float | None = None
+    size: float = 10.0
+    per_hour: float = 2.0
+
+
+@dataclass(frozen=True)
+class WifiWeak:
+    """A node's WiFi signal averages ``rssi`` dBm for ``duration`` seconds (None: for good)."""
+
+    node: str
+    rssi: float
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class WifiDrop:
+    """A node loses its access point for ``duration`` seconds (None: until a later event)."""
+
+    node: str
+    duration: float | None = None
+
+
+def _sensor(node: Node) -> object:
+    body = node.keys("sensor", {"node": True, "fault": True, "for": False, "rate": False, "size": False,
+                                "per_hour": False})
+    kind = body["fault"].text("fault")
+    if kind not in SENSOR_FAULTS:
+        raise body["fault"].error(f"unknown sensor fault {kind!r}; known: {', '.join(SENSOR_FAULTS)}")
+    rate = body["rate"].number("rate") if "rate" in body else None
+    if rate is not None and not 0 <= rate <= 1:
+        raise body["rate"].error("rate is the fraction of reads affected, between 0 and 1")
+    return SensorFault(
+        body["node"].text("node"), kind,
+        duration=body["for"].duration("for") if "for" in body else None,
+        rate=rate,
+        size=body["size"].number("size") if "size" in body else 10.0,
+        per_hour=body["per_hour"].number("per_hour") if "per_hour" in body else 2.0,
+    )
+
+
+def _wifi(node: Node) -> object:
+    body = node.keys("wifi", {"node": True, "rssi": False, "for": False, "drop_for": False})
+    name = body["node"].text("node")
+    if "drop_for" in body:
+        if "rssi" in body or "for" in body:
+            raise node.error("a wifi event has either drop_for, or rssi with an optional for")
+        return WifiDrop(name, body["drop_for"].duration("drop_for"))
+    if "rssi" in body:
+        rssi = body["rssi"].number("rssi")
+        if not -110 <= rssi <= -20:
+            raise body["rssi"].error(f"rssi is a signal level in dBm between -110 and -20, got {rssi:g}")
+        return WifiWeak(name, rssi, body["for"].duration("for") if "for" in body else None)
+    raise node.error("a wifi event needs rssi (e.g. rssi: -85, for: 10m) or drop_for (e.g. drop_for: 5m)")
 
 
 def _link(node: Node) -> object:
@@ -82,4 +151,4 @@ def _broker(node: Node) -> object:
     return BrokerRestart(body["down_for"].duration("down_for") if "down_for" in body else 0.0)
 
 
-TIMELINE.update({"link": _link, "internet": _internet, "broker": _broker})
+TIMELINE.update({"link": _link, "internet": _internet, "broker": _broker, "sensor": _sensor, "wifi": _wifi})

@@ -1,35 +1,127 @@
-"""Sensor and radio models of the world: a DHT22 with a daily cycle, the WiFi RSSI."""
+"""The DHT22 model: a daily temperature/humidity cycle with noise, delivered as raw 40-bit frames.
+
+``SimDHT22.read_frame()`` is the firmware HAL's sensor call: it returns the 5 bytes
+a DHT22 sends, or raises the firmware's ``SensorError`` as the board HAL would, so
+the firmware's decoding and checksum path runs in every scenario. Faults are
+switched on and off by the world (``add_fault`` / ``remove_fault``):
+
+- ``timeout``: a read times out mid-frame (with probability ``rate``, default every read);
+- ``checksum``: one of the 40 bits flips on the wire (probability ``rate``, default 1).
+  A single flipped bit always breaks the checksum, so the firmware must refuse it;
+- ``stuck``: the sensor repeats the frame it sent when the fault began (valid checksum);
+- ``spike``: a read is off by ``size`` degC, up or down (probability ``rate``, default 0.1);
+- ``drift``: temperature drifts by ``per_hour`` degC per hour since the fault began;
+- ``disconnected``: no answer at all: every read fails with ``no_response``.
+
+Stuck, spike and drift produce frames with a valid checksum: the firmware cannot
+tell them from real values; they exist to test what downstream does with them.
+"""
 
 from __future__ import annotations
 
 import math
+from typing import Any
+
+from firmware.dht22 import NO_RESPONSE, TIMEOUT, SensorError, bits_frame, encode_frame, frame_bits
+
+DEFAULT_RATE = {"timeout": 1.0, "checksum": 1.0, "spike": 0.1}
+
+
+def daily_cycle(epoch: float, base_temperature: float, base_humidity: float) -> tuple[float, float]:
+    """Noise-free (temperature degC, humidity %) at ``epoch``: warmest mid-afternoon, driest then."""
+    day = 2 * math.pi * ((epoch % 86400) / 86400 - 0.375)
+    return base_temperature + 3.0 * math.sin(day), base_humidity - 8.0 * math.sin(day)
+
+
+class _Active:
+    """A fault in force on one sensor, with what it remembers (start time, frozen frame)."""
+
+    def __init__(self, fault: Any, since: float):
+        self.fault = fault
+        self.since = since
+        self.frozen: bytes | None = None
+
+    def rate(self) -> float:
+        rate = getattr(self.fault, "rate", None)
+        return DEFAULT_RATE.get(self.fault.kind, 1.0) if rate is None else rate
 
 
 class SimDHT22:
-    """Temperature and humidity following a daily cycle plus noise; ``read()`` as the HAL's."""
+    """One node's DHT22; ``read_frame()`` as the HAL's, faults switched by the world."""
 
-    def __init__(self, rt, node_id: str, *, base_temperature: float = 21.0, base_humidity: float = 45.0):
+    def __init__(self, rt, node_id: str, *, base_temperature: float = 21.0, base_humidity: float = 45.0,
+                 temperature_noise: float = 0.1, humidity_noise: float = 0.5):
         self._rt = rt
         self._rng = rt.rng(f"{node_id}/sensor")
+        self.node_id = node_id
         self.base_temperature = base_temperature
         self.base_humidity = base_humidity
+        self.temperature_noise = temperature_noise
+        self.humidity_noise = humidity_noise
+        self.active: list[_Active] = []
+        self.reads = 0
+        self.failed = 0  # reads that raised (timeout, no response)
+        self.corrupted = 0  # frames sent with a flipped bit
+        self.intact_values: set[tuple[int, int]] = set()  # (h10, t10) of every frame sent intact
 
-    def read(self) -> tuple[float, float]:
-        day = 2 * math.pi * ((self._rt.now() % 86400) / 86400 - 0.375)  # warmest mid-afternoon
-        temperature = self.base_temperature + 3.0 * math.sin(day) + self._rng.gauss(0, 0.1)
-        humidity = self.base_humidity - 8.0 * math.sin(day) + self._rng.gauss(0, 0.5)
+    # --- faults ------------------------------------------------------------------
+
+    def add_fault(self, fault: Any) -> None:
+        self.active.append(_Active(fault, self._rt.now()))
+        self._rt.trace("sensor.faulted", node=self.node_id, fault=fault.kind)
+
+    def remove_fault(self, fault: Any) -> None:
+        kept = [a for a in self.active if a.fault is not fault]
+        if len(kept) != len(self.active):
+            self.active = kept
+            self._rt.trace("sensor.restored", node=self.node_id, fault=fault.kind)
+
+    # --- the HAL call --------------------------------------------------------------
+
+    def values(self) -> tuple[float, float]:
+        """The true (temperature, humidity) now: the daily cycle plus sensor noise."""
+        temperature, humidity = daily_cycle(self._rt.now(), self.base_temperature, self.base_humidity)
+        temperature += self._rng.gauss(0, self.temperature_noise)
+        humidity += self._rng.gauss(0, self.humidity_noise)
         return temperature, max(0.0, min(100.0, humidity))
 
+    def read_frame(self) -> bytes:
+        """The 5 bytes of one read, or SensorError(timeout / no_response)."""
+        self.reads += 1
+        kinds = {a.fault.kind: a for a in self.active}
+        if "disconnected" in kinds:
+            self.failed += 1
+            raise SensorError(NO_RESPONSE, "no answer to the start signal")
+        timeout = kinds.get("timeout")
+        if timeout is not None and self._rng.random() < timeout.rate():
+            self.failed += 1
+            raise SensorError(TIMEOUT, "bit timed out")
+        frame = self._frame(kinds)
+        checksum = kinds.get("checksum")
+        if checksum is not None and self._rng.random() < checksum.rate():
+            self.corrupted += 1
+            return bits_frame(frame_bits(frame) ^ (1 << self._rng.randrange(40)))
+        self.intact_values.add(((frame[0] << 8) | frame[1], _signed_t10(frame)))
+        return frame
 
-class SimRadio:
-    """WiFi RSSI in dBm around a node's mean; 0 while the node's link is down (not connected)."""
+    def _frame(self, kinds: dict[str, _Active]) -> bytes:
+        stuck = kinds.get("stuck")
+        if stuck is not None and stuck.frozen is not None:
+            return stuck.frozen
+        temperature, humidity = self.values()
+        drift = kinds.get("drift")
+        if drift is not None:
+            temperature += drift.fault.per_hour * (self._rt.now() - drift.since) / 3600
+        spike = kinds.get("spike")
+        if spike is not None and self._rng.random() < spike.rate():
+            temperature += spike.fault.size * self._rng.choice((-1, 1))
+        t10 = max(-0x7FFF, min(0x7FFF, round(temperature * 10)))
+        frame = encode_frame(round(humidity * 10), t10)
+        if stuck is not None:
+            stuck.frozen = frame
+        return frame
 
-    def __init__(self, rt, node_id: str, link, *, mean_rssi: float = -62.0):
-        self._rng = rt.rng(f"{node_id}/radio")
-        self._link = link
-        self.mean_rssi = mean_rssi
 
-    def rssi(self) -> int:
-        if not self._link.up:
-            return 0
-        return int(round(self.mean_rssi + self._rng.gauss(0, 2.0)))
+def _signed_t10(frame: bytes) -> int:
+    t10 = ((frame[2] & 0x7F) << 8) | frame[3]
+    return -t10 if frame[2] & 0x80 else t10

@@ -7,16 +7,20 @@ nodes, bridge) as tasks on the runtime and applies the timeline's faults.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from firmware.node import OFFLINE
 from firmware.node import Node as SensorNode
+from firmware.node import status_topic
 from sim.broker import Message
-from sim.faults import BrokerRestart, LinkDegraded, LinkDown, LinkUp
+from sim.faults import BrokerRestart, LinkDegraded, LinkDown, LinkUp, SensorFault, WifiDrop, WifiWeak
 from sim.mqtt import BrokerHost, SimMqttClient
 from sim.network import Network
 from sim.scenario import WORLD_KEYS, Node, Scenario
-from sim.sensors import SimDHT22, SimRadio
+from sim.radio import SimClock, SimRadio
+from sim.sensors import SimDHT22
 from system.bridge import Bridge
 from system.errors import ScenarioError
 from system.reading_store import ReadingStore
@@ -30,6 +34,9 @@ WORLD_KEYS.update({
     "sample_every": (lambda n: n.duration("sample_every"), 10.0),
     "buffer_size": (lambda n: n.integer("buffer_size", minimum=1), 256),
     "latency": (lambda n: n.duration("latency"), 0.005),
+    "read_every": (lambda n: n.duration("read_every"), 4.0),
+    "history": (lambda n: n.integer("history", minimum=1), 60),
+    "sntp_after": (lambda n: n.duration("sntp_after"), 0.0),
 })
 
 
@@ -40,6 +47,7 @@ class SimHal:
     sensor: Any
     wifi: Any
     mqtt: Any
+    clock: Any = None
 
 
 class World:
@@ -54,22 +62,32 @@ class World:
         bridge_link = self.network.link("bridge", "broker", latency=cfg["latency"])
         self.bridge = Bridge(bridge_rt, SimMqttClient(bridge_rt, self.broker, bridge_link, "bridge",
                                                        clean_session=False), self.readings)
+        self._holds: dict[str, Counter[str]] = {}  # link -> reasons holding it down (fault, wifi)
         self.nodes: dict[str, SensorNode] = {}
+        self.sensors: dict[str, SimDHT22] = {}
+        self.radios: dict[str, SimRadio] = {}
+        self.services: list[tuple[str, Callable[[], Any]]] = [("bridge", self.bridge.run)]
         for i in range(1, cfg["nodes"] + 1):
             name = f"node-{i}"
             node_rt = rt.child(name)
             link = self.network.link(name, "broker", latency=cfg["latency"])
-            will = Message(f"sensors/{name}/status", b"offline", 1, True)
-            hal = SimHal(sensor=SimDHT22(node_rt, name), wifi=SimRadio(node_rt, name, link),
+            will = Message(status_topic(name), OFFLINE, 1, True)
+            sensor = self.sensors[name] = SimDHT22(node_rt, name)
+            radio = self.radios[name] = SimRadio(node_rt, name, on_down=lambda l=link: self.hold_down(l, "wifi"),
+                                                 on_up=lambda l=link: self.release(l, "wifi"))
+            clock = SimClock(node_rt, name, cfg["sntp_after"])
+            hal = SimHal(sensor=sensor, wifi=radio, clock=clock,
                          mqtt=SimMqttClient(node_rt, self.broker, link, name, clean_session=False, will=will))
             self.nodes[name] = SensorNode(node_rt, hal, name, sample_every=cfg["sample_every"],
-                                          buffer_size=cfg["buffer_size"])
+                                          buffer_size=cfg["buffer_size"], read_every=cfg["read_every"],
+                                          history=cfg["history"])
+            self.services += [(name, self.nodes[name].run), (f"{name}/radio", radio.run),
+                              (f"{name}/clock", clock.run)]
         self._appliers: dict[type, Callable[[Any], None]] = {
             LinkDown: self._link_down, LinkUp: self._link_up,
             LinkDegraded: self._link_degraded, BrokerRestart: self._broker_restart,
+            SensorFault: self._sensor_fault, WifiWeak: self._wifi_weak, WifiDrop: self._wifi_drop,
         }
-        self.services: list[tuple[str, Callable[[], Any]]] = [("bridge", self.bridge.run)]
-        self.services += [(name, node.run) for name, node in self.nodes.items()]
         for extend in EXTENSIONS:
             extend(self)
 
@@ -83,6 +101,10 @@ class World:
             link = getattr(event.fault, "link", None)
             if link is not None and link not in self.network.links:
                 raise ScenarioError(f"no link {link!r} in this world; links: {', '.join(sorted(self.network.links))}",
+                                    file=scenario.file, line=event.line)
+            node = getattr(event.fault, "node", None)
+            if isinstance(event.fault, (SensorFault, WifiWeak, WifiDrop)) and node not in self.nodes:
+                raise ScenarioError(f"no node {node!r} in this world; nodes: {', '.join(self.nodes) or 'none'}",
                                     file=scenario.file, line=event.line)
             if type(event.fault) not in self._appliers:
                 raise ScenarioError(f"this world cannot apply {type(event.fault).__name__} yet",
@@ -110,14 +132,44 @@ class World:
 
         self.rt.spawn(_later(), name)
 
+    def hold_down(self, link, reason: str) -> None:
+        """Keep ``link`` down for ``reason`` (a fault, the node's WiFi) until every hold is released."""
+        holds = self._holds.setdefault(link.name, Counter())
+        holds[reason] += 1
+        link.set_down(reason)
+
+    def release(self, link, reason: str, *, all_holds: bool = False) -> None:
+        holds = self._holds.setdefault(link.name, Counter())
+        holds[reason] = 0 if all_holds else max(0, holds[reason] - 1)
+        if not +holds:
+            link.set_up()
+
     def _link_down(self, fault: LinkDown) -> None:
         link = self.network.get(fault.link)
-        link.set_down()
+        self.hold_down(link, "fault")
         if fault.duration is not None:
-            self.later(fault.duration, link.set_up, f"{link.name}/restore")
+            self.later(fault.duration, lambda: self.release(link, "fault"), f"{link.name}/restore")
 
     def _link_up(self, fault: LinkUp) -> None:
-        self.network.get(fault.link).set_up()
+        self.release(self.network.get(fault.link), "fault", all_holds=True)
+
+    def _sensor_fault(self, fault: SensorFault) -> None:
+        sensor = self.sensors[fault.node]
+        sensor.add_fault(fault)
+        if fault.duration is not None:
+            self.later(fault.duration, lambda: sensor.remove_fault(fault), f"{fault.node}/sensor-restore")
+
+    def _wifi_weak(self, fault: WifiWeak) -> None:
+        radio = self.radios[fault.node]
+        radio.weaken(fault.rssi)
+        if fault.duration is not None:
+            self.later(fault.duration, radio.restore, f"{fault.node}/wifi-restore")
+
+    def _wifi_drop(self, fault: WifiDrop) -> None:
+        radio = self.radios[fault.node]
+        radio.drop()
+        if fault.duration is not None:
+            self.later(fault.duration, radio.undrop, f"{fault.node}/wifi-restore")
 
     def _link_degraded(self, fault: LinkDegraded) -> None:
         link = self.network.get(fault.link)
