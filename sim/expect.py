@@ -89,3 +89,23 @@ def readings_stored(args, run):
 def readings_refused(args, run):
     refused = len(run.trace.of_kind("reading.refused"))
     return refused <= args["max"], str(refused), f"<= {args['max']}"
+
+
+@expectation("sequence_gaps", _count_limit)
+def sequence_gaps(args, run):
+    """Sequence numbers missing between 1 and each node's highest stored one, not dropped by the node."""
+    stored: dict[str, set[int]] = {}
+    for r in run.trace.of_kind("reading.stored"):
+        if r.get("seq") is not None:
+            stored.setdefault(r["node"], set()).add(r["seq"])
+    dropped = {(r["node"], r["seq"]) for r in run.trace.of_kind("reading.dropped")}
+    gaps = sum(1 for node, seqs in stored.items() for seq in range(1, max(seqs) + 1)
+               if seq not in seqs and (node, seq) not in dropped)
+    return gaps <= args["max"], str(gaps), f"<= {args['max']}"
+
+
+@expectation("sensor_errors", _minimum)
+def sensor_errors(args, run):
+    """Failed sensor reads the nodes noticed (``reading.failed``): shows a sensor fault took effect."""
+    failed = len(run.trace.of_kind("reading.failed"))
+    return failed >= args["min"], str(failed), f">= {args['min']}"
