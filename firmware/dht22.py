@@ -23,7 +23,7 @@ class SensorError(Exception):
     # A failed read; ``reason`` is one of REASONS.
 
     def __init__(self, reason, detail=""):
-        Exception.__init__(self, reason, detail)
+        super().__init__(reason, detail)
         self.reason = reason
         self.detail = detail
 
