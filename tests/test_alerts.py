@@ -1,0 +1,164 @@
+"""Alert planning (pure): policies, extras, snoozes, reschedules, the missed-while-off rule."""
+
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from system.alerts import (DEFAULT_POLICIES, Snooze, alerts_for, light_schedule, lit_alerts, plan_alerts,
+                           skip_reason)
+from system.events import CANCELLED, CUSTOM, GAME, Alert, AlertRule, Event
+
+H = 3600.0
+KICKOFF = 1_774_000_000.0  # any epoch instant
+
+
+def game(key="g1", start=KICKOFF, **kw):
+    return Event(key=key, kind=GAME, title=f"Home - {key}", start=start, **kw)
+
+
+def plan(events, now, snoozes=(), fired=(), extras=None, policies=DEFAULT_POLICIES):
+    return plan_alerts(events, policies, extras, snoozes, fired, now)
+
+
+def test_default_policy_lights_ten_minutes_at_4h_3h30_3h15():
+    alerts = alerts_for([game()], DEFAULT_POLICIES)
+    assert [(KICKOFF - a.at, a.duration) for a in alerts] == [(4 * H, 600), (3.5 * H, 600), (3.25 * H, 600)]
+    assert light_schedule(alerts, []) == [(KICKOFF - 4 * H, KICKOFF - 4 * H + 600),
+                                          (KICKOFF - 3.5 * H, KICKOFF - 3.5 * H + 600),
+                                          (KICKOFF - 3.25 * H, KICKOFF - 3.25 * H + 600)]
+
+
+def test_custom_policy_and_extra_alerts():
+    concert = Event(key="custom:1", kind=CUSTOM, title="Concert", start=KICKOFF)
+    policies = {**DEFAULT_POLICIES, CUSTOM: (AlertRule(before=H, duration=300),)}
+    extras = {"custom:1": (AlertRule(before=30 * 60, duration=120),), "g1": (AlertRule(before=5 * H),)}
+    alerts = alerts_for([concert, game()], policies, extras)
+    ids = [a.id for a in alerts]
+    assert ids == ["g1/extra/18000", "g1/policy/14400", "g1/policy/12600", "g1/policy/11700",
+                   "custom:1/policy/3600", "custom:1/extra/1800"]
+    assert alerts[-1] == Alert("custom:1/extra/1800", "custom:1", KICKOFF - 1800, 120, "extra")
+
+
+def test_cancelled_event_has_no_alerts():
+    assert alerts_for([game(status=CANCELLED)], DEFAULT_POLICIES) == []
+
+
+def test_overlapping_windows_keep_the_light_on_until_the_last_ends():
+    policies = {GAME: (AlertRule(before=H, duration=1200), AlertRule(before=H - 600, duration=1200))}
+    alerts = alerts_for([game()], policies)
+    assert light_schedule(alerts, []) == [(KICKOFF - H, KICKOFF - H + 1800)]
+    mid = KICKOFF - H + 900
+    assert len(lit_alerts(alerts, [], mid)) == 2
+
+
+def test_missed_while_off_fires_only_if_its_window_is_still_open():
+    events = [game()]
+    first = KICKOFF - 4 * H
+    # started five minutes into the first window: it fires now, for the rest of its window
+    p = plan(events, first + 300)
+    assert [a.id for a in p.due] == ["g1/policy/14400"] and p.skipped == ()
+    assert p.next_change == first + 600
+    # started after the first window closed: it is skipped, never fired
+    p = plan(events, first + 601)
+    assert p.due == () and [a.id for a in p.skipped] == ["g1/policy/14400"]
+    assert skip_reason(p.skipped[0], []) == "missed"
+
+
+def test_fired_alerts_are_lit_but_not_due_again():
+    a = alerts_for([game()], DEFAULT_POLICIES)[0]
+    p = plan([game()], a.at + 10, fired=[(a.id, a.at)])
+    assert p.lit == (a,) and p.due == ()
+
+
+def test_snooze_darkens_only_its_interval():
+    a = alerts_for([game()], DEFAULT_POLICIES)[0]
+    s = Snooze(a.id, since=a.at + 60, until=a.at + 180)
+    assert lit_alerts([a], [s], a.at + 30) == [a]
+    assert lit_alerts([a], [s], a.at + 100) == []
+    assert lit_alerts([a], [s], a.at + 200) == [a]
+    assert light_schedule([a], [s]) == [(a.at, a.at + 60), (a.at + 180, a.until)]
+    p = plan([game()], a.at + 100, snoozes=[s], fired=[(a.id, a.at)])
+    assert p.lit == () and p.next_change == a.at + 180
+
+
+def test_snoozed_before_it_starts_never_fires_and_is_skipped_as_snoozed():
+    a = alerts_for([game()], DEFAULT_POLICIES)[0]
+    s = Snooze(a.id, since=a.at - 100, until=a.until)
+    assert plan([game()], a.at, snoozes=[s]).due == ()
+    p = plan([game()], a.until, snoozes=[s])
+    assert [x.id for x in p.skipped] == [a.id] and skip_reason(a, [s]) == "snoozed"
+
+
+def test_reschedule_keeps_ids_moves_times_and_the_fired_log_lets_it_fire_again():
+    before = alerts_for([game()], DEFAULT_POLICIES)
+    after = alerts_for([game(start=KICKOFF + 24 * H)], DEFAULT_POLICIES)
+    assert [a.id for a in before] == [a.id for a in after]
+    assert [b.at - a.at for a, b in zip(before, after)] == [24 * H] * 3
+    fired = [(a.id, a.at) for a in before]
+    p = plan([game(start=KICKOFF + 24 * H)], after[0].at + 1, fired=fired)
+    assert p.due == (after[0],)
+
+
+# -- properties --------------------------------------------------------------------
+
+offsets = st.integers(min_value=0, max_value=6 * 3600)
+rules = st.lists(st.builds(AlertRule, before=offsets.map(float), duration=st.integers(1, 3600).map(float)),
+                 max_size=4, unique_by=lambda r: r.before)
+events_st = st.lists(
+    st.builds(lambda i, start, kind, cancelled: Event(key=f"e{i}", kind=kind, title=f"event {i}",
+                                                    start=KICKOFF + start, status=CANCELLED if cancelled else "scheduled"),
+              st.integers(0, 50), st.integers(0, 30 * 24 * 3600), st.sampled_from([GAME, CUSTOM]), st.booleans()),
+    max_size=6, unique_by=lambda e: e.key)
+
+
+@given(events_st, rules, rules)
+def test_every_scheduled_event_gets_exactly_its_policy_alerts(events, game_rules, custom_rules):
+    policies = {GAME: tuple(game_rules), CUSTOM: tuple(custom_rules)}
+    alerts = alerts_for(events, policies)
+    for e in events:
+        mine = sorted((e.start - a.at, a.duration) for a in alerts if a.event_key == e.key)
+        expected = [] if e.status == CANCELLED else sorted((r.before, r.duration) for r in policies[e.kind])
+        assert mine == expected
+    assert len({a.id for a in alerts}) == len(alerts)
+
+
+@given(events_st, st.integers(-10 * 24 * 3600, 10 * 24 * 3600))
+def test_rescheduling_moves_alerts_and_keeps_their_ids(events, shift):
+    moved = [replace(e, start=e.start + shift) for e in events]
+    old = {a.id: a for a in alerts_for(events, DEFAULT_POLICIES)}
+    new = {a.id: a for a in alerts_for(moved, DEFAULT_POLICIES)}
+    assert old.keys() == new.keys()
+    assert all(new[i].at == old[i].at + shift for i in old)
+
+
+@settings(max_examples=60)
+@given(events_st, st.data())
+def test_snoozed_alerts_do_not_fire_and_the_light_follows_the_schedule(events, data):
+    alerts = alerts_for(events, DEFAULT_POLICIES)
+    snoozes = []
+    for a in alerts:
+        if data.draw(st.booleans()):
+            lo = data.draw(st.floats(a.at - 600, a.until))
+            snoozes.append(Snooze(a.id, lo, data.draw(st.floats(lo, a.until + 600))))
+    schedule = light_schedule(alerts, snoozes)
+    for t in [a.at for a in alerts] + [a.at + 1 for a in alerts] + [a.until - 1e-3 for a in alerts] + [s.since for s in snoozes]:
+        p = plan(events, t, snoozes=snoozes)
+        on = any(lo <= t < hi for lo, hi in schedule)
+        assert bool(p.lit) == on
+        for a in p.due:
+            assert not any(s.alert_id == a.id and s.since <= t < s.until for s in snoozes)
+
+
+@given(events_st, st.floats(0, 40 * 24 * 3600))
+def test_missed_while_off_rule(events, offset):
+    """Started at ``now`` with nothing fired: due = exactly the open windows, skipped = the closed ones."""
+    now = KICKOFF + offset
+    p = plan(events, now)
+    for a in p.alerts:
+        assert (a in p.due) == (a.at <= now < a.until)
+        assert (a in p.skipped) == (a.until <= now)
+    if p.next_change is not None:
+        assert p.next_change > now
+        mid = (now + p.next_change) / 2
+        assert plan(events, mid).lit == p.lit  # nothing changes before next_change
