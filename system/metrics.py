@@ -1,0 +1,177 @@
+"""The controller's counters, pushed every period in the Prometheus text format, then reset.
+
+Counters count what happened *since the last successful push* (as the original
+controller did), so they are exposed as gauges; a failed push keeps them, so nothing
+is lost, and the next push carries the sum. The heartbeat ``RPI_BACKEND_STATUS 1``
+goes with every push; whoever receives the pushes runs :class:`HeartbeatWatch`, which
+raises an alarm (``heartbeat.missed``) when no push arrived for three periods.
+
+The push target is a port with one method, ``async push(job, body)``:
+:class:`RecordingPushTarget` in sim, :class:`HttpxPushTarget` live (a Prometheus
+Pushgateway, or any HTTP endpoint taking a POST).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import httpx
+
+from system.errors import BackendError
+
+COUNTERS: dict[str, str] = {
+    "events_added": "Events added since the last push.",
+    "events_updated": "Events rescheduled, reinstated or edited since the last push.",
+    "events_cancelled": "Events cancelled since the last push.",
+    "alerts_started": "Alerts that turned the light on since the last push.",
+    "alerts_stopped": "Alerts that ended since the last push.",
+    "alerts_snoozed": "Alerts snoozed by a user since the last push.",
+    "relay_failures": "Relay commands that failed (and were retried) since the last push.",
+}
+HEARTBEAT = "RPI_BACKEND_STATUS"
+PERIOD = 300.0
+MISSED_PERIODS = 3
+
+
+class Metrics:
+    """In-process counters; ``count`` is called by the store and the scheduler."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+
+    def count(self, name: str, n: int = 1) -> None:
+        if name not in self.values:
+            raise KeyError(f"unknown counter {name!r}; known: {', '.join(COUNTERS)}")
+        self.values[name] += n
+
+    def snapshot(self) -> dict[str, int]:
+        return dict(self.values)
+
+    def subtract(self, pushed: Mapping[str, int]) -> None:
+        """Remove what a successful push carried (counts made during the push stay)."""
+        for name, n in pushed.items():
+            self.values[name] -= n
+
+
+def render(counters: Mapping[str, int], heartbeat: int = 1) -> str:
+    """The Prometheus text exposition (format 0.0.4) of ``counters`` and the heartbeat."""
+    lines = []
+    for name, value in counters.items():
+        lines += [f"# HELP {name} {COUNTERS.get(name, name)}", f"# TYPE {name} gauge", f"{name} {int(value)}"]
+    lines += [f"# HELP {HEARTBEAT} 1 while the controller's backend runs.", f"# TYPE {HEARTBEAT} gauge",
+              f"{HEARTBEAT} {int(heartbeat)}"]
+    return "\n".join(lines) + "\n"
+
+
+def heartbeat_alarm(last_push_times: Iterable[float], now: float, period: float = PERIOD,
+                    since: float | None = None) -> bool:
+    """True when no push arrived for ``MISSED_PERIODS`` periods before ``now``.
+
+    With no push ever seen, counts from ``since`` (when watching began), or never alarms.
+    """
+    times = [t for t in last_push_times if t <= now]
+    last = max(times) if times else since
+    return last is not None and now - last >= MISSED_PERIODS * period
+
+
+class MetricsCollector:
+    """Service: every ``period`` seconds, render the counters, push them, reset on success."""
+
+    def __init__(self, rt: Any, metrics: Metrics, target: Any, *, job: str = "controller", period: float = PERIOD):
+        self.rt = rt
+        self.metrics = metrics
+        self.target = target
+        self.job = job
+        self.period = period
+        self.pushes = 0
+        self.failures = 0
+
+    async def push_once(self) -> bool:
+        """Push the current counters; True (and counters reset) when the target took them."""
+        snap = self.metrics.snapshot()
+        try:
+            await self.target.push(self.job, render(snap))
+        except BackendError as exc:
+            self.failures += 1
+            self.rt.trace("metrics.failed", job=self.job, error=str(exc)[:200])
+            return False
+        self.metrics.subtract(snap)
+        self.pushes += 1
+        self.rt.trace("metrics.pushed", job=self.job, **snap)
+        return True
+
+    async def run(self) -> None:
+        while True:
+            await self.rt.sleep(self.period)
+            await self.push_once()
+
+
+class RecordingPushTarget:
+    """Sim push target: keeps every ``(time, job, body)``; ``down`` makes pushes fail (a fault)."""
+
+    def __init__(self, rt: Any):
+        self.rt = rt
+        self.pushes: list[tuple[float, str, str]] = []
+        self.down = False
+
+    async def push(self, job: str, body: str) -> None:
+        if self.down:
+            raise BackendError("push target unreachable")
+        self.pushes.append((self.rt.now(), job, body))
+
+    def push_times(self) -> list[float]:
+        return [t for t, _job, _body in self.pushes]
+
+
+class HttpxPushTarget:
+    """Live push target: POST the body to ``<base>/metrics/job/<job>`` (Pushgateway's API).
+
+    ``client`` is an ``httpx.AsyncClient`` (in sim, one whose transport is the simulated web).
+    """
+
+    CONTENT_TYPE = "text/plain; version=0.0.4"
+
+    def __init__(self, client: Any, base_url: str, *, timeout: float = 10.0):
+        self.client = client
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    async def push(self, job: str, body: str) -> None:
+        url = f"{self.base_url}/metrics/job/{job}"
+        try:
+            response = await self.client.post(url, content=body.encode("utf-8"),
+                                              headers={"Content-Type": self.CONTENT_TYPE}, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise BackendError(f"push to {url} failed: {exc!r}") from exc
+        if response.status_code >= 300:
+            raise BackendError(f"push to {url} refused: HTTP {response.status_code} {response.text[:200]}")
+
+
+class HeartbeatWatch:
+    """Service on the receiving side: checks the push times every period; traces
+    ``heartbeat.missed`` once when three periods pass without a push, and
+    ``heartbeat.restored`` when pushes come back."""
+
+    def __init__(self, rt: Any, push_times: Any, *, period: float = PERIOD):
+        self.rt = rt
+        self.push_times = push_times  # a callable returning the times pushes arrived
+        self.period = period
+        self.alarmed = False
+        self.alarms = 0
+
+    def check(self, since: float) -> bool:
+        times = self.push_times()
+        alarm = heartbeat_alarm(times, self.rt.now(), self.period, since=since)
+        if alarm and not self.alarmed:
+            self.alarms += 1
+            self.rt.trace("heartbeat.missed", last=max(times) if times else None, periods=MISSED_PERIODS)
+        elif not alarm and self.alarmed:
+            self.rt.trace("heartbeat.restored")
+        self.alarmed = alarm
+        return alarm
+
+    async def run(self) -> None:
+        since = self.rt.now()
+        while True:
+            await self.rt.sleep(self.period)
+            self.check(since)

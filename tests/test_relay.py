@@ -1,0 +1,239 @@
+"""Relay backends and the driver: edges, blinking, retries, never stuck on, serial board, gpiod."""
+
+import sys
+import types
+from enum import Enum
+
+import pytest
+
+from sim.runtime import SimRuntime
+from system.errors import BackendError
+from system.metrics import Metrics
+from system.relay import (BLINK, GpiodRelay, LightPattern, RelayDriver, SerialRelayBoard, SimRelay,
+                          command_bytes)
+from system.trace import Trace
+
+T0 = 1_774_000_000.0
+
+
+def sim(seed=1):
+    trace = Trace({"scenario": "relay"})
+    return SimRuntime(seed=seed, start=T0, trace=trace), trace
+
+
+def edges(trace, src="controller"):
+    return [(r["t"], r["kind"]) for r in trace.records if r.get("kind") in ("relay.on", "relay.off") and r["src"] == src]
+
+
+def test_sim_backend_traces_each_edge_once():
+    rt, trace = sim()
+    relay = SimRelay(rt.child("controller"))
+
+    async def main():
+        await relay.on()
+        await relay.on()  # already on: no edge
+        await rt.sleep(5)
+        await relay.off()
+
+    rt.run(main())
+    assert edges(trace) == [(0.0, "relay.on"), (5.0, "relay.off")]
+    assert relay.edges == [(T0, True), (T0 + 5, False)] and relay.commands == 3
+
+
+def drive(rt, backend, wants, *, pattern=LightPattern(), until=120.0, metrics=None):
+    """Run a driver over ``backend`` and apply ``wants`` [(t, on)] from a script."""
+    driver = RelayDriver(rt.child("controller"), backend, pattern=pattern, metrics=metrics)
+
+    async def script():
+        t = 0.0
+        for at, on in wants:
+            await rt.sleep(at - t)
+            t = at
+            driver.set(on)
+
+    async def main():
+        rt.spawn(driver.run(), "relay-driver")
+        await script()
+        await rt.sleep(until - t_last)
+
+    t_last = wants[-1][0] if wants else 0.0
+    rt.run(main())
+    return driver
+
+
+def test_driver_switches_steady_light_on_and_off():
+    rt, trace = sim()
+    backend = SimRelay(rt.child("controller"))
+    drive(rt, backend, [(10, True), (70, False)])
+    assert edges(trace) == [(10.0, "relay.on"), (70.0, "relay.off")]
+
+
+def test_blinking_pattern_follows_its_periods_and_ends_off():
+    rt, trace = sim()
+    backend = SimRelay(rt.child("controller"))
+    drive(rt, backend, [(10, True), (17, False)], pattern=LightPattern(BLINK, on_seconds=2, off_seconds=1))
+    assert edges(trace) == [(10.0, "relay.on"), (12.0, "relay.off"), (13.0, "relay.on"), (15.0, "relay.off"),
+                            (16.0, "relay.on"), (17.0, "relay.off")]
+    assert backend.state is False
+
+
+def test_failing_backend_is_retried_reported_and_the_light_ends_off():
+    rt, trace = sim()
+    backend = SimRelay(rt.child("controller"))
+    metrics = Metrics()
+
+    async def breaks():
+        await rt.sleep(69)
+        backend.broken = True  # the relay dies while the light is on ...
+        await rt.sleep(60)
+        backend.broken = False  # ... and comes back a minute later
+
+    rt.spawn(breaks(), "fault")
+    driver = drive(rt, backend, [(10, True), (70, False)], until=400, metrics=metrics)
+    failed = [r for r in trace.records if r["kind"] == "relay.failed"]
+    assert failed and all(r["op"] == "off" for r in failed)
+    assert driver.failures == len(failed) == metrics.snapshot()["relay_failures"]
+    [(t_on, on), (t_off, off)] = edges(trace)
+    assert (t_on, on, off) == (10.0, "relay.on", "relay.off")
+    assert 129.0 <= t_off <= 129.0 + 60  # off as soon as a retry after the repair gets through
+    assert backend.state is False and driver.actual is False
+
+
+def test_a_failed_on_is_retried_until_it_works():
+    rt, trace = sim()
+    backend = SimRelay(rt.child("controller"))
+    backend.fail_next = 3
+    drive(rt, backend, [(0, True)], until=60)
+    assert backend.state is True
+    assert len([r for r in trace.records if r["kind"] == "relay.failed"]) == 3
+
+
+def test_driver_commands_off_at_start_so_a_light_left_on_is_cleared():
+    rt, trace = sim()
+    backend = SimRelay(rt.child("controller"))
+    backend.state = True  # e.g. the previous process died with the light on
+    drive(rt, backend, [], until=1)
+    assert backend.state is False and edges(trace) == [(0.0, "relay.off")]
+
+
+def test_light_pattern_is_validated():
+    with pytest.raises(ValueError):
+        LightPattern("disco")
+    with pytest.raises(ValueError):
+        LightPattern(BLINK, on_seconds=0)
+
+
+# -- serial relay board over pyserial's loop:// --------------------------------------
+
+def test_serial_board_writes_its_commands_and_checks_the_echo():
+    rt, _ = sim()
+    board = SerialRelayBoard("loop://", echo=True, timeout=0.2)
+
+    async def main():
+        await board.on()
+        await board.off()
+
+    rt.run(main())  # loop:// echoes each command: both accepted
+    board.close()
+    assert command_bytes("A0 01 01 A2") == b"\xa0\x01\x01\xa2"
+
+
+def test_serial_board_without_an_answer_is_a_backend_error():
+    board = SerialRelayBoard("loop://", echo=True, timeout=0.05)
+    board.open()
+    board._port.write = lambda data: len(data)  # the board swallows the command and stays silent
+    rt, _ = sim()
+    with pytest.raises(BackendError):
+        rt.run(board.on())
+
+
+def test_serial_board_command_is_what_the_port_sees():
+    board = SerialRelayBoard("loop://", on_command=b"ON\n", off_command="4f 46 46 0a")
+    board.open()
+    sent = []
+    board._port.write = lambda data: sent.append(bytes(data)) or len(data)
+    rt, _ = sim()
+    rt.run(board.on())
+    rt.run(board.off())
+    assert sent == [b"ON\n", b"OFF\n"]
+
+
+def test_unopenable_serial_port_is_a_backend_error():
+    board = SerialRelayBoard("/dev/does-not-exist-relay")
+    rt, _ = sim()
+    with pytest.raises(BackendError):
+        rt.run(board.on())
+
+
+# -- gpiod backend against a fake libgpiod v2 module ------------------------------------
+
+class FakeRequest:
+    """Models the kernel side: the physical level is the logical value XOR active_low."""
+
+    def __init__(self, config):
+        (self.offset, self.settings), = config.items()
+        self.levels = [self._level(self.settings.output_value)]
+        self.released = False
+
+    def _level(self, value):
+        return int((value is FakeValue.ACTIVE) != self.settings.active_low)
+
+    def set_value(self, offset, value):
+        assert offset == self.offset and not self.released
+        self.levels.append(self._level(value))
+
+    def release(self):
+        self.released = True
+
+
+class FakeValue(Enum):
+    INACTIVE = 0
+    ACTIVE = 1
+
+
+@pytest.fixture
+def fake_gpiod(monkeypatch):
+    requests = []
+    gpiod = types.ModuleType("gpiod")
+    line = types.ModuleType("gpiod.line")
+    line.Value = FakeValue
+    line.Direction = Enum("Direction", "AS_IS INPUT OUTPUT")
+    gpiod.line = line
+    gpiod.LineSettings = lambda **kw: types.SimpleNamespace(**kw)
+
+    def request_lines(path, consumer=None, config=None):
+        if path != "/dev/gpiochip0":
+            raise FileNotFoundError(path)
+        req = FakeRequest(config)
+        req.path, req.consumer = path, consumer
+        requests.append(req)
+        return req
+
+    gpiod.request_lines = request_lines
+    monkeypatch.setitem(sys.modules, "gpiod", gpiod)
+    monkeypatch.setitem(sys.modules, "gpiod.line", line)
+    return requests
+
+
+@pytest.mark.parametrize("active_low, expected", [(False, [0, 1, 0]), (True, [1, 0, 1])])
+def test_gpiod_relay_requests_an_output_line_and_drives_it(fake_gpiod, active_low, expected):
+    relay = GpiodRelay("/dev/gpiochip0", line=17, active_low=active_low)
+    rt, _ = sim()
+
+    async def main():
+        await relay.on()
+        await relay.off()
+
+    rt.run(main())
+    [req] = fake_gpiod
+    assert req.offset == 17 and req.settings.direction.name == "OUTPUT" and req.settings.active_low is active_low
+    assert req.levels == expected  # starts with the light off, then on, then off
+    relay.close()
+    assert req.released
+
+
+def test_gpiod_relay_on_a_missing_chip_is_a_backend_error(fake_gpiod):
+    relay = GpiodRelay("/dev/gpiochip9", line=17)
+    rt, _ = sim()
+    with pytest.raises(BackendError):
+        rt.run(relay.on())
