@@ -1,0 +1,136 @@
+"""Metrics: exposition text, push-then-reset, failed pushes keep counts, heartbeat alarm, httpx adapter."""
+
+import asyncio
+
+import httpx
+import pytest
+import respx
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sim.runtime import SimRuntime
+from system.errors import BackendError
+from system.metrics import (HEARTBEAT, HeartbeatWatch, HttpxPushTarget, Metrics, MetricsCollector,
+                            RecordingPushTarget, heartbeat_alarm, render)
+from system.trace import Trace
+
+T0 = 1_774_000_000.0
+
+
+def parse(body):
+    """Sample lines of a text exposition as {name: value}."""
+    return {line.split()[0]: float(line.split()[1]) for line in body.splitlines() if line and not line.startswith("#")}
+
+
+def test_exposition_text_has_help_type_and_values():
+    body = render({"events_added": 3, "alerts_started": 1})
+    assert body.endswith("\n")
+    assert "# HELP events_added " in body and "# TYPE events_added gauge" in body
+    assert parse(body) == {"events_added": 3, "alerts_started": 1, HEARTBEAT: 1}
+
+
+def test_unknown_counter_is_a_programming_error():
+    with pytest.raises(KeyError):
+        Metrics().count("events_addded")
+
+
+def test_collector_pushes_every_period_and_resets_after_a_successful_push():
+    trace = Trace({"scenario": "metrics"})
+    rt = SimRuntime(seed=1, start=T0, trace=trace)
+    metrics = Metrics()
+    target = RecordingPushTarget(rt)
+    collector = MetricsCollector(rt.child("controller"), metrics, target, period=300)
+
+    async def activity():
+        metrics.count("events_added", 2)
+        await rt.sleep(400)
+        metrics.count("alerts_started")
+        target.down = True  # the pushes at 600 and 900 fail: counts must carry over
+        await rt.sleep(400)
+        metrics.count("alerts_started")
+        await rt.sleep(350)
+        target.down = False
+
+    rt.spawn(collector.run(), "metrics")
+    rt.run(activity(), until=1600)
+    assert [t - T0 for t in target.push_times()] == [300, 1200, 1500]
+    bodies = [parse(body) for _t, _job, body in target.pushes]
+    assert bodies[0]["events_added"] == 2 and bodies[0]["alerts_started"] == 0
+    assert bodies[1]["events_added"] == 0  # reset after the first push
+    assert bodies[1]["alerts_started"] == 2  # both counted while the target was down, delivered together
+    assert bodies[2]["alerts_started"] == 0
+    assert all(b[HEARTBEAT] == 1 for b in bodies)
+    assert collector.failures == 2 and metrics.snapshot()["alerts_started"] == 0
+    assert [r["kind"] for r in trace.records if r["kind"].startswith("metrics.")] == [
+        "metrics.pushed", "metrics.failed", "metrics.failed", "metrics.pushed", "metrics.pushed"]
+
+
+def test_heartbeat_alarm_after_three_missed_periods():
+    assert not heartbeat_alarm([0.0, 300.0], now=300.0 + 899.0, period=300.0)
+    assert heartbeat_alarm([0.0, 300.0], now=300.0 + 900.0, period=300.0)
+    assert not heartbeat_alarm([], now=10_000.0, period=300.0)
+    assert heartbeat_alarm([], now=900.0, period=300.0, since=0.0)
+    assert heartbeat_alarm([2000.0], now=1000.0, period=300.0, since=0.0)  # a push from the future does not count
+
+
+@given(st.lists(st.floats(0, 10_000), max_size=10), st.floats(0, 20_000))
+def test_heartbeat_alarm_iff_the_last_push_is_three_periods_old(times, now):
+    seen = [t for t in times if t <= now]
+    expected = bool(seen) and now - max(seen) >= 900.0
+    assert heartbeat_alarm(times, now, 300.0) == expected
+
+
+def test_watch_traces_missed_once_and_restored():
+    trace = Trace({"scenario": "heartbeat"})
+    rt = SimRuntime(seed=1, start=T0, trace=trace)
+    target = RecordingPushTarget(rt)
+    collector = MetricsCollector(rt.child("controller"), Metrics(), target, period=300)
+    watch = HeartbeatWatch(rt.child("cloud"), target.push_times, period=300)
+
+    async def outage():
+        await rt.sleep(1000)
+        target.down = True
+        await rt.sleep(2000)
+        target.down = False
+
+    rt.spawn(collector.run(), "metrics")
+    rt.spawn(watch.run(), "watch")
+    rt.run(outage(), until=4000)
+    kinds = [(r["t"], r["kind"]) for r in trace.records if r["kind"].startswith("heartbeat.")]
+    # last push before the outage at 900; alarm once 900 s later, cleared after the push at 3000
+    assert kinds == [(1800.0, "heartbeat.missed"), (3000.0, "heartbeat.restored")]
+    assert watch.alarms == 1
+
+
+# -- httpx adapter (respx) -------------------------------------------------------------
+
+@respx.mock
+def test_httpx_target_posts_the_body_to_the_pushgateway_path():
+    route = respx.post("http://pushgw:9091/metrics/job/controller").mock(return_value=httpx.Response(200))
+    body = render({"events_added": 1})
+
+    async def main():
+        async with httpx.AsyncClient() as client:
+            await HttpxPushTarget(client, "http://pushgw:9091/").push("controller", body)
+
+    asyncio.run(main())
+    request = route.calls.last.request
+    assert request.content.decode() == body
+    assert request.headers["content-type"].startswith("text/plain; version=0.0.4")
+
+
+@respx.mock
+@pytest.mark.parametrize("response", [httpx.Response(500, text="boom"), httpx.ConnectError("refused")])
+def test_httpx_target_failures_become_backend_errors(response):
+    route = respx.post("http://pushgw:9091/metrics/job/controller")
+    if isinstance(response, Exception):
+        route.mock(side_effect=response)
+    else:
+        route.mock(return_value=response)
+
+    async def main():
+        async with httpx.AsyncClient() as client:
+            await HttpxPushTarget(client, "http://pushgw:9091").push("controller", "x 1\n")
+
+    with pytest.raises(BackendError):
+        asyncio.run(main())
