@@ -318,7 +318,9 @@ class Store:
 
     def open_firings(self) -> list[LogEntry]:
         """Fired alerts whose end is not recorded yet (the light may still be on for them)."""
-        return [e for e in self.alert_log() if e.outcome == "fired" and e.ended is None]
+        rows = self.db.execute("SELECT alert_id, at, event_key, duration, outcome, settled, ended FROM alert_log "
+                               "WHERE outcome = 'fired' AND ended IS NULL ORDER BY at, alert_id")
+        return [LogEntry(*row) for row in rows]
 
     def _log(self, alert: Alert, outcome: str, now: float) -> bool:
         def work() -> bool:
