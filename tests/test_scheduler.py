@@ -71,10 +71,16 @@ def windows_as_edges(windows):
     return [e for lo, hi in windows for e in ((lo, True), (hi, False))]
 
 
-def at(seconds_after_t0):
-    async def script(w):
-        await w.rt.sleep(seconds_after_t0)
-    return script
+def settled(edges):
+    """The light as a step function: of several edges at one instant only the last state counts
+    (a snooze at the very instant an alert fires makes an on/off pair of zero length)."""
+    out = []
+    for t, on in edges:
+        if out and out[-1][0] == t:
+            out.pop()
+        if (out[-1][1] if out else False) != on:
+            out.append((t, on))
+    return out
 
 
 def test_light_is_on_exactly_during_each_alert_window(tmp_path):
@@ -314,3 +320,39 @@ def test_killed_live_controller_fires_every_alert_exactly_once(tmp_path):
     assert fired == [f"g1/policy/{b}" for b in (4, 3, 2, 1)]  # none twice, none lost
     log = Store(path).alert_log()
     assert [(e.outcome, e.ended is not None) for e in log] == [("fired", True)] * 4
+
+
+# -- property: whatever the events and snoozes, the traced light follows the plan ----------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from system.alerts import DEFAULT_POLICIES, alerts_for, light_schedule  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(starts=st.lists(st.floats(4 * H, 3 * 24 * H, allow_nan=False), min_size=1, max_size=4),
+       snoozes=st.lists(st.tuples(st.integers(0, 11), st.floats(0, 3 * 24 * H), st.floats(1, 900)), max_size=5))
+def test_traced_light_matches_the_planned_schedule(tmp_path_factory, starts, snoozes):
+    path = str(tmp_path_factory.mktemp("prop") / "c.db")
+    events = [game(f"g{i}", T0 + s) for i, s in enumerate(starts)]
+    alerts = alerts_for(events, DEFAULT_POLICIES)
+
+    async def script(w):
+        w.store.apply(Rec(added=events))
+        t = 0.0
+        for index, when, length in sorted(snoozes, key=lambda x: x[1]):
+            await w.rt.sleep(when - t)
+            t = when
+            try:
+                w.scheduler.snooze(alerts[index % len(alerts)].id, for_seconds=length)
+            except RefusedInput:
+                pass  # that alert was over already
+
+    w = World(path).run(until=4 * 24 * H, script=script)
+    expected = windows_as_edges(light_schedule(alerts, Store(path).snoozes()))
+    got = settled(w.edges())
+    assert [on for _t, on in got] == [on for _t, on in expected]
+    assert all(abs(a - b) < 1e-5 for (a, _), (b, _) in zip(got, expected))
+    fired = [r["alert"] for r in w.kinds("alert.fired")]
+    assert len(fired) == len(set(fired))
