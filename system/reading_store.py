@@ -1,4 +1,20 @@
-"""The bridge's SQLite store of readings: one row per (node, seq), duplicates ignored."""
+"""The bridge's SQLite store of readings: each reading once, however often it arrives.
+
+Columns, so nobody has to guess what a time means:
+
+* ``ts``: the node's timestamp exactly as sent; 0 when the node's clock was not set.
+* ``received``: the bridge's clock when the reading was stored.
+* ``taken``: when the reading was taken as best known: ``ts`` if the node's clock
+  was set, otherwise ``received`` (the bridge dates it on arrival). Query this one.
+
+Identity: a reading with a sequence number is stored once per ``(node, seq)``
+(QoS 1 redelivery, a node's buffer flushed twice). A legacy reading (the
+original payload on ``/topic/qos1``, no seq) with its clock set is stored once per
+``(node, ts, values)``: a redelivered copy carries the same bytes, and the original
+node publishes every 10 s, so two different readings never share a second. A
+legacy reading with ts 0 has nothing that tells a redelivery from a new reading
+with the same values, so it is stored every time it arrives (at least once).
+"""
 
 from __future__ import annotations
 
@@ -12,16 +28,24 @@ CREATE TABLE IF NOT EXISTS readings (
     seq INTEGER,
     ts REAL NOT NULL,
     received REAL NOT NULL,
+    taken REAL NOT NULL,
     temperature REAL NOT NULL,
     humidity REAL NOT NULL,
     wifi_rssi REAL NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS readings_identity ON readings(node, seq) WHERE seq IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS readings_legacy_identity
+    ON readings(node, ts, temperature, humidity, wifi_rssi) WHERE seq IS NULL AND ts > 0;
+CREATE INDEX IF NOT EXISTS readings_taken ON readings(node, taken);
 """
 
 
 class ReadingStore:
-    """``add(reading, received)`` is True when stored, False for a duplicate."""
+    """``add(reading, received)`` is True when stored, False for a duplicate.
+
+    ``path`` is a file (WAL, synchronous=FULL: a stored reading survives a power cut)
+    or ``":memory:"`` for sim runs and tests.
+    """
 
     def __init__(self, path: str = ":memory:"):
         self.db = sqlite3.connect(path)
@@ -31,10 +55,13 @@ class ReadingStore:
         self.db.executescript(SCHEMA)
 
     def add(self, reading: Reading, received: float) -> bool:
+        """Store ``reading`` received at ``received`` (bridge clock); False if already stored."""
+        taken = reading.ts if reading.clock_set else received
         with self.db:
             cur = self.db.execute(
-                "INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (reading.node, reading.seq, reading.ts, received,
+                "INSERT OR IGNORE INTO readings (node, seq, ts, received, taken, temperature, humidity, wifi_rssi)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (reading.node, reading.seq, reading.ts, received, taken,
                  reading.temperature, reading.humidity, reading.wifi_rssi),
             )
         return cur.rowcount == 1
@@ -47,6 +74,15 @@ class ReadingStore:
     def sequences(self, node: str) -> list[int]:
         rows = self.db.execute("SELECT seq FROM readings WHERE node = ? AND seq IS NOT NULL ORDER BY seq", (node,))
         return [r[0] for r in rows]
+
+    def rows(self, node: str | None = None) -> list[dict]:
+        """Every stored reading (of ``node``), oldest ``taken`` first, as plain dicts."""
+        cur = self.db.execute(
+            "SELECT node, seq, ts, received, taken, temperature, humidity, wifi_rssi FROM readings"
+            + (" WHERE node = ?" if node is not None else "") + " ORDER BY taken, node, seq",
+            (node,) if node is not None else ())
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur]
 
     def close(self) -> None:
         self.db.close()
