@@ -1,0 +1,173 @@
+"""The bridge in the sim runtime, over the broker model and simulated links."""
+
+import json
+
+from sim.mqtt import BrokerHost, SimMqttClient
+from sim.network import Network
+from sim.runtime import SimRuntime
+from system.bridge import Bridge
+from system.prometheus import ReadingPusher, RecordingPushTarget
+from system.reading_store import ReadingStore
+from system.readings import LEGACY_TOPIC
+from system.trace import Trace
+
+START = 1_773_471_600.0  # 2026-03-14 08:00 CET
+
+
+class World:
+    """A broker, the bridge (persistent session) and one publishing node, each on its own link."""
+
+    def __init__(self, *, pusher: bool = False, legacy_node: str = "legacy"):
+        self.trace = Trace({"test": "bridge"})
+        self.rt = SimRuntime(seed=1, start=START, trace=self.trace)
+        self.host = BrokerHost(self.rt)
+        net = Network(self.rt)
+        self.bridge_link = net.link("bridge", "broker", latency=0.01)
+        brt = self.rt.child("bridge")
+        self.target = RecordingPushTarget(brt)
+        self.bridge = Bridge(brt, SimMqttClient(brt, self.host, self.bridge_link, "bridge", clean_session=False),
+                             ReadingStore(), legacy_node=legacy_node,
+                             pusher=ReadingPusher(brt, self.target, base=1.0, cap=8.0) if pusher else None)
+        self.node = SimMqttClient(self.rt.child("node-1"), self.host, net.link("node-1", "broker"), "node-1")
+
+    def run(self, script, until: float = 600.0) -> None:
+        async def main():
+            self.rt.spawn(self.bridge.run(), "bridge")
+            await self.rt.sleep(1.0)
+            await self.node.connect()
+            await script()
+            await self.rt.sleep(5.0)
+
+        self.rt.run(main(), until=until)
+
+    def kinds(self, kind: str) -> list[dict]:
+        return self.trace.of_kind(kind)
+
+
+def reading(seq: int, ts: float = START, node: str = "node-1", temperature: float = 21.5) -> bytes:
+    return json.dumps({"node": node, "seq": seq, "ts": ts, "temperature": temperature, "humidity": 40.2,
+                       "wifi_rssi": -61}).encode()
+
+
+def test_a_reading_published_twice_is_stored_once():
+    w = World()
+
+    async def script():
+        for seq in (1, 2, 2, 3, 1):
+            await w.node.publish("sensors/node-1/reading", reading(seq), qos=1)
+
+    w.run(script)
+    assert w.bridge.store.sequences("node-1") == [1, 2, 3]
+    assert (w.bridge.stored, w.bridge.duplicates) == (3, 2)
+    assert [r["seq"] for r in w.kinds("reading.duplicate")] == [2, 1]
+
+
+def test_readings_published_while_the_bridge_is_away_arrive_once_it_is_back():
+    """The bridge's persistent session queues QoS 1 messages; nothing is lost or stored twice."""
+    w = World()
+
+    async def script():
+        await w.node.publish("sensors/node-1/reading", reading(1), qos=1)
+        await w.rt.sleep(1.0)
+        w.bridge_link.set_down()
+        for seq in range(2, 12):
+            await w.node.publish("sensors/node-1/reading", reading(seq), qos=1)
+        await w.rt.sleep(30.0)
+        w.bridge_link.set_up()
+        await w.rt.sleep(60.0)
+
+    w.run(script)
+    assert w.bridge.store.sequences("node-1") == list(range(1, 12))
+    assert w.bridge.connects >= 2 and w.kinds("bridge.disconnected")
+    assert w.bridge.duplicates == 0 and w.bridge.refusals == 0
+
+
+def test_the_original_payload_on_the_legacy_topic_is_stored_under_the_legacy_node():
+    w = World(legacy_node="esp32-a1b2c3d4")
+    legacy = json.dumps({"temperature": 21.5, "humidity": 40.2, "wifi_rssi": -61, "ts": 1_773_471_000}).encode()
+    unclocked = json.dumps({"temperature": 20.0, "humidity": 41.0, "wifi_rssi": -70, "ts": 0}).encode()
+
+    async def script():
+        await w.node.publish(LEGACY_TOPIC, legacy, qos=1)
+        await w.node.publish(LEGACY_TOPIC, legacy, qos=1)  # a redelivered copy: the same bytes
+        await w.node.publish(LEGACY_TOPIC, unclocked, qos=1)
+        await w.rt.sleep(10.0)
+        await w.node.publish(LEGACY_TOPIC, unclocked, qos=1)  # ts 0: nothing tells it from a new reading
+
+    w.run(script)
+    rows = w.bridge.store.rows("esp32-a1b2c3d4")
+    assert [(r["seq"], r["ts"], r["temperature"]) for r in rows] == [
+        (None, 1_773_471_000, 21.5), (None, 0, 20.0), (None, 0, 20.0)]
+    assert w.bridge.duplicates == 1
+    assert rows[2]["taken"] - rows[1]["taken"] >= 10.0
+
+
+def test_a_reading_without_a_clock_is_dated_on_arrival_and_keeps_ts_zero():
+    w = World()
+
+    async def script():
+        await w.rt.sleep(100.0)
+        await w.node.publish("sensors/node-1/reading", reading(1, ts=0), qos=1)
+        await w.node.publish("sensors/node-1/reading", reading(2, ts=START + 100.0), qos=1)
+
+    w.run(script)
+    first, second = sorted(w.bridge.store.rows("node-1"), key=lambda r: r["seq"])
+    assert first["ts"] == 0 and START + 101.0 <= first["taken"] == first["received"] < START + 102.0
+    assert second["taken"] == second["ts"] == START + 100.0 and second["received"] > second["ts"]
+    assert w.bridge.unclocked_by_node == {"node-1": 1}
+    assert w.bridge.lag.count == 1 and 1.0 < w.bridge.lag.total < 2.0
+    stored = w.kinds("reading.stored")
+    assert stored[0]["clock"] == "unset" and "lag" in stored[1]
+
+
+def test_bad_messages_are_refused_and_the_bridge_keeps_storing():
+    w = World()
+
+    async def script():
+        await w.node.publish("sensors/node-1/reading", b"\xff\xfe", qos=1)
+        await w.node.publish("sensors/node-1/reading", reading(1, temperature=999.0), qos=1)
+        await w.node.publish("sensors/node-2/reading", reading(2), qos=1)
+        await w.node.publish("sensors/node-1/reading", reading(3), qos=1)
+
+    w.run(script)
+    assert w.bridge.store.sequences("node-1") == [3]
+    assert {k: v for k, v in w.bridge.refused.items() if v} == {"not_utf8": 1, "out_of_range": 1, "node_mismatch": 1}
+    assert [r["reason"] for r in w.kinds("reading.refused")] == ["not_utf8", "out_of_range", "node_mismatch"]
+
+
+def test_a_push_target_that_fails_loses_no_reading_and_gets_the_latest_values_when_back():
+    w = World(pusher=True)
+
+    async def script():
+        await w.node.publish("sensors/node-1/reading", reading(1, temperature=20.0), qos=1)
+        await w.rt.sleep(2.0)
+        w.target.down = True
+        for seq in range(2, 6):
+            await w.node.publish("sensors/node-1/reading", reading(seq, temperature=20.0 + seq), qos=1)
+            await w.rt.sleep(10.0)
+        w.target.down = False
+        await w.rt.sleep(30.0)
+
+    w.run(script)
+    assert w.bridge.store.sequences("node-1") == [1, 2, 3, 4, 5]
+    assert w.bridge.pusher.failures >= 2 and len(w.kinds("metrics.failed")) == w.bridge.pusher.failures
+    assert not w.bridge.pusher.pending
+    jobs = [(job, body) for _t, job, body in w.target.pushes]
+    assert [job for job, _ in jobs] == ["node-1", "node-1"]
+    assert "temperature 25" in jobs[-1][1] and "RSSI -61" in jobs[-1][1]
+    assert "bridge_push_failures_total" in w.bridge.exposition()
+
+
+def test_the_same_run_gives_the_same_trace():
+    def once() -> str:
+        w = World(pusher=True)
+
+        async def script():
+            for seq in range(1, 20):
+                await w.node.publish("sensors/node-1/reading", reading(seq), qos=1)
+                await w.rt.sleep(3.0)
+
+        w.run(script)
+        return w.trace.hexdigest()
+
+    assert once() == once()
