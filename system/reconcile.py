@@ -1,0 +1,133 @@
+"""Reconciliation: what changes in the store after a scrape of the fixtures source.
+
+A pure function over the stored events and the scraped games (no store, no clock:
+``now`` is passed in). Rules, in one place:
+
+- Games are matched by :attr:`Event.key`. Only stored *games* (of ``source`` when
+  given) take part; custom events are never touched.
+- A scraped game not stored is *added*; a stored game whose kickoff moved is
+  *rescheduled* ``(old, new)`` (alert ids do not contain the time, so alerts and
+  snoozes follow the game); a stored game whose title, teams, competition or
+  location changed is *updated* ``(old, new)``.
+- A scheduled game in the future that the source no longer lists, or lists as
+  postponed, is *cancelled*; a cancelled game the source lists again is *reinstated*
+  (with the source's kickoff). Past games (kickoff at or before ``now``) are never
+  cancelled. A game whose time the source has not fixed yet (``pending``) is left alone.
+- Safety first: a source that is empty, lists a key twice, or suddenly lists far fewer
+  upcoming home games than stored (fewer than ``min_ratio`` of them, once at least
+  ``min_upcoming`` are stored) changes nothing and sets ``suspicious`` to the reason.
+  A source that failed to parse is :meth:`Reconciliation.refused` by the caller.
+
+Every list is sorted by (kickoff, key), so the result does not depend on the order of
+either input. :func:`apply_reconciliation` is the reference for what a store does with
+a result; reconciling the same scrape again after applying it yields no change.
+
+For example::
+
+    >>> from system.events import Event, GAME
+    >>> stored = [Event("g1", GAME, "KAA Gent - Club Brugge", start=2000.0)]
+    >>> scraped = [Event("g1", GAME, "KAA Gent - Club Brugge", start=2600.0)]
+    >>> r = reconcile(stored, scraped, now=1000.0)
+    >>> [(old.start, new.start) for old, new in r.rescheduled], r.suspicious
+    ([(2000.0, 2600.0)], None)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Collection, Sequence
+
+from system.events import CANCELLED, GAME, SCHEDULED, Event
+
+DETAILS = ("title", "home", "away", "competition", "location")
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """The changes one scrape asks for; all empty when ``suspicious`` names a reason."""
+
+    added: tuple[Event, ...] = ()
+    rescheduled: tuple[tuple[Event, Event], ...] = ()
+    cancelled: tuple[Event, ...] = ()
+    reinstated: tuple[Event, ...] = ()
+    updated: tuple[tuple[Event, Event], ...] = ()
+    suspicious: str | None = None
+
+    @classmethod
+    def refused(cls, reason: str) -> "Reconciliation":
+        """The result for a source that could not be read at all: no change, suspicious."""
+        return cls(suspicious=reason)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.rescheduled or self.cancelled or self.reinstated or self.updated)
+
+
+def _order(event: Event) -> tuple[float, str]:
+    return (event.start, event.key)
+
+
+def reconcile(stored: Sequence[Event], scraped: Sequence[Event], *, now: float,
+              pending: Collection[str] = (), source: str | None = None,
+              min_ratio: float = 0.5, min_upcoming: int = 4) -> Reconciliation:
+    """Compare what is stored with what the source lists now; see the module docstring."""
+    games = [e for e in stored if e.kind == GAME and (source is None or e.source == source)]
+    by_key = {e.key: e for e in games}
+    listed = [e for e in scraped if e.kind == GAME]
+    keys = [e.key for e in listed]
+    if not listed and not pending:
+        return Reconciliation.refused("empty: the source lists no home games")
+    if len(set(keys)) != len(keys) or set(keys) & set(pending):
+        return Reconciliation.refused("duplicate_key: the source lists a game twice")
+    stored_upcoming = sum(1 for e in games if e.status == SCHEDULED and e.start > now)
+    # a game listed without a fixed time yet still counts as listed
+    listed_upcoming = sum(1 for e in listed if e.status == SCHEDULED and e.start > now) + len(set(pending))
+    if stored_upcoming >= min_upcoming and listed_upcoming < min_ratio * stored_upcoming:
+        return Reconciliation.refused(
+            f"dropped: {listed_upcoming} upcoming home games listed, {stored_upcoming} stored")
+
+    added: list[Event] = []
+    moved: list[tuple[Event, Event]] = []
+    cancelled: list[Event] = []
+    back: list[Event] = []
+    updated: list[tuple[Event, Event]] = []
+    for new in listed:
+        old = by_key.get(new.key)
+        if old is None:
+            if new.status == SCHEDULED:
+                added.append(new)
+        elif old.status == CANCELLED:
+            if new.status == SCHEDULED:
+                back.append(new)
+        elif new.status == CANCELLED:
+            if old.start > now:
+                cancelled.append(replace(old, status=CANCELLED))
+        elif new.start != old.start:
+            moved.append((old, new))
+        elif any(getattr(new, f) != getattr(old, f) for f in DETAILS):
+            updated.append((old, new))
+    seen = set(keys) | set(pending)
+    for old in games:
+        if old.key not in seen and old.status == SCHEDULED and old.start > now:
+            cancelled.append(replace(old, status=CANCELLED))
+    return Reconciliation(
+        added=tuple(sorted(added, key=_order)),
+        rescheduled=tuple(sorted(moved, key=lambda p: _order(p[1]))),
+        cancelled=tuple(sorted(cancelled, key=_order)),
+        reinstated=tuple(sorted(back, key=_order)),
+        updated=tuple(sorted(updated, key=lambda p: _order(p[1]))),
+    )
+
+
+def apply_reconciliation(stored: Sequence[Event], result: Reconciliation) -> list[Event]:
+    """The stored events after ``result`` (what the store does, as plain data), sorted by (start, key)."""
+    by_key = {e.key: e for e in stored}
+    for event in result.added:
+        by_key[event.key] = event
+    for _old, new in result.rescheduled + result.updated:
+        by_key[new.key] = new
+    for event in result.cancelled:
+        by_key[event.key] = replace(by_key.get(event.key, event), status=CANCELLED)
+    for event in result.reinstated:
+        by_key[event.key] = replace(event, status=SCHEDULED)
+    return sorted(by_key.values(), key=_order)
