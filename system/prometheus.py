@@ -102,7 +102,7 @@ class Histogram:
         self.count += 1
 
     def family(self, name: str, help: str) -> Family:
-        samples = [("_bucket", {"le": format_value(float(b))}, n) for b, n in zip(self.buckets, self.counts)]
+        samples = [("_bucket", {"le": repr(float(b))}, n) for b, n in zip(self.buckets, self.counts)]
         samples += [("_bucket", {"le": "+Inf"}, self.count), ("_sum", {}, self.total), ("_count", {}, self.count)]
         return Family(name, "histogram", help, tuple(samples))
 
