@@ -13,10 +13,17 @@ A pure function over the stored events and the scraped games (no store, no clock
   postponed, is *cancelled*; a cancelled game the source lists again is *reinstated*
   (with the source's kickoff). Past games (kickoff at or before ``now``) are never
   cancelled. A game whose time the source has not fixed yet (``pending``) is left alone.
-- Safety first: a source that is empty, lists a key twice, or suddenly lists far fewer
-  upcoming home games than stored (fewer than ``min_ratio`` of them, once at least
-  ``min_upcoming`` are stored) changes nothing and sets ``suspicious`` to the reason.
-  A source that failed to parse is :meth:`Reconciliation.refused` by the caller.
+- Safety first: a source that is empty (``empty``), lists a key twice
+  (``duplicate_key``), suddenly lists far fewer upcoming home games than stored
+  (``dropped``: fewer than ``min_ratio`` of them, once at least ``min_upcoming`` are
+  stored) or would cancel more than ``max_cancelled`` games at once
+  (``too_many_cancelled``) changes nothing and sets ``suspicious`` to
+  ``"<code>: <detail>"``. A source that failed to parse is :meth:`Reconciliation.refused`
+  by the caller. The price: the cancellation of the very last upcoming game is held
+  back (and reported every scrape) until someone looks; an alert too many is the safe
+  failure here.
+- A scraped game whose key belongs to a stored custom event (or to another source's
+  game) is ignored rather than allowed to overwrite it.
 
 Every list is sorted by (kickoff, key), so the result does not depend on the order of
 either input. :func:`apply_reconciliation` is the reference for what a store does with
@@ -69,11 +76,17 @@ def _order(event: Event) -> tuple[float, str]:
 
 def reconcile(stored: Sequence[Event], scraped: Sequence[Event], *, now: float,
               pending: Collection[str] = (), source: str | None = None,
-              min_ratio: float = 0.5, min_upcoming: int = 4) -> Reconciliation:
-    """Compare what is stored with what the source lists now; see the module docstring."""
+              min_ratio: float = 0.5, min_upcoming: int = 1,
+              max_cancelled: int | None = 3) -> Reconciliation:
+    """Compare what is stored with what the source lists now; see the module docstring.
+
+    ``min_ratio=0`` and ``max_cancelled=None`` switch those two guards off.
+    """
     games = [e for e in stored if e.kind == GAME and (source is None or e.source == source)]
     by_key = {e.key: e for e in games}
-    listed = [e for e in scraped if e.kind == GAME]
+    foreign = {e.key for e in stored} - set(by_key)
+    listed = [e for e in scraped if e.kind == GAME and e.key not in foreign]
+    pending = [k for k in pending if k not in foreign]
     keys = [e.key for e in listed]
     if not listed and not pending:
         return Reconciliation.refused("empty: the source lists no home games")
@@ -110,6 +123,9 @@ def reconcile(stored: Sequence[Event], scraped: Sequence[Event], *, now: float,
     for old in games:
         if old.key not in seen and old.status == SCHEDULED and old.start > now:
             cancelled.append(replace(old, status=CANCELLED))
+    if max_cancelled is not None and len(cancelled) > max_cancelled:
+        return Reconciliation.refused(
+            f"too_many_cancelled: {len(cancelled)} games would be cancelled at once (at most {max_cancelled})")
     return Reconciliation(
         added=tuple(sorted(added, key=_order)),
         rescheduled=tuple(sorted(moved, key=lambda p: _order(p[1]))),

@@ -1,0 +1,219 @@
+"""Reconciliation of stored games with a scrape: examples, properties, a reference model."""
+
+from dataclasses import replace
+
+from hypothesis import assume, given, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from system.events import CANCELLED, CUSTOM, GAME, SCHEDULED, Event
+from system.reconcile import Reconciliation, apply_reconciliation, reconcile
+
+H = 3600.0
+NOW = 100 * H
+
+
+def game(key: str, start: float, status: str = SCHEDULED, **kw) -> Event:
+    return Event(key=key, kind=GAME, title=f"KAA Gent - {key}", start=start, status=status, home="KAA Gent",
+                 away=key, **kw)
+
+
+CONCERT = Event(key="custom:concert", kind=CUSTOM, title="Concert", start=NOW + 50 * H)
+
+
+# -- examples ------------------------------------------------------------------------------------
+
+def test_new_rescheduled_cancelled_and_reinstated_games():
+    stored = [game("a", NOW + 10 * H), game("b", NOW + 20 * H), game("c", NOW + 30 * H),
+              game("d", NOW + 40 * H, CANCELLED), CONCERT]
+    scraped = [game("a", NOW + 10 * H), game("b", NOW + 22 * H), game("d", NOW + 41 * H), game("e", NOW + 60 * H)]
+    r = reconcile(stored, scraped, now=NOW)
+    assert r.suspicious is None
+    assert [e.key for e in r.added] == ["e"]
+    assert [(o.start, n.start) for o, n in r.rescheduled] == [(NOW + 20 * H, NOW + 22 * H)]
+    assert [(e.key, e.status) for e in r.cancelled] == [("c", CANCELLED)]
+    assert [(e.key, e.start, e.status) for e in r.reinstated] == [("d", NOW + 41 * H, SCHEDULED)]
+    assert r.updated == ()
+
+
+def test_past_games_are_never_cancelled_and_custom_events_never_touched():
+    stored = [game("past", NOW - H), game("kicking-off", NOW), game("future", NOW + H), CONCERT]
+    r = reconcile(stored, [game("future", NOW + H), game("past-postponed", NOW - 2 * H, CANCELLED)], now=NOW)
+    assert r == Reconciliation()
+    r = reconcile(stored + [game("old", NOW - 5 * H)], [game("old", NOW - 5 * H, CANCELLED), game("future", NOW + H)], now=NOW)
+    assert r == Reconciliation()
+
+
+def test_a_postponed_row_cancels_and_a_detail_change_is_an_update():
+    stored = [game("a", NOW + H), game("b", NOW + 2 * H, location="Planet Group Arena")]
+    scraped = [game("a", NOW + H, CANCELLED), game("b", NOW + 2 * H, location="Jan Breydelstadion")]
+    r = reconcile(stored, scraped, now=NOW)
+    assert [e.key for e in r.cancelled] == ["a"] and not r.rescheduled
+    assert [(o.location, n.location) for o, n in r.updated] == [("Planet Group Arena", "Jan Breydelstadion")]
+
+
+def test_pending_games_are_neither_cancelled_nor_added():
+    stored = [game("a", NOW + H), game("b", NOW + 2 * H)]
+    r = reconcile(stored, [game("a", NOW + H)], now=NOW, pending={"b", "new"})
+    assert r == Reconciliation()
+
+
+def test_empty_dropped_duplicate_and_mass_cancellation_sources_change_nothing():
+    season = [game(f"g{i}", NOW + (i + 1) * 24 * H) for i in range(10)]
+    cases = {
+        "empty": [],
+        "dropped": season[:4],
+        "duplicate_key": season + [season[0]],
+        "too_many_cancelled": season[:6],
+    }
+    for code, scraped in cases.items():
+        r = reconcile(season, scraped, now=NOW)
+        assert r.suspicious is not None and r.suspicious.startswith(code + ":"), (code, r.suspicious)
+        assert not r.changed
+    assert reconcile(season, season[:6], now=NOW, max_cancelled=None).cancelled == tuple(
+        replace(e, status=CANCELLED) for e in season[6:])
+
+
+def test_the_last_upcoming_game_vanishing_is_held_back_as_suspicious():
+    stored = [game("done", NOW - 24 * H), game("last", NOW + 24 * H)]
+    r = reconcile(stored, [game("done", NOW - 24 * H)], now=NOW)
+    assert r.suspicious.startswith("dropped:") and not r.changed
+
+
+def test_a_scraped_key_that_belongs_to_a_custom_event_is_ignored():
+    r = reconcile([CONCERT, game("a", NOW + H)], [game("a", NOW + H), replace(CONCERT, kind=GAME, start=NOW)], now=NOW)
+    assert r == Reconciliation()
+
+
+def test_only_games_of_the_given_source_take_part():
+    stored = [game("a", NOW + H, source="html"), game("u1", NOW + 2 * H, source="ical")]
+    r = reconcile(stored, [game("a", NOW + H, source="html")], now=NOW, source="html")
+    assert r == Reconciliation()
+
+
+# -- properties ------------------------------------------------------------------------------------
+
+KEYS = [f"g{i}" for i in range(8)]
+times = st.integers(90, 110).map(lambda h: h * H)
+
+
+@st.composite
+def games_of(draw, keys=KEYS, statuses=(SCHEDULED, SCHEDULED, CANCELLED)):
+    chosen = draw(st.lists(st.sampled_from(keys), unique=True))
+    return [game(k, draw(times), draw(st.sampled_from(statuses)),
+                 location=draw(st.sampled_from(["", "Planet Group Arena"]))) for k in chosen]
+
+
+@given(games_of(), games_of(), times, st.sets(st.sampled_from(KEYS), max_size=2))
+def test_reconcile_is_idempotent(stored, scraped, now, pending):
+    pending = pending - {e.key for e in scraped}
+    first = reconcile(stored + [CONCERT], scraped, now=now, pending=pending)
+    after = apply_reconciliation(stored + [CONCERT], first)
+    if first.suspicious:
+        assert after == sorted(stored + [CONCERT], key=lambda e: (e.start, e.key))
+    else:
+        assert reconcile(after, scraped, now=now, pending=pending) == Reconciliation()
+    assert CONCERT in after
+
+
+@given(games_of(), games_of(), times, st.randoms(use_true_random=False))
+def test_reconcile_does_not_depend_on_input_order(stored, scraped, now, rnd):
+    shuffled_stored, shuffled_scraped = stored[:], scraped[:]
+    rnd.shuffle(shuffled_stored)
+    rnd.shuffle(shuffled_scraped)
+    assert reconcile(stored, scraped, now=now) == reconcile(shuffled_stored, shuffled_scraped, now=now)
+
+
+def merge(a: Reconciliation, b: Reconciliation) -> Reconciliation:
+    def order(items, pair=False):
+        return tuple(sorted(items, key=lambda x: (x[1].start, x[1].key) if pair else (x.start, x.key)))
+    return Reconciliation(added=order(a.added + b.added), rescheduled=order(a.rescheduled + b.rescheduled, True),
+                          cancelled=order(a.cancelled + b.cancelled), reinstated=order(a.reinstated + b.reinstated),
+                          updated=order(a.updated + b.updated, True))
+
+
+@given(games_of(KEYS[:4]), games_of(KEYS[:4]), games_of(KEYS[4:]), games_of(KEYS[4:]), times)
+def test_independent_games_reconcile_independently(stored_a, scraped_a, stored_b, scraped_b, now):
+    assume(scraped_a and scraped_b)
+    loose = dict(min_ratio=0.0, max_cancelled=None)
+    whole = reconcile(stored_a + stored_b, scraped_a + scraped_b, now=now, **loose)
+    parts = merge(reconcile(stored_a, scraped_a, now=now, **loose), reconcile(stored_b, scraped_b, now=now, **loose))
+    assert whole == parts
+
+
+@given(games_of(), games_of(), times)
+def test_suspicious_results_carry_no_change_and_custom_events_are_never_in_a_result(stored, scraped, now):
+    r = reconcile(stored + [CONCERT], scraped, now=now)
+    assert not (r.suspicious and r.changed)
+    touched = [e.key for e in r.added + r.cancelled + r.reinstated] + [n.key for _, n in r.rescheduled + r.updated]
+    assert CONCERT.key not in touched
+
+
+@given(games_of(statuses=(SCHEDULED,)), times)
+def test_a_source_listing_none_of_the_upcoming_games_cancels_nothing(stored, now):
+    past_only = [e for e in stored if e.start <= now]
+    r = reconcile(stored, past_only, now=now)
+    assert not r.cancelled
+
+
+# -- the season against a reference model ------------------------------------------------------
+
+class SeasonMachine(RuleBasedStateMachine):
+    """The club site changes, time passes, scrapes are applied; the store must follow the site.
+
+    Reference model: after a healthy scrape, every upcoming game on the site is stored and
+    scheduled at the site's time, every stored upcoming scheduled game is on the site, and
+    nothing in the past changed status; after a suspicious one, the store is unchanged.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.now = NOW
+        self.site: dict[str, float] = {f"g{i}": NOW + (i + 1) * 24 * H for i in range(6)}
+        self.store: list[Event] = [CONCERT]
+        self.last: Reconciliation | None = None
+        self.before: list[Event] = []
+
+    @rule(hours=st.integers(1, 72))
+    def time_passes(self, hours):
+        self.now += hours * H
+
+    @rule(key=st.sampled_from(KEYS), hours=st.integers(-48, 240))
+    def site_lists_or_moves_a_game(self, key, hours):
+        self.site[key] = self.now + hours * H
+
+    @precondition(lambda self: self.site)
+    @rule(data=st.data())
+    def site_drops_a_game(self, data):
+        del self.site[data.draw(st.sampled_from(sorted(self.site)))]
+
+    @rule()
+    def scrape(self):
+        scraped = [game(k, t) for k, t in sorted(self.site.items())]
+        self.before = self.store
+        self.last = reconcile(self.store, scraped, now=self.now)
+        self.store = apply_reconciliation(self.store, self.last)
+
+    @invariant()
+    def store_follows_the_site(self):
+        if self.last is None:
+            return
+        if self.last.suspicious:
+            assert self.store == sorted(self.before, key=lambda e: (e.start, e.key))
+            return
+        stored = {e.key: e for e in self.store if e.kind == GAME}
+        for key, start in self.site.items():
+            if start > self.now:
+                assert stored[key].status == SCHEDULED and stored[key].start == start
+        for e in stored.values():
+            if e.status == SCHEDULED and e.start > self.now:
+                assert self.site.get(e.key) == e.start
+        was = {e.key: e for e in self.before}
+        for e in self.store:
+            if e.key in was and was[e.key].start <= self.now and was[e.key].status == SCHEDULED:
+                assert e.status == SCHEDULED  # past games are never cancelled
+        assert CONCERT in self.store
+        self.last = None
+
+
+TestSeason = SeasonMachine.TestCase
+TestSeason.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
