@@ -1,0 +1,224 @@
+"""The live bridge against real parts: Mosquitto, an independent publisher (mosquitto_pub), a Pushgateway.
+
+Each server is started by the test on a free loopback port and waited for by
+polling its port. Readings must be stored exactly once, including a reading
+published twice (what a node does when its PUBACK was lost) and readings queued
+by the broker while the bridge was away (its persistent session).
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from system.asyncio_runtime import AsyncioRuntime
+from system.bridge_main import LiveBridge, LiveBridgeConfig
+from system.reading_store import ReadingStore
+from system.trace import Trace
+
+pytestmark = pytest.mark.live
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
+START = int(time.time())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}: {proc.stderr.read()!r}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+
+
+def _start(args: list[str], port: int):
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port, proc)
+    except BaseException:
+        proc.kill()
+        raise
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    if not os.access(MOSQUITTO, os.X_OK) or not shutil.which("mosquitto_pub"):
+        pytest.skip("Debian package mosquitto (and mosquitto-clients) not installed")
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = _start([MOSQUITTO, "-c", str(conf)], port)
+    yield port
+    _stop(proc)
+
+
+@pytest.fixture
+def pushgateway(tmp_path):
+    if not os.access(PUSHGATEWAY, os.X_OK):
+        pytest.skip("Debian package prometheus-pushgateway not installed")
+    port = free_port()
+    proc = _start([PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}",
+                   f"--persistence.file={tmp_path / 'pushgateway.db'}"], port)
+    yield f"http://127.0.0.1:{port}"
+    _stop(proc)
+
+
+def reading(seq: int, temperature: float = 21.5, node: str = "node-1") -> str:
+    return json.dumps({"node": node, "seq": seq, "ts": START + seq, "temperature": temperature, "humidity": 40.2,
+                       "wifi_rssi": -61})
+
+
+async def mosquitto_pub(port: int, topic: str, lines: list[str]) -> None:
+    """Publish each line as one QoS 1 message, from an independent client process."""
+    proc = await asyncio.create_subprocess_exec(
+        "mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-i", "publisher", "-t", topic, "-l",
+        stdin=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await proc.communicate(("\n".join(lines) + "\n").encode())
+    assert proc.returncode == 0, err
+
+
+async def until(condition, timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not met within {timeout} s")
+        await asyncio.sleep(0.02)
+
+
+def run_live(main, seconds: float = 60.0) -> Trace:
+    trace = Trace({"test": "live-bridge"})
+    rt = AsyncioRuntime(seed=1, trace=trace)
+    rt.run(main(rt), until=seconds)
+    return trace
+
+
+def gauges(text: str) -> dict:
+    return {(s.name, s.labels.get("job")): s.value for f in text_string_to_metric_families(text) for s in f.samples}
+
+
+def test_the_live_bridge_stores_every_reading_once_and_pushes_the_gauges(mosquitto, pushgateway, tmp_path):
+    db = str(tmp_path / "readings.sqlite3")
+    config = LiveBridgeConfig(broker_url=f"mqtt://127.0.0.1:{mosquitto}", db_path=db, pushgateway_url=pushgateway,
+                              metrics_port=0, client_id="bridge-under-test")
+    legacy = json.dumps({"temperature": 19.5, "humidity": 55.0, "wifi_rssi": -70, "ts": 0})
+    scraped = {}
+
+    async def main(rt):
+        first = LiveBridge(rt, config)
+        await first.start()
+        await until(lambda: first.bridge.connects >= 1, what="bridge subscribed")
+        # 1..5, with 3 published twice, and one original payload on the legacy topic.
+        await mosquitto_pub(mosquitto, "sensors/node-1/reading", [reading(s) for s in (1, 2, 3, 3, 4, 5)])
+        await mosquitto_pub(mosquitto, "/topic/qos1", [legacy])
+        await until(lambda: first.bridge.stored + first.bridge.duplicates == 7, what="7 messages handled")
+        await first.stop()
+        # While the bridge is away the broker queues for its persistent session.
+        await mosquitto_pub(mosquitto, "sensors/node-1/reading", [reading(s, 22.0 + s) for s in (6, 7, 8)])
+        second = LiveBridge(rt, config)
+        await second.start()
+        await until(lambda: second.bridge.stored == 3, what="queued readings delivered")
+        await until(lambda: second.bridge.pusher.pushes >= 1 and not second.bridge.pusher.pending,
+                    what="pushed")
+        async with httpx.AsyncClient() as http:
+            scraped["bridge"] = (await http.get(f"http://127.0.0.1:{second.metrics_port}/metrics")).text
+            scraped["pushgateway"] = (await http.get(f"{pushgateway}/metrics")).text
+            scraped["404"] = (await http.get(f"http://127.0.0.1:{second.metrics_port}/")).status_code
+        await second.stop()
+
+    trace = run_live(main)
+    store = ReadingStore(db)
+    assert store.sequences("node-1") == [1, 2, 3, 4, 5, 6, 7, 8]
+    (legacy_row,) = store.rows("legacy")
+    assert legacy_row["ts"] == 0 and legacy_row["taken"] == legacy_row["received"] >= START
+    assert len(trace.of_kind("reading.duplicate")) == 1 and not trace.of_kind("reading.refused")
+    assert [r["session_present"] for r in trace.of_kind("bridge.connected")] == [False, True]
+
+    pushed = gauges(scraped["pushgateway"])
+    assert pushed[("temperature", "node-1")] == 30.0  # the latest reading, seq 8
+    assert pushed[("humidity", "node-1")] == 40.2 and pushed[("RSSI", "node-1")] == -61
+    own = {(s.name, tuple(sorted(s.labels.items()))): s.value
+           for f in text_string_to_metric_families(scraped["bridge"]) for s in f.samples}
+    assert own[("bridge_readings_stored_total", (("node", "node-1"),))] == 3  # this process's counters
+    assert own[("bridge_mqtt_connected", ())] == 1 and own[("bridge_reading_lag_seconds_count", ())] == 3
+    assert scraped["404"] == 404
+
+
+def test_a_dead_pushgateway_costs_no_reading(mosquitto, tmp_path):
+    db = str(tmp_path / "readings.sqlite3")
+    config = LiveBridgeConfig(broker_url=f"mqtt://127.0.0.1:{mosquitto}", db_path=db,
+                              pushgateway_url=f"http://127.0.0.1:{free_port()}", metrics_port=None)
+
+    async def main(rt):
+        live = LiveBridge(rt, config)
+        await live.start()
+        await until(lambda: live.bridge.connects >= 1, what="bridge subscribed")
+        await mosquitto_pub(mosquitto, "sensors/node-1/reading", [reading(s) for s in range(1, 11)])
+        await until(lambda: live.bridge.stored == 10 and live.bridge.pusher.failures >= 1, what="stored")
+        await live.stop()
+
+    trace = run_live(main)
+    assert ReadingStore(db).sequences("node-1") == list(range(1, 11))
+    assert trace.of_kind("metrics.failed") and not trace.of_kind("metrics.pushed")
+
+
+def test_a_broker_that_goes_away_is_reported_as_connection_lost_and_the_bridge_reconnects(tmp_path):
+    """Mosquitto stops and comes back on the same port: the bridge reconnects and goes on storing."""
+    if not os.access(MOSQUITTO, os.X_OK) or not shutil.which("mosquitto_pub"):
+        pytest.skip("mosquitto not installed")
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    db = str(tmp_path / "readings.sqlite3")
+    config = LiveBridgeConfig(broker_url=f"mqtt://127.0.0.1:{port}", db_path=db, metrics_port=None)
+    procs = [_start([MOSQUITTO, "-c", str(conf)], port)]
+
+    async def main(rt):
+        live = LiveBridge(rt, config)
+        await live.start()
+        await until(lambda: live.bridge.connects == 1, what="first connect")
+        await mosquitto_pub(port, "sensors/node-1/reading", [reading(1)])
+        await until(lambda: live.bridge.stored == 1, what="first reading")
+        _stop(procs[0])
+        await until(lambda: not live.bridge.mqtt.connected, what="loss noticed")
+        procs.append(await asyncio.to_thread(_start, [MOSQUITTO, "-c", str(conf)], port))
+        await until(lambda: live.bridge.connects == 2, timeout=40, what="reconnect")
+        await mosquitto_pub(port, "sensors/node-1/reading", [reading(2)])
+        await until(lambda: live.bridge.stored == 2, what="second reading")
+        await live.stop()
+
+    try:
+        trace = run_live(main, seconds=90)
+    finally:
+        for p in procs:
+            _stop(p)
+    assert ReadingStore(db).sequences("node-1") == [1, 2]
+    assert trace.of_kind("bridge.disconnected")
