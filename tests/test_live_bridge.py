@@ -7,6 +7,7 @@ by the broker while the bridge was away (its persistent session).
 """
 
 import asyncio
+import getpass
 import json
 import os
 import shutil
@@ -222,3 +223,107 @@ def test_a_broker_that_goes_away_is_reported_as_connection_lost_and_the_bridge_r
             _stop(p)
     assert ReadingStore(db).sequences("node-1") == [1, 2]
     assert trace.of_kind("bridge.disconnected")
+
+
+# --- the MQTT port itself: credentials, TLS with client certificates, sessions ------------------
+
+
+def _certificates(d: Path) -> dict:
+    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate (EC keys: fast)."""
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=hilsim test CA")
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    for name in ("server", "client"):
+        run("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", f"{name}.crt", "-days", "1", "-extfile", "san.ext")
+    return {name: str(d / name) for name in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key")}
+
+
+@pytest.fixture
+def secured_mosquitto(tmp_path):
+    """Mosquitto with a password file, on a plain port and on a TLS port that requires a client certificate."""
+    if not os.access(MOSQUITTO, os.X_OK) or not shutil.which("mosquitto_passwd") or not shutil.which("openssl"):
+        pytest.skip("mosquitto, mosquitto_passwd or openssl not installed")
+    certs = _certificates(tmp_path)
+    passwords = tmp_path / "passwords"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "bridge", "s3cret"], check=True,
+                   capture_output=True)
+    passwords.chmod(0o600)
+    plain, tls = free_port(), free_port()
+    conf = tmp_path / "mosquitto.conf"
+    # ``user``: as root, mosquitto would switch to user mosquitto, who cannot read the test's private tmp dir.
+    conf.write_text(f"user {getpass.getuser()}\nper_listener_settings false\nallow_anonymous false\n"
+                    f"password_file {passwords}\n"
+                    f"persistence false\nlistener {plain} 127.0.0.1\nlistener {tls} 127.0.0.1\n"
+                    f"cafile {certs['ca.crt']}\ncertfile {certs['server.crt']}\nkeyfile {certs['server.key']}\n"
+                    f"require_certificate true\n")
+    proc = _start([MOSQUITTO, "-c", str(conf)], plain)
+    wait_for_port(tls, proc)
+    yield plain, tls, certs
+    _stop(proc)
+
+
+def test_the_port_checks_credentials_and_speaks_tls_with_client_certificates(secured_mosquitto):
+    from system.errors import ConnectionLost
+    from system.mqtt_live import LiveMqttClient, TlsOptions
+
+    plain, tls, certs = secured_mosquitto
+    with_cert = TlsOptions(ca_file=certs["ca.crt"], cert_file=certs["client.crt"], key_file=certs["client.key"])
+    outcomes = {}
+
+    async def attempt(name, url, **options):
+        client = LiveMqttClient(url, f"probe-{name}", **options)
+        try:
+            await client.connect()
+        except ConnectionLost as exc:
+            outcomes[name] = f"lost: {exc}"
+            return
+        assert await client.subscribe("probe/#", 1) == 1
+        await client.publish("probe/x", b"hello", qos=1)
+        msg = await asyncio.wait_for(client.next_message(), 5)
+        outcomes[name] = (msg.topic, msg.payload, msg.qos)
+        await client.disconnect()
+
+    async def main(rt):
+        await attempt("password", f"mqtt://bridge:s3cret@127.0.0.1:{plain}")
+        await attempt("wrong-password", f"mqtt://127.0.0.1:{plain}", username="bridge", password="guess")
+        await attempt("anonymous", f"mqtt://127.0.0.1:{plain}")
+        await attempt("tls", f"mqtts://127.0.0.1:{tls}", username="bridge", password="s3cret", tls=with_cert)
+        await attempt("tls-no-cert", f"mqtts://127.0.0.1:{tls}", username="bridge", password="s3cret",
+                      tls=TlsOptions(ca_file=certs["ca.crt"]))
+        await attempt("tls-unknown-ca", f"mqtts://127.0.0.1:{tls}", username="bridge", password="s3cret")
+
+    run_live(main)
+    assert outcomes["password"] == outcomes["tls"] == ("probe/x", b"hello", 1)
+    for refused in ("wrong-password", "anonymous", "tls-no-cert", "tls-unknown-ca"):
+        assert str(outcomes[refused]).startswith("lost: "), (refused, outcomes[refused])
+    assert "Not authorized" in outcomes["wrong-password"] and "Not authorized" in outcomes["anonymous"]
+    assert "CERTIFICATE_VERIFY_FAILED" in outcomes["tls-unknown-ca"]
+
+
+def test_a_persistent_session_is_present_on_reconnect_and_keeps_queued_messages(mosquitto):
+    from system.mqtt_live import LiveMqttClient
+
+    seen = {}
+
+    async def main(rt):
+        url = f"mqtt://127.0.0.1:{mosquitto}"
+        sub = LiveMqttClient(url, "keeper", clean_session=False)
+        seen["first"] = await sub.connect()
+        await sub.subscribe("q/#", 1)
+        await sub.disconnect()
+        pub = LiveMqttClient(url, "pub")
+        await pub.connect()
+        for i in range(3):
+            await pub.publish("q/x", str(i).encode(), qos=1)
+        await pub.disconnect()
+        seen["again"] = await sub.connect()
+        seen["queued"] = [(await asyncio.wait_for(sub.next_message(), 5)).payload for _ in range(3)]
+        await sub.disconnect()
+
+    run_live(main)
+    assert seen == {"first": False, "again": True, "queued": [b"0", b"1", b"2"]}
