@@ -327,3 +327,28 @@ def test_a_persistent_session_is_present_on_reconnect_and_keeps_queued_messages(
 
     run_live(main)
     assert seen == {"first": False, "again": True, "queued": [b"0", b"1", b"2"]}
+
+
+def test_the_bridge_command_runs_the_live_bridge(mosquitto, tmp_path):
+    """``hilsim bridge`` (hilsim/bridge_cmd.py): stores what a node publishes while it runs."""
+    from click.testing import CliRunner
+
+    from hilsim.bridge_cmd import bridge
+
+    from system.mqtt_live import LiveMqttClient
+
+    db, trace = tmp_path / "r.sqlite3", tmp_path / "trace.jsonl"
+
+    async def earlier_session(rt):  # the bridge ran before: the broker keeps its session and queues for it
+        client = LiveMqttClient(f"mqtt://127.0.0.1:{mosquitto}", "hilsim-bridge", clean_session=False)
+        await client.connect()
+        await client.subscribe("sensors/+/reading", 1)
+        await client.disconnect()
+        await mosquitto_pub(mosquitto, "sensors/node-9/reading", [reading(1, node="node-9")])
+
+    run_live(earlier_session)
+    result = CliRunner().invoke(bridge, ["--broker", f"mqtt://127.0.0.1:{mosquitto}", "--db", str(db),
+                                         "--metrics-port", "-1", "--trace", str(trace), "--for", "1.5"])
+    assert result.exit_code == 0, result.output
+    assert ReadingStore(str(db)).sequences("node-9") == [1]
+    assert any(json.loads(line)["kind"] == "reading.stored" for line in trace.read_text().splitlines())

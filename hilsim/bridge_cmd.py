@@ -1,0 +1,58 @@
+"""``hilsim bridge``: run the live bridge (MQTT -> SQLite, Pushgateway, /metrics) until interrupted."""
+
+from __future__ import annotations
+
+import click
+
+from system.bridge_main import LiveBridgeConfig, run_live_bridge
+from system.mqtt_live import TlsOptions
+from system.readings import LEGACY_NODE
+
+
+@click.command()
+@click.option("--broker", "broker_url", default="mqtt://127.0.0.1:1883", show_default=True,
+              help="mqtt://[user:pass@]host[:port] or mqtts://... for TLS.")
+@click.option("--db", "db_path", default="readings.sqlite3", show_default=True, help="SQLite file of readings.")
+@click.option("--pushgateway", "pushgateway_url", default=None,
+              help="Pushgateway base URL, e.g. http://127.0.0.1:9091 (omit: no pushes).")
+@click.option("--job", default="{node}", show_default=True, help="Pushgateway job per node: a template on {node}.")
+@click.option("--metrics-port", type=int, default=9108, show_default=True,
+              help="Port of the bridge's own /metrics (0: any free port, -1: none).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
+@click.option("--client-id", default="hilsim-bridge", show_default=True,
+              help="MQTT client id; keep it stable, the broker keeps the session under it.")
+@click.option("--username", default=None)
+@click.option("--password", default=None, envvar="HILSIM_MQTT_PASSWORD", help="Or set HILSIM_MQTT_PASSWORD.")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="CA certificate to verify the broker (implies TLS).")
+@click.option("--cert-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Client certificate (PEM).")
+@click.option("--key-file", type=click.Path(exists=True, dir_okay=False), default=None, help="Client key (PEM).")
+@click.option("--legacy-node", default=LEGACY_NODE, show_default=True,
+              help="Node id for readings on the original /topic/qos1, which carry no identity.")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the JSON Lines trace here.")
+@click.option("--for", "duration", type=float, default=None, help="Stop after this many seconds.")
+def bridge(broker_url: str, db_path: str, pushgateway_url: str | None, job: str, metrics_port: int,
+           metrics_host: str, client_id: str, username: str | None, password: str | None, ca_file: str | None,
+           cert_file: str | None, key_file: str | None, legacy_node: str, trace_path: str | None,
+           duration: float | None) -> None:
+    """Run the live bridge: readings from the broker into SQLite, gauges to a Pushgateway, /metrics served."""
+    if (cert_file is None) != (key_file is None):
+        raise click.BadParameter("give --cert-file and --key-file together", param_hint="--cert-file/--key-file")
+    tls = TlsOptions(ca_file=ca_file, cert_file=cert_file, key_file=key_file) if ca_file or cert_file else None
+    config = LiveBridgeConfig(broker_url=broker_url, db_path=db_path, pushgateway_url=pushgateway_url, job=job,
+                              metrics_port=None if metrics_port < 0 else metrics_port, metrics_host=metrics_host,
+                              client_id=client_id, username=username, password=password, tls=tls,
+                              legacy_node=legacy_node)
+    click.echo(f"bridge: {broker_url.split('@')[-1]} -> {db_path}"
+               + (f", pushing to {pushgateway_url}" if pushgateway_url else "")
+               + (f", /metrics on {metrics_host}:{metrics_port}" if metrics_port >= 0 else ""), err=True)
+    try:
+        if trace_path:
+            with open(trace_path, "w", encoding="utf-8") as sink:
+                run_live_bridge(config, trace_file=sink, until=duration)
+        else:
+            run_live_bridge(config, until=duration)
+    except KeyboardInterrupt:
+        click.echo("bridge: stopped", err=True)
