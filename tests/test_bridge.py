@@ -2,6 +2,9 @@
 
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from sim.mqtt import BrokerHost, SimMqttClient
 from sim.network import Network
 from sim.runtime import SimRuntime
@@ -171,3 +174,16 @@ def test_the_same_run_gives_the_same_trace():
         return w.trace.hexdigest()
 
     assert once() == once()
+
+
+@given(st.lists(st.tuples(st.sampled_from(["node-1", "node-2"]), st.integers(1, 30)), max_size=80))
+def test_any_order_and_repetition_of_readings_stores_each_once(messages):
+    """Exactly once: what is stored is the set of distinct (node, seq); everything else is a duplicate."""
+    rt = SimRuntime(seed=1, start=START)
+    bridge = Bridge(rt, mqtt=None, store=ReadingStore())
+    outcomes = [bridge.handle(f"sensors/{node}/reading", reading(seq, node=node)) for node, seq in messages]
+    distinct = set(messages)
+    for node in ("node-1", "node-2"):
+        assert bridge.store.sequences(node) == sorted(seq for n, seq in distinct if n == node)
+    assert outcomes.count("stored") == len(distinct) == bridge.stored
+    assert outcomes.count("duplicate") == len(messages) - len(distinct) == bridge.duplicates
