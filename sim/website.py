@@ -119,8 +119,9 @@ def render_html(games: Iterable[Game], *, layout: str = "table", tz: str = DEFAU
     out += ['</tbody>', '</table>'] if layout == "table" else ['</section>']
     out += ['</main>', '<footer>KAA Gent (voorbeeldpagina, verzonnen gegevens)</footer>', '</body>', '</html>']
     text = "\n".join(out) + "\n"
-    if garble == "truncated":
-        text = text[: len(text) // 3]
+    if garble == "truncated":  # the CMS stopped after a third of the rows: what is there is well formed
+        rows_end = text.rfind("</tr>" if layout == "table" else "</article>", 0, len(text) // 3)
+        text = text[: rows_end + 5] if rows_end >= 0 else text[: len(text) // 3]
     return text
 
 
@@ -186,6 +187,8 @@ class ClubSite:
         self._timeouts_until: float | None = None
         self._garble: tuple[str, float] | None = None  # (how, until)
         self.requests = 0
+        self._version = 0  # bumps on every change of the season, so rendered bodies can be cached
+        self._rendered: dict[tuple, object] = {}
 
     @staticmethod
     def _uid(game: Game, tz: str, host: str) -> str:
@@ -211,11 +214,23 @@ class ClubSite:
         return f"https://{self.host}{FEED_PATH}"
 
     def html(self) -> str:
-        return render_html(self.games, layout=self.layout, tz=self.tz, garble=self._active_garble())
+        key = ("html", self._version, self.layout, self._active_garble())
+        if key not in self._rendered:
+            self._rendered = {k: v for k, v in self._rendered.items() if k[0] != "html"}
+            self._rendered[key] = render_html(self.games, layout=self.layout, tz=self.tz, garble=key[3])
+        return self._rendered[key]
 
     def ical(self) -> bytes:
-        return render_ical(self.games, style=self.ical_style, tz=self.tz, host=self.host,
-                           garble=self._active_garble())
+        key = ("ical", self._version, self.ical_style, self._active_garble())
+        if key not in self._rendered:
+            self._rendered = {k: v for k, v in self._rendered.items() if k[0] != "ical"}
+            self._rendered[key] = render_ical(self.games, style=self.ical_style, tz=self.tz, host=self.host,
+                                              garble=key[3])
+        return self._rendered[key]
+
+    def _changed(self, change: str, **fields) -> None:
+        self._version += 1
+        self.rt.trace("site.changed", change=change, **fields)
 
     def transport(self) -> "SiteTransport":
         return SiteTransport(self)
@@ -240,20 +255,20 @@ class ClubSite:
         i = self.find(pair, competition)
         old = self.games[i]
         self.games[i] = replace(old, kickoff=_as_epoch(kickoff, self.tz), time_fixed=True, postponed=False)
-        self.rt.trace("site.changed", change="reschedule", game=pair, old=old.kickoff, new=self.games[i].kickoff)
+        self._changed("reschedule", game=pair, old=old.kickoff, new=self.games[i].kickoff)
         return self.games[i]
 
     def cancel(self, pair: str, competition: str | None = None) -> Game:
         """Take a game off the calendar."""
         game = self.games.pop(self.find(pair, competition))
-        self.rt.trace("site.changed", change="cancel", game=pair, kickoff=game.kickoff)
+        self._changed("cancel", game=pair, kickoff=game.kickoff)
         return game
 
     def postpone(self, pair: str, competition: str | None = None) -> Game:
         """Keep the row but mark the game *uitgesteld* (postponed, no new date yet)."""
         i = self.find(pair, competition)
         self.games[i] = replace(self.games[i], postponed=True)
-        self.rt.trace("site.changed", change="postpone", game=pair)
+        self._changed("postpone", game=pair)
         return self.games[i]
 
     def add_game(self, home: str, away: str, kickoff: float | datetime | str, *,
@@ -263,7 +278,7 @@ class ClubSite:
                     time_fixed=time_fixed)
         game = replace(game, uid=self._uid(game, self.tz, self.host))
         self.games.append(game)
-        self.rt.trace("site.changed", change="add", game=game.title, kickoff=game.kickoff)
+        self._changed("add", game=game.title, kickoff=game.kickoff)
         return game
 
     def change_layout(self, layout: str | None = None) -> None:
@@ -271,24 +286,24 @@ class ClubSite:
         self.layout = layout or LAYOUTS[(LAYOUTS.index(self.layout) + 1) % len(LAYOUTS)]
         if self.layout not in LAYOUTS:
             raise ValueError(f"unknown layout {layout!r}; layouts are {', '.join(LAYOUTS)}")
-        self.rt.trace("site.changed", change="layout", layout=self.layout)
+        self._changed("layout", layout=self.layout)
 
     def serve_errors(self, status: int = 500, for_: float = 3600.0) -> None:
         """Answer every request with ``status`` for ``for_`` seconds."""
         self._errors = (status, self.rt.now() + for_)
-        self.rt.trace("site.changed", change="errors", status=status, duration=for_)
+        self._changed("errors", status=status, duration=for_)
 
     def timeouts(self, for_: float = 3600.0) -> None:
         """Accept requests but never answer for ``for_`` seconds (clients hit their read timeout)."""
         self._timeouts_until = self.rt.now() + for_
-        self.rt.trace("site.changed", change="timeouts", duration=for_)
+        self._changed("timeouts", duration=for_)
 
     def garble_page(self, how: str = "template", for_: float = 3600.0) -> None:
         """Serve a broken page and feed for ``for_`` seconds: raw template tags, or cut off at a third."""
         if how not in GARBLES:
             raise ValueError(f"unknown garble {how!r}; choose one of {', '.join(GARBLES)}")
         self._garble = (how, self.rt.now() + for_)
-        self.rt.trace("site.changed", change="garble", how=how, duration=for_)
+        self._changed("garble", how=how, duration=for_)
 
     def set_reachable(self, reachable: bool) -> None:
         """Whether the controller can reach the site at all (the world's internet link drives this)."""

@@ -1,0 +1,257 @@
+"""The scraper: its fetching adapter (respx), and the service against the simulated club site."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import respx
+
+from sim.runtime import SimRuntime
+from sim.website import ClubSite, render_html, sample_season
+from system.asyncio_runtime import AsyncioRuntime
+from system.events import CANCELLED, SCHEDULED, Event
+from system.reconcile import Reconciliation, apply_reconciliation
+from system.scraper import ICAL, FetchFailed, Scraper, Source, fetch_text
+from system.trace import Trace
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+H = 3600.0
+URL = "https://www.kaagent.example/kalender"
+
+
+def local(*args) -> float:
+    return datetime(*args, tzinfo=BRUSSELS).timestamp()
+
+
+class MemoryEvents:
+    """A store port as plain data (the real store is system/store.py)."""
+
+    def __init__(self, events=()):
+        self.events: list[Event] = list(events)
+        self.applied: list[Reconciliation] = []
+
+    def stored_events(self) -> list[Event]:
+        return list(self.events)
+
+    def apply(self, reconciliation: Reconciliation) -> None:
+        self.applied.append(reconciliation)
+        self.events = apply_reconciliation(self.events, reconciliation)
+
+
+# -- the fetching adapter ----------------------------------------------------------------------
+
+@respx.mock
+@pytest.mark.parametrize("route, reason", [
+    (dict(status_code=500), "http_500"),
+    (dict(status_code=404), "http_404"),
+    (dict(side_effect=httpx.ConnectError("refused")), "unreachable"),
+    (dict(side_effect=httpx.ReadTimeout("slow")), "timeout"),
+    (dict(side_effect=httpx.RemoteProtocolError("bad framing")), "transport"),
+])
+def test_fetch_failures_become_fetch_failed_with_a_reason(route, reason):
+    respx.get(URL).mock(**({"return_value": httpx.Response(route["status_code"])} if "status_code" in route else route))
+    rt = AsyncioRuntime(seed=1)
+
+    async def main():
+        async with httpx.AsyncClient() as client:
+            with pytest.raises(FetchFailed) as failed:
+                await fetch_text(client, URL)
+            return failed.value.reason
+
+    assert rt.run(main()) == reason
+
+
+@respx.mock
+def test_fetch_decodes_the_page_by_its_charset():
+    respx.get(URL).mock(return_value=httpx.Response(
+        200, content="<td>Standard Luik – Liège é</td>".encode("latin-1", "replace"),
+        headers={"content-type": "text/html; charset=iso-8859-1"}))
+    rt = AsyncioRuntime(seed=1)
+
+    async def main():
+        async with httpx.AsyncClient() as client:
+            return await fetch_text(client, URL)
+
+    assert "Liège é" in rt.run(main())
+
+
+@respx.mock
+def test_live_scrape_with_respx_adds_the_home_games():
+    respx.get(URL).mock(return_value=httpx.Response(200, text=render_html(sample_season())))
+    rt = AsyncioRuntime(seed=1)
+    store = MemoryEvents()
+
+    async def main():
+        async with httpx.AsyncClient() as client:
+            return await Scraper(rt, client, Source(URL), store).scrape_once()
+
+    result = rt.run(main())
+    assert len(result.added) == 17 and len(store.events) == 17
+
+
+# -- the service in the simulated world ------------------------------------------------------------
+
+START = local(2025, 9, 1, 8, 0)
+
+
+def world(seed: int = 1, **site_options):
+    rt = SimRuntime(seed=seed, start=START, trace=Trace({"scenario": "test_scraper", "seed": seed}))
+    site = ClubSite(rt, sample_season(), **site_options)
+    store = MemoryEvents()
+    return rt, site, store
+
+
+def scraper(rt, site, store, **options) -> Scraper:
+    fmt = options.pop("format", "html")
+    source = Source(site.feed_url if fmt == ICAL else site.page_url, format=fmt)
+    return Scraper(rt.child("controller"), site.client(timeout=20.0), source, store, **options)
+
+
+def run(rt, script, until: float) -> None:
+    """Run ``script`` (world changes at sim times) alongside the scraper until ``until`` seconds."""
+    rt.run(script(), until=until)
+
+
+def of(rt, *kinds):
+    return rt._trace.of_kind(*kinds)
+
+
+@pytest.mark.parametrize("fmt", ["html", ICAL])
+def test_a_reschedule_on_the_site_shows_up_within_an_hour(fmt):
+    rt, site, store = world()
+    s = scraper(rt, site, store, format=fmt)
+    new_kickoff = local(2025, 10, 5, 20, 45)
+
+    async def script():
+        rt.spawn(s.run(), "scraper")
+        await rt.sleep(2.5 * H)
+        site.reschedule("KAA Gent - OH Leuven", datetime(2025, 10, 5, 20, 45))
+
+    run(rt, script, until=5 * H)
+    assert len(of(rt, "fixture.added")) == 17
+    [changed] = of(rt, "site.changed")
+    [moved] = of(rt, "fixture.rescheduled")
+    assert moved["src"] == "controller" and moved["title"] == "KAA Gent - OH Leuven"
+    assert moved["new"] == new_kickoff and moved["kickoff"] == "2025-10-05T20:45+02:00"
+    assert 0 < moved["t"] - changed["t"] <= H
+    assert {e.title: e.start for e in store.events}["KAA Gent - OH Leuven"] == new_kickoff
+    assert s.stats["scrapes"] == 5 and not of(rt, "source.suspicious", "scrape.failed")
+
+
+@pytest.mark.parametrize("how, reason", [("template", "refused:bad_date"), ("truncated", "dropped")])
+def test_a_garbled_page_changes_nothing_and_is_counted(how, reason):
+    rt, site, store = world()
+    s = scraper(rt, site, store)
+
+    async def script():
+        rt.spawn(s.run(), "scraper")
+        await rt.sleep(1.5 * H)
+        site.garble_page(how, for_=2 * H)
+
+    run(rt, script, until=5.5 * H)
+    assert [r["reason"] for r in of(rt, "source.suspicious")] == [reason, reason]
+    assert s.stats["source_suspicious"] == 2 and s.stats["input_refused"] == (2 if how == "template" else 0)
+    assert len(store.applied) == 1  # the first scrape only
+    assert all(e.status == SCHEDULED for e in store.events) and len(store.events) == 17
+
+
+def test_a_new_layout_is_refused_until_the_selectors_are_fixed():
+    rt, site, store = world()
+    s = scraper(rt, site, store)
+
+    async def script():
+        rt.spawn(s.run(), "scraper")
+        await rt.sleep(0.5 * H)
+        site.change_layout()
+
+    run(rt, script, until=3.5 * H)
+    assert [r["reason"] for r in of(rt, "source.suspicious")] == ["refused:no_rows"] * 3
+    assert len(store.events) == 17 and all(e.status == SCHEDULED for e in store.events)
+
+
+def test_cancel_and_reinstate_follow_the_site():
+    rt, site, store = world()
+    s = scraper(rt, site, store)
+
+    async def script():
+        rt.spawn(s.run(), "scraper")
+        await rt.sleep(0.5 * H)
+        gone = site.cancel("KAA Gent - Cercle Brugge")
+        await rt.sleep(2 * H)
+        site.add_game(gone.home, gone.away, local(2025, 9, 20, 18, 15), location=gone.location)
+
+    run(rt, script, until=4 * H)
+    assert [r["title"] for r in of(rt, "fixture.cancelled")] == ["KAA Gent - Cercle Brugge"]
+    [back] = of(rt, "fixture.reinstated")
+    assert back["start"] == local(2025, 9, 20, 18, 15)
+    assert {e.title: e.status for e in store.events}["KAA Gent - Cercle Brugge"] == SCHEDULED
+
+
+def test_server_errors_are_retried_inside_the_hour():
+    rt, site, store = world()
+    s = scraper(rt, site, store)
+
+    async def script():
+        site.serve_errors(500, for_=5 * 60)
+        rt.spawn(s.run(), "scraper")
+
+    run(rt, script, until=0.9 * H)
+    assert not of(rt, "scrape.failed") and len(store.events) == 17
+    errors = [r for r in of(rt, "request.served") if r["status"] == 500]
+    assert 2 <= len(errors) <= 4  # backoff 30-60 s, then 60-120 s, ...
+
+
+def test_an_unreachable_site_and_timeouts_fail_the_scrape_and_keep_the_season():
+    rt, site, store = world()
+    s = scraper(rt, site, store)
+
+    async def script():
+        rt.spawn(s.run(), "scraper")
+        await rt.sleep(0.5 * H)
+        site.set_reachable(False)
+        await rt.sleep(72 * H)
+        site.set_reachable(True)
+        site.timeouts(for_=2 * H)
+
+    run(rt, script, until=75.5 * H)
+    reasons = [r["reason"] for r in of(rt, "scrape.failed")]
+    assert reasons == ["unreachable"] * 72 + ["timeout"] * 2
+    assert len(store.events) == 17 and all(e.status == SCHEDULED for e in store.events)
+    assert s.stats["scrape_failed"] == 74 and s.stats["scrapes"] == 76
+
+
+def test_a_whole_season_of_hourly_scrapes_is_deterministic_and_quick():
+    hashes = []
+    for _ in range(2):
+        rt, site, store = world(seed=7)
+        s = scraper(rt, site, store)
+
+        async def script():
+            rt.spawn(s.run(), "scraper")
+            await rt.sleep(30 * 24 * H)
+            site.reschedule("KAA Gent - Zulte Waregem", datetime(2025, 11, 8, 20, 45))
+            await rt.sleep(10 * 24 * H)
+            site.serve_errors(503, for_=3 * H)
+
+        run(rt, script, until=60 * 24 * H - 0.5 * H)
+        hashes.append(rt._trace.hexdigest())
+        assert s.stats["scrapes"] == 60 * 24
+        assert len(of(rt, "fixture.rescheduled")) == 1
+    assert hashes[0] == hashes[1]
+
+
+def test_postponed_game_is_cancelled_and_games_outside_the_source_are_left_alone():
+    rt, site, store = world()
+    concert = Event("custom:concert", "custom", "Concert", local(2025, 9, 13, 20, 0))
+    store.events.append(concert)
+    s = scraper(rt, site, store)
+
+    async def script():
+        rt.spawn(s.run(), "scraper")
+        await rt.sleep(0.5 * H)
+        site.postpone("KAA Gent - Cercle Brugge")
+
+    run(rt, script, until=2 * H)
+    statuses = {e.title: e.status for e in store.events}
+    assert statuses["KAA Gent - Cercle Brugge"] == CANCELLED and statuses["Concert"] == SCHEDULED
