@@ -187,3 +187,25 @@ def test_any_order_and_repetition_of_readings_stores_each_once(messages):
         assert bridge.store.sequences(node) == sorted(seq for n, seq in distinct if n == node)
     assert outcomes.count("stored") == len(distinct) == bridge.stored
     assert outcomes.count("duplicate") == len(messages) - len(distinct) == bridge.duplicates
+
+
+def test_messages_lost_on_a_lossy_bridge_link_are_redelivered_and_stored_once():
+    """30% loss on the bridge's link (PUBLISHes and PUBACKs lost), then a reconnect: the broker redelivers
+    what was not acknowledged (DUP), and the bridge stores every reading exactly once."""
+    w = World()
+
+    async def script():
+        w.bridge_link.configure(loss=0.3)
+        for seq in range(1, 41):
+            await w.node.publish("sensors/node-1/reading", reading(seq), qos=1)
+            await w.rt.sleep(1.0)
+        w.bridge_link.configure(loss=0.0)
+        w.bridge_link.set_down()
+        await w.rt.sleep(5.0)
+        w.bridge_link.set_up()
+        await w.rt.sleep(60.0)
+
+    w.run(script, until=900.0)
+    assert w.bridge.store.sequences("node-1") == list(range(1, 41))
+    assert w.bridge.duplicates == len(w.kinds("reading.duplicate")) > 0  # lost PUBACKs: redelivered copies
+    assert w.bridge.connects >= 2
