@@ -2,16 +2,18 @@
 
 ``SimMqttClient`` is the MQTT port the system code uses in sim (the bridge, the
 firmware's HAL): ``connect``, ``publish`` (QoS 1 returns once the broker's PUBACK
-came back over the link), ``subscribe``, ``next_message``, ``disconnect``. Any
-break of the link fails pending operations with ``ConnectionLost``, as a dropped
-TCP connection would; the broker sees the same break and publishes the will.
+came back over the link), ``subscribe``, ``unsubscribe``, ``next_message``,
+``disconnect``. Any break of the link fails pending operations with
+``ConnectionLost``, as a dropped TCP connection would; the broker sees the same
+break and publishes the will. A packet MQTT forbids (a PUBLISH to a wildcard
+topic) makes the broker drop the connection, as a real broker does.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sim.broker import BrokerModel, Message
+from sim.broker import BrokerModel, Message, ProtocolViolation
 from sim.network import Link
 from system.errors import ConnectionLost
 
@@ -54,6 +56,13 @@ class BrokerHost:
         self._conns: dict[str, _Conn] = {}
 
     def _receive(self, conn: _Conn, packet: tuple) -> None:
+        try:
+            self._handle(conn, packet)
+        except ProtocolViolation as exc:
+            self.rt.trace("client.refused", client=conn.client.client_id, reason=str(exc)[:120])
+            conn.close(graceful=False)
+
+    def _handle(self, conn: _Conn, packet: tuple) -> None:
         kind = packet[0]
         cid = conn.client.client_id
         if kind == "connect":
@@ -61,8 +70,8 @@ class BrokerHost:
             old = self._conns.get(cid)
             if old is not None and old is not conn:
                 old.close(graceful=False)
-            self._conns[cid] = conn
             present, out = self.model.connect(cid, clean_session=clean, will=will)
+            self._conns[cid] = conn
             self.rt.trace("client.connected", client=cid, session_present=present)
             conn.to_client(("connack", present))
             self._route(out)
@@ -79,6 +88,10 @@ class BrokerHost:
             granted, out = self.model.subscribe(cid, filters)
             conn.to_client(("suback", token, granted))
             self._route(out)
+        elif kind == "unsubscribe":
+            _, token, filters = packet
+            self.model.unsubscribe(cid, filters)
+            conn.to_client(("unsuback", token))
         elif kind == "disconnect":
             conn.close(graceful=True)
 
@@ -142,6 +155,7 @@ class SimMqttClient:
         return await self._request("connack", ("connect", self.clean_session, self.will))
 
     async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        """Send a message; QoS 1 returns once acknowledged (raises ConnectionLost if the link broke first)."""
         if isinstance(payload, str):
             payload = payload.encode("utf-8")
         if qos == 0:
@@ -152,9 +166,15 @@ class SimMqttClient:
                             lambda pid: ("publish", Message(topic, payload, 1, retain, packet_id=pid)))
 
     async def subscribe(self, topic_filter: str, qos: int = 1) -> int:
+        """Subscribe; returns the QoS the broker granted, or 0x80 if it refused the filter."""
         token = ("suback", self._packet_id())
         granted = await self._request(token, ("subscribe", token[1], [(topic_filter, qos)]))
         return granted[0]
+
+    async def unsubscribe(self, topic_filter: str) -> None:
+        """Remove a subscription; returns once the broker's UNSUBACK came back."""
+        token = ("unsuback", self._packet_id())
+        await self._request(token, ("unsubscribe", token[1], [topic_filter]))
 
     async def next_message(self) -> Message:
         """The next message the broker delivered; raises ConnectionLost when the connection drops."""
@@ -205,6 +225,8 @@ class SimMqttClient:
             self._answer(("puback", packet[1]), True)
         elif kind == "suback":
             self._answer(("suback", packet[1]), packet[2])
+        elif kind == "unsuback":
+            self._answer(("unsuback", packet[1]), True)
         elif kind == "publish":
             msg = packet[1]
             if msg.qos == 1:
