@@ -352,3 +352,36 @@ def test_the_bridge_command_runs_the_live_bridge(mosquitto, tmp_path):
     assert result.exit_code == 0, result.output
     assert ReadingStore(str(db)).sequences("node-9") == [1]
     assert any(json.loads(line)["kind"] == "reading.stored" for line in trace.read_text().splitlines())
+
+
+def test_the_live_bridge_works_against_an_embedded_amqtt_broker(tmp_path):
+    """amqtt is the project's embedded broker; until ``hilsim broker`` (system/broker.py) lands, a plain
+    amqtt Broker on loopback stands in for it. Publisher: mosquitto_pub, an independent client."""
+    if not shutil.which("mosquitto_pub"):
+        pytest.skip("mosquitto_pub not installed")
+    import logging
+
+    from amqtt.broker import Broker
+
+    port = free_port()
+    db = str(tmp_path / "readings.sqlite3")
+    config = LiveBridgeConfig(broker_url=f"mqtt://127.0.0.1:{port}", db_path=db, metrics_port=None)
+
+    async def main(rt):
+        broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+                         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}})
+        await broker.start()
+        live = LiveBridge(rt, config)
+        try:
+            await live.start()
+            await until(lambda: live.bridge.connects >= 1, what="bridge subscribed")
+            await mosquitto_pub(port, "sensors/node-1/reading", [reading(s) for s in (1, 2, 2, 3)])
+            await until(lambda: live.bridge.stored + live.bridge.duplicates == 4, what="4 messages handled")
+        finally:
+            await live.stop()
+            await broker.shutdown()
+
+    logging.getLogger("amqtt").setLevel(logging.ERROR)
+    trace = run_live(main)
+    assert ReadingStore(db).sequences("node-1") == [1, 2, 3]
+    assert len(trace.of_kind("reading.duplicate")) == 1
