@@ -255,3 +255,39 @@ def test_postponed_game_is_cancelled_and_games_outside_the_source_are_left_alone
     run(rt, script, until=2 * H)
     statuses = {e.title: e.status for e in store.events}
     assert statuses["KAA Gent - Cercle Brugge"] == CANCELLED and statuses["Concert"] == SCHEDULED
+
+
+def test_a_season_against_the_real_store_ends_with_the_site_s_home_games():
+    """Ten months of hourly scrapes with reschedules, a cancellation, a garbled page and a
+    three-day outage: the SQLite store ends up with exactly the site's home games."""
+    from system.store import Store
+
+    rt = SimRuntime(seed=3, start=local(2025, 7, 25, 9, 0), trace=Trace({"scenario": "season", "seed": 3}))
+    site = ClubSite(rt, sample_season())
+    store = Store(":memory:")
+    s = scraper(rt, site, store)
+
+    async def script():
+        rt.spawn(s.run(), "scraper")
+        await rt.sleep(40 * 24 * H)
+        site.reschedule("KAA Gent - Cercle Brugge", datetime(2025, 9, 21, 13, 30))
+        await rt.sleep(60 * 24 * H)
+        site.garble_page("template", for_=5 * H)
+        await rt.sleep(30 * 24 * H)
+        site.set_reachable(False)
+        await rt.sleep(72 * H)
+        site.set_reachable(True)
+        site.cancel("KAA Gent - KV Mechelen")
+        site.reschedule("KAA Gent - FCV Dender EH", datetime(2026, 3, 29, 13, 30))
+        await rt.sleep(24 * H)
+        site.reschedule("KAA Gent - RAAL La Louvière", datetime(2026, 4, 11, 20, 45))
+
+    run(rt, script, until=300 * 24 * H - 0.5 * H)
+    expected = {(g.title, g.kickoff) for g in site.games if g.home == "KAA Gent"}
+    stored = store.stored_events()
+    assert {(e.title, e.start) for e in stored if e.status == SCHEDULED} == expected
+    assert [e.title for e in stored if e.status == CANCELLED] == ["KAA Gent - KV Mechelen"]
+    assert [r["title"] for r in of(rt, "fixture.rescheduled")] == [
+        "KAA Gent - Cercle Brugge", "KAA Gent - FCV Dender EH", "KAA Gent - RAAL La Louvière"]
+    assert [r["reason"] for r in of(rt, "source.suspicious")] == ["refused:bad_date"] * 5
+    assert len(of(rt, "scrape.failed")) == 72 and s.stats["scrapes"] == 300 * 24
