@@ -22,6 +22,7 @@ from sim.scenario import WORLD_KEYS, Node, Scenario
 from sim.radio import SimClock, SimRadio
 from sim.sensors import SimDHT22
 from system.bridge import Bridge
+from system.prometheus import ReadingPusher, RecordingPushTarget
 from system.errors import ScenarioError
 from system.reading_store import ReadingStore
 
@@ -60,8 +61,10 @@ class World:
         self.readings = ReadingStore()
         bridge_rt = rt.child("bridge")
         bridge_link = self.network.link("bridge", "broker", latency=cfg["latency"])
+        self.pushgateway = RecordingPushTarget(rt.child("pushgateway"))
         self.bridge = Bridge(bridge_rt, SimMqttClient(bridge_rt, self.broker, bridge_link, "bridge",
-                                                       clean_session=False), self.readings)
+                                                       clean_session=False), self.readings,
+                             pusher=ReadingPusher(bridge_rt, self.pushgateway))
         self._holds: dict[str, Counter[str]] = {}  # link -> reasons holding it down (fault, wifi)
         self.nodes: dict[str, SensorNode] = {}
         self.sensors: dict[str, SimDHT22] = {}
