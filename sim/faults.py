@@ -152,3 +152,108 @@ def _broker(node: Node) -> object:
 
 
 TIMELINE.update({"link": _link, "internet": _internet, "broker": _broker, "sensor": _sensor, "wifi": _wifi})
+
+
+# -- the match-day controller's world: the club site, the users, the controller's power --------
+
+
+@dataclass(frozen=True)
+class FixtureChange:
+    """The club changes its calendar: ``reschedule`` (to ``kickoff``), ``cancel``, ``postpone``, ``add``."""
+
+    action: str
+    pair: str
+    kickoff: float | None = None
+    competition: str | None = None
+
+
+@dataclass(frozen=True)
+class SiteTrouble:
+    """The club site misbehaves for ``duration`` s: ``errors`` (HTTP ``status``), ``timeouts``,
+    ``garble`` (``how``: template or truncated), or ``layout`` (a new page layout, for good)."""
+
+    kind: str
+    duration: float = 3600.0
+    status: int = 500
+    how: str = "template"
+
+
+@dataclass(frozen=True)
+class UserAction:
+    """A user on the dashboard: ``create_event`` (``title`` at ``start``) or ``add_alert``
+    (to the event titled ``title``, ``before`` its start, lasting ``duration``)."""
+
+    action: str
+    title: str
+    start: float | None = None
+    before: float | None = None
+    duration: float = 600.0
+
+
+@dataclass(frozen=True)
+class PowerLoss:
+    """A party loses power for ``duration`` seconds, then boots again."""
+
+    party: str
+    duration: float
+
+
+def _fixture(node: Node) -> object:
+    body = node.keys("fixture", {"reschedule": False, "cancel": False, "postpone": False, "add": False,
+                                 "kickoff": False, "competition": False})
+    actions = [a for a in ("reschedule", "cancel", "postpone", "add") if a in body]
+    if len(actions) != 1:
+        raise node.error("a fixture event names one of reschedule, cancel, postpone, add: \"Home - Away\"")
+    action = actions[0]
+    pair = body[action].text(action)
+    if " - " not in pair:
+        raise body[action].error(f"name the game as \"Home - Away\", got {pair!r}")
+    competition = body["competition"].text("competition") if "competition" in body else None
+    if action in ("reschedule", "add"):
+        if "kickoff" not in body:
+            raise node.error(f"'{action}' needs 'kickoff' (an ISO time with offset)")
+        return FixtureChange(action, pair, body["kickoff"].timestamp("kickoff").timestamp(), competition)
+    if "kickoff" in body:
+        raise body["kickoff"].error(f"'{action}' takes no kickoff")
+    return FixtureChange(action, pair, competition=competition)
+
+
+def _site(node: Node) -> object:
+    body = node.keys("site", {"errors": False, "timeouts": False, "garble": False, "layout": False, "for": False})
+    duration = body["for"].duration("for") if "for" in body else 3600.0
+    if "errors" in body:
+        return SiteTrouble("errors", duration, status=body["errors"].integer("errors", minimum=400))
+    if "timeouts" in body and body["timeouts"].boolean("timeouts"):
+        return SiteTrouble("timeouts", duration)
+    if "garble" in body:
+        how = body["garble"].text("garble")
+        if how not in ("template", "truncated"):
+            raise body["garble"].error("garble is 'template' or 'truncated'")
+        return SiteTrouble("garble", duration, how=how)
+    if "layout" in body:
+        return SiteTrouble("layout", 0.0, how=body["layout"].text("layout"))
+    raise node.error("a site event needs one of: errors: 500, timeouts: true, garble: template, layout: cards")
+
+
+def _user(node: Node) -> object:
+    body = node.keys("user", {"create_event": False, "add_alert": False, "start": False, "before": False,
+                              "for": False})
+    if "create_event" in body:
+        if "start" not in body:
+            raise node.error("create_event needs 'start' (an ISO time with offset)")
+        return UserAction("create_event", body["create_event"].text("create_event"),
+                          start=body["start"].timestamp("start").timestamp())
+    if "add_alert" in body:
+        if "before" not in body:
+            raise node.error("add_alert needs 'before' (how long before the event, e.g. 1h)")
+        return UserAction("add_alert", body["add_alert"].text("add_alert"), before=body["before"].duration("before"),
+                          duration=body["for"].duration("for") if "for" in body else 600.0)
+    raise node.error("a user event is create_event: TITLE (with start) or add_alert: TITLE (with before)")
+
+
+def _power(node: Node) -> object:
+    body = node.keys("power", {"party": True, "off_for": True})
+    return PowerLoss(body["party"].text("party"), body["off_for"].duration("off_for"))
+
+
+TIMELINE.update({"fixture": _fixture, "site": _site, "user": _user, "power": _power})

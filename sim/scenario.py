@@ -287,6 +287,8 @@ def _expectations(node: Node) -> list[Expectation]:
 
 def _load_vocabulary() -> None:
     # The registering modules import this one; importing them here fills the registries.
+    import sim.controller_world  # noqa: F401
     import sim.expect  # noqa: F401
+    import sim.light_check  # noqa: F401
     import sim.faults  # noqa: F401
     import sim.world  # noqa: F401

@@ -27,6 +27,10 @@ COUNTERS: dict[str, str] = {
     "alerts_stopped": "Alerts that ended since the last push.",
     "alerts_snoozed": "Alerts snoozed by a user since the last push.",
     "relay_failures": "Relay commands that failed (and were retried) since the last push.",
+    "scrapes": "Fixtures scrapes attempted since the last push.",
+    "scrape_failed": "Fixtures scrapes that failed after their retries since the last push.",
+    "input_refused": "Fixtures pages or feeds refused as unreadable since the last push.",
+    "source_suspicious": "Scrapes that changed nothing because the source looked unhealthy.",
 }
 HEARTBEAT = "RPI_BACKEND_STATUS"
 PERIOD = 300.0

@@ -199,10 +199,12 @@ class Store:
         return Event(*row) if row else None
 
     def apply(self, reconciliation: Any) -> Applied:
-        """Store a reconciliation (any object with lists ``added``, ``rescheduled`` of
-        (old, new) pairs, ``cancelled`` and ``reinstated`` of events), in one transaction."""
+        """Store a reconciliation (any object with lists ``added``, ``rescheduled`` and
+        ``updated`` of (old, new) pairs, ``cancelled`` and ``reinstated`` of events), in one
+        transaction. ``updated`` carries detail-only edits (title, teams, location)."""
         added = list(getattr(reconciliation, "added", ()))
         moved = [new for _old, new in getattr(reconciliation, "rescheduled", ())]
+        moved += [new for _old, new in getattr(reconciliation, "updated", ())]
         cancelled = list(getattr(reconciliation, "cancelled", ()))
         back = list(getattr(reconciliation, "reinstated", ()))
 
