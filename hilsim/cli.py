@@ -110,9 +110,11 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
 def _register() -> None:
     from hilsim.bridge_cmd import bridge
     from hilsim.broker_cmd import broker
+    from hilsim.controller_cmd import controller
 
     main.add_command(broker)
     main.add_command(bridge)
+    main.add_command(controller)
 
 
 _register()

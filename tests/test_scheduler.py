@@ -251,35 +251,6 @@ def test_live_plan_across_the_spring_change_uses_elapsed_hours(tmp_path):
 
 # -- a real controller process, SIGKILLed mid-run --------------------------------------------
 
-LIVE_CHILD = """
-import sys
-from system.asyncio_runtime import AsyncioRuntime
-from system.relay import RelayDriver, SimRelay
-from system.scheduler import Scheduler
-from system.store import Store
-from system.trace import Trace
-
-class Lines:
-    def write(self, text):
-        sys.stdout.write(text)
-        sys.stdout.flush()
-
-path, until = sys.argv[1], float(sys.argv[2])
-rt = AsyncioRuntime(trace=Trace({"scenario": "kill"}, sink=Lines()))
-ctl = rt.child("controller")
-store = Store(path)
-driver = RelayDriver(ctl, SimRelay(ctl))
-scheduler = Scheduler(ctl, store, driver)
-
-async def main():
-    rt.spawn(driver.run(), "relay-driver")
-    rt.spawn(scheduler.run(), "scheduler")
-    await rt.sleep(until - rt.now())
-
-rt.run(main())
-"""
-
-
 @pytest.mark.slow
 def test_killed_live_controller_fires_every_alert_exactly_once(tmp_path):
     """Real processes on the wall clock: SIGKILL right after the first alert fired, restart at once."""
@@ -290,15 +261,18 @@ def test_killed_live_controller_fires_every_alert_exactly_once(tmp_path):
     import sys
 
     path = str(tmp_path / "c.db")
-    kickoff = time.time() + 5.5
+    # generous margins: a slow CI machine may take seconds to start the process
+    kickoff = time.time() + 12
     store = Store(path)
-    store.set_policy(GAME, [AlertRule(b, 1.0) for b in (4.0, 3.0, 2.0, 1.0)])
+    store.set_policy(GAME, [AlertRule(b, 1.5) for b in (8.0, 6.0, 4.0, 2.0)])
     store.put_event(game("g1", kickoff))
     store.close()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
     def start(until):
-        return subprocess.Popen([sys.executable, "-c", LIVE_CHILD, path, repr(until)],
+        # the production entry point, as deployed: `hilsim controller`
+        return subprocess.Popen([sys.executable, "-m", "hilsim", "controller", "--db", path, "--relay", "sim",
+                                 "--trace", "-", "--for", repr(max(0.1, until - time.time()))],
                                 stdout=subprocess.PIPE, text=True, cwd=root)
 
     fired = []
@@ -317,7 +291,7 @@ def test_killed_live_controller_fires_every_alert_exactly_once(tmp_path):
     assert second.returncode == 0
     records = [json.loads(line) for line in out.splitlines()]
     fired += [r["alert"] for r in records if r["kind"] == "alert.fired"]
-    assert fired == [f"g1/policy/{b}" for b in (4, 3, 2, 1)]  # none twice, none lost
+    assert fired == [f"g1/policy/{b}" for b in (8, 6, 4, 2)]  # none twice, none lost
     log = Store(path).alert_log()
     assert [(e.outcome, e.ended is not None) for e in log] == [("fired", True)] * 4
 

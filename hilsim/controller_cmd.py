@@ -1,0 +1,56 @@
+"""``hilsim controller``: run the live match-day controller until interrupted."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from system.controller_main import LiveControllerConfig, parse_relay, run_live_controller
+from system.errors import BackendError
+from system.relay import LightPattern
+
+
+@click.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False),
+              help="The controller's SQLite store (created if missing): the single source of truth.")
+@click.option("--fixtures-url", default=None, help="The club's fixtures page or iCalendar feed (omit: no scraping).")
+@click.option("--format", "fixtures_format", type=click.Choice(["html", "ical"]), default="html", show_default=True)
+@click.option("--relay", default="sim", show_default=True,
+              help="sim (trace only), gpiod:/dev/gpiochip0:17[:active-low], or serial:/dev/ttyUSB0.")
+@click.option("--blink", type=float, default=None, metavar="SECONDS",
+              help="Blink the light with this on/off period instead of a steady light.")
+@click.option("--push-url", default=None, help="Pushgateway (or any HTTP endpoint) base URL for the counters.")
+@click.option("--scrape-every", type=float, default=3600.0, show_default=True, help="Seconds between scrapes.")
+@click.option("--push-every", type=float, default=300.0, show_default=True, help="Seconds between counter pushes.")
+@click.option("--trace", "trace_path", default=None,
+              help="Write the JSON Lines trace to this file ('-' for standard output).")
+@click.option("--for", "duration", type=float, default=None, help="Stop after this many seconds.")
+def controller(db: str, fixtures_url: str | None, fixtures_format: str, relay: str, blink: float | None,
+               push_url: str | None, scrape_every: float, push_every: float, trace_path: str | None,
+               duration: float | None) -> None:
+    """Run the match-day controller: scrape fixtures, plan alerts, switch the light, push counters.
+
+    It keeps working offline: alerts come from the local store. Killing it at any
+    moment loses no committed change, and after a restart no alert fires twice.
+    """
+    try:
+        parse_relay(relay)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--relay") from None
+    pattern = LightPattern("blink", blink, blink) if blink else LightPattern()
+    config = LiveControllerConfig(db=db, fixtures_url=fixtures_url, fixtures_format=fixtures_format, relay=relay,
+                                  pattern=pattern, push_url=push_url, scrape_every=scrape_every,
+                                  push_every=push_every)
+    try:
+        if trace_path == "-":
+            run_live_controller(config, trace_file=sys.stdout, until=duration)
+        elif trace_path:
+            with open(trace_path, "a", encoding="utf-8") as sink:
+                run_live_controller(config, trace_file=sink, until=duration)
+        else:
+            run_live_controller(config, until=duration)
+    except BackendError as exc:
+        raise click.ClickException(f"relay: {exc}") from None
+    except KeyboardInterrupt:
+        click.echo("controller: stopped", err=True)
