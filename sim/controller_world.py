@@ -19,7 +19,7 @@ from sim.website import ClubSite
 from sim.world import EXTENSIONS, World
 from system.controller import Controller
 from system.errors import BackendError, ScenarioError
-from system.metrics import RecordingPushTarget
+from system.prometheus import RecordingPushTarget
 from system.relay import SimRelay
 from system.scraper import Source
 from system.store import Store

@@ -14,7 +14,7 @@ import httpx
 
 from system.asyncio_runtime import AsyncioRuntime
 from system.controller import Controller
-from system.metrics import HttpxPushTarget
+from system.prometheus import PushgatewayTarget
 from system.relay import GpiodRelay, LightPattern, SerialRelayBoard, SimRelay
 from system.scraper import Source
 from system.trace import Trace
@@ -66,7 +66,7 @@ class _NoPush:
 async def _serve(rt: AsyncioRuntime, config: LiveControllerConfig) -> None:
     ctl = rt.child("controller")
     async with httpx.AsyncClient(timeout=30.0, follow_redirects=True) as client:
-        push = HttpxPushTarget(client, config.push_url) if config.push_url else _NoPush()
+        push = PushgatewayTarget(client, config.push_url) if config.push_url else _NoPush()
         source = Source(config.fixtures_url, format=config.fixtures_format) if config.fixtures_url else None
         controller = Controller(rt, db=config.db, relay_backend=relay_backend(config.relay, ctl), push_target=push,
                                 client=client, source=source, pattern=config.pattern,

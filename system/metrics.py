@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-import httpx
 
 from system.errors import BackendError
 
@@ -108,47 +107,6 @@ class MetricsCollector:
         while True:
             await self.rt.sleep(self.period)
             await self.push_once()
-
-
-class RecordingPushTarget:
-    """Sim push target: keeps every ``(time, job, body)``; ``down`` makes pushes fail (a fault)."""
-
-    def __init__(self, rt: Any):
-        self.rt = rt
-        self.pushes: list[tuple[float, str, str]] = []
-        self.down = False
-
-    async def push(self, job: str, body: str) -> None:
-        if self.down:
-            raise BackendError("push target unreachable")
-        self.pushes.append((self.rt.now(), job, body))
-
-    def push_times(self) -> list[float]:
-        return [t for t, _job, _body in self.pushes]
-
-
-class HttpxPushTarget:
-    """Live push target: POST the body to ``<base>/metrics/job/<job>`` (Pushgateway's API).
-
-    ``client`` is an ``httpx.AsyncClient`` (in sim, one whose transport is the simulated web).
-    """
-
-    CONTENT_TYPE = "text/plain; version=0.0.4"
-
-    def __init__(self, client: Any, base_url: str, *, timeout: float = 10.0):
-        self.client = client
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-
-    async def push(self, job: str, body: str) -> None:
-        url = f"{self.base_url}/metrics/job/{job}"
-        try:
-            response = await self.client.post(url, content=body.encode("utf-8"),
-                                              headers={"Content-Type": self.CONTENT_TYPE}, timeout=self.timeout)
-        except httpx.HTTPError as exc:
-            raise BackendError(f"push to {url} failed: {exc!r}") from exc
-        if response.status_code >= 300:
-            raise BackendError(f"push to {url} refused: HTTP {response.status_code} {response.text[:200]}")
 
 
 class HeartbeatWatch:

@@ -146,6 +146,9 @@ class RecordingPushTarget:
             raise BackendError("push target unreachable")
         self.pushes.append((self.rt.now(), job, body))
 
+    def push_times(self) -> list[float]:
+        return [t for t, _job, _body in self.pushes]
+
 
 class ReadingPusher:
     """Service: push each node's latest stored reading to the push target, retrying failures.

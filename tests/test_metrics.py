@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from sim.runtime import SimRuntime
 from system.errors import BackendError
-from system.metrics import (HEARTBEAT, HeartbeatWatch, HttpxPushTarget, Metrics, MetricsCollector,
-                            RecordingPushTarget, heartbeat_alarm, render)
+from system.metrics import HEARTBEAT, HeartbeatWatch, Metrics, MetricsCollector, heartbeat_alarm, render
+from system.prometheus import PushgatewayTarget, RecordingPushTarget
 from system.trace import Trace
 
 T0 = 1_774_000_000.0
@@ -111,7 +111,7 @@ def test_httpx_target_posts_the_body_to_the_pushgateway_path():
 
     async def main():
         async with httpx.AsyncClient() as client:
-            await HttpxPushTarget(client, "http://pushgw:9091/").push("controller", body)
+            await PushgatewayTarget(client, "http://pushgw:9091/").push("controller", body)
 
     asyncio.run(main())
     request = route.calls.last.request
@@ -130,7 +130,7 @@ def test_httpx_target_failures_become_backend_errors(response):
 
     async def main():
         async with httpx.AsyncClient() as client:
-            await HttpxPushTarget(client, "http://pushgw:9091").push("controller", "x 1\n")
+            await PushgatewayTarget(client, "http://pushgw:9091").push("controller", "x 1\n")
 
     with pytest.raises(BackendError):
         asyncio.run(main())
