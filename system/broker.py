@@ -153,16 +153,24 @@ class DeviceAuthPlugin(BaseAuthPlugin):
         owner: Any = None  # the EmbeddedBroker: users, refusal counters, trace
 
     async def authenticate(self, *, session: Session) -> bool | None:
-        owner: EmbeddedBroker = self.config.owner
-        verdict = await owner._authenticate(session)
-        return verdict
+        return await self.config.owner._authenticate(session)
+
+    async def on_broker_client_connected(self, *, client_id: str, client_session: Session) -> None:
+        self.config.owner._trace("client.connected", client=client_id,
+                                 session_present=bool(getattr(client_session, "parent", 0)))
+
+    async def on_broker_client_disconnected(self, *, client_id: str, client_session: Session) -> None:
+        self.config.owner._trace("client.disconnected", client=client_id)
 
 
 class EmbeddedBroker:
     """An amqtt broker on our own listening socket; use ``async with`` or start()/stop().
 
-    ``rt`` (optional) is the broker party's runtime for trace lines
-    (``client.connected``, ``client.refused``).
+    ``rt`` (optional) is the broker party's runtime for trace lines: ``broker.started``,
+    ``client.authenticated``, ``client.refused`` (reason ``unknown_user``,
+    ``wrong_password``, ``no_credentials``), ``client.connected``,
+    ``client.disconnected`` (written once amqtt has fully processed the end of the
+    connection, will included), ``broker.stopped``.
     """
 
     def __init__(self, settings: BrokerSettings, rt: Any = None):
