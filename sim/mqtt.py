@@ -127,7 +127,7 @@ class SimMqttClient:
     """The MQTT client port on a simulated link to a BrokerHost."""
 
     def __init__(self, rt, host: BrokerHost, link: Link, client_id: str, *, clean_session: bool = True,
-                 will: Message | None = None, ack_timeout: float = 10.0):
+                 will: Message | None = None, ack_timeout: float = 10.0, manual_ack: bool = False):
         self.rt = rt
         self.host, self.link = host, link
         self.client_id = client_id
@@ -139,10 +139,23 @@ class SimMqttClient:
         self._waiting: dict[Any, Any] = {}  # token -> rt.event(); the reply lands in _replies
         self._replies: dict[Any, Any] = {}
         self._next_id = 0
+        self.manual_ack = manual_ack
+        self._unacked: dict[int, Any] = {}  # packet id -> QoS 1 message delivered on this connection
 
     @property
     def connected(self) -> bool:
         return self._conn is not None and self._conn.alive
+
+    def ack(self, msg: Message) -> None:
+        """With ``manual_ack``: send the PUBACK of a QoS 1 message once it is safely handled.
+
+        An ack for a message from an earlier connection is dropped: the broker
+        redelivers that message, and its packet id may already mean another one.
+        """
+        if msg.qos == 1 and self._unacked.get(msg.packet_id) is msg:
+            del self._unacked[msg.packet_id]
+            if self.connected:
+                self._conn.to_host(("puback", msg.packet_id))
 
     async def connect(self) -> bool:
         """Open a connection; returns whether the broker still had our session."""
@@ -151,6 +164,7 @@ class SimMqttClient:
         if not self.link.up or not self.host.running:
             raise ConnectionLost(f"{self.client_id}: broker unreachable over {self.link.name}")
         self._inbox = self.rt.queue()
+        self._unacked.clear()
         self._conn = _Conn(self.host, self, self.link)
         return await self._request("connack", ("connect", self.clean_session, self.will))
 
@@ -229,13 +243,16 @@ class SimMqttClient:
             self._answer(("unsuback", packet[1]), True)
         elif kind == "publish":
             msg = packet[1]
-            if msg.qos == 1:
+            if msg.qos == 1 and self.manual_ack:
+                self._unacked[msg.packet_id] = msg
+            elif msg.qos == 1:
                 self._conn.to_host(("puback", msg.packet_id))
             self._inbox.put_nowait(msg)
 
     def _lost(self, conn: _Conn) -> None:
         if conn is not self._conn:
             return
+        self._unacked.clear()
         for waiter in self._waiting.values():
             waiter.set()
         self._inbox.put_nowait(ConnectionLost(f"{self.client_id}: connection lost"))

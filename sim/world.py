@@ -63,7 +63,7 @@ class World:
         bridge_link = self.network.link("bridge", "broker", latency=cfg["latency"])
         self.pushgateway = RecordingPushTarget(rt.child("pushgateway"))
         self.bridge = Bridge(bridge_rt, SimMqttClient(bridge_rt, self.broker, bridge_link, "bridge",
-                                                       clean_session=False), self.readings,
+                                                       clean_session=False, manual_ack=True), self.readings,
                              pusher=ReadingPusher(bridge_rt, self.pushgateway))
         self._holds: dict[str, Counter[str]] = {}  # link -> reasons holding it down (fault, wifi)
         self.nodes: dict[str, SensorNode] = {}

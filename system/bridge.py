@@ -38,7 +38,8 @@ class Bridge:
     """Service: consume readings from the MQTT port, store them once, export them.
 
     ``rt`` is the bridge party's runtime view, ``mqtt`` the MQTT port (connect,
-    subscribe, next_message; failures raise ConnectionError), ``store`` the
+    subscribe, next_message, ack; failures raise ConnectionError; created with
+    ``manual_ack`` so a QoS 1 message is acknowledged only once it is stored), ``store`` the
     ReadingStore, ``pusher`` an optional ReadingPusher (its ``run`` is started by ``run``).
     """
 
@@ -87,6 +88,7 @@ class Bridge:
                 while True:
                     msg = await self.mqtt.next_message()
                     self.handle(msg.topic, msg.payload)
+                    self.mqtt.ack(msg)  # only now: a crash before this line gets the message redelivered
             except ConnectionError as exc:
                 attempt += 1
                 delay = next_backoff(attempt, self._rng, base=0.5, cap=30.0)

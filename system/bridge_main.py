@@ -63,7 +63,7 @@ class LiveBridge:
         cfg = self.config
         self.store = ReadingStore(cfg.db_path)
         mqtt = LiveMqttClient(cfg.broker_url, cfg.client_id, clean_session=False, username=cfg.username,
-                              password=cfg.password, tls=cfg.tls)
+                              password=cfg.password, tls=cfg.tls, manual_ack=True)
         pusher = None
         if cfg.pushgateway_url:
             self._http = httpx.AsyncClient()

@@ -65,6 +65,9 @@ class _NoPush:
 
 async def _serve(rt: AsyncioRuntime, config: LiveControllerConfig) -> None:
     ctl = rt.child("controller")
+    # Trace times count from the start of the run; this line ties them to the wall clock.
+    ctl.trace("controller.started", epoch=rt.start, relay=config.relay, fixtures=config.fixtures_url,
+              push=config.push_url)
     async with httpx.AsyncClient(timeout=30.0, follow_redirects=True) as client:
         push = PushgatewayTarget(client, config.push_url) if config.push_url else _NoPush()
         source = Source(config.fixtures_url, format=config.fixtures_format) if config.fixtures_url else None

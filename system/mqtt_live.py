@@ -70,7 +70,8 @@ class LiveMqttClient:
 
     def __init__(self, url: str, client_id: str, *, clean_session: bool = True, username: str | None = None,
                  password: str | None = None, tls: TlsOptions | None = None, will: Will | None = None,
-                 keepalive: int = 30, connect_timeout: float = 5.0, ack_timeout: float = 10.0):
+                 keepalive: int = 30, connect_timeout: float = 5.0, ack_timeout: float = 10.0,
+                 manual_ack: bool = False):
         parts = urlparse(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError(f"broker URL {url!r}: expected mqtt://host[:port] or mqtts://host[:port]")
@@ -86,9 +87,11 @@ class LiveMqttClient:
         self._misc: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sock: Any = None
+        self.manual_ack = manual_ack
+        self._unacked: dict[int, Any] = {}  # packet id -> QoS 1 message delivered on this connection
         c = self._client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
                                        clean_session=clean_session, protocol=paho.MQTTv311,
-                                       reconnect_on_failure=False)
+                                       reconnect_on_failure=False, manual_ack=manual_ack)
         c.connect_timeout = connect_timeout
         user = username if username is not None else (unquote(parts.username) if parts.username else None)
         word = password if password is not None else (unquote(parts.password) if parts.password else None)
@@ -121,6 +124,7 @@ class LiveMqttClient:
             return True
         self._loop = asyncio.get_running_loop()
         self._inbox = asyncio.Queue()
+        self._unacked.clear()
         done = self._waiting["connack"] = self._loop.create_future()
         try:
             self._client.connect(self.host, self.port, self.keepalive)
@@ -159,6 +163,17 @@ class LiveMqttClient:
         if isinstance(item, ConnectionLost):
             raise item
         return item
+
+    def ack(self, msg: MqttMessage) -> None:
+        """With ``manual_ack``: send the PUBACK of a QoS 1 message once it is safely handled.
+
+        An ack for a message from an earlier connection is dropped: the broker
+        redelivers that message, and its packet id may already mean another one.
+        """
+        if msg.qos == 1 and self._unacked.get(msg.packet_id) is msg:
+            del self._unacked[msg.packet_id]
+            if self._connected:
+                self._client.ack(msg.packet_id, 1)
 
     async def disconnect(self) -> None:
         """Send DISCONNECT (the broker drops the will) and close the socket."""
@@ -215,6 +230,7 @@ class LiveMqttClient:
     def _drop(self, why: str = "connection lost") -> None:
         was = self._connected
         self._connected = False
+        self._unacked.clear()
         self._settle("closed", True)
         for key in list(self._waiting):
             self._settle(key, error=ConnectionLost(why))
@@ -224,8 +240,11 @@ class LiveMqttClient:
     def _on_message(self, client, userdata, message) -> None:
         raw = message._topic  # bytes; paho's .topic raises on invalid UTF-8
         topic = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else str(raw)
-        self._inbox.put_nowait(MqttMessage(topic, bytes(message.payload), message.qos, bool(message.retain),
-                                           bool(message.dup), message.mid or None))
+        msg = MqttMessage(topic, bytes(message.payload), message.qos, bool(message.retain), bool(message.dup),
+                          message.mid or None)
+        if self.manual_ack and msg.qos == 1:
+            self._unacked[msg.packet_id] = msg
+        self._inbox.put_nowait(msg)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         self._settle(("puback", mid), True)

@@ -329,6 +329,40 @@ def test_a_persistent_session_is_present_on_reconnect_and_keeps_queued_messages(
     assert seen == {"first": False, "again": True, "queued": [b"0", b"1", b"2"]}
 
 
+def test_with_manual_ack_mosquitto_redelivers_what_was_taken_but_not_acked(mosquitto):
+    """The bridge's guarantee against a crash between receiving and storing, with a real broker: a QoS 1
+    message taken but not acked before the connection ended comes again; an acked one does not."""
+    from system.mqtt_live import LiveMqttClient
+
+    seen = {}
+
+    async def main(rt):
+        url = f"mqtt://127.0.0.1:{mosquitto}"
+        sub = LiveMqttClient(url, "careful", clean_session=False, manual_ack=True)
+        await sub.connect()
+        await sub.subscribe("q/#", 1)
+        await mosquitto_pub(mosquitto, "q/x", ["kept", "dropped"])
+        kept = await asyncio.wait_for(sub.next_message(), 5)
+        sub.ack(kept)
+        dropped = await asyncio.wait_for(sub.next_message(), 5)  # taken, never acked: as if we crashed now
+        await sub.disconnect()
+        await sub.connect()
+        again = await asyncio.wait_for(sub.next_message(), 5)
+        seen["first"] = [kept.payload, dropped.payload]
+        seen["again"] = (again.payload, again.dup)
+        sub.ack(again)
+        await sub.disconnect()
+        await mosquitto_pub(mosquitto, "q/x", ["marker"])
+        await sub.connect()
+        seen["next"] = (await asyncio.wait_for(sub.next_message(), 5)).payload  # not "dropped" a third time
+        await sub.disconnect()
+
+    run_live(main)
+    assert seen["first"] == [b"kept", b"dropped"]
+    assert seen["again"] == (b"dropped", True)
+    assert seen["next"] == b"marker"
+
+
 def test_the_bridge_command_runs_the_live_bridge(mosquitto, tmp_path):
     """``hilsim bridge`` (hilsim/bridge_cmd.py): stores what a node publishes while it runs."""
     from click.testing import CliRunner
@@ -354,34 +388,68 @@ def test_the_bridge_command_runs_the_live_bridge(mosquitto, tmp_path):
     assert any(json.loads(line)["kind"] == "reading.stored" for line in trace.read_text().splitlines())
 
 
-def test_the_live_bridge_works_against_an_embedded_amqtt_broker(tmp_path):
-    """amqtt is the project's embedded broker; until ``hilsim broker`` (system/broker.py) lands, a plain
-    amqtt Broker on loopback stands in for it. Publisher: mosquitto_pub, an independent client."""
+def _hilsim_broker(tmp_path: Path, users: dict[str, str]):
+    """``hilsim broker`` as its own process on a free port; returns (process, port) once it listens."""
+    import re
+    import sys
+
+    passwd = tmp_path / "broker.passwd"
+    for user, password in users.items():
+        subprocess.run([sys.executable, "-m", "hilsim", "broker", "--passwd", str(passwd), "--add-user", user,
+                        "--password-stdin"], input=password + "\n", text=True, check=True, capture_output=True,
+                       timeout=60)
+    proc = subprocess.Popen([sys.executable, "-m", "hilsim", "broker", "--passwd", str(passwd), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()  # blocks until it listens, or returns "" when it died
+    match = re.search(r"listening on mqtt://127\.0\.0\.1:(\d+)", line)
+    if not match:
+        proc.kill()
+        raise RuntimeError(f"hilsim broker did not start: {line!r} {proc.stderr.read()!r}")
+    return proc, int(match.group(1))
+
+
+def test_the_live_bridge_against_hilsim_broker_with_passwords_and_a_queueing_session(tmp_path):
+    """The project's own broker (``hilsim broker``, a separate process) between mosquitto_pub and the bridge:
+    the bridge logs in with its password, a wrong password publishes nothing, and readings published while
+    the bridge is away are queued for its persistent session and stored once it is back."""
     if not shutil.which("mosquitto_pub"):
         pytest.skip("mosquitto_pub not installed")
-    import logging
-
-    from amqtt.broker import Broker
-
-    port = free_port()
+    proc, port = _hilsim_broker(tmp_path, {"bridge": "bridge-pw", "node-1": "node-pw"})
     db = str(tmp_path / "readings.sqlite3")
-    config = LiveBridgeConfig(broker_url=f"mqtt://127.0.0.1:{port}", db_path=db, metrics_port=None)
+    config = LiveBridgeConfig(broker_url=f"mqtt://bridge:bridge-pw@127.0.0.1:{port}", db_path=db,
+                              metrics_port=None, client_id="bridge-under-test")
+    node = ["-u", "node-1", "-P", "node-pw"]
+    refused = {}
+
+    async def publish(lines, login):
+        p = await asyncio.create_subprocess_exec(
+            "mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-i", "node-1", *login,
+            "-t", "sensors/node-1/reading", "-l", stdin=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        _, err = await p.communicate(("\n".join(lines) + "\n").encode())
+        return p.returncode, err.decode()
 
     async def main(rt):
-        broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-                         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}})
-        await broker.start()
-        live = LiveBridge(rt, config)
-        try:
-            await live.start()
-            await until(lambda: live.bridge.connects >= 1, what="bridge subscribed")
-            await mosquitto_pub(port, "sensors/node-1/reading", [reading(s) for s in (1, 2, 2, 3)])
-            await until(lambda: live.bridge.stored + live.bridge.duplicates == 4, what="4 messages handled")
-        finally:
-            await live.stop()
-            await broker.shutdown()
+        first = LiveBridge(rt, config)
+        await first.start()
+        await until(lambda: first.bridge.connects >= 1, what="bridge subscribed")
+        assert await publish([reading(s) for s in (1, 2, 2, 3)], node) == (0, "")
+        await until(lambda: first.bridge.stored + first.bridge.duplicates == 4, what="4 messages handled")
+        refused["wrong"] = await publish([reading(99)], ["-u", "node-1", "-P", "guess"])
+        refused["anonymous"] = await publish([reading(98)], [])
+        await first.stop()
+        assert await publish([reading(s) for s in (4, 5, 6)], node) == (0, "")  # nobody subscribed right now
+        second = LiveBridge(rt, config)
+        await second.start()
+        await until(lambda: second.bridge.stored == 3, what="queued readings delivered")
+        await second.stop()
 
-    logging.getLogger("amqtt").setLevel(logging.ERROR)
-    trace = run_live(main)
-    assert ReadingStore(db).sequences("node-1") == [1, 2, 3]
-    assert len(trace.of_kind("reading.duplicate")) == 1
+    try:
+        trace = run_live(main)
+    finally:
+        _stop(proc)
+    assert ReadingStore(db).sequences("node-1") == [1, 2, 3, 4, 5, 6]
+    assert len(trace.of_kind("reading.duplicate")) == 1 and not trace.of_kind("reading.refused")
+    assert [r["session_present"] for r in trace.of_kind("bridge.connected")] == [False, True]
+    for outcome in refused.values():  # refused at CONNECT: mosquitto_pub fails and says why
+        assert outcome[0] != 0 and "not authori" in outcome[1].lower(), outcome
+    assert "refused client 'node-1' (user 'node-1'): wrong_password" in proc.stderr.read()

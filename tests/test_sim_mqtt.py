@@ -173,3 +173,37 @@ def test_broker_restart_keeps_persistent_sessions(world):
         return await bridge.connect(), [m.payload for m in await _drain(rt, bridge)]
 
     assert rt.run(main()) == (True, [b"after"])
+
+
+@pytest.mark.parametrize("acked", [True, False])
+def test_with_manual_ack_a_message_taken_but_not_acked_comes_again(world, acked):
+    """The bridge acks only after storing: a message it received but did not ack before its connection
+    ended (a crash mid-handling) is redelivered; one it acked is not."""
+    rt, net, host, client = world
+    bridge = client("bridge", clean_session=False, manual_ack=True)
+    node = client("node-1")
+    link = net.get("bridge~broker")
+
+    async def main():
+        await bridge.connect()
+        await bridge.subscribe("r", 1)
+        await node.connect()
+        await node.publish("r", b"m1", 1)
+        first = await bridge.next_message()
+        if acked:
+            bridge.ack(first)
+        await rt.sleep(1)
+        link.set_down()
+        link.set_up()
+        await bridge.connect()
+        again = await _drain(rt, bridge)
+        bridge.ack(first)  # an ack from the old connection is dropped: it must not ack the redelivery
+        return first, again, host.model.sessions["bridge"]
+
+    first, again, session = rt.run(main())
+    assert first.payload == b"m1"
+    if acked:
+        assert again == [] and not session.inflight
+    else:
+        assert [(m.payload, m.dup) for m in again] == [(b"m1", True)]
+        assert [m.payload for m in session.inflight.values()] == [b"m1"]  # still owed: the stale ack was dropped

@@ -1,0 +1,263 @@
+"""``hilsim controller`` as deployed: a real process, a real web server for the fixtures, a real Pushgateway.
+
+The fixtures are served by ``http.server`` on loopback and can be changed while the
+controller runs; its trace (``--trace -``) is read line by line and every wait ends as
+soon as its condition holds (generous timeouts, no sleeps as synchronisation).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from system.alerts import DEFAULT_POLICIES
+from system.events import CANCELLED, GAME, SCHEDULED, Event
+from system.store import Store
+
+pytestmark = pytest.mark.live
+
+ROOT = Path(__file__).resolve().parent.parent
+PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
+BRUSSELS = ZoneInfo("Europe/Brussels")
+WAIT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ClubSite:
+    """A loopback web server whose one page (``/kalender``) the test rewrites at will."""
+
+    def __init__(self, body: str, content_type: str):
+        site = self
+        self.body, self.content_type, self.requests = body, content_type, 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                site.requests += 1
+                data = site.body.encode()
+                self.send_response(200 if self.path == "/kalender" else 404)
+                self.send_header("content-type", site.content_type)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):  # keep pytest's output clean
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/kalender"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class ControllerProcess:
+    """``python -m hilsim controller ... --trace -`` with its trace lines collected by a reader thread."""
+
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen([sys.executable, "-m", "hilsim", "controller", "--relay", "sim", "--trace", "-",
+                                      *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        self.records: list[dict] = []
+        self._lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self._lines.put(json.loads(line))
+        self._lines.put(None)
+
+    def until(self, condition, what: str, timeout: float = WAIT) -> None:
+        """Collect trace records until ``condition(records)`` holds."""
+        deadline = time.monotonic() + timeout
+        while not condition(self.records):
+            try:
+                record = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                record = None
+            if record is None:
+                self.stop()
+                pytest.fail(f"{what}: not seen within {timeout} s; kinds so far "
+                            f"{[r['kind'] for r in self.records]}; stderr: {self.proc.stderr.read()[-2000:]}")
+            self.records.append(record)
+
+    def wall(self, record: dict) -> float:
+        """The wall-clock time of a trace record (its ``t`` counts from the run's start)."""
+        (started,) = self.of_kind("controller.started")
+        return started["epoch"] + record["t"]
+
+    def of_kind(self, kind: str) -> list[dict]:
+        return [r for r in self.records if r.get("kind") == kind]
+
+    def stop(self) -> int:
+        """Ctrl-C, as an operator would; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def pushgateway(tmp_path):
+    if not os.access(PUSHGATEWAY, os.X_OK):
+        pytest.skip("Debian package prometheus-pushgateway not installed")
+    port = free_port()
+    proc = subprocess.Popen([PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}",
+                             f"--persistence.file={tmp_path / 'pg.db'}"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("the Pushgateway did not start")
+            time.sleep(0.05)  # polling a port for a server we just started: there is no event to wait on
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(WAIT)
+
+
+def _row(kickoff: datetime, home: str, away: str) -> str:
+    """One row of the club calendar, in the layout of fixtures/pages/kaagent-2025-26.html."""
+    local = kickoff.astimezone(BRUSSELS)
+    return (f'<tr class="wedstrijd"><td class="datum">{local:%d/%m/%Y}</td><td class="uur">{local:%H}u{local:%M}</td>'
+            f'<td class="competitie">Jupiler Pro League</td><td class="thuis">{home}</td><td class="uit">{away}</td>'
+            f'<td class="stadion">-</td></tr>')
+
+
+def calendar(games: list[tuple[datetime, str, str]]) -> str:
+    shipped = (ROOT / "fixtures/pages/kaagent-2025-26.html").read_text(encoding="utf-8")
+    head, _, rest = shipped.partition("<tbody>")
+    _, _, tail = rest.partition("</tbody>")
+    return head + "<tbody>\n" + "\n".join(_row(*g) for g in games) + "\n</tbody>" + tail
+
+
+def gauges(text: str, job: str) -> dict[str, float]:
+    return {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples
+            if s.labels.get("job") == job}
+
+
+def test_the_controller_scrapes_a_real_page_follows_its_changes_and_pushes_counters(tmp_path, pushgateway):
+    day = datetime.now(timezone.utc).replace(hour=18, minute=30, second=0, microsecond=0)
+    games = [(day + timedelta(days=7), "KAA Gent", "Club Brugge"),
+             (day + timedelta(days=14), "KRC Genk", "KAA Gent"),
+             (day + timedelta(days=21), "KAA Gent", "Standard Luik"),
+             (day + timedelta(days=28), "KAA Gent", "OH Leuven"),
+             (day + timedelta(days=35), "KV Mechelen", "KAA Gent")]
+    site = ClubSite(calendar(games), "text/html; charset=utf-8")
+    db = tmp_path / "controller.db"
+    ctl = ControllerProcess("--db", str(db), "--fixtures-url", site.url, "--push-url", pushgateway,
+                            "--scrape-every", "1", "--push-every", "1")
+    try:
+        ctl.until(lambda rs: len(ctl.of_kind("fixture.added")) == 3, "the three home games added")
+        ctl.until(lambda rs: any(r.get("events_added") for r in ctl.of_kind("metrics.pushed")), "counters pushed")
+        # The club moves the Standard game by a day and an hour.
+        moved = games[2][0] + timedelta(days=1, hours=1)
+        site.body = calendar([*games[:2], (moved, "KAA Gent", "Standard Luik"), *games[3:]])
+        ctl.until(lambda rs: ctl.of_kind("fixture.rescheduled"), "the reschedule seen")
+        ctl.until(lambda rs: any(r.get("events_updated") for r in ctl.of_kind("metrics.pushed")), "update pushed")
+        scraped = httpx.get(f"{pushgateway}/metrics", timeout=WAIT).text
+    finally:
+        code = ctl.stop()
+        site.close()
+    assert code == 0, ctl.proc.stderr.read()
+
+    added = ctl.of_kind("fixture.added")
+    assert sorted(r["title"] for r in added) == ["KAA Gent - Club Brugge", "KAA Gent - OH Leuven",
+                                                 "KAA Gent - Standard Luik"]
+    (rescheduled,) = ctl.of_kind("fixture.rescheduled")
+    assert rescheduled["new"] == moved.timestamp() and rescheduled["old"] == games[2][0].timestamp()
+    assert not ctl.of_kind("fixture.cancelled") and not ctl.of_kind("source.suspicious")
+    pushed = ctl.of_kind("metrics.pushed")
+    assert sum(r["events_added"] for r in pushed) == 3 and sum(r["events_updated"] for r in pushed) == 1
+    assert sum(r["scrapes"] for r in pushed) >= 2 and not ctl.of_kind("metrics.failed")
+    seen = gauges(scraped, "controller")
+    assert seen["RPI_BACKEND_STATUS"] == 1 and "events_added" in seen and "alerts_started" in seen
+
+    store = Store(str(db))
+    starts = {e.title: e.start for e in store.stored_events() if e.status != CANCELLED}
+    store.close()
+    assert starts == {"KAA Gent - Club Brugge": games[0][0].timestamp(),
+                      "KAA Gent - Standard Luik": moved.timestamp(), "KAA Gent - OH Leuven": games[3][0].timestamp()}
+
+
+def ics(kickoff: datetime) -> str:
+    return "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//hilsim test//NL", "BEGIN:VEVENT",
+                        "UID:game-42@club.example", "SUMMARY:KAA Gent - Club Brugge",
+                        f"DTSTART:{kickoff.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}", "LOCATION:Planet Group Arena",
+                        "END:VEVENT", "END:VCALENDAR", ""])
+
+
+def test_a_game_from_the_ical_feed_turns_the_real_controllers_light_on_at_its_first_alert(tmp_path):
+    first_alert = max(rule.before for rule in DEFAULT_POLICIES[GAME])
+    # A kickoff a few seconds more than the first alert's lead: its window opens while we watch.
+    kickoff = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=first_alert + 6)
+    site = ClubSite(ics(kickoff), "text/calendar")
+    ctl = ControllerProcess("--db", str(tmp_path / "c.db"), "--fixtures-url", site.url, "--format", "ical")
+    try:
+        ctl.until(lambda rs: ctl.of_kind("relay.on"), "the light on")
+    finally:
+        code = ctl.stop()
+        site.close()
+    assert code == 0
+    (added,) = ctl.of_kind("fixture.added")
+    assert added["start"] == kickoff.timestamp()
+    (fired,) = ctl.of_kind("alert.fired")
+    opens = kickoff.timestamp() - first_alert
+    assert fired["at"] == opens
+    (on,) = ctl.of_kind("relay.on")
+    assert opens <= ctl.wall(on) < opens + 5, "the light goes on when the window opens, not before, not much after"
+
+
+def test_offline_from_the_start_the_stored_game_still_turns_the_light_on(tmp_path):
+    """No internet at all (fixtures and push endpoints refuse connections): the local store decides."""
+    first_alert = max(rule.before for rule in DEFAULT_POLICIES[GAME])
+    kickoff = time.time() + first_alert + 5
+    db = str(tmp_path / "c.db")
+    store = Store(db)
+    store.put_event(Event(key="g1", kind=GAME, title="KAA Gent - Club Brugge", start=kickoff))
+    store.close()
+    dead = f"http://127.0.0.1:{free_port()}"
+    ctl = ControllerProcess("--db", db, "--fixtures-url", f"{dead}/kalender", "--scrape-every", "2", "--push-url", dead,
+                            "--push-every", "1")
+    try:
+        ctl.until(lambda rs: ctl.of_kind("scrape.failed") and ctl.of_kind("metrics.failed"), "failures counted")
+        ctl.until(lambda rs: ctl.of_kind("relay.on"), "the light on")
+    finally:
+        code = ctl.stop()
+    assert code == 0
+    assert {r["reason"] for r in ctl.of_kind("scrape.failed")} == {"unreachable"}
+    assert not ctl.of_kind("fixture.cancelled") and not ctl.of_kind("metrics.pushed")
+    (on,) = ctl.of_kind("relay.on")
+    assert kickoff - first_alert <= ctl.wall(on) < kickoff - first_alert + 5
+    store = Store(db)
+    (kept,) = store.stored_events()
+    assert (kept.key, kept.start, kept.status) == ("g1", kickoff, SCHEDULED)
