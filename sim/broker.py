@@ -35,19 +35,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field, replace
 
+from system.mqtt_message import Message
+
 SUBACK_FAILURE = 0x80
-
-
-@dataclass(frozen=True)
-class Message:
-    """An application message as one PUBLISH carries it (``packet_id`` set for QoS 1)."""
-
-    topic: str
-    payload: bytes
-    qos: int = 0
-    retain: bool = False
-    dup: bool = False
-    packet_id: int | None = None
 
 
 class ProtocolViolation(ValueError):

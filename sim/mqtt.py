@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from sim.broker import BrokerModel, Message, ProtocolViolation
+from system.mqtt_message import PendingAcks
 from sim.network import Link
 from system.errors import ConnectionLost
 
@@ -140,22 +141,16 @@ class SimMqttClient:
         self._replies: dict[Any, Any] = {}
         self._next_id = 0
         self.manual_ack = manual_ack
-        self._unacked: dict[int, Any] = {}  # packet id -> QoS 1 message delivered on this connection
+        self._unacked = PendingAcks()
 
     @property
     def connected(self) -> bool:
         return self._conn is not None and self._conn.alive
 
     def ack(self, msg: Message) -> None:
-        """With ``manual_ack``: send the PUBACK of a QoS 1 message once it is safely handled.
-
-        An ack for a message from an earlier connection is dropped: the broker
-        redelivers that message, and its packet id may already mean another one.
-        """
-        if msg.qos == 1 and self._unacked.get(msg.packet_id) is msg:
-            del self._unacked[msg.packet_id]
-            if self.connected:
-                self._conn.to_host(("puback", msg.packet_id))
+        """With ``manual_ack``: send the PUBACK of a QoS 1 message once it is safely handled."""
+        if self._unacked.release(msg) and self.connected:
+            self._conn.to_host(("puback", msg.packet_id))
 
     async def connect(self) -> bool:
         """Open a connection; returns whether the broker still had our session."""
@@ -244,7 +239,7 @@ class SimMqttClient:
         elif kind == "publish":
             msg = packet[1]
             if msg.qos == 1 and self.manual_ack:
-                self._unacked[msg.packet_id] = msg
+                self._unacked.hold(msg)
             elif msg.qos == 1:
                 self._conn.to_host(("puback", msg.packet_id))
             self._inbox.put_nowait(msg)

@@ -3,7 +3,7 @@
 Same interface as the sim port (``sim/mqtt.py``)::
 
     await connect() -> session_present      await publish(topic, payload, qos, retain)
-    await subscribe(filter, qos) -> granted  await next_message() -> MqttMessage
+    await subscribe(filter, qos) -> granted  await next_message() -> Message
     await disconnect()                       connected
 
 Every failure (refused TCP connection, TLS error, CONNACK refusal such as a bad
@@ -35,16 +35,7 @@ from urllib.parse import unquote, urlparse
 import paho.mqtt.client as paho
 
 from system.errors import ConnectionLost
-
-
-@dataclass(frozen=True)
-class MqttMessage:
-    topic: str
-    payload: bytes
-    qos: int = 0
-    retain: bool = False
-    dup: bool = False
-    packet_id: int | None = None
+from system.mqtt_message import Message, PendingAcks
 
 
 @dataclass(frozen=True)
@@ -88,7 +79,7 @@ class LiveMqttClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sock: Any = None
         self.manual_ack = manual_ack
-        self._unacked: dict[int, Any] = {}  # packet id -> QoS 1 message delivered on this connection
+        self._unacked = PendingAcks()
         c = self._client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
                                        clean_session=clean_session, protocol=paho.MQTTv311,
                                        reconnect_on_failure=False, manual_ack=manual_ack)
@@ -157,23 +148,17 @@ class LiveMqttClient:
         key = ("suback", mid)
         return await self._wait(key, self._future(key))
 
-    async def next_message(self) -> MqttMessage:
+    async def next_message(self) -> Message:
         """The next delivered message; raises ConnectionLost when the connection drops."""
         item = await self._inbox.get()
         if isinstance(item, ConnectionLost):
             raise item
         return item
 
-    def ack(self, msg: MqttMessage) -> None:
-        """With ``manual_ack``: send the PUBACK of a QoS 1 message once it is safely handled.
-
-        An ack for a message from an earlier connection is dropped: the broker
-        redelivers that message, and its packet id may already mean another one.
-        """
-        if msg.qos == 1 and self._unacked.get(msg.packet_id) is msg:
-            del self._unacked[msg.packet_id]
-            if self._connected:
-                self._client.ack(msg.packet_id, 1)
+    def ack(self, msg: Message) -> None:
+        """With ``manual_ack``: send the PUBACK of a QoS 1 message once it is safely handled."""
+        if self._unacked.release(msg) and self._connected:
+            self._client.ack(msg.packet_id, 1)
 
     async def disconnect(self) -> None:
         """Send DISCONNECT (the broker drops the will) and close the socket."""
@@ -240,10 +225,10 @@ class LiveMqttClient:
     def _on_message(self, client, userdata, message) -> None:
         raw = message._topic  # bytes; paho's .topic raises on invalid UTF-8
         topic = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else str(raw)
-        msg = MqttMessage(topic, bytes(message.payload), message.qos, bool(message.retain), bool(message.dup),
+        msg = Message(topic, bytes(message.payload), message.qos, bool(message.retain), bool(message.dup),
                           message.mid or None)
         if self.manual_ack and msg.qos == 1:
-            self._unacked[msg.packet_id] = msg
+            self._unacked.hold(msg)
         self._inbox.put_nowait(msg)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
