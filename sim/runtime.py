@@ -45,10 +45,15 @@ class _Trap:
 
 
 class _Sleep(Timeout):
-    """A simpy timeout that can be awaited directly: the hot path of every loop."""
+    """A simpy timeout that can be awaited directly: the hot path of every loop.
+
+    Its value is always None, so the awaiting coroutine can delegate to a C-level
+    one-item iterator instead of a generator frame (simpy sends None back in; a
+    thrown exception surfaces at the ``await``, as it would from a generator).
+    """
 
     def __await__(self):
-        return (yield self)
+        return iter((self,))
 
     __iter__ = __await__
 
@@ -180,7 +185,7 @@ class SimRuntime(RuntimeBase):
         return self.start + self.env.now
 
     def sleep(self, seconds: float) -> Awaitable[None]:
-        return _Sleep(self.env, max(0.0, seconds))
+        return _Sleep(self.env, seconds if seconds > 0 else 0.0)
 
     def spawn(self, coro: Coroutine, name: str = "task") -> SimTask:
         return SimTask(self, coro, name)
