@@ -18,7 +18,7 @@ from sim.scenario import WORLD_KEYS, Node
 from sim.website import ClubSite
 from sim.world import EXTENSIONS, World
 from system.controller import Controller
-from system.errors import BackendError, ScenarioError
+from system.errors import BackendError, RefusedInput, ScenarioError
 from system.prometheus import RecordingPushTarget
 from system.relay import SimRelay
 from system.scraper import Source
@@ -159,7 +159,18 @@ class ControllerPart:
             self._power.trace("user.refused", action=action.action, title=action.title, reason="unknown_event")
             return
         event = min(matches, key=lambda e: e.start)
-        scheduler.add_alert(event.key, action.before, action.duration)
+        if action.action == "add_alert":
+            scheduler.add_alert(event.key, action.before, action.duration)
+            return
+        # snooze: the alert of this event that lights the light now (the latest to start, if several)
+        lit = [a for a in scheduler.plan().lit if a.event_key == event.key]
+        if not lit:
+            self._power.trace("user.refused", action=action.action, title=action.title, reason="no_alert_on")
+            return
+        try:
+            scheduler.snooze(max(lit, key=lambda a: a.at).id, for_seconds=action.duration)
+        except RefusedInput as refused:
+            self._power.trace("user.refused", action=action.action, title=action.title, reason=refused.reason)
 
 
 def build(world: World) -> None:

@@ -180,14 +180,16 @@ class SiteTrouble:
 
 @dataclass(frozen=True)
 class UserAction:
-    """A user on the dashboard: ``create_event`` (``title`` at ``start``) or ``add_alert``
-    (to the event titled ``title``, ``before`` its start, lasting ``duration``)."""
+    """A user on the dashboard: ``create_event`` (``title`` at ``start``), ``add_alert``
+    (to the event titled ``title``, ``before`` its start, lasting ``duration``) or
+    ``snooze`` (the lit alert of the event titled ``title``, for ``duration`` seconds,
+    or None: for the rest of its window)."""
 
     action: str
     title: str
     start: float | None = None
     before: float | None = None
-    duration: float = 600.0
+    duration: float | None = 600.0
 
 
 @dataclass(frozen=True)
@@ -236,8 +238,8 @@ def _site(node: Node) -> object:
 
 
 def _user(node: Node) -> object:
-    body = node.keys("user", {"create_event": False, "add_alert": False, "start": False, "before": False,
-                              "for": False})
+    body = node.keys("user", {"create_event": False, "add_alert": False, "snooze": False, "start": False,
+                              "before": False, "for": False})
     if "create_event" in body:
         if "start" not in body:
             raise node.error("create_event needs 'start' (an ISO time with offset)")
@@ -248,7 +250,11 @@ def _user(node: Node) -> object:
             raise node.error("add_alert needs 'before' (how long before the event, e.g. 1h)")
         return UserAction("add_alert", body["add_alert"].text("add_alert"), before=body["before"].duration("before"),
                           duration=body["for"].duration("for") if "for" in body else 600.0)
-    raise node.error("a user event is create_event: TITLE (with start) or add_alert: TITLE (with before)")
+    if "snooze" in body:
+        return UserAction("snooze", body["snooze"].text("snooze"),
+                          duration=body["for"].duration("for") if "for" in body else None)
+    raise node.error("a user event is create_event: TITLE (with start), add_alert: TITLE (with before) "
+                     "or snooze: TITLE (optionally with for)")
 
 
 def _power(node: Node) -> object:

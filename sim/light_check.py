@@ -61,23 +61,34 @@ def expected_intervals(run) -> list[tuple[float, float]]:
     part = run.world.controller
     start = run.scenario.start_epoch
     known_from = next((r["t"] for r in run.trace.records if r["kind"] == "fixture.added"), run.duration)
-    starts = [(g.kickoff - start, known_from) for g in part.site.games
+    starts = [(g.title, g.kickoff - start, known_from) for g in part.site.games
               if g.home == CLUB and g.time_fixed and not g.postponed]
-    extra = []
+    extra, snoozes = [], []
     for event in run.scenario.timeline:
         act = event.fault
         if isinstance(act, UserAction) and act.action == "create_event":
-            starts.append((act.start - start, event.at))
+            starts.append((act.title, act.start - start, event.at))
         elif isinstance(act, UserAction) and act.action == "add_alert":
             game = min((g for g in part.site.games if g.title == act.title and g.kickoff - start >= event.at),
                        key=lambda g: g.kickoff, default=None)
             if game is not None:
                 lo = game.kickoff - start - act.before
-                extra.append((lo, lo + act.duration, event.at))
-    windows = [(kick - before, kick - before + length, known) for kick, known in starts for before, length in POLICY]
+                extra.append([lo, lo + act.duration, event.at, act.title])
+        elif isinstance(act, UserAction) and act.action == "snooze":
+            snoozes.append((event.at, act))
+    windows = [[kick - before, kick - before + length, known, title]
+               for title, kick, known in starts for before, length in POLICY]
     windows += extra
-    # an alert the controller could not know of before it began is not expected; clip to the run
-    due = merge((max(lo, 0.0), min(hi, run.duration)) for lo, hi, known in windows if lo >= known)
+    # an alert the controller could not know of before it began is not expected
+    windows = [w for w in windows if w[0] >= w[2]]
+    for at, act in snoozes:
+        # the snoozed alert: the event's window that holds the light at that moment, the latest to open
+        held = [w for w in windows if w[3] == act.title and w[0] <= at < w[1] and not _dark(w, at)]
+        if held:
+            window = max(held, key=lambda w: w[0])
+            window.append((at, at + act.duration if act.duration is not None else window[1]))
+    due = merge(piece for lo, hi, _known, _title, *holes in windows
+                for piece in subtract([(max(lo, 0.0), min(hi, run.duration))], holes))
     off, lost = [], None
     for r in run.trace.records:
         if r["kind"] == "power.lost":
@@ -88,6 +99,11 @@ def expected_intervals(run) -> list[tuple[float, float]]:
     if lost is not None:
         off.append((lost, run.duration))
     return subtract(due, off)
+
+
+def _dark(window, t: float) -> bool:
+    """Whether an earlier snooze keeps this window dark at ``t``."""
+    return any(lo <= t < hi for lo, hi in window[4:])
 
 
 def _flag(node: Node) -> dict:

@@ -83,6 +83,46 @@ def test_merge_and_subtract_agree_with_a_point_model(spans, holes):
         assert lit(x) == any(lo <= x < hi for lo, hi in result)
 
 
+SNOOZES = """\
+name: A user snoozes the alarm twice
+start: 2025-08-01T00:00:00+02:00
+duration: 2d
+world:
+  nodes: 0
+  controller:
+    fixtures: fixtures/pages/kaagent-2025-26.html
+timeline:
+  - at: 2025-08-02T16:48:00+02:00
+    user: {snooze: "KAA Gent - Club Brugge", for: 3m}
+  - at: 2025-08-02T17:18:00+02:00
+    user: {snooze: "KAA Gent - Club Brugge"}
+  - at: 2025-08-02T17:40:00+02:00
+    user: {snooze: "KAA Gent - Club Brugge"}
+expect:
+  - light_follows_schedule: true
+  - alerts_fired_once: true
+"""
+
+
+def test_snoozes_darken_the_lit_alert_and_the_checker_expects_exactly_that():
+    """Kickoff 20:45: alerts 16:45, 17:15 and 17:30, ten minutes each. Snoozed for 3 minutes at 16:48
+    (back on 16:51..16:55), for the rest of the window at 17:18, and refused at 17:40 (nothing lit)."""
+    run = run_scenario(parse(SNOOZES, "snoozes.yaml"))
+    assert [(v.name, v.ok, v.measured) for v in run.verdicts if not v.ok] == []
+    day = 1754085600.0 - run.scenario.start_epoch  # 2025-08-02T00:00+02:00
+
+    def minutes(intervals):
+        return [(round((lo - day) / 60), round((hi - day) / 60)) for lo, hi in intervals]
+
+    hm = lambda h, m: h * 60 + m  # noqa: E731
+    windows = [(hm(16, 45), hm(16, 48)), (hm(16, 51), hm(16, 55)), (hm(17, 15), hm(17, 18)),
+               (hm(17, 30), hm(17, 40))]
+    assert minutes(light_intervals(run)) == minutes(expected_intervals(run)) == windows
+    assert [r["until"] - 1754085600.0 for r in run.trace.of_kind("alert.snoozed")] == [hm(16, 51) * 60, hm(17, 25) * 60]
+    (refused,) = run.trace.of_kind("user.refused")
+    assert refused["reason"] == "no_alert_on"
+
+
 @pytest.mark.parametrize("change, words", [
     (("    fixture: {reschedule: \"KAA Gent - Club Brugge\", kickoff: \"2025-08-03T18:00:00+02:00\"}",
       "    fixture: {reschedule: \"KAA Gent - Club Brugge\"}"), "needs 'kickoff'"),
@@ -115,6 +155,7 @@ def test_a_whole_season_follows_the_schedule():
     kinds = [r["kind"] for r in run.trace.records]
     assert kinds.count("fixture.rescheduled") == 3 and kinds.count("fixture.cancelled") == 1
     assert kinds.count("source.suspicious") >= 6  # six hours of garbled page, refused every hour
+    assert kinds.count("alert.snoozed") == 1 and "user.refused" not in kinds
     assert len(light_intervals(run)) == len(expected_intervals(run)) >= 50
     # the outage: no scrape got through for three days, yet the light came on from the local store
     outage = [r for r in run.trace.records if r["src"] == "controller~internet"]
