@@ -80,8 +80,12 @@ class Bridge:
         while True:
             try:
                 present = await self.mqtt.connect()
-                for topic in self.topics:
-                    await self.mqtt.subscribe(topic, 1)
+                if present:
+                    # The broker may first redeliver what we had not acked and wait for those
+                    # acks before it answers a SUBSCRIBE (amqtt does): consume while renewing.
+                    self.rt.spawn(self._renew_subscriptions(), "bridge/subscribe")
+                else:
+                    await self._subscribe()
                 self.connects += 1
                 self.rt.trace("bridge.connected", session_present=bool(present), attempts=attempt + 1)
                 attempt = 0
@@ -94,6 +98,16 @@ class Bridge:
                 delay = next_backoff(attempt, self._rng, base=0.5, cap=30.0)
                 self.rt.trace("bridge.disconnected", error=_printable(str(exc)), retry_in=delay)
                 await self.rt.sleep(delay)
+
+    async def _subscribe(self) -> None:
+        for topic in self.topics:
+            await self.mqtt.subscribe(topic, 1)
+
+    async def _renew_subscriptions(self) -> None:
+        try:
+            await self._subscribe()
+        except ConnectionError:
+            pass  # the consuming loop sees the same loss and reconnects
 
     def handle(self, topic: str, payload: bytes) -> str:
         """Take one message; returns 'stored', 'duplicate' or 'refused'. Never raises on bad input."""

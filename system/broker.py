@@ -13,6 +13,13 @@ what the field system needs and amqtt does not give as configured out of the box
 - **Sessions that queue.** amqtt queues QoS 1 messages for an offline persistent
   session only if the session is not anonymous; sessions this plugin authenticated
   are not, so a persistent bridge gets what was published while it was away.
+- **Unacknowledged messages are kept.** amqtt drops a QoS 1 message sent to a
+  client whose PUBACK had not come when the connection ended (or within 5 s);
+  MQTT 3.1.1 [MQTT-4.4.0-1] sends it again, with DUP, when the session resumes. For
+  the persistent sessions of clients this broker let in, ``_keep_unacked`` puts
+  such a message back in the session's in-flight store, where amqtt's own
+  reconnect path resends it. (A bridge that crashed between receiving a reading
+  and storing it gets the reading again.)
 - **TLS with required client certificates.** amqtt's own TLS listener hard-codes
   ``CERT_OPTIONAL``; the broker here owns its sockets instead (amqtt's ``external``
   listener type), so ``require_client_cert`` refuses a client without a certificate
@@ -38,8 +45,9 @@ from typing import Any
 from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
 from amqtt.broker import Broker
 from amqtt.errors import AMQTTError, BrokerError
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.plugins.base import BaseAuthPlugin
-from amqtt.session import Session
+from amqtt.session import OUTGOING, Session
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from system.errors import BackendError
@@ -156,11 +164,32 @@ class DeviceAuthPlugin(BaseAuthPlugin):
         return await self.config.owner._authenticate(session)
 
     async def on_broker_client_connected(self, *, client_id: str, client_session: Session) -> None:
+        client_session.attributes[_KEEP_UNACKED] = True
         self.config.owner._trace("client.connected", client=client_id,
                                  session_present=bool(getattr(client_session, "parent", 0)))
 
     async def on_broker_client_disconnected(self, *, client_id: str, client_session: Session) -> None:
         self.config.owner._trace("client.disconnected", client=client_id)
+
+
+_KEEP_UNACKED = "hilsim.keep_unacked"
+_qos1_flow = BrokerProtocolHandler._handle_qos1_message_flow
+
+
+async def _keep_unacked(handler: BrokerProtocolHandler, app_message: Any) -> None:
+    """amqtt's QoS 1 flow, except that an unacknowledged outgoing message stays owed to the session."""
+    session = handler.session  # detached by the time a dropped connection cancels this flow
+    try:
+        await _qos1_flow(handler, app_message)
+    except (asyncio.CancelledError, TimeoutError):
+        if (session is not None and session.attributes.get(_KEEP_UNACKED) and not session.clean_session
+                and app_message.direction == OUTGOING and app_message.puback_packet is None):
+            session.inflight_out[app_message.packet_id] = app_message
+        raise
+
+
+# Only sessions our auth plugin let in are marked, so another amqtt broker in the process is unaffected.
+BrokerProtocolHandler._handle_qos1_message_flow = _keep_unacked
 
 
 class EmbeddedBroker:
@@ -180,6 +209,7 @@ class EmbeddedBroker:
         self.accepted = 0
         self._broker: Broker | None = None
         self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task] = set()
 
     @property
     def port(self) -> int:
@@ -205,13 +235,18 @@ class EmbeddedBroker:
         self._trace("broker.started", port=self.port, tls=ssl_context is not None)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()  # no new connections
         if self._broker is not None and self._broker.transitions.state == "started":
             await self._broker.shutdown()
         self._broker = None
+        # Connection handlers still running would otherwise be torn down with the event loop.
+        for task in self._connections:
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        if server is not None:
+            await server.wait_closed()
         self._trace("broker.stopped")
 
     async def serve_forever(self) -> None:
@@ -226,6 +261,9 @@ class EmbeddedBroker:
         await self.stop()
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
         try:
             await self._broker.external_connected(StreamReaderAdapter(reader), StreamWriterAdapter(writer), "default")
         except Exception:  # one broken connection must never stop the broker
