@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from system.bridge_main import LiveBridgeConfig, run_live_bridge
@@ -30,8 +32,8 @@ from system.readings import LEGACY_NODE
 @click.option("--key-file", type=click.Path(exists=True, dir_okay=False), default=None, help="Client key (PEM).")
 @click.option("--legacy-node", default=LEGACY_NODE, show_default=True,
               help="Node id for readings on the original /topic/qos1, which carry no identity.")
-@click.option("--trace", "trace_path", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the JSON Lines trace here.")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False, writable=True, allow_dash=True), default=None,
+              help="Append the JSON Lines trace to this file ('-' for standard output).")
 @click.option("--for", "duration", type=float, default=None, help="Stop after this many seconds.")
 def bridge(broker_url: str, db_path: str, pushgateway_url: str | None, job: str, metrics_port: int,
            metrics_host: str, client_id: str, username: str | None, password: str | None, ca_file: str | None,
@@ -49,8 +51,10 @@ def bridge(broker_url: str, db_path: str, pushgateway_url: str | None, job: str,
                + (f", pushing to {pushgateway_url}" if pushgateway_url else "")
                + (f", /metrics on {metrics_host}:{metrics_port}" if metrics_port >= 0 else ""), err=True)
     try:
-        if trace_path:
-            with open(trace_path, "w", encoding="utf-8") as sink:
+        if trace_path == "-":
+            run_live_bridge(config, trace_file=sys.stdout, until=duration)
+        elif trace_path:
+            with open(trace_path, "a", encoding="utf-8") as sink:  # a restart must not erase the last run's trace
                 run_live_bridge(config, trace_file=sink, until=duration)
         else:
             run_live_bridge(config, until=duration)

@@ -24,7 +24,7 @@ from system.mqtt_live import LiveMqttClient, TlsOptions
 from system.prometheus import PushgatewayTarget, ReadingPusher
 from system.reading_store import ReadingStore
 from system.readings import LEGACY_NODE
-from system.trace import Trace
+from system.trace import LineFlushed, Trace
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,7 @@ def _without_password(url: str) -> str:
 def run_live_bridge(config: LiveBridgeConfig, *, trace_file: IO[str] | None = None,
                     until: float | None = None) -> None:
     """Run the live bridge on the wall clock (for ``until`` seconds, or until interrupted)."""
-    trace = Trace({"run": "live-bridge", "broker": _without_password(config.broker_url)}, sink=trace_file)
+    trace = Trace({"run": "live-bridge", "broker": _without_password(config.broker_url)},
+                  sink=LineFlushed(trace_file) if trace_file else None)
     rt = AsyncioRuntime(trace=trace)
     rt.run(LiveBridge(rt, config).serve(), until=until)

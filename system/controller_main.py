@@ -17,7 +17,7 @@ from system.controller import Controller
 from system.prometheus import PushgatewayTarget
 from system.relay import GpiodRelay, LightPattern, SerialRelayBoard, SimRelay
 from system.scraper import Source
-from system.trace import Trace
+from system.trace import LineFlushed, Trace
 
 
 @dataclass(frozen=True)
@@ -86,19 +86,6 @@ async def _serve(rt: AsyncioRuntime, config: LiveControllerConfig) -> None:
 def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | None = None,
                         until: float | None = None) -> None:
     """Run the controller on the wall clock (for ``until`` seconds, or until interrupted)."""
-    trace = Trace({"run": "live-controller", "db": config.db}, sink=_LineFlushed(trace_file) if trace_file else None)
+    trace = Trace({"run": "live-controller", "db": config.db}, sink=LineFlushed(trace_file) if trace_file else None)
     rt = AsyncioRuntime(trace=trace)
     rt.run(_serve(rt, config), until=until)
-
-
-class _LineFlushed:
-    """Flush every trace line, so a process killed at any moment leaves whole lines behind."""
-
-    def __init__(self, sink: IO[str]):
-        self.sink = sink
-
-    def write(self, text: str) -> None:
-        self.sink.write(text)
-        self.sink.flush()
-
-

@@ -87,3 +87,14 @@ def first_difference(a: Iterable[str], b: Iterable[str]) -> tuple[int, str | Non
         n = min(len(la), len(lb)) + 1
         return n, la[n - 1] if n <= len(la) else None, lb[n - 1] if n <= len(lb) else None
     return None
+
+
+class LineFlushed:
+    """A trace sink that flushes every line, so a process killed at any moment leaves whole lines behind."""
+
+    def __init__(self, sink: TextIO):
+        self.sink = sink
+
+    def write(self, text: str) -> None:
+        self.sink.write(text)
+        self.sink.flush()

@@ -7,19 +7,13 @@ soon as its condition holds (generous timeouts, no sleeps as synchronisation).
 
 from __future__ import annotations
 
-import json
 import os
-import queue
-import shutil
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -30,12 +24,12 @@ from system.alerts import DEFAULT_POLICIES
 from system.events import CANCELLED, GAME, SCHEDULED, Event
 from system.store import Store
 
+from processes import ROOT, WAIT, TracedProcess
+
 pytestmark = pytest.mark.live
 
-ROOT = Path(__file__).resolve().parent.parent
 PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 BRUSSELS = ZoneInfo("Europe/Brussels")
-WAIT = 30.0
 
 
 def free_port() -> int:
@@ -73,53 +67,16 @@ class ClubSite:
         self.server.server_close()
 
 
-class ControllerProcess:
-    """``python -m hilsim controller ... --trace -`` with its trace lines collected by a reader thread."""
+class ControllerProcess(TracedProcess):
+    """``hilsim controller --relay sim --trace - ...``."""
 
     def __init__(self, *args: str):
-        self.proc = subprocess.Popen([sys.executable, "-m", "hilsim", "controller", "--relay", "sim", "--trace", "-",
-                                      *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        self.records: list[dict] = []
-        self._lines: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self._lines.put(json.loads(line))
-        self._lines.put(None)
-
-    def until(self, condition, what: str, timeout: float = WAIT) -> None:
-        """Collect trace records until ``condition(records)`` holds."""
-        deadline = time.monotonic() + timeout
-        while not condition(self.records):
-            try:
-                record = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                record = None
-            if record is None:
-                self.stop()
-                pytest.fail(f"{what}: not seen within {timeout} s; kinds so far "
-                            f"{[r['kind'] for r in self.records]}; stderr: {self.proc.stderr.read()[-2000:]}")
-            self.records.append(record)
+        super().__init__("controller", "--relay", "sim", *args)
 
     def wall(self, record: dict) -> float:
         """The wall-clock time of a trace record (its ``t`` counts from the run's start)."""
         (started,) = self.of_kind("controller.started")
         return started["epoch"] + record["t"]
-
-    def of_kind(self, kind: str) -> list[dict]:
-        return [r for r in self.records if r.get("kind") == kind]
-
-    def stop(self) -> int:
-        """Ctrl-C, as an operator would; returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
 
 
 @pytest.fixture

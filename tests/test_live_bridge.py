@@ -453,3 +453,46 @@ def test_the_live_bridge_against_hilsim_broker_with_passwords_and_a_queueing_ses
     for outcome in refused.values():  # refused at CONNECT: mosquitto_pub fails and says why
         assert outcome[0] != 0 and "not authori" in outcome[1].lower(), outcome
     assert "refused client 'node-1' (user 'node-1'): wrong_password" in proc.stderr.read()
+
+
+@pytest.mark.slow
+def test_a_bridge_killed_again_and_again_loses_and_doubles_no_reading(tmp_path):
+    """``hilsim bridge`` against ``hilsim broker``, both real processes; a node publishes 300 readings while
+    the bridge is SIGKILLed three times in mid-stream and restarted. Whatever was in flight at each kill
+    (delivered but not stored, stored but not acked) comes again and is stored exactly once."""
+    from processes import TracedProcess
+
+    if not shutil.which("mosquitto_pub"):
+        pytest.skip("mosquitto_pub not installed")
+    broker, port = _hilsim_broker(tmp_path, {"bridge": "bridge-pw", "node-1": "node-pw"})
+    db = str(tmp_path / "readings.sqlite3")
+    args = ["--broker", f"mqtt://bridge:bridge-pw@127.0.0.1:{port}", "--db", db, "--metrics-port", "-1"]
+    total, kills = 300, 3
+    publisher = subprocess.Popen(
+        ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-i", "node-1", "-u", "node-1",
+         "-P", "node-pw", "-t", "sensors/node-1/reading", "-l"], stdin=subprocess.PIPE, text=True)
+    stored, redelivered = 0, 0
+    try:
+        bridge = TracedProcess("bridge", *args)
+        bridge.until(lambda rs: bridge.of_kind("bridge.connected"), "first connect")
+        for i in range(1, total + 1):
+            publisher.stdin.write(reading(i) + "\n")
+        publisher.stdin.flush()
+        for n in range(kills):
+            goal = stored + 40  # kill while readings are streaming in
+            bridge.until(lambda rs: stored + len(bridge.of_kind("reading.stored")) >= goal, f"kill {n + 1}")
+            bridge.kill()
+            stored += len(bridge.of_kind("reading.stored"))
+            redelivered += len(bridge.of_kind("reading.duplicate"))
+            bridge = TracedProcess("bridge", *args)
+        bridge.until(lambda rs: len(ReadingStore(db).sequences("node-1")) == total, "every reading stored",
+                     timeout=60)
+        assert bridge.stop() == 0
+        redelivered += len(bridge.of_kind("reading.duplicate"))
+    finally:
+        publisher.stdin.close()
+        publisher.wait(30)
+        _stop(broker)
+    assert ReadingStore(db).sequences("node-1") == list(range(1, total + 1))  # once each: the key is (node, seq)
+    assert publisher.returncode == 0
+    print(f"{kills} kills; readings stored again after a kill (stored, not yet acked): {redelivered}")

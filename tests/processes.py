@@ -1,0 +1,66 @@
+"""A hilsim command run as a real process, its trace (``--trace -``) read line by line as it comes."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT = 30.0
+
+
+class TracedProcess:
+    """``python -m hilsim COMMAND ARGS... --trace -``; ``until`` waits on the trace, never on the clock."""
+
+    def __init__(self, command: str, *args: str):
+        self.proc = subprocess.Popen([sys.executable, "-m", "hilsim", command, "--trace", "-", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        self.records: list[dict] = []
+        self._lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self._lines.put(json.loads(line))
+        self._lines.put(None)
+
+    def until(self, condition, what: str, timeout: float = WAIT) -> None:
+        """Collect trace records until ``condition(records)`` holds."""
+        deadline = time.monotonic() + timeout
+        while not condition(self.records):
+            try:
+                record = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                record = None
+            if record is None:
+                self.stop()
+                pytest.fail(f"{what}: not seen within {timeout} s; kinds so far "
+                            f"{[r['kind'] for r in self.records][-30:]}; stderr: {self.proc.stderr.read()[-2000:]}")
+            self.records.append(record)
+
+    def of_kind(self, kind: str) -> list[dict]:
+        return [r for r in self.records if r.get("kind") == kind]
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no last words."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(WAIT)
+
+    def stop(self) -> int:
+        """Ctrl-C, as an operator would; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
