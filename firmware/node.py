@@ -1,7 +1,8 @@
 # The sensor node: read the DHT22, sample verified readings, buffer them, publish over MQTT QoS 1.
 #
-# Runs unchanged on the ESP32 (HAL over machine/dht/network/umqtt) and in sim
-# (HAL over the world models). ``rt`` is the runtime subset: now, sleep, spawn,
+# Written to run unchanged on the ESP32 (a HAL over machine/dht/network/umqtt,
+# not written yet: it comes with the bench/HIL work) and in sim (a HAL over the
+# world models); its logic is tested under the MicroPython Unix port too. ``rt`` is the runtime subset: now, sleep, spawn,
 # event, rng, trace. The HAL has ``sensor.read_frame()`` (5 raw bytes or raises
 # SensorError), ``wifi.rssi()`` (0 when not connected), ``mqtt`` (connect(),
 # publish(topic, payload, qos, retain), ``connected``; failures are OSError),
