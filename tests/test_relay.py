@@ -237,3 +237,13 @@ def test_gpiod_relay_on_a_missing_chip_is_a_backend_error(fake_gpiod):
     rt, _ = sim()
     with pytest.raises(BackendError):
         rt.run(relay.on())
+
+
+def test_with_the_real_libgpiod_bindings_a_missing_chip_is_a_clear_backend_error():
+    """The fake above stands in for a GPIO chip this machine lacks; the library itself is real here: our
+    calls must fit its v2 API (LineSettings, request_lines) up to the point where the kernel answers."""
+    pytest.importorskip("gpiod", minversion="2.1")
+    relay = GpiodRelay("/dev/gpiochip-hilsim-missing", line=17, active_low=True)
+    rt, _ = sim()
+    with pytest.raises(BackendError, match="cannot request /dev/gpiochip-hilsim-missing line 17"):
+        rt.run(relay.on())
