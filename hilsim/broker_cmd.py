@@ -34,9 +34,13 @@ _EXISTING = click.Path(dir_okay=False, exists=True, path_type=Path)
                    "verifies is let in without a password.")
 @click.option("--require-client-cert", is_flag=True,
               help="Refuse TLS clients without a certificate signed by --ca-cert (in the TLS handshake).")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Append the JSON Lines trace (clients authenticated, refused, connected, gone) to this file "
+                   "('-' for standard output).")
 @click.option("-v", "--verbose", is_flag=True, help="Log connections and amqtt's own messages on stderr.")
 def broker(host: str, port: int, passwd: Path, add_user: str | None, password_stdin: bool, tls_cert: Path | None,
-           tls_key: Path | None, ca_cert: Path | None, require_client_cert: bool, verbose: bool) -> None:
+           tls_key: Path | None, ca_cert: Path | None, require_client_cert: bool, trace_path: str | None,
+           verbose: bool) -> None:
     """Run the embedded MQTT broker with per-device passwords and optional TLS.
 
     Persistent sessions (clean_session=False) of authenticated clients keep their
@@ -84,10 +88,24 @@ def broker(host: str, port: int, passwd: Path, add_user: str | None, password_st
         click.echo(f"warning: {passwd} lists no users; only client certificates can log in", err=True)
     tls = TlsConfig(tls_cert, tls_key, ca_cert, require_client_cert) if tls_cert else None
     settings = BrokerSettings(host=host, port=port, users=users, tls=tls)
+    sink = None if trace_path in (None, "-") else open(trace_path, "a", encoding="utf-8")
     try:
-        asyncio.run(_serve(EmbeddedBroker(settings)))
+        rt = _trace_runtime(sys.stdout if trace_path == "-" else sink, host, port) if trace_path else None
+        asyncio.run(_serve(EmbeddedBroker(settings, rt=rt)))
     except BackendError as exc:
         raise click.ClickException(str(exc)) from exc
+    finally:
+        if sink is not None:
+            sink.close()
+
+
+def _trace_runtime(sink, host: str, port: int):
+    """A runtime whose only use here is writing the broker's trace lines, flushed line by line."""
+    from system.asyncio_runtime import AsyncioRuntime
+    from system.trace import LineFlushed, Trace
+
+    return AsyncioRuntime(trace=Trace({"run": "live-broker", "listen": f"{host}:{port}"}, sink=LineFlushed(sink)),
+                          src="broker")
 
 
 async def _serve(embedded) -> None:

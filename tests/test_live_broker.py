@@ -6,6 +6,7 @@ Certificates are generated per test run into tmp_path (test-only, never reused).
 from __future__ import annotations
 
 import datetime
+import json
 import ipaddress
 import re
 import selectors
@@ -130,8 +131,10 @@ def passwd(tmp_path) -> Path:
     return path
 
 
-def test_correct_password_is_accepted_wrong_password_unknown_user_and_anonymous_refused(start_broker, passwd):
-    port = start_broker("--passwd", str(passwd))
+def test_correct_password_is_accepted_wrong_password_unknown_user_and_anonymous_refused(start_broker, passwd,
+                                                                                       tmp_path):
+    trace = tmp_path / "broker.trace"
+    port = start_broker("--passwd", str(passwd), "--trace", str(trace))
     ok = Client(port, "node-1", user="node-1", password="s3cret")
     assert ok.connect()
     ok.close()
@@ -139,6 +142,14 @@ def test_correct_password_is_accepted_wrong_password_unknown_user_and_anonymous_
     assert not Client(port, "x", user="nobody", password="s3cret").connect()
     assert not Client(port, "anon").connect()
     assert not Client(port, "empty", user="node-1", password="").connect()
+    # each decision is traced (and flushed) before the CONNACK that tells the client
+    lines = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert [(r["kind"], r.get("client"), r.get("reason")) for r in lines
+            if r["kind"] in ("client.authenticated", "client.refused")] == [
+        ("client.authenticated", "node-1", None), ("client.refused", "node-1", "wrong_password"),
+        ("client.refused", "x", "unknown_user"), ("client.refused", "anon", "no_credentials"),
+        ("client.refused", "empty", "wrong_password")]
+    assert lines[0]["kind"] == "trace.header" and lines[1]["kind"] == "broker.started"
 
 
 def test_persistent_subscriber_gets_qos1_messages_published_while_it_was_offline(start_broker, passwd):
