@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from hilsim.stopping import sigterm_as_interrupt
+
 from system.bridge_main import LiveBridgeConfig, run_live_bridge
 from system.mqtt_live import TlsOptions
 from system.readings import LEGACY_NODE
@@ -51,12 +53,13 @@ def bridge(broker_url: str, db_path: str, pushgateway_url: str | None, job: str,
                + (f", pushing to {pushgateway_url}" if pushgateway_url else "")
                + (f", /metrics on {metrics_host}:{metrics_port}" if metrics_port >= 0 else ""), err=True)
     try:
-        if trace_path == "-":
-            run_live_bridge(config, trace_file=sys.stdout, until=duration)
-        elif trace_path:
-            with open(trace_path, "a", encoding="utf-8") as sink:  # a restart must not erase the last run's trace
-                run_live_bridge(config, trace_file=sink, until=duration)
-        else:
-            run_live_bridge(config, until=duration)
+        with sigterm_as_interrupt():
+            if trace_path == "-":
+                run_live_bridge(config, trace_file=sys.stdout, until=duration)
+            elif trace_path:
+                with open(trace_path, "a", encoding="utf-8") as sink:  # a restart must not erase the last trace
+                    run_live_bridge(config, trace_file=sink, until=duration)
+            else:
+                run_live_bridge(config, until=duration)
     except KeyboardInterrupt:
         click.echo("bridge: stopped", err=True)

@@ -54,10 +54,10 @@ class TracedProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(WAIT)
 
-    def stop(self) -> int:
-        """Ctrl-C, as an operator would; returns the exit code."""
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        """Ctrl-C, as an operator would (or ``sig``, e.g. SIGTERM as systemd); returns the exit code."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(WAIT)
             except subprocess.TimeoutExpired:

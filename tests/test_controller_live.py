@@ -8,6 +8,7 @@ soon as its condition holds (generous timeouts, no sleeps as synchronisation).
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -182,9 +183,9 @@ def test_a_game_from_the_ical_feed_turns_the_real_controllers_light_on_at_its_fi
     try:
         ctl.until(lambda rs: ctl.of_kind("relay.on"), "the light on")
     finally:
-        code = ctl.stop()
+        code = ctl.stop(signal.SIGTERM)  # as systemd stops it
         site.close()
-    assert code == 0
+    assert code == 0 and "controller: stopped" in ctl.proc.stderr.read()
     (added,) = ctl.of_kind("fixture.added")
     assert added["start"] == kickoff.timestamp()
     (fired,) = ctl.of_kind("alert.fired")
