@@ -10,8 +10,13 @@ from pathlib import Path
 
 from sim.runner import RunResult
 
-# Pairs of trace kinds that open and close an interval drawn as a bar per source.
-INTERVALS = {"link.down": "link.up", "relay.on": "relay.off", "broker.stopped": "broker.started"}
+# Pairs of trace kinds that open and close an interval drawn as a bar per source, with colour and legend.
+INTERVALS = {"link.down": "link.up", "relay.on": "relay.off", "broker.stopped": "broker.started",
+             "sensor.faulted": "sensor.restored", "wifi.disconnected": "wifi.connected",
+             "power.lost": "power.restored"}
+LOOK = {"link.down": ("tab:red", "link down"), "relay.on": ("tab:orange", "light on"),
+        "broker.stopped": ("tab:purple", "broker down"), "sensor.faulted": ("tab:brown", "sensor fault"),
+        "wifi.disconnected": ("tab:pink", "WiFi lost"), "power.lost": ("black", "power off")}
 
 
 def write_junit(result: RunResult, path: Path) -> None:
@@ -51,37 +56,50 @@ def timeline_svg(result: RunResult) -> str:
     from matplotlib import pyplot as plt
 
     records = result.trace.records
-    hours = result.duration / 3600
+    # hours for a day or so, days for a season
+    unit, unit_name = (86400.0, "days") if result.duration > 3 * 86400 else (3600.0, "hours")
+    span = result.duration / unit
     bars = intervals(records, result.duration)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5), sharex=True,
                                       gridspec_kw={"height_ratios": [2, 1]})
-    colours = {"link.down": "tab:red", "relay.on": "tab:orange", "broker.stopped": "tab:purple"}
     sources = sorted(bars)
+    shown = set()
     for row, src in enumerate(sources):
         for start, end, kind in bars[src]:
-            top.broken_barh([(start / 3600, max((end - start) / 3600, hours / 500))], (row - 0.4, 0.8),
-                            color=colours[kind])
+            colour, label = LOOK[kind]
+            top.broken_barh([(start / unit, max((end - start) / unit, span / 500))], (row - 0.4, 0.8),
+                            color=colour, label=None if kind in shown else label)
+            shown.add(kind)
     top.set_yticks(range(len(sources)), sources)
-    top.set_title("faults and outputs (red: link down, orange: light on, purple: broker down)")
+    top.set_title("faults and outputs")
+    if shown:
+        top.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     width = max(result.duration / 200, 60.0)
-    counts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    bins = int(result.duration // width) + 1
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * bins)
     for r in records:
-        if r["kind"] in ("reading.stored", "reading.refused", "alert.fired"):
+        if r["kind"] in ("reading.stored", "reading.refused", "alert.fired") and r["t"] <= result.duration:
             counts[r["kind"]][int(r["t"] // width)] += 1
     for kind, per_bin in sorted(counts.items()):
-        xs = sorted(per_bin)
-        bottom.plot([x * width / 3600 for x in xs], [per_bin[x] for x in xs], label=kind, linewidth=1)
+        bottom.step([i * width / unit for i in range(bins)], per_bin, where="post", label=kind, linewidth=1)
     if counts:
-        bottom.legend(loc="upper right", fontsize=8)
-    bottom.set_xlabel("hours since start")
-    bottom.set_ylabel(f"per {width / 60:.0f} min")
-    bottom.set_xlim(0, hours)
+        bottom.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    bottom.set_xlabel(f"{unit_name} since start")
+    bottom.set_ylabel(f"per {_span(width)}")
+    bottom.set_xlim(0, span)
     out = io.StringIO()
     fig.tight_layout()
     fig.savefig(out, format="svg")
     plt.close(fig)
     svg = out.getvalue()
     return svg[svg.index("<svg"):]
+
+
+def _span(seconds: float) -> str:
+    """A duration as people say it: minutes, hours, or days."""
+    if seconds >= 3 * 86400:
+        return f"{seconds / 86400:g} d"
+    return f"{seconds / 3600:g} h" if seconds >= 3 * 3600 else f"{seconds / 60:g} min"
 
 
 def write_html(result: RunResult, path: Path) -> None:
@@ -97,7 +115,7 @@ def write_html(result: RunResult, path: Path) -> None:
 .pass td:first-child{{color:green}}.fail td:first-child{{color:#c00;font-weight:bold}}</style></head>
 <body><h1>{html.escape(s.name)}</h1>
 <p>{html.escape(s.file)} &middot; seed {s.seed} &middot; start {s.start.isoformat()} &middot;
-{s.duration / 3600:.2f} h simulated &middot; {len(result.trace.records)} trace lines</p>
+{_span(s.duration)} simulated &middot; {len(result.trace.records)} trace lines</p>
 <p>trace sha256: <code>{result.sha256}</code></p>
 <table><tr><th></th><th>expectation</th><th>measured</th><th>expected</th><th>line</th></tr>{rows}</table>
 <h2>Timeline</h2>{timeline_svg(result)}
