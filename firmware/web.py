@@ -132,7 +132,8 @@ function draw(doc) {
   document.getElementById("temp").setAttribute("points", line(t, Math.min.apply(null, t) - 1, Math.max.apply(null, t) + 1));
   document.getElementById("hum").setAttribute("points", line(h, 0, 100));
   var last = rs[rs.length - 1];
-  document.getElementById("now").textContent = last.temperature + " \\u00b0C, " + last.humidity + " %, RSSI " + last.wifi_rssi + " dBm (seq " + last.seq + ")";
+  // one decimal, as the node measures (JSON 18.0 arrives as the number 18)
+  document.getElementById("now").textContent = last.temperature.toFixed(1) + " \\u00b0C, " + last.humidity.toFixed(1) + " %, RSSI " + last.wifi_rssi + " dBm (seq " + last.seq + ")";
 }
 function poll() {
   fetch("/readings.json").then(function (r) { return r.json(); }).then(draw).catch(function () {});
