@@ -1,10 +1,12 @@
 """Fixtures parsers: the club's HTML calendar and iCalendar feed into home games."""
 
-from datetime import datetime, timezone
+import re
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from system.errors import RefusedInput
 from system.events import CANCELLED, GAME, SCHEDULED
@@ -33,18 +35,31 @@ def ical(*vevents: str) -> str:
 
 # -- the sample season ----------------------------------------------------------------------
 
-def test_sample_page_lists_seventeen_home_games_from_august_to_may():
-    games = parse_fixtures_html((PAGES / "kaagent-2025-26.html").read_text(encoding="utf-8"))
-    assert len(games) == 17
-    assert all(g.home == "KAA Gent" and g.kind == GAME and g.status == SCHEDULED for g in games)
-    assert games[0].title == "KAA Gent - Club Brugge" and games[0].start == utc(2025, 8, 2, 18, 45)
-    assert datetime.fromtimestamp(games[-1].start, timezone.utc).month == 4
-    assert len({g.key for g in games}) == 17 and all(g.season == "2025-26" for g in games)
+SAMPLE_HTML = (PAGES / "kaagent-2025-26.html").read_text(encoding="utf-8")
+SAMPLE_ICS = (PAGES / "kaagent-2025-26.ics").read_bytes()
+_ROW = re.compile(r'<tr class="wedstrijd"><td class="datum">\w+ (\d\d)/(\d\d)/(\d{4})</td><td class="uur">(\d+)u(\d\d)</td>'
+                  r'<td class="competitie">([^<]*)</td><td class="thuis">([^<]*)</td><td class="uit">([^<]*)</td>'
+                  r'<td class="stadion">([^<]*)</td></tr>')
+
+
+def test_sample_page_home_games_are_exactly_its_kaa_gent_rows_in_belgian_time():
+    """Oracle independent of bs4 and of the parser: a regex over the page's rows, zoneinfo for the clock."""
+    rows = _ROW.findall(SAMPLE_HTML)
+    assert len(rows) == SAMPLE_HTML.count('class="wedstrijd"')  # the regex saw every row
+    brussels = ZoneInfo("Europe/Brussels")
+    expected = [(f"{h} - {a}", datetime(int(y), int(m), int(d), int(hh), int(mm), tzinfo=brussels).timestamp(), c, loc)
+                for d, m, y, hh, mm, c, h, a, loc in rows if h == "KAA Gent"]
+    games = parse_fixtures_html(SAMPLE_HTML)
+    assert [(g.title, g.start, g.competition, g.location) for g in games] == expected
+    assert all(g.kind == GAME and g.status == SCHEDULED and g.season == "2025-26" for g in games)
+    assert len({g.key for g in games}) == len(games)
+    # spot checks written by hand: first home game 20u45 on 2 Aug 2025 (CEST), last one 18u15 on 25 Apr 2026
+    assert games[0].start == utc(2025, 8, 2, 18, 45) and games[-1].start == utc(2026, 4, 25, 16, 15)
 
 
 def test_sample_feed_has_the_same_home_games_as_the_page():
-    html = parse_fixtures_html((PAGES / "kaagent-2025-26.html").read_text(encoding="utf-8"))
-    feed = parse_fixtures_ical((PAGES / "kaagent-2025-26.ics").read_bytes())
+    html = parse_fixtures_html(SAMPLE_HTML)
+    feed = parse_fixtures_ical(SAMPLE_ICS)
     assert [(g.title, g.start, g.location) for g in feed] == [(g.title, g.start, g.location) for g in html]
     assert all(g.key.endswith("@www.kaagent.example") for g in feed)
 
@@ -110,6 +125,43 @@ def test_garbled_pages_are_refused_with_a_reason(html, reason):
 def test_ambiguous_autumn_time_takes_the_summer_reading():
     [game] = parse_fixtures_html(page(("zo 26/10/2025", "2u30", "KAA Gent", "Club Brugge")))
     assert game.start == utc(2025, 10, 26, 0, 30)
+
+
+def last_sunday(year: int, month: int) -> date:
+    day = date(year, month, 31)
+    return day - timedelta(days=(day.weekday() - 6) % 7)
+
+
+def eu_brussels_utc(day: date, hour: int, minute: int) -> float | None:
+    """Oracle from the EU rule itself (no zoneinfo): CEST (+2) from the last Sunday of March, 02:00 local,
+    to the last Sunday of October, 03:00 local; ``None`` inside the spring gap (02:00-02:59)."""
+    spring, autumn = last_sunday(day.year, 3), last_sunday(day.year, 10)
+    if day == spring:
+        if hour == 2:
+            return None
+        offset = 2 if hour >= 3 else 1
+    elif day == autumn:
+        offset = 2 if hour < 3 else 1  # 02:xx happens twice: the first (summer) reading
+    else:
+        offset = 2 if spring < day < autumn else 1
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=timezone.utc).timestamp() - offset * 3600
+
+
+dst_days = st.integers(2000, 2037).flatmap(lambda y: st.sampled_from([last_sunday(y, 3), last_sunday(y, 10)]))
+
+
+@settings(max_examples=150, deadline=None)  # the first example imports bs4
+@given(st.one_of(st.dates(date(2000, 1, 1), date(2037, 12, 31)), dst_days), st.integers(0, 23), st.integers(0, 59))
+def test_any_kickoff_on_a_page_is_read_as_belgian_time_by_the_eu_rule(day, hour, minute):
+    html = page((f"{day:%d/%m/%Y}", f"{hour}u{minute:02d}", "KAA Gent", "Club Brugge"))
+    expected = eu_brussels_utc(day, hour, minute)
+    if expected is None:
+        with pytest.raises(RefusedInput) as refused:
+            parse_fixtures_html(html)
+        assert refused.value.reason == "nonexistent_local_time"
+    else:
+        [game] = parse_fixtures_html(html)
+        assert game.start == expected
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -184,10 +236,25 @@ def test_garbled_feeds_are_refused_with_a_reason(text, reason):
     assert refused.value.reason == reason
 
 
-@given(st.binary(max_size=300))
-def test_arbitrary_bytes_either_parse_or_are_refused(data):
-    for parse in (lambda d: parse_fixtures_ical(d), lambda d: parse_fixtures_html(d.decode("latin-1"))):
+@st.composite
+def damaged(draw, original: bytes) -> bytes:
+    """The sample page or feed with one stretch cut out and some junk put in its place."""
+    start = draw(st.integers(0, len(original)))
+    end = draw(st.integers(start, min(len(original), start + 2000)))
+    return original[:start] + draw(st.binary(max_size=16)) + original[end:]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.binary(max_size=300), damaged(SAMPLE_HTML.encode("utf-8")), damaged(SAMPLE_ICS)))
+def test_damaged_or_arbitrary_input_is_refused_or_read_as_well_formed_home_games(data):
+    """Bad input is refused loudly (RefusedInput, nothing else escapes); what is read is still only
+    home games of the club, each key once, never a game also listed as pending."""
+    for read in (lambda d: read_fixtures_ical(d), lambda d: read_fixtures_html(d.decode("utf-8", "replace"))):
         try:
-            parse(data)
-        except RefusedInput:
-            pass
+            result = read(data)
+        except RefusedInput as refused:
+            assert refused.reason
+            continue
+        keys = [e.key for e in result.events]
+        assert all(e.home.casefold() == "kaa gent" and e.kind == GAME for e in result.events)
+        assert len(set(keys)) == len(keys) and not set(keys) & result.pending
