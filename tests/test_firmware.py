@@ -317,8 +317,12 @@ def test_full_buffer_drops_the_oldest_counts_it_and_flushes_the_rest_in_order():
 
     rt.spawn(node.run(), "node-1")
     rt.run(outage_then_recovery(), until=300)
-    dropped = node.dropped
-    assert dropped >= 3  # at least 8 readings met a ring of 5 (more while the backoff waited)
+    (connected,) = rt._trace.of_kind("mqtt.connected")
+    sampled_before = [r["seq"] for r in rt._trace.of_kind("reading.sampled") if r["t"] <= connected["t"]]
+    # The ring held the newest 5 when the broker came back; everything older was dropped, oldest first.
+    assert len(sampled_before) >= 8 and connected["buffered"] == 5
+    dropped = len(sampled_before) - 5
+    assert node.dropped == dropped
     assert [r["seq"] for r in rt._trace.of_kind("reading.dropped")] == list(range(1, dropped + 1))
     assert [r["seq"] for r in _payloads(hal)] == list(range(dropped + 1, node.seq + 1))
     assert node.stats()["buffered"] == 0
@@ -346,6 +350,39 @@ def test_web_handler_serves_the_latest_read_and_the_bounded_history():
     body = node.handle_http(b"GET /dhtSensor.json HTTP/1.1\r\n\r\n").partition(b"\r\n\r\n")[2]
     assert json.loads(body) == {"temp": "21.5", "humidity": "40.0"}
     assert node.http == {200: 2}
+
+
+class SlowMqtt(FakeMqtt):
+    """A broker link where a QoS 1 publish takes ``seconds`` until its PUBACK (slow or lossy link)."""
+
+    def __init__(self, rt, seconds):
+        super().__init__(rt)
+        self.seconds = seconds
+
+    async def publish(self, topic, payload, qos=0, retain=False):
+        await self.rt.sleep(self.seconds)
+        self.sent.append((topic, payload, qos, retain))
+
+
+@pytest.mark.xfail(strict=True, reason="firmware/node.py: when the ring overflows while its oldest reading is "
+                   "being published, that reading is counted and traced as dropped although the broker "
+                   "acknowledged it (counted as both reading.dropped and reading.published)")
+def test_a_reading_delivered_while_the_ring_overflows_is_not_counted_as_dropped():
+    """buffer_size=1, each publish takes 15 s: reading 1 is in flight when reading 2 (t=20) overflows the ring.
+    Reading 1 still reaches the broker, so the node must not report it as lost."""
+    rt = SimRuntime(seed=3, start=START, trace=Trace({}))
+    hal = Hal(rt, ScriptedSensor())
+    hal.mqtt = SlowMqtt(rt, 15.0)
+    node = Node(rt.child("node-1"), hal, "node-1", buffer_size=1)
+    rt.spawn(node.run(), "node-1")
+    rt.run(until=61)
+    published = {r["seq"] for r in _payloads(hal)}
+    dropped = {r["seq"] for r in rt._trace.of_kind("reading.dropped")}
+    buffered = {r["seq"] for r in node.buffer.items()}
+    assert 1 in published
+    assert published | dropped | buffered == set(range(1, node.seq + 1))
+    assert not published & dropped
+    assert node.dropped == node.seq - len(published) - len(buffered)
 
 
 class FlakySensor:
