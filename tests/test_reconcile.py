@@ -88,6 +88,21 @@ def test_only_games_of_the_given_source_take_part():
     stored = [game("a", NOW + H, source="html"), game("u1", NOW + 2 * H, source="ical")]
     r = reconcile(stored, [game("a", NOW + H, source="html")], now=NOW, source="html")
     assert r == Reconciliation()
+    # a key the other source owns is not taken over, moved or cancelled by this one
+    r = reconcile(stored, [game("a", NOW + H, source="html"), game("u1", NOW + 9 * H, source="html")],
+                  now=NOW, source="html")
+    assert r == Reconciliation()
+
+
+@given(st.integers(2, 20), st.data())
+def test_one_genuine_cancellation_is_never_held_back_by_the_safety_guards(n, data):
+    """The guards stop mass loss; one game dropped from an otherwise healthy page is a real cancellation."""
+    season = [game(f"g{i}", NOW + (i + 1) * 24 * H) for i in range(n)]
+    gone = data.draw(st.sampled_from(season))
+    r = reconcile(season + [CONCERT], [e for e in season if e is not gone], now=NOW)
+    assert r.suspicious is None
+    assert r.cancelled == (replace(gone, status=CANCELLED),)
+    assert not (r.added or r.rescheduled or r.reinstated or r.updated)
 
 
 # -- properties ------------------------------------------------------------------------------------
@@ -152,7 +167,9 @@ def test_suspicious_results_carry_no_change_and_custom_events_are_never_in_a_res
 def test_a_source_listing_none_of_the_upcoming_games_cancels_nothing(stored, now):
     past_only = [e for e in stored if e.start <= now]
     r = reconcile(stored, past_only, now=now)
-    assert not r.cancelled
+    assert not r.changed
+    if any(e.start > now for e in stored):  # a season vanished: held back and reported, never applied
+        assert r.suspicious is not None and r.suspicious.split(":")[0] in ("empty", "dropped")
 
 
 # -- the season against a reference model ------------------------------------------------------
