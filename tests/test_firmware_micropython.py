@@ -198,6 +198,7 @@ def check_reading():
 
 
 def check_web():
+    import json
     from firmware import web
     from firmware.reading import make_reading
     out, status = web.handle(b"GET /dhtSensor.json HTTP/1.1\r\nHost: n\r\n\r\n", "node-1", (402, 215), [])
@@ -205,7 +206,10 @@ def check_web():
     check("content length", b"Content-Length: 36\r\n" in out)
     readings = [make_reading("node-1", i, 0, 200, 400, -60) for i in (1, 2)]
     out, status = web.handle(b"GET /readings.json HTTP/1.0\r\n\r\n", "node-1", None, readings)
-    check("readings.json", status == 200 and b'"seq": 1' in out and b'"seq": 2' in out)
+    doc = json.loads(out.split(b"\r\n\r\n", 1)[1])
+    check("readings.json", status == 200 and doc["node"] == "node-1"
+          and [(r["seq"], r["temperature"], r["humidity"], r["wifi_rssi"]) for r in doc["readings"]]
+          == [(1, 20.0, 40.0, -60), (2, 20.0, 40.0, -60)])
     out, status = web.handle(b"GET / HTTP/1.0\r\n\r\n", "node-1", None, readings)
     check("chart page", status == 200 and b"/readings.json" in out and b"<svg" in out)
     check("not found", web.handle(b"GET /x HTTP/1.0\r\n\r\n", "n", None, [])[1] == 404)
@@ -279,14 +283,18 @@ def check_node():
           == ["checksum", "checksum"])
     check("never the corrupted value", all(r["temperature"] != 20.1 and r["temperature"] != 20.2
                                           for r in readings))
-    check("ring dropped the oldest", node.dropped == len(dropped) and len(dropped) > 0)
+    check("ring dropped the oldest", node.dropped == len(dropped) and len(dropped) > 0
+          and dropped == list(range(dropped[0], dropped[0] + len(dropped)))
+          and all(s < dropped[0] or s > dropped[-1] for s in seqs))
     check("published in order", seqs == sorted(seqs))
     buffered = [r["seq"] for r in node.buffer.items()]
     check("published + dropped + buffered = all", sorted(seqs + dropped + buffered) == list(range(1, node.seq + 1)))
     check("reconnected after backoff", node.connects == 2)
     check("all qos 1", all(q == 1 for t, p, q, r in hal.mqtt.sent))
     page = node.handle_http(b"GET /dhtSensor.json HTTP/1.0\r\n\r\n")
-    check("web on the node", page.startswith(b"HTTP/1.0 200 OK"))
+    t10 = 200 + hal.sensor.reads  # the last read was healthy: its temperature in tenths
+    check("web on the node", page.startswith(b"HTTP/1.0 200 OK") and json.loads(page.split(b"\r\n\r\n", 1)[1])
+          == {"temp": "%d.%d" % (t10 // 10, t10 % 10), "humidity": "40.0"})
     print("summary seq=%d dropped=%s published=%d sent=%d reads=%d" % (
         node.seq, dropped, len(seqs), len(hal.mqtt.sent), hal.sensor.reads))
     print("last " + hal.mqtt.sent[-1][1])
@@ -310,12 +318,14 @@ if __name__ == "__main__":
 # --- the pytest part (CPython only) ------------------------------------------------------
 
 if pytest is not None:
+    import functools
     import shutil
     import subprocess
     from pathlib import Path
 
     ROOT = Path(__file__).resolve().parent.parent
 
+    @functools.lru_cache(maxsize=None)
     def _run(interpreter):
         done = subprocess.run([interpreter, str(Path(__file__).resolve()), str(ROOT)], capture_output=True,
                               text=True, timeout=60, cwd=ROOT)
