@@ -70,11 +70,22 @@ def test_checksum_rate_corrupts_about_that_fraction_and_intact_values_are_record
     assert {r for r in reads if r != CHECKSUM} <= sensor.intact_values
 
 
-def test_stuck_sensor_repeats_one_valid_frame():
+def test_stuck_sensor_repeats_the_frame_of_the_fault_start_until_removed():
     rt, sensor = _sensor()
-    sensor.add_fault(SensorFault("node-1", "stuck"))
+    rt.run(until=3 * 3600)
+    fault = SensorFault("node-1", "stuck")
+    sensor.add_fault(fault)
+    since = rt.now()
     reads = _reads(rt, sensor, 100, every=300)  # over 8 hours of cycle
-    assert len(set(reads)) == 1 and isinstance(reads[0], tuple)
+    assert len(set(reads)) == 1 and isinstance(reads[0], tuple)  # one frame, valid checksum
+    h10, t10 = reads[0]
+    assert abs(t10 / 10 - daily_cycle(since, 21.0, 45.0)[0]) < 0.6  # the value when the fault began
+    sensor.remove_fault(fault)
+    back = rt.now()
+    after = _reads(rt, sensor, 20, every=300)
+    assert len(set(after)) > 1
+    assert all(abs(t10 / 10 - daily_cycle(back + i * 300, 21.0, 45.0)[0]) < 0.6
+               for i, (h10, t10) in enumerate(after))
 
 
 def test_drift_adds_per_hour_degrees():
