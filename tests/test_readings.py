@@ -118,7 +118,8 @@ def test_valid_readings_round_trip(node, seq, vals):
 @given(values)
 def test_valid_legacy_readings_round_trip(vals):
     r = decode_reading(LEGACY_TOPIC, _bytes(vals))
-    assert (r.node, r.seq, r.ts, r.temperature) == ("legacy", None, vals["ts"], vals["temperature"])
+    assert (r.node, r.seq, r.ts, r.temperature, r.humidity, r.wifi_rssi) == (
+        "legacy", None, vals["ts"], vals["temperature"], vals["humidity"], vals["wifi_rssi"])
 
 
 # Malformed payloads, each broken on purpose so it can never be a valid reading.
