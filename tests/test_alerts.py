@@ -162,3 +162,66 @@ def test_missed_while_off_rule(events, offset):
         assert p.next_change > now
         mid = (now + p.next_change) / 2
         assert plan(events, mid).lit == p.lit  # nothing changes before next_change
+
+
+def test_a_snooze_follows_its_alert_through_a_reschedule_while_it_still_covers_the_window():
+    """Alert ids survive a reschedule, so a snooze taken for the next hour still darkens the moved alert;
+    one that covered the old window only is over and leaves the moved alert alone."""
+    first = alerts_for([game()], DEFAULT_POLICIES)[0]
+    now = first.at + 60
+    for_an_hour = Snooze(first.id, now, now + H)
+    moved = game(start=KICKOFF + 5 * 60)  # kickoff five minutes later: the window moves inside the snooze
+    new = alerts_for([moved], DEFAULT_POLICIES)[0]
+    assert plan([moved], new.at + 1, snoozes=[for_an_hour]).lit == ()
+    assert plan([moved], new.at + 1, snoozes=[for_an_hour]).due == ()
+    rest_of_window = Snooze(first.id, now, first.until)
+    next_day = game(start=KICKOFF + 24 * H)
+    p = plan([next_day], first.at + 24 * H + 1, snoozes=[rest_of_window], fired=[(first.id, first.at)])
+    assert [a.id for a in p.due] == [first.id]  # the moved alert is a new firing, not snoozed
+
+
+@settings(max_examples=60)
+@given(events_st, st.data())
+def test_snoozing_one_alert_never_darkens_another(events, data):
+    """Snooze "until the next alert" ends with this alert's window: the next alert still lights up."""
+    alerts = alerts_for(events, DEFAULT_POLICIES)
+    if not alerts:
+        return
+    target = data.draw(st.sampled_from(alerts))
+    lo = data.draw(st.floats(target.at - 3 * H, target.until))
+    snooze = Snooze(target.id, lo, data.draw(st.floats(lo, target.until + 3 * H)))
+    for t in sorted({x for a in alerts for x in (a.at, a.until - 1e-3)}):
+        with_snooze = {a.id for a in plan(events, t, snoozes=[snooze]).lit}
+        without = {a.id for a in plan(events, t).lit}
+        assert with_snooze - {target.id} == without - {target.id}
+
+
+@settings(max_examples=80)
+@given(events_st, st.data())
+def test_across_restarts_each_alert_fires_once_exactly_when_the_controller_was_up_in_its_window(events, data):
+    """The controller is up during some intervals and plans at every instant the plan says (plus at each
+    start); the settled log carries over restarts. Each alert fires once iff some up-time met its window,
+    at the first such instant, and is skipped otherwise once it is over."""
+    # up-times start around the events' alert hours (so windows are often met, missed or cut) or anywhere
+    anchors = [e.start - 4.5 * H for e in events] or [KICKOFF]
+    start = st.one_of(st.sampled_from(anchors).flatmap(lambda a: st.floats(a, a + 2 * H)),
+                      st.floats(KICKOFF, KICKOFF + 40 * 24 * H))
+    runs = sorted((s, s + d) for s, d in data.draw(st.lists(st.tuples(start, st.floats(1, 2 * H)), max_size=8)))
+    fired: dict[tuple[str, float], float] = {}
+    skipped: set[tuple[str, float]] = set()
+    for up, down in runs:
+        t = up
+        while t is not None and t < down:
+            p = plan(events, t, fired=set(fired) | skipped)
+            for a in p.due:
+                assert (a.id, a.at) not in fired  # never twice, whatever the restarts
+                fired[(a.id, a.at)] = t
+            skipped |= {(a.id, a.at) for a in p.skipped}
+            t = p.next_change
+    for a in alerts_for(events, DEFAULT_POLICIES):
+        met = [max(up, a.at) for up, down in runs if up < a.until and down > a.at and max(up, a.at) < down]
+        if met:
+            assert fired.get((a.id, a.at)) == min(met)
+        else:
+            assert (a.id, a.at) not in fired
+            assert ((a.id, a.at) in skipped) == any(up >= a.until for up, _ in runs)
