@@ -4,6 +4,7 @@ import json
 
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 
 from sim.mqtt import BrokerHost, SimMqttClient
 from sim.network import Network
@@ -155,10 +156,18 @@ def test_a_push_target_that_fails_loses_no_reading_and_gets_the_latest_values_wh
     assert w.bridge.store.sequences("node-1") == [1, 2, 3, 4, 5]
     assert w.bridge.pusher.failures >= 2 and len(w.kinds("metrics.failed")) == w.bridge.pusher.failures
     assert not w.bridge.pusher.pending
-    jobs = [(job, body) for _t, job, body in w.target.pushes]
-    assert [job for job, _ in jobs] == ["node-1", "node-1"]
-    assert "temperature 25" in jobs[-1][1] and "RSSI -61" in jobs[-1][1]
-    assert "bridge_push_failures_total" in w.bridge.exposition()
+    jobs = [(job, _gauges(body)) for _t, job, body in w.target.pushes]
+    # Reading 1 before the outage; after it only the latest (seq 5): a gauge shows the newest value.
+    assert jobs == [("node-1", {"temperature": 20.0, "humidity": 40.2, "RSSI": -61.0}),
+                    ("node-1", {"temperature": 25.0, "humidity": 40.2, "RSSI": -61.0})]
+    exposed = _gauges(w.bridge.exposition())
+    assert exposed["bridge_push_failures_total"] == w.bridge.pusher.failures
+    assert (exposed["bridge_pushes_total"], exposed["bridge_push_pending"]) == (2, 0)
+
+
+def _gauges(text: str) -> dict:
+    """Unlabelled samples of a Prometheus text body, read by Prometheus' own parser."""
+    return {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples if not s.labels}
 
 
 def test_the_same_run_gives_the_same_trace():
@@ -209,3 +218,26 @@ def test_messages_lost_on_a_lossy_bridge_link_are_redelivered_and_stored_once():
     assert w.bridge.store.sequences("node-1") == list(range(1, 41))
     assert w.bridge.duplicates == len(w.kinds("reading.duplicate")) > 0  # lost PUBACKs: redelivered copies
     assert w.bridge.connects >= 2
+
+
+def test_a_decoder_bug_is_a_counted_refusal_and_the_bridge_keeps_storing(monkeypatch):
+    """Never crashes: an unexpected exception while decoding is refused as decoder_error, counted and traced."""
+    import system.bridge
+
+    trace = Trace({"test": "decoder-bug"})
+    rt = SimRuntime(seed=1, start=START, trace=trace)
+    bridge = Bridge(rt.child("bridge"), mqtt=None, store=ReadingStore())
+    real = system.bridge.decode_reading
+
+    def flaky(topic, payload, **options):
+        if payload == b"trigger":
+            raise ZeroDivisionError("a decoder bug")
+        return real(topic, payload, **options)
+
+    monkeypatch.setattr(system.bridge, "decode_reading", flaky)
+    assert bridge.handle("sensors/node-1/reading", b"trigger") == "refused"
+    assert bridge.handle("sensors/node-1/reading", reading(1)) == "stored"
+    assert bridge.refused["decoder_error"] == 1 and bridge.refusals == 1
+    (refused,) = trace.of_kind("reading.refused")
+    assert refused["reason"] == "decoder_error" and "ZeroDivisionError" in refused["detail"]
+    assert bridge.store.sequences("node-1") == [1]
