@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sim.runtime import SimRuntime
 from system.bridge import Bridge
 from system.errors import BackendError
-from system.prometheus import Family, PushgatewayTarget, reading_gauges, render
+from system.prometheus import (Family, PushgatewayTarget, ReadingPusher, RecordingPushTarget,
+                               reading_gauges, render)
 from system.reading_store import ReadingStore
 from system.readings import REASONS, Reading
 
@@ -63,6 +64,28 @@ def test_the_push_body_has_the_original_three_gauges():
     assert {name: (f.type, f.samples[0].value) for name, f in families.items()} == {
         "temperature": ("gauge", 21.5), "humidity": ("gauge", 40.2), "RSSI": ("gauge", -61.0)}
     assert all(not s.labels and s.timestamp is None for f in families.values() for s in f.samples)
+
+
+def test_the_pusher_pushes_each_nodes_newest_reading_under_its_own_job():
+    """One Pushgateway job per node (here a template), carrying that node's latest values; an older reading
+    offered after a newer one does not move the gauges back."""
+    rt = SimRuntime(seed=1, start=START)
+    target = RecordingPushTarget(rt)
+    pusher = ReadingPusher(rt, target, job="esp32-{node}")
+
+    async def main():
+        rt.spawn(pusher.run(), "pusher")
+        pusher.offer(Reading("node-1", 2, START, 22.0, 41.0, -60.0))
+        pusher.offer(Reading("node-1", 1, START - 10, 21.0, 40.0, -59.0))  # late redelivery of an older one
+        pusher.offer(Reading("node-2", 7, 0, -3.5, 55.5, -75.0))
+        await rt.sleep(1.0)
+
+    rt.run(main(), until=5)
+    pushes = [(job, parse(body)) for _t, job, body in target.pushes]
+    assert pushes == [
+        ("esp32-node-1", {("temperature", ()): 22.0, ("humidity", ()): 41.0, ("RSSI", ()): -60.0}),
+        ("esp32-node-2", {("temperature", ()): -3.5, ("humidity", ()): 55.5, ("RSSI", ()): -75.0})]
+    assert pusher.pushes == 2 and not pusher.pending
 
 
 label_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)
