@@ -1,17 +1,16 @@
-"""Metrics: exposition text, push-then-reset, failed pushes keep counts, heartbeat alarm, httpx adapter."""
+"""Metrics: exposition text, push-then-reset, failed pushes keep counts, heartbeat alarm.
 
-import asyncio
+The live push target (PushgatewayTarget over httpx) is tested in test_prometheus.py.
+"""
 
-import httpx
 import pytest
-import respx
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 
 from sim.runtime import SimRuntime
-from system.errors import BackendError
-from system.metrics import HEARTBEAT, HeartbeatWatch, Metrics, MetricsCollector, heartbeat_alarm, render
-from system.prometheus import PushgatewayTarget, RecordingPushTarget
+from system.metrics import COUNTERS, HEARTBEAT, HeartbeatWatch, Metrics, MetricsCollector, heartbeat_alarm, render
+from system.prometheus import RecordingPushTarget
 from system.trace import Trace
 
 T0 = 1_774_000_000.0
@@ -23,10 +22,13 @@ def parse(body):
 
 
 def test_exposition_text_has_help_type_and_values():
+    """Prometheus' own parser reads every counter as a gauge with its help text, and the heartbeat 1."""
     body = render({"events_added": 3, "alerts_started": 1})
-    assert body.endswith("\n")
-    assert "# HELP events_added " in body and "# TYPE events_added gauge" in body
-    assert parse(body) == {"events_added": 3, "alerts_started": 1, HEARTBEAT: 1}
+    families = {f.name: (f.type, f.documentation, [(s.name, s.labels, s.value) for s in f.samples])
+                for f in text_string_to_metric_families(body)}
+    assert families.pop(HEARTBEAT)[::2] == ("gauge", [(HEARTBEAT, {}, 1.0)])
+    assert families == {name: ("gauge", COUNTERS[name], [(name, {}, float(n))])
+                        for name, n in (("events_added", 3), ("alerts_started", 1))}
 
 
 def test_unknown_counter_is_a_programming_error():
@@ -100,37 +102,3 @@ def test_watch_traces_missed_once_and_restored():
     # last push before the outage at 900; alarm once 900 s later, cleared after the push at 3000
     assert kinds == [(1800.0, "heartbeat.missed"), (3000.0, "heartbeat.restored")]
     assert watch.alarms == 1
-
-
-# -- httpx adapter (respx) -------------------------------------------------------------
-
-@respx.mock
-def test_httpx_target_posts_the_body_to_the_pushgateway_path():
-    route = respx.post("http://pushgw:9091/metrics/job/controller").mock(return_value=httpx.Response(200))
-    body = render({"events_added": 1})
-
-    async def main():
-        async with httpx.AsyncClient() as client:
-            await PushgatewayTarget(client, "http://pushgw:9091/").push("controller", body)
-
-    asyncio.run(main())
-    request = route.calls.last.request
-    assert request.content.decode() == body
-    assert request.headers["content-type"].startswith("text/plain; version=0.0.4")
-
-
-@respx.mock
-@pytest.mark.parametrize("response", [httpx.Response(500, text="boom"), httpx.ConnectError("refused")])
-def test_httpx_target_failures_become_backend_errors(response):
-    route = respx.post("http://pushgw:9091/metrics/job/controller")
-    if isinstance(response, Exception):
-        route.mock(side_effect=response)
-    else:
-        route.mock(return_value=response)
-
-    async def main():
-        async with httpx.AsyncClient() as client:
-            await PushgatewayTarget(client, "http://pushgw:9091").push("controller", "x 1\n")
-
-    with pytest.raises(BackendError):
-        asyncio.run(main())
