@@ -4,10 +4,12 @@ Every verified reading is stored exactly once, in each node's sequence without a
 no unverified value reaches the store, nothing is refused, and the run is deterministic.
 """
 
+import statistics
 import time
 from collections import defaultdict
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from sim.runner import run_scenario
 from sim.scenario import load, parse
@@ -78,12 +80,14 @@ def test_readings_of_an_outage_are_buffered_and_flushed_in_order_after_it(run, n
     up = next(r["t"] for r in run.trace.of_kind("link.up") if r["src"] == link_src)
     assert up - down == 1200
     sampled_at = {r["seq"]: r["t"] for r in run.trace.of_kind("reading.sampled") if r["node"] == node}
+    sampled_during = [seq for seq, t in sampled_at.items() if down < t < up]
+    assert len(sampled_during) == 1200 // 10 - 1  # one a 10 s tick, strictly inside the 20 minutes
     stored = [r for r in run.trace.of_kind("reading.stored") if r["node"] == node]
     during = [r for r in stored if down < sampled_at[r["seq"]] < up]
-    assert len(during) >= 115 and all(r["t"] >= up for r in during)
+    assert [r["seq"] for r in during] == sampled_during and all(r["t"] >= up for r in during)
     reconnect = next(r for r in run.trace.of_kind("mqtt.connected") if r["node"] == node and r["t"] > up)
     assert reconnect["t"] - up <= 60  # backoff capped at 60 s
-    assert reconnect["buffered"] >= 115
+    assert reconnect["buffered"] >= len(sampled_during)  # none of them could leave the node before
 
 
 def test_readings_before_sntp_carry_ts_0_and_later_ones_the_read_time(run):
@@ -94,6 +98,54 @@ def test_readings_before_sntp_carry_ts_0_and_later_ones_the_read_time(run):
             assert ts == 0, node  # read at 8 s, the clock is set at 15 s
         else:
             assert start + 15 <= ts <= start + run.duration
+
+
+def test_rssi_varies_and_is_0_while_the_wifi_is_down(run):
+    """The stored RSSI is the radio's: it wanders, reads 0 while the node is off its access point, and sits
+    lower while node-2's signal is weak (mean -86 dBm from 10:00 to 11:00, -62 otherwise)."""
+    sampled_at = {(r["node"], r["seq"]): r["t"] for r in run.trace.of_kind("reading.sampled")}
+    offline = defaultdict(list)
+    for down in run.trace.of_kind("wifi.disconnected"):
+        up = next(r["t"] for r in run.trace.of_kind("wifi.connected") if r["node"] == down["node"]
+                  and r["t"] > down["t"])
+        offline[down["node"]].append((down["t"], up))
+    assert sorted(offline) == ["node-2", "node-3"]  # node-3's dropped AP, node-2's weak signal
+    rows = run.world.readings.db.execute("SELECT node, seq, wifi_rssi FROM readings").fetchall()
+    weak, normal = [], []
+    for node, seq, rssi in rows:
+        t = sampled_at[(node, seq)]
+        if any(down < t < up for down, up in offline[node]):
+            assert rssi == 0, (node, seq)
+        elif not any(down <= t <= up for down, up in offline[node]):
+            assert -100 <= rssi < 0, (node, seq)
+            (weak if node == "node-2" and 14400 < t < 18000 else normal).append(rssi)
+    assert len({r for node, seq, r in rows if node == "node-1"}) > 5  # it varies
+    assert abs(statistics.mean(normal) + 62) < 3
+    assert statistics.mean(weak) < -78
+
+
+def test_the_bridge_exports_what_it_stored(run):
+    """Pushgateway: one job per node whose last push is that node's newest reading; /metrics: the counts."""
+    store = run.world.readings
+    last_push = {job: body for _t, job, body in run.world.pushgateway.pushes}
+    assert sorted(last_push) == ["node-1", "node-2", "node-3"] and not run.world.bridge.pusher.pending
+    exposed = {(s.name, tuple(s.labels.items())): s.value
+               for f in text_string_to_metric_families(run.world.bridge.exposition()) for s in f.samples}
+    clocked = 0
+    for node, body in last_push.items():
+        newest = max(store.rows(node), key=lambda r: r["seq"])
+        gauges = {s.name: s.value for f in text_string_to_metric_families(body) for s in f.samples}
+        assert gauges == {"temperature": newest["temperature"], "humidity": newest["humidity"],
+                          "RSSI": newest["wifi_rssi"]}, node
+        assert exposed[("bridge_readings_stored_total", (("node", node),))] == store.count(node)
+        unclocked = sum(1 for r in store.rows(node) if r["ts"] == 0)
+        assert unclocked == 1 and exposed[("bridge_readings_unclocked_total", (("node", node),))] == unclocked
+        assert exposed[("bridge_last_reading_timestamp_seconds", (("node", node),))] == max(
+            r["taken"] for r in store.rows(node))
+        clocked += store.count(node) - unclocked
+    assert exposed[("bridge_reading_lag_seconds_count", ())] == clocked
+    assert not any(value for (name, _labels), value in exposed.items()
+                   if name in ("bridge_readings_refused_total", "bridge_readings_duplicate_total"))
 
 
 def test_every_node_ends_online_on_its_retained_status_topic(run):
