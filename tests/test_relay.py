@@ -1,6 +1,9 @@
 """Relay backends and the driver: edges, blinking, retries, never stuck on, serial board, gpiod."""
 
+import os
+import select
 import sys
+import threading
 import types
 from enum import Enum
 
@@ -9,8 +12,7 @@ import pytest
 from sim.runtime import SimRuntime
 from system.errors import BackendError
 from system.metrics import Metrics
-from system.relay import (BLINK, GpiodRelay, LightPattern, RelayDriver, SerialRelayBoard, SimRelay,
-                          command_bytes)
+from system.relay import BLINK, GpiodRelay, LightPattern, RelayDriver, SerialRelayBoard, SimRelay
 from system.trace import Trace
 
 T0 = 1_774_000_000.0
@@ -106,6 +108,8 @@ def test_a_failed_on_is_retried_until_it_works():
     drive(rt, backend, [(0, True)], until=60)
     assert backend.state is True
     assert len([r for r in trace.records if r["kind"] == "relay.failed"]) == 3
+    [(t_on, kind)] = edges(trace)  # retried after backoffs of at most 1 s, 2 s and 4 s
+    assert kind == "relay.on" and 0.5 + 1 + 2 <= t_on <= 1 + 2 + 4
 
 
 def test_driver_commands_off_at_start_so_a_light_left_on_is_cleared():
@@ -125,37 +129,64 @@ def test_light_pattern_is_validated():
 
 # -- serial relay board over pyserial's loop:// --------------------------------------
 
-def test_serial_board_writes_its_commands_and_checks_the_echo():
-    rt, _ = sim()
-    board = SerialRelayBoard("loop://", echo=True, timeout=0.2)
-
-    async def main():
-        await board.on()
-        await board.off()
-
-    rt.run(main())  # loop:// echoes each command: both accepted
-    board.close()
-    assert command_bytes("A0 01 01 A2") == b"\xa0\x01\x01\xa2"
+@pytest.fixture
+def board_pty():
+    """A pseudo-terminal: the relay opens its path as a serial port, the test plays the board on the other end."""
+    master, slave = os.openpty()
+    yield master, os.ttyname(slave)
+    os.close(master)
+    os.close(slave)
 
 
-def test_serial_board_without_an_answer_is_a_backend_error():
-    board = SerialRelayBoard("loop://", echo=True, timeout=0.05)
-    board.open()
-    board._port.write = lambda data: len(data)  # the board swallows the command and stays silent
-    rt, _ = sim()
-    with pytest.raises(BackendError):
-        rt.run(board.on())
+def board_answers(master, n, reply=None):
+    """The board reads one ``n``-byte command and answers ``reply`` (default: echoes it)."""
+    def serve():
+        command = b""
+        while len(command) < n:
+            command += os.read(master, n - len(command))
+        os.write(master, command if reply is None else reply)
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
 
 
-def test_serial_board_command_is_what_the_port_sees():
-    board = SerialRelayBoard("loop://", on_command=b"ON\n", off_command="4f 46 46 0a")
-    board.open()
-    sent = []
-    board._port.write = lambda data: sent.append(bytes(data)) or len(data)
+def test_default_commands_follow_the_lcus1_protocol():
+    """LCUS-1 frame: A0, channel, state, checksum = sum of the first three bytes (mod 256)."""
+    board = SerialRelayBoard("loop://")
+    for command, state in ((board.on_command, 1), (board.off_command, 0)):
+        assert command[:3] == bytes([0xA0, 1, state]) and command[3] == sum(command[:3]) % 256
+    with pytest.raises(ValueError, match="not hex bytes"):
+        SerialRelayBoard("loop://", on_command="relay on")  # a config typo is refused at start-up
+
+
+def test_serial_board_sends_the_configured_bytes_down_the_line(board_pty):
+    master, path = board_pty
+    board = SerialRelayBoard(path, on_command=b"ON\n", off_command="4f 46 46 0a")
     rt, _ = sim()
     rt.run(board.on())
     rt.run(board.off())
-    assert sent == [b"ON\n", b"OFF\n"]
+    board.close()
+    received = b""
+    while len(received) < 7 and select.select([master], [], [], 1.0)[0]:
+        received += os.read(master, 64)
+    assert received == b"ON\nOFF\n"
+
+
+def test_serial_board_with_echo_accepts_its_echo_and_refuses_silence_or_a_wrong_answer(board_pty):
+    master, path = board_pty
+    board = SerialRelayBoard(path, echo=True, timeout=1.0)
+    rt, _ = sim()
+    answering = board_answers(master, 4)
+    rt.run(board.on())  # echoed: accepted
+    answering.join()
+    answering = board_answers(master, 4, reply=b"\xa0\x01\x01\xa2")  # the on frame in answer to off
+    with pytest.raises(BackendError, match="answered"):
+        rt.run(board.off())
+    answering.join()
+    board.timeout = 0.05
+    board.close()  # reopened with the short timeout on the next command
+    with pytest.raises(BackendError, match="answered ''"):
+        rt.run(board.on())  # nobody answers
 
 
 def test_unopenable_serial_port_is_a_backend_error():
@@ -202,7 +233,7 @@ def fake_gpiod(monkeypatch):
     gpiod.LineSettings = lambda **kw: types.SimpleNamespace(**kw)
 
     def request_lines(path, consumer=None, config=None):
-        if path != "/dev/gpiochip0":
+        if path not in ("/dev/gpiochip0", "/dev/gpiochip4"):
             raise FileNotFoundError(path)
         req = FakeRequest(config)
         req.path, req.consumer = path, consumer
@@ -217,7 +248,7 @@ def fake_gpiod(monkeypatch):
 
 @pytest.mark.parametrize("active_low, expected", [(False, [0, 1, 0]), (True, [1, 0, 1])])
 def test_gpiod_relay_requests_an_output_line_and_drives_it(fake_gpiod, active_low, expected):
-    relay = GpiodRelay("/dev/gpiochip0", line=17, active_low=active_low)
+    relay = GpiodRelay("/dev/gpiochip4", line=27, active_low=active_low)  # not the defaults: configurable
     rt, _ = sim()
 
     async def main():
@@ -226,7 +257,8 @@ def test_gpiod_relay_requests_an_output_line_and_drives_it(fake_gpiod, active_lo
 
     rt.run(main())
     [req] = fake_gpiod
-    assert req.offset == 17 and req.settings.direction.name == "OUTPUT" and req.settings.active_low is active_low
+    assert (req.path, req.offset) == ("/dev/gpiochip4", 27)
+    assert req.settings.direction.name == "OUTPUT" and req.settings.active_low is active_low
     assert req.levels == expected  # starts with the light off, then on, then off
     relay.close()
     assert req.released
