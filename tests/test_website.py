@@ -1,13 +1,17 @@
 """The simulated club website: what it renders reads back, and it answers through httpx."""
 
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from sim.runtime import SimRuntime
-from sim.website import ClubSite, render_html, render_ical, sample_season
-from system.fixtures import parse_fixtures_html, parse_fixtures_ical
+from sim.website import OPPONENTS, ClubSite, render_html, render_ical, sample_season
+from system.events import CANCELLED
+from system.fixtures import parse_fixtures_html, parse_fixtures_ical, read_fixtures_html, read_fixtures_ical
+from system.trace import Trace
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
 
@@ -57,3 +61,50 @@ def test_timeouts_honour_the_client_read_timeout_and_end_on_time():
             return waited, (await client.get(site.feed_url)).status_code
 
     assert rt.run(main()) == (7.0, 200)
+
+
+def test_sample_season_is_a_double_round_robin_with_home_games_on_both_dst_sundays():
+    """What the sample files promise: 34 rounds, each opponent once at home and once away, weekend
+    kickoffs from August to May, and home games on the last Sundays of October and March."""
+    season = sample_season()
+    brussels = ZoneInfo("Europe/Brussels")
+    assert len(season) == 2 * len(OPPONENTS) == 34
+    assert sorted(g.away for g in season if g.home == "KAA Gent") == sorted(OPPONENTS)
+    assert sorted(g.home for g in season if g.away == "KAA Gent") == sorted(OPPONENTS)
+    local = [datetime.fromtimestamp(g.kickoff, brussels) for g in season]
+    assert all(t.weekday() in (4, 5, 6) for t in local)  # Friday to Sunday
+    assert (local[0].year, local[0].month, local[-1].year, local[-1].month) == (2025, 8, 2026, 5)
+    home = {(t.date(), t.hour, t.minute) for g, t in zip(season, local) if g.home == "KAA Gent"}
+    assert {(date(2025, 10, 26), 18, 30), (date(2026, 3, 29), 18, 30)} <= home
+
+
+def test_world_changes_show_on_page_and_feed_and_keep_the_feed_uid():
+    rt = SimRuntime(seed=1, start=datetime(2025, 9, 1, tzinfo=ZoneInfo("Europe/Brussels")).timestamp(),
+                    trace=Trace({"scenario": "test_website"}))
+    site = ClubSite(rt, sample_season())
+
+    def read():
+        page = {e.title: e for e in read_fixtures_html(site.html(), club=None).events}
+        feed = {e.title: e for e in read_fixtures_ical(site.ical(), club=None).events}
+        return page, feed
+
+    _, before = read()
+    new_kickoff = datetime(2025, 10, 5, 20, 45, tzinfo=ZoneInfo("Europe/Brussels")).timestamp()
+    site.reschedule("KAA Gent - OH Leuven", new_kickoff)
+    site.postpone("KAA Gent - Cercle Brugge")
+    site.cancel("KAA Gent - Standard Luik")
+    page, feed = read()
+    for source in (page, feed):
+        assert source["KAA Gent - OH Leuven"].start == new_kickoff
+        assert source["KAA Gent - Cercle Brugge"].status == CANCELLED
+        assert "KAA Gent - Standard Luik" not in source
+        assert len(source) == 33
+    assert feed["KAA Gent - OH Leuven"].key == before["KAA Gent - OH Leuven"].key  # a reschedule, not a new game
+    assert [r["change"] for r in rt._trace.of_kind("site.changed")] == ["reschedule", "postpone", "cancel"]
+
+
+def test_a_truncated_page_is_well_formed_and_lists_the_first_games_only():
+    season = sorted(sample_season(), key=lambda g: g.kickoff)
+    games = read_fixtures_html(render_html(season, garble="truncated"), club=None).events
+    assert 0 < len(games) < len(season) // 2
+    assert [(e.title, e.start) for e in games] == [(g.title, g.kickoff) for g in season[:len(games)]]
