@@ -61,6 +61,8 @@ class Node:
         self.topic = reading_topic(node_id)
         self.status_topic = status_topic(node_id)
         self._used = 0  # read number of the last read turned into a reading
+        self._sending = None  # the reading whose publish is under way
+        self._sending_evicted = False
         self._read_at = None
         self._wake = rt.event()
         self._rng = rt.rng(node_id + "/backoff")
@@ -126,13 +128,18 @@ class Node:
         self.seq += 1
         reading = make_reading(self.node_id, self.seq, latest[2], latest[1], latest[0], self.hal.wifi.rssi())
         old = self.buffer.push(reading)
-        if old is not None:
-            self.dropped += 1
-            self.rt.trace("reading.dropped", node=self.node_id, seq=old["seq"])
+        if old is not None and old is self._sending:
+            self._sending_evicted = True  # lost only if its publish, under way, fails
+        elif old is not None:
+            self._count_drop(old)
         self.history.push(reading)
         self.rt.trace("reading.sampled", node=self.node_id, seq=self.seq)
         self._wake.set()
         return reading
+
+    def _count_drop(self, reading):
+        self.dropped += 1
+        self.rt.trace("reading.dropped", node=self.node_id, seq=reading["seq"])
 
     async def publish_loop(self):
         mqtt = self.hal.mqtt
@@ -158,11 +165,16 @@ class Node:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            self._sending, self._sending_evicted = reading, False
             try:
                 await mqtt.publish(self.topic, encode_reading(reading), 1, False)
             except OSError:
-                continue  # still buffered: sent again after the reconnect (the bridge de-duplicates)
-            if self.buffer.peek() is reading:
+                if self._sending_evicted:  # the ring overflowed onto it meanwhile: now it is lost
+                    self._count_drop(reading)
+                continue  # else still buffered: sent again after the reconnect (the bridge de-duplicates)
+            finally:
+                self._sending = None
+            if not self._sending_evicted and self.buffer.peek() is reading:
                 self.buffer.pop()
             self.published += 1
             self.rt.trace("reading.published", node=self.node_id, seq=reading["seq"])
@@ -180,7 +192,7 @@ class Node:
         # Counters for the console and tests.
         return {"seq": self.seq, "reads": self.reads, "errors": dict(self.errors), "skipped": self.skipped,
                 "buffered": len(self.buffer), "dropped": self.dropped, "published": self.published,
-                "connects": self.connects}
+                "connects": self.connects, "sending": self._sending["seq"] if self._sending else None}
 
 
 def _until_next(started, now, every):

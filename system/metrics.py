@@ -7,7 +7,7 @@ goes with every push; whoever receives the pushes runs :class:`HeartbeatWatch`, 
 raises an alarm (``heartbeat.missed``) when no push arrived for three periods.
 
 The push target is a port with one method, ``async push(job, body)``:
-:class:`RecordingPushTarget` in sim, :class:`HttpxPushTarget` live (a Prometheus
+:class:`RecordingPushTarget` in sim, :class:`PushgatewayTarget` live (a Prometheus
 Pushgateway, or any HTTP endpoint taking a POST).
 """
 

@@ -67,6 +67,11 @@ MIGRATIONS: tuple[str, ...] = (
             'season', season, 'location', location, 'source', source)
         FROM events ORDER BY rowid;
     """,
+    # v3: which kinds have a policy of their own, so an empty one (no alerts) is kept as such.
+    """
+    CREATE TABLE policy_kinds (kind TEXT PRIMARY KEY);
+    INSERT INTO policy_kinds SELECT DISTINCT kind FROM policies;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -247,9 +252,9 @@ class Store:
     # -- alerts: policies, extras, snoozes, log --------------------------------------
 
     def policies(self, defaults: Mapping[str, Sequence[AlertRule]]) -> dict[str, tuple[AlertRule, ...]]:
-        """The alert policy per kind: the stored one where a kind has rows, else ``defaults``."""
+        """The alert policy per kind: the stored one where a kind has one (maybe empty), else ``defaults``."""
         out = {k: tuple(v) for k, v in defaults.items()}
-        stored: dict[str, list[AlertRule]] = {}
+        stored: dict[str, list[AlertRule]] = {kind: [] for (kind,) in self.db.execute("SELECT kind FROM policy_kinds")}
         for kind, before, duration in self.db.execute("SELECT kind, before, duration FROM policies ORDER BY kind, before DESC"):
             stored.setdefault(kind, []).append(AlertRule(before, duration))
         out.update({k: tuple(v) for k, v in stored.items()})
@@ -261,6 +266,7 @@ class Store:
 
         def work() -> None:
             self.db.execute("DELETE FROM policies WHERE kind = ?", (kind,))
+            self.db.execute("INSERT OR IGNORE INTO policy_kinds VALUES (?)", (kind,))
             for r in rules:
                 self.db.execute("INSERT OR REPLACE INTO policies VALUES (?, ?, ?)", (kind, r.before, r.duration))
             self._outbox("policies", kind, {"kind": kind, "rules": [[r.before, r.duration] for r in rules]})

@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from system.alerts import Snooze
 from system.errors import RefusedInput
-from system.events import CANCELLED, GAME, SCHEDULED, Alert, AlertRule, Event
+from system.events import CANCELLED, CUSTOM, GAME, SCHEDULED, Alert, AlertRule, Event
 from system.metrics import Metrics
 from system.store import MIGRATIONS, SCHEMA_VERSION, Store
 
@@ -270,3 +270,30 @@ class StoreMachine(RuleBasedStateMachine):
 
 TestStoreStateful = StoreMachine.TestCase
 TestStoreStateful.settings = settings(max_examples=40, stateful_step_count=20, deadline=None)
+
+
+def test_an_empty_policy_means_no_alerts_and_survives_reopening(path):
+    from system.alerts import DEFAULT_POLICIES, alerts_for
+
+    store = Store(path)
+    store.set_policy(CUSTOM, [])
+    store.put_event(Event(key="c1", kind=CUSTOM, title="Party", start=10_000.0))
+    store.close()
+    again = Store(path)
+    policies = again.policies(DEFAULT_POLICIES)
+    assert policies[CUSTOM] == () and policies[GAME] == DEFAULT_POLICIES[GAME]
+    assert alerts_for(again.stored_events(), policies) == []
+
+
+def test_a_v2_file_keeps_its_stored_policies_through_the_v3_migration(path):
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0] + MIGRATIONS[1] + "\nPRAGMA user_version = 2;")
+    db.execute("INSERT INTO policies VALUES ('game', 7200.0, 300.0)")
+    db.commit()
+    db.close()
+    from system.alerts import DEFAULT_POLICIES
+
+    store = Store(path)
+    assert store.migrated_from == 2
+    assert store.policies(DEFAULT_POLICIES)[GAME] == (AlertRule(7200.0, 300.0),)
+    assert store.policies(DEFAULT_POLICIES)[CUSTOM] == DEFAULT_POLICIES[CUSTOM]
