@@ -2,8 +2,8 @@
 #
 # Written to run unchanged on the ESP32 (a HAL over machine/dht/network/umqtt,
 # not written yet: it comes with the bench/HIL work) and in sim (a HAL over the
-# world models); its logic is tested under the MicroPython Unix port too. ``rt`` is the runtime subset: now, sleep, spawn,
-# event, rng, trace. The HAL has ``sensor.read_frame()`` (5 raw bytes or raises
+# world models); its logic is tested under the MicroPython Unix port too. ``rt``
+# is the runtime subset: now, sleep, spawn, event, rng, trace. The HAL has ``sensor.read_frame()`` (5 raw bytes or raises
 # SensorError), ``wifi.rssi()`` (0 when not connected), ``mqtt`` (connect(),
 # publish(topic, payload, qos, retain), ``connected``; failures are OSError),
 # optionally ``clock`` (``synced()``, ``time()``) and ``web`` (a listener).
@@ -62,7 +62,6 @@ class Node:
         self.status_topic = status_topic(node_id)
         self._used = 0  # read number of the last read turned into a reading
         self._sending = None  # the reading whose publish is under way
-        self._sending_evicted = False
         self._read_at = None
         self._wake = rt.event()
         self._rng = rt.rng(node_id + "/backoff")
@@ -128,9 +127,7 @@ class Node:
         self.seq += 1
         reading = make_reading(self.node_id, self.seq, latest[2], latest[1], latest[0], self.hal.wifi.rssi())
         old = self.buffer.push(reading)
-        if old is not None and old is self._sending:
-            self._sending_evicted = True  # lost only if its publish, under way, fails
-        elif old is not None:
+        if old is not None and old is not self._sending:  # one being sent is lost only if that fails
             self._count_drop(old)
         self.history.push(reading)
         self.rt.trace("reading.sampled", node=self.node_id, seq=self.seq)
@@ -165,16 +162,16 @@ class Node:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            self._sending, self._sending_evicted = reading, False
+            self._sending = reading
             try:
                 await mqtt.publish(self.topic, encode_reading(reading), 1, False)
             except OSError:
-                if self._sending_evicted:  # the ring overflowed onto it meanwhile: now it is lost
+                if self.buffer.peek() is not reading:  # the ring overflowed onto it meanwhile: now it is lost
                     self._count_drop(reading)
                 continue  # else still buffered: sent again after the reconnect (the bridge de-duplicates)
             finally:
                 self._sending = None
-            if not self._sending_evicted and self.buffer.peek() is reading:
+            if self.buffer.peek() is reading:
                 self.buffer.pop()
             self.published += 1
             self.rt.trace("reading.published", node=self.node_id, seq=reading["seq"])
