@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 
 import click
 
-from hilsim.stopping import sigterm_as_interrupt
+from hilsim.live import sigterm_as_interrupt, trace_sink
 
 from system.bridge_main import LiveBridgeConfig, run_live_bridge
 from system.mqtt_live import TlsOptions
@@ -53,13 +52,7 @@ def bridge(broker_url: str, db_path: str, pushgateway_url: str | None, job: str,
                + (f", pushing to {pushgateway_url}" if pushgateway_url else "")
                + (f", /metrics on {metrics_host}:{metrics_port}" if metrics_port >= 0 else ""), err=True)
     try:
-        with sigterm_as_interrupt():
-            if trace_path == "-":
-                run_live_bridge(config, trace_file=sys.stdout, until=duration)
-            elif trace_path:
-                with open(trace_path, "a", encoding="utf-8") as sink:  # a restart must not erase the last trace
-                    run_live_bridge(config, trace_file=sink, until=duration)
-            else:
-                run_live_bridge(config, until=duration)
+        with sigterm_as_interrupt(), trace_sink(trace_path) as sink:
+            run_live_bridge(config, trace_file=sink, until=duration)
     except KeyboardInterrupt:
         click.echo("bridge: stopped", err=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from hilsim.live import trace_sink
 from system.errors import BackendError
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -88,15 +89,12 @@ def broker(host: str, port: int, passwd: Path, add_user: str | None, password_st
         click.echo(f"warning: {passwd} lists no users; only client certificates can log in", err=True)
     tls = TlsConfig(tls_cert, tls_key, ca_cert, require_client_cert) if tls_cert else None
     settings = BrokerSettings(host=host, port=port, users=users, tls=tls)
-    sink = None if trace_path in (None, "-") else open(trace_path, "a", encoding="utf-8")
     try:
-        rt = _trace_runtime(sys.stdout if trace_path == "-" else sink, host, port) if trace_path else None
-        asyncio.run(_serve(EmbeddedBroker(settings, rt=rt)))
+        with trace_sink(trace_path) as sink:
+            rt = _trace_runtime(sink, host, port) if sink else None
+            asyncio.run(_serve(EmbeddedBroker(settings, rt=rt)))
     except BackendError as exc:
         raise click.ClickException(str(exc)) from exc
-    finally:
-        if sink is not None:
-            sink.close()
 
 
 def _trace_runtime(sink, host: str, port: int):

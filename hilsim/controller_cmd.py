@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 
 import click
 
-from hilsim.stopping import sigterm_as_interrupt
+from hilsim.live import sigterm_as_interrupt, trace_sink
 
 from system.controller_main import LiveControllerConfig, parse_relay, run_live_controller
 from system.errors import BackendError
@@ -45,14 +44,8 @@ def controller(db: str, fixtures_url: str | None, fixtures_format: str, relay: s
                                   pattern=pattern, push_url=push_url, scrape_every=scrape_every,
                                   push_every=push_every)
     try:
-        with sigterm_as_interrupt():
-            if trace_path == "-":
-                run_live_controller(config, trace_file=sys.stdout, until=duration)
-            elif trace_path:
-                with open(trace_path, "a", encoding="utf-8") as sink:
-                    run_live_controller(config, trace_file=sink, until=duration)
-            else:
-                run_live_controller(config, until=duration)
+        with sigterm_as_interrupt(), trace_sink(trace_path) as sink:
+            run_live_controller(config, trace_file=sink, until=duration)
     except BackendError as exc:
         raise click.ClickException(f"relay: {exc}") from None
     except KeyboardInterrupt:
