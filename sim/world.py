@@ -18,7 +18,7 @@ from sim.broker import Message
 from sim.faults import BrokerRestart, LinkDegraded, LinkDown, LinkUp, SensorFault, WifiDrop, WifiWeak
 from sim.mqtt import BrokerHost, SimMqttClient
 from sim.network import Network
-from sim.scenario import WORLD_KEYS, Node, Scenario
+from sim.scenario import WORLD_KEYS, Scenario
 from sim.radio import SimClock, SimRadio
 from sim.sensors import SimDHT22
 from system.bridge import Bridge

@@ -8,7 +8,7 @@ import pytest
 import respx
 
 from sim.runtime import SimRuntime
-from sim.website import ClubSite, render_html, sample_season
+from sim.website import ClubSite, sample_season
 from system.asyncio_runtime import AsyncioRuntime
 from system.events import CANCELLED, SCHEDULED, Event
 from system.reconcile import Reconciliation, apply_reconciliation
