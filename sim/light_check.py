@@ -9,6 +9,8 @@ custom event), and compares that with the relay edges in the trace.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sim.expect import expectation
 from sim.faults import UserAction
 from sim.scenario import Node
@@ -56,6 +58,20 @@ def light_intervals(run) -> list[tuple[float, float]]:
     return merge(found)
 
 
+@dataclass
+class _Window:
+    """One alert's window as the world's truth gives it, and the snoozes that darken parts of it."""
+
+    lo: float
+    hi: float
+    known: float  # from when the controller could know of the alert
+    title: str  # of its event
+    snoozed: list[tuple[float, float]] = field(default_factory=list)
+
+    def dark(self, t: float) -> bool:
+        return any(lo <= t < hi for lo, hi in self.snoozed)
+
+
 def expected_intervals(run) -> list[tuple[float, float]]:
     """When the light must be on, from the world's truth alone."""
     part = run.world.controller
@@ -63,7 +79,7 @@ def expected_intervals(run) -> list[tuple[float, float]]:
     known_from = next((r["t"] for r in run.trace.records if r["kind"] == "fixture.added"), run.duration)
     starts = [(g.title, g.kickoff - start, known_from) for g in part.site.games
               if g.home == CLUB and g.time_fixed and not g.postponed]
-    extra, snoozes = [], []
+    extras, snoozes = [], []
     for event in run.scenario.timeline:
         act = event.fault
         if isinstance(act, UserAction) and act.action == "create_event":
@@ -73,22 +89,21 @@ def expected_intervals(run) -> list[tuple[float, float]]:
                        key=lambda g: g.kickoff, default=None)
             if game is not None:
                 lo = game.kickoff - start - act.before
-                extra.append([lo, lo + act.duration, event.at, act.title])
+                extras.append(_Window(lo, lo + act.duration, event.at, act.title))
         elif isinstance(act, UserAction) and act.action == "snooze":
             snoozes.append((event.at, act))
-    windows = [[kick - before, kick - before + length, known, title]
-               for title, kick, known in starts for before, length in POLICY]
-    windows += extra
+    windows = [_Window(kick - before, kick - before + length, known, title)
+               for title, kick, known in starts for before, length in POLICY] + extras
     # an alert the controller could not know of before it began is not expected
-    windows = [w for w in windows if w[0] >= w[2]]
+    windows = [w for w in windows if w.lo >= w.known]
     for at, act in snoozes:
         # the snoozed alert: the event's window that holds the light at that moment, the latest to open
-        held = [w for w in windows if w[3] == act.title and w[0] <= at < w[1] and not _dark(w, at)]
+        held = [w for w in windows if w.title == act.title and w.lo <= at < w.hi and not w.dark(at)]
         if held:
-            window = max(held, key=lambda w: w[0])
-            window.append((at, at + act.duration if act.duration is not None else window[1]))
-    due = merge(piece for lo, hi, _known, _title, *holes in windows
-                for piece in subtract([(max(lo, 0.0), min(hi, run.duration))], holes))
+            window = max(held, key=lambda w: w.lo)
+            window.snoozed.append((at, at + act.duration if act.duration is not None else window.hi))
+    due = merge(piece for w in windows
+                for piece in subtract([(max(w.lo, 0.0), min(w.hi, run.duration))], w.snoozed))
     off, lost = [], None
     for r in run.trace.records:
         if r["kind"] == "power.lost":
@@ -99,11 +114,6 @@ def expected_intervals(run) -> list[tuple[float, float]]:
     if lost is not None:
         off.append((lost, run.duration))
     return subtract(due, off)
-
-
-def _dark(window, t: float) -> bool:
-    """Whether an earlier snooze keeps this window dark at ``t``."""
-    return any(lo <= t < hi for lo, hi in window[4:])
 
 
 def _flag(node: Node) -> dict:
