@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from sim.broker import BrokerModel, Message, ProtocolViolation
-from system.mqtt_message import PendingAcks
 from sim.network import Link
 from system.errors import ConnectionLost
+from system.mqtt_message import PendingAcks
 
 
 class _Conn:
