@@ -1,7 +1,13 @@
+import os
+
 import pytest
 
 from sim.runtime import SimRuntime
 from system.asyncio_runtime import AsyncioRuntime
+
+from processes import free_port, start_server, stop_server
+
+PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 
 
 @pytest.fixture(params=["sim", "live"])
@@ -10,3 +16,15 @@ def rt(request):
     if request.param == "sim":
         return SimRuntime(seed=1, start=1_700_000_000.0)
     return AsyncioRuntime(seed=1)
+
+
+@pytest.fixture
+def pushgateway(tmp_path):
+    """A real Prometheus Pushgateway (Debian package) on a free loopback port; yields its base URL."""
+    if not os.access(PUSHGATEWAY, os.X_OK):
+        pytest.skip("Debian package prometheus-pushgateway not installed")
+    port = free_port()
+    proc = start_server([PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}",
+                         f"--persistence.file={tmp_path / 'pushgateway.db'}"], port)
+    yield f"http://127.0.0.1:{port}"
+    stop_server(proc)

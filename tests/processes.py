@@ -1,10 +1,12 @@
-"""A hilsim command run as a real process, its trace (``--trace -``) read line by line as it comes."""
+"""Real processes for live tests: servers on free loopback ports, and hilsim commands with their trace
+(``--trace -``) read line by line as it comes."""
 
 from __future__ import annotations
 
 import json
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +17,46 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    """Until ``proc`` listens on ``port``: a server just started gives no event to wait on, so poll."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}: {proc.stderr.read()!r}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+
+
+def start_server(args: list[str], port: int) -> subprocess.Popen:
+    """Start a server process and return once it listens on ``port``."""
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port, proc)
+    except BaseException:
+        proc.kill()
+        raise
+    return proc
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class TracedProcess:

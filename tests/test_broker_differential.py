@@ -74,9 +74,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import select
-import socket
 import threading
-import time
 from collections import Counter
 from typing import Any
 
@@ -90,6 +88,8 @@ paho = pytest.importorskip("paho.mqtt.client")
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from system.broker import BrokerSettings, EmbeddedBroker, hash_password  # noqa: E402
+
+from processes import free_port, start_server, stop_server  # noqa: E402
 
 pytestmark = pytest.mark.live
 
@@ -192,29 +192,15 @@ class MosquittoBroker:
 
     def __init__(self, workdir) -> None:
         import os
-        import subprocess
 
         if not os.access(self.BINARY, os.X_OK):
             pytest.skip("Debian package mosquitto not installed")
-        self.pump = Pump()
-        self.observer: RealClient | None = None
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self._port = probe.getsockname()[1]
+        self._port = free_port()
         conf = workdir / f"mosquitto-{self._port}.conf"
         conf.write_text(f"listener {self._port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-        self.proc = subprocess.Popen([self.BINARY, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self._port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.close()
-                    pytest.fail("mosquitto did not start")
-                time.sleep(0.01)  # waiting for a process we just started to listen: no event to wait on
+        self.proc = start_server([self.BINARY, "-c", str(conf)], self._port)
+        self.pump = Pump()
+        self.observer: RealClient | None = None
 
     @property
     def port(self) -> int:
@@ -234,8 +220,7 @@ class MosquittoBroker:
 
     def close(self) -> None:
         self.pump.stop()
-        self.proc.terminate()
-        self.proc.wait(WAIT)
+        stop_server(self.proc)
 
 
 class Pump:

@@ -7,10 +7,7 @@ soon as its condition holds (generous timeouts, no sleeps as synchronisation).
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -25,18 +22,11 @@ from system.alerts import DEFAULT_POLICIES
 from system.events import CANCELLED, GAME, SCHEDULED, Event
 from system.store import Store
 
-from processes import ROOT, WAIT, TracedProcess
+from processes import ROOT, WAIT, TracedProcess, free_port
 
 pytestmark = pytest.mark.live
 
-PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 BRUSSELS = ZoneInfo("Europe/Brussels")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ClubSite:
@@ -78,29 +68,6 @@ class ControllerProcess(TracedProcess):
         """The wall-clock time of a trace record (its ``t`` counts from the run's start)."""
         (started,) = self.of_kind("controller.started")
         return started["epoch"] + record["t"]
-
-
-@pytest.fixture
-def pushgateway(tmp_path):
-    if not os.access(PUSHGATEWAY, os.X_OK):
-        pytest.skip("Debian package prometheus-pushgateway not installed")
-    port = free_port()
-    proc = subprocess.Popen([PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}",
-                             f"--persistence.file={tmp_path / 'pg.db'}"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + WAIT
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("the Pushgateway did not start")
-            time.sleep(0.05)  # polling a port for a server we just started: there is no event to wait on
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(WAIT)
 
 
 def _row(kickoff: datetime, home: str, away: str) -> str:

@@ -11,7 +11,6 @@ import getpass
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -25,49 +24,12 @@ from system.bridge_main import LiveBridge, LiveBridgeConfig
 from system.reading_store import ReadingStore
 from system.trace import Trace
 
+from processes import free_port, start_server, stop_server, wait_for_port
+
 pytestmark = pytest.mark.live
 
 MOSQUITTO = "/usr/sbin/mosquitto"
-PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 START = int(time.time())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}: {proc.stderr.read()!r}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
-
-
-def _start(args: list[str], port: int):
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_for_port(port, proc)
-    except BaseException:
-        proc.kill()
-        raise
-    return proc
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture
@@ -77,20 +39,9 @@ def mosquitto(tmp_path):
     port = free_port()
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = _start([MOSQUITTO, "-c", str(conf)], port)
+    proc = start_server([MOSQUITTO, "-c", str(conf)], port)
     yield port
-    _stop(proc)
-
-
-@pytest.fixture
-def pushgateway(tmp_path):
-    if not os.access(PUSHGATEWAY, os.X_OK):
-        pytest.skip("Debian package prometheus-pushgateway not installed")
-    port = free_port()
-    proc = _start([PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}",
-                   f"--persistence.file={tmp_path / 'pushgateway.db'}"], port)
-    yield f"http://127.0.0.1:{port}"
-    _stop(proc)
+    stop_server(proc)
 
 
 def reading(seq: int, temperature: float = 21.5, node: str = "node-1") -> str:
@@ -200,7 +151,7 @@ def test_a_broker_that_goes_away_is_reported_as_connection_lost_and_the_bridge_r
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
     db = str(tmp_path / "readings.sqlite3")
     config = LiveBridgeConfig(broker_url=f"mqtt://127.0.0.1:{port}", db_path=db, metrics_port=None)
-    procs = [_start([MOSQUITTO, "-c", str(conf)], port)]
+    procs = [start_server([MOSQUITTO, "-c", str(conf)], port)]
 
     async def main(rt):
         live = LiveBridge(rt, config)
@@ -208,9 +159,9 @@ def test_a_broker_that_goes_away_is_reported_as_connection_lost_and_the_bridge_r
         await until(lambda: live.bridge.connects == 1, what="first connect")
         await mosquitto_pub(port, "sensors/node-1/reading", [reading(1)])
         await until(lambda: live.bridge.stored == 1, what="first reading")
-        _stop(procs[0])
+        stop_server(procs[0])
         await until(lambda: not live.bridge.mqtt.connected, what="loss noticed")
-        procs.append(await asyncio.to_thread(_start, [MOSQUITTO, "-c", str(conf)], port))
+        procs.append(await asyncio.to_thread(start_server, [MOSQUITTO, "-c", str(conf)], port))
         await until(lambda: live.bridge.connects == 2, timeout=40, what="reconnect")
         await mosquitto_pub(port, "sensors/node-1/reading", [reading(2)])
         await until(lambda: live.bridge.stored == 2, what="second reading")
@@ -220,7 +171,7 @@ def test_a_broker_that_goes_away_is_reported_as_connection_lost_and_the_bridge_r
         trace = run_live(main, seconds=90)
     finally:
         for p in procs:
-            _stop(p)
+            stop_server(p)
     assert ReadingStore(db).sequences("node-1") == [1, 2]
     assert trace.of_kind("bridge.disconnected")
 
@@ -261,10 +212,10 @@ def secured_mosquitto(tmp_path):
                     f"persistence false\nlistener {plain} 127.0.0.1\nlistener {tls} 127.0.0.1\n"
                     f"cafile {certs['ca.crt']}\ncertfile {certs['server.crt']}\nkeyfile {certs['server.key']}\n"
                     f"require_certificate true\n")
-    proc = _start([MOSQUITTO, "-c", str(conf)], plain)
+    proc = start_server([MOSQUITTO, "-c", str(conf)], plain)
     wait_for_port(tls, proc)
     yield plain, tls, certs
-    _stop(proc)
+    stop_server(proc)
 
 
 def test_the_port_checks_credentials_and_speaks_tls_with_client_certificates(secured_mosquitto):
@@ -446,7 +397,7 @@ def test_the_live_bridge_against_hilsim_broker_with_passwords_and_a_queueing_ses
     try:
         trace = run_live(main)
     finally:
-        _stop(proc)
+        stop_server(proc)
     assert ReadingStore(db).sequences("node-1") == [1, 2, 3, 4, 5, 6]
     assert len(trace.of_kind("reading.duplicate")) == 1 and not trace.of_kind("reading.refused")
     assert [r["session_present"] for r in trace.of_kind("bridge.connected")] == [False, True]
@@ -492,7 +443,7 @@ def test_a_bridge_killed_again_and_again_loses_and_doubles_no_reading(tmp_path):
     finally:
         publisher.stdin.close()
         publisher.wait(30)
-        _stop(broker)
+        stop_server(broker)
     assert ReadingStore(db).sequences("node-1") == list(range(1, total + 1))  # once each: the key is (node, seq)
     assert publisher.returncode == 0
     print(f"{kills} kills; readings stored again after a kill (stored, not yet acked): {redelivered}")
