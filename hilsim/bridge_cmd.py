@@ -7,9 +7,9 @@ import click
 
 from hilsim.live import sigterm_as_interrupt, trace_sink
 
-from system.bridge_main import LiveBridgeConfig, run_live_bridge
-from system.mqtt_live import TlsOptions
-from system.readings import LEGACY_NODE
+from hilsim.live_bridge import LiveBridgeConfig, run_live_bridge
+from system.adapters.mqtt_client import TlsOptions
+from system.decisions.readings import LEGACY_NODE
 
 
 @click.command()

@@ -1,4 +1,4 @@
-"""``hilsim broker``: the embedded live MQTT broker (amqtt), see ``system/broker.py``."""
+"""``hilsim broker``: the embedded live MQTT broker (amqtt), see ``system/adapters/amqtt_broker.py``."""
 
 from __future__ import annotations
 
@@ -57,8 +57,8 @@ def broker(host: str, port: int, passwd: Path, add_user: str | None, password_st
       hilsim broker --passwd broker.passwd --port 8883 --tls-cert server.pem \\
           --tls-key server.key --ca-cert ca.pem --require-client-cert
     """
-    from system.broker import BrokerSettings, EmbeddedBroker, TlsConfig, read_password_file
-    from system.broker import add_user as add_user_to_file
+    from system.adapters.amqtt_broker import BrokerSettings, EmbeddedBroker, TlsConfig, read_password_file
+    from system.adapters.amqtt_broker import add_user as add_user_to_file
 
     if add_user is not None:
         if password_stdin:
@@ -80,7 +80,7 @@ def broker(host: str, port: int, passwd: Path, add_user: str | None, password_st
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:  # our refusals stay visible; amqtt's chatter does not
-        logging.getLogger("system.broker").setLevel(logging.WARNING)
+        logging.getLogger("system.adapters.amqtt_broker").setLevel(logging.WARNING)
     try:
         users = read_password_file(passwd)
     except BackendError as exc:
@@ -99,7 +99,7 @@ def broker(host: str, port: int, passwd: Path, add_user: str | None, password_st
 
 def _trace_runtime(sink, host: str, port: int):
     """A runtime whose only use here is writing the broker's trace lines, flushed line by line."""
-    from system.asyncio_runtime import AsyncioRuntime
+    from system.adapters.asyncio_runtime import AsyncioRuntime
     from system.trace import LineFlushed, Trace
 
     return AsyncioRuntime(trace=Trace({"run": "live-broker", "listen": f"{host}:{port}"}, sink=LineFlushed(sink)),

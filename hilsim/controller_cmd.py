@@ -7,9 +7,9 @@ import click
 
 from hilsim.live import sigterm_as_interrupt, trace_sink
 
-from system.controller_main import LiveControllerConfig, parse_relay, run_live_controller
+from hilsim.live_controller import LiveControllerConfig, parse_relay, run_live_controller
 from system.errors import BackendError
-from system.relay import LightPattern
+from system.services.relay import LightPattern
 
 
 @click.command()

@@ -17,12 +17,12 @@ from sim.faults import FixtureChange, PowerLoss, SiteTrouble, UserAction
 from sim.scenario import WORLD_KEYS, Node
 from sim.website import ClubSite
 from sim.world import EXTENSIONS, World
-from system.controller import Controller
+from system.services.controller import Controller
 from system.errors import BackendError, RefusedInput, ScenarioError
-from system.prometheus import RecordingPushTarget
-from system.relay import SimRelay
-from system.scraper import Source
-from system.store import Store
+from sim.pushgateway import RecordingPushTarget
+from sim.relay import SimRelay
+from system.services.scraper import Source
+from system.adapters.store import Store
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class ControllerPart:
         url = self.site.feed_url if self.config.format == "ical" else self.site.page_url
         self.relay = SimRelay(self.rt.child("controller"))
         self.controller = Controller(
-            self.rt, db=self.disk, relay_backend=self.relay, push_target=_PushOverLink(self.link, self.cloud),
+            self.rt, store=self.disk, relay_backend=self.relay, push_target=_PushOverLink(self.link, self.cloud),
             client=self.client, source=Source(url, format=self.config.format),
             scrape_every=self.config.scrape_every, push_every=self.config.push_every,
         )

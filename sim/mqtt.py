@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.broker import BrokerModel, Message, ProtocolViolation
+from sim.broker_model import BrokerModel, Message, ProtocolViolation
 from sim.network import Link
 from system.errors import ConnectionLost
-from system.mqtt_message import PendingAcks
+from system.decisions.mqtt_message import PendingAcks
 
 
 class _Conn:

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from system.fixtures import DEFAULT_CLUB, DEFAULT_TZ, read_fixtures_html, season_of
+from system.decisions.fixtures import DEFAULT_CLUB, DEFAULT_TZ, read_fixtures_html, season_of
 
 PAGE_PATH = "/kalender"
 FEED_PATH = "/kalender.ics"

@@ -14,17 +14,18 @@ from typing import Any, Callable
 from firmware.node import OFFLINE
 from firmware.node import Node as SensorNode
 from firmware.node import status_topic
-from sim.broker import Message
+from sim.broker_model import Message
 from sim.faults import BrokerRestart, LinkDegraded, LinkDown, LinkUp, SensorFault, WifiDrop, WifiWeak
 from sim.mqtt import BrokerHost, SimMqttClient
 from sim.network import Network
 from sim.scenario import WORLD_KEYS, Scenario
 from sim.radio import SimClock, SimRadio
 from sim.sensors import SimDHT22
-from system.bridge import Bridge
-from system.prometheus import ReadingPusher, RecordingPushTarget
+from system.services.bridge import Bridge
+from sim.pushgateway import RecordingPushTarget
+from system.services.prometheus import ReadingPusher
 from system.errors import ScenarioError
-from system.reading_store import ReadingStore
+from system.adapters.reading_store import ReadingStore
 
 # Other parts of the world (the match-day controller, ...) register a builder here:
 # ``extend(world)`` adds parties, links, services (``world.services``) and fault appliers (``world.on``).

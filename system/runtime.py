@@ -1,7 +1,7 @@
 """What every runtime shares: named random streams, trace lines, per-party views.
 
 The runtime API (see DESIGN.md) is duck-typed; the sim runtime (``sim/runtime.py``)
-and the asyncio runtime (``system/asyncio_runtime.py``) both build on this base::
+and the asyncio runtime (``system/adapters/asyncio_runtime.py``) both build on this base::
 
     rt.now()  await rt.sleep(s)  rt.spawn(coro, name)  rt.queue(maxsize)
     rt.event()  await rt.wait_for(aw, s)  rt.rng(stream)  rt.trace(kind, **fields)

@@ -3,7 +3,7 @@ import os
 import pytest
 
 from sim.runtime import SimRuntime
-from system.asyncio_runtime import AsyncioRuntime
+from system.adapters.asyncio_runtime import AsyncioRuntime
 
 from processes import free_port, start_server, stop_server
 

@@ -5,9 +5,9 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from system.alerts import (DEFAULT_POLICIES, Snooze, alerts_for, light_schedule, lit_alerts, plan_alerts,
+from system.decisions.alerts import (DEFAULT_POLICIES, Snooze, alerts_for, light_schedule, lit_alerts, plan_alerts,
                            skip_reason)
-from system.events import CANCELLED, CUSTOM, GAME, Alert, AlertRule, Event
+from system.decisions.events import CANCELLED, CUSTOM, GAME, Alert, AlertRule, Event
 
 H = 3600.0
 KICKOFF = 1_774_000_000.0  # any epoch instant

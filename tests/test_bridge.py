@@ -9,10 +9,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sim.mqtt import BrokerHost, SimMqttClient
 from sim.network import Network
 from sim.runtime import SimRuntime
-from system.bridge import Bridge
-from system.prometheus import ReadingPusher, RecordingPushTarget
-from system.reading_store import ReadingStore
-from system.readings import LEGACY_TOPIC
+from system.services.bridge import Bridge
+from sim.pushgateway import RecordingPushTarget
+from system.services.prometheus import ReadingPusher
+from system.adapters.reading_store import ReadingStore
+from system.decisions.readings import LEGACY_TOPIC
 from system.trace import Trace
 
 START = 1_773_471_600.0  # 2026-03-14 08:00 CET
@@ -222,19 +223,19 @@ def test_messages_lost_on_a_lossy_bridge_link_are_redelivered_and_stored_once():
 
 def test_a_decoder_bug_is_a_counted_refusal_and_the_bridge_keeps_storing(monkeypatch):
     """Never crashes: an unexpected exception while decoding is refused as decoder_error, counted and traced."""
-    import system.bridge
+    import system.services.bridge
 
     trace = Trace({"test": "decoder-bug"})
     rt = SimRuntime(seed=1, start=START, trace=trace)
     bridge = Bridge(rt.child("bridge"), mqtt=None, store=ReadingStore())
-    real = system.bridge.decode_reading
+    real = system.services.bridge.decode_reading
 
     def flaky(topic, payload, **options):
         if payload == b"trigger":
             raise ZeroDivisionError("a decoder bug")
         return real(topic, payload, **options)
 
-    monkeypatch.setattr(system.bridge, "decode_reading", flaky)
+    monkeypatch.setattr(system.services.bridge, "decode_reading", flaky)
     assert bridge.handle("sensors/node-1/reading", b"trigger") == "refused"
     assert bridge.handle("sensors/node-1/reading", reading(1)) == "stored"
     assert bridge.refused["decoder_error"] == 1 and bridge.refusals == 1

@@ -1,6 +1,6 @@
 """The broker model against real brokers, amqtt and Mosquitto: same random story, same deliveries?
 
-Each example starts the embedded amqtt broker (``system/broker.py``, password
+Each example starts the embedded amqtt broker (``system/adapters/amqtt_broker.py``, password
 authentication, so sessions are not anonymous and queue) on a free loopback port
 and plays one random story of connect (clean or persistent, with or without a
 will) / subscribe (wildcards) / publish (QoS 0/1, retained, empty retained) /
@@ -32,7 +32,7 @@ allows exactly these, never by changing the model:
 - D2 a will goes out at the will's QoS, whatever the subscription granted. Same
   allowance as D1 for wills.
 - D3 a QoS 1 message not acknowledged when the connection drops is discarded, not
-  sent again with DUP on reconnect [MQTT-4.4.0-1]. Repaired by ``system/broker.py``
+  sent again with DUP on reconnect [MQTT-4.4.0-1]. Repaired by ``system/adapters/amqtt_broker.py``
   for the persistent sessions it lets in (``test_hilsim_broker_sends_...`` below).
   Not generated: the paho clients acknowledge at once and steps are settled, so
   nothing is in flight at a drop.
@@ -82,12 +82,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.broker import BrokerModel, Message, topic_matches
+from sim.broker_model import BrokerModel, Message, topic_matches
 
 paho = pytest.importorskip("paho.mqtt.client")
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
-from system.broker import BrokerSettings, EmbeddedBroker, hash_password  # noqa: E402
+from system.adapters.amqtt_broker import BrokerSettings, EmbeddedBroker, hash_password  # noqa: E402
 
 from processes import free_port, start_server, stop_server  # noqa: E402
 
@@ -599,7 +599,7 @@ def test_amqtt_d2_sends_the_will_at_its_own_qos(amqtt):
 
 
 def test_hilsim_broker_sends_an_unacknowledged_message_again_after_the_connection_drops(amqtt):
-    """D3 is repaired in system/broker.py for authenticated persistent sessions: as MQTT and the model say."""
+    """D3 is repaired in system/adapters/amqtt_broker.py for authenticated persistent sessions: as MQTT and the model say."""
     real, client = amqtt
     sub = client("c1", clean=False, manual_ack=True)
     sub.subscribe("d", 1)

@@ -18,9 +18,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from system.alerts import DEFAULT_POLICIES
-from system.events import CANCELLED, GAME, SCHEDULED, Event
-from system.store import Store
+from system.decisions.alerts import DEFAULT_POLICIES
+from system.decisions.events import CANCELLED, GAME, SCHEDULED, Event
+from system.adapters.store import Store
 
 from processes import ROOT, WAIT, TracedProcess, free_port
 

@@ -15,7 +15,7 @@ from firmware.node import Node
 from firmware.reading import encode_reading, make_reading
 from firmware.ring import Ring
 from sim.runtime import SimRuntime
-from system.readings import decode_reading
+from system.decisions.readings import decode_reading
 from system.trace import Trace
 
 START = 1_773_471_600.0

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from system.errors import RefusedInput
-from system.events import CANCELLED, GAME, SCHEDULED
-from system.fixtures import (Selectors, parse_date, parse_fixtures_html, parse_fixtures_ical, parse_time,
+from system.decisions.events import CANCELLED, GAME, SCHEDULED
+from system.decisions.fixtures import (Selectors, parse_date, parse_fixtures_html, parse_fixtures_ical, parse_time,
                              read_fixtures_html, read_fixtures_ical, season_of)
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"

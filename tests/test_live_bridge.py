@@ -19,9 +19,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from system.asyncio_runtime import AsyncioRuntime
-from system.bridge_main import LiveBridge, LiveBridgeConfig
-from system.reading_store import ReadingStore
+from system.adapters.asyncio_runtime import AsyncioRuntime
+from hilsim.live_bridge import LiveBridge, LiveBridgeConfig
+from system.adapters.reading_store import ReadingStore
 from system.trace import Trace
 
 from processes import free_port, start_server, stop_server, wait_for_port
@@ -220,7 +220,7 @@ def secured_mosquitto(tmp_path):
 
 def test_the_port_checks_credentials_and_speaks_tls_with_client_certificates(secured_mosquitto):
     from system.errors import ConnectionLost
-    from system.mqtt_live import LiveMqttClient, TlsOptions
+    from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
 
     plain, tls, certs = secured_mosquitto
     with_cert = TlsOptions(ca_file=certs["ca.crt"], cert_file=certs["client.crt"], key_file=certs["client.key"])
@@ -257,7 +257,7 @@ def test_the_port_checks_credentials_and_speaks_tls_with_client_certificates(sec
 
 
 def test_a_persistent_session_is_present_on_reconnect_and_keeps_queued_messages(mosquitto):
-    from system.mqtt_live import LiveMqttClient
+    from system.adapters.mqtt_client import LiveMqttClient
 
     seen = {}
 
@@ -283,7 +283,7 @@ def test_a_persistent_session_is_present_on_reconnect_and_keeps_queued_messages(
 def test_with_manual_ack_mosquitto_redelivers_what_was_taken_but_not_acked(mosquitto):
     """The bridge's guarantee against a crash between receiving and storing, with a real broker: a QoS 1
     message taken but not acked before the connection ended comes again; an acked one does not."""
-    from system.mqtt_live import LiveMqttClient
+    from system.adapters.mqtt_client import LiveMqttClient
 
     seen = {}
 
@@ -320,7 +320,7 @@ def test_the_bridge_command_runs_the_live_bridge(mosquitto, tmp_path):
 
     from hilsim.bridge_cmd import bridge
 
-    from system.mqtt_live import LiveMqttClient
+    from system.adapters.mqtt_client import LiveMqttClient
 
     db, trace = tmp_path / "r.sqlite3", tmp_path / "trace.jsonl"
 

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from sim.runtime import SimRuntime
-from system.metrics import COUNTERS, HEARTBEAT, HeartbeatWatch, Metrics, MetricsCollector, heartbeat_alarm, render
-from system.prometheus import RecordingPushTarget
+from system.services.metrics import COUNTERS, HEARTBEAT, HeartbeatWatch, Metrics, MetricsCollector, heartbeat_alarm, render
+from sim.pushgateway import RecordingPushTarget
 from system.trace import Trace
 
 T0 = 1_774_000_000.0

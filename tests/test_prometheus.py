@@ -12,12 +12,13 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from sim.runtime import SimRuntime
-from system.bridge import Bridge
+from system.services.bridge import Bridge
 from system.errors import BackendError
-from system.prometheus import (Family, PushgatewayTarget, ReadingPusher, RecordingPushTarget,
-                               reading_gauges, render)
-from system.reading_store import ReadingStore
-from system.readings import REASONS, Reading
+from sim.pushgateway import RecordingPushTarget
+from system.adapters.pushgateway import PushgatewayTarget
+from system.services.prometheus import Family, ReadingPusher, reading_gauges, render
+from system.adapters.reading_store import ReadingStore
+from system.decisions.readings import REASONS, Reading
 
 START = 1_773_471_600.0
 

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.runtime import SimRuntime
-from system.bridge import Bridge
+from system.services.bridge import Bridge
 from system.errors import RefusedInput
-from system.reading_store import ReadingStore
-from system.readings import LEGACY_TOPIC, MAX_PAYLOAD, REASONS, TS_RANGE, Reading, decode_reading
+from system.adapters.reading_store import ReadingStore
+from system.decisions.readings import LEGACY_TOPIC, MAX_PAYLOAD, REASONS, TS_RANGE, Reading, decode_reading
 from system.trace import Trace
 
 START = 1_773_471_600.0

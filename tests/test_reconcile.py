@@ -5,8 +5,8 @@ from dataclasses import replace
 from hypothesis import assume, given, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from system.events import CANCELLED, CUSTOM, GAME, SCHEDULED, Event
-from system.reconcile import Reconciliation, apply_reconciliation, reconcile
+from system.decisions.events import CANCELLED, CUSTOM, GAME, SCHEDULED, Event
+from system.decisions.reconcile import Reconciliation, apply_reconciliation, reconcile
 
 H = 3600.0
 NOW = 100 * H

@@ -11,8 +11,10 @@ import pytest
 
 from sim.runtime import SimRuntime
 from system.errors import BackendError
-from system.metrics import Metrics
-from system.relay import BLINK, GpiodRelay, LightPattern, RelayDriver, SerialRelayBoard, SimRelay
+from system.services.metrics import Metrics
+from sim.relay import SimRelay
+from system.adapters.relays import GpiodRelay, SerialRelayBoard
+from system.services.relay import BLINK, LightPattern, RelayDriver
 from system.trace import Trace
 
 T0 = 1_774_000_000.0

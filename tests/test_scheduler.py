@@ -9,13 +9,14 @@ import pytest
 from freezegun import freeze_time
 
 from sim.runtime import SimRuntime
-from system.asyncio_runtime import AsyncioRuntime
+from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.errors import RefusedInput
-from system.events import CUSTOM, GAME, AlertRule, Event
-from system.metrics import Metrics
-from system.relay import RelayDriver, SimRelay
-from system.scheduler import Scheduler, local_epoch, next_local, parse_hhmm, to_local
-from system.store import Store
+from system.decisions.events import CUSTOM, GAME, AlertRule, Event
+from system.services.metrics import Metrics
+from sim.relay import SimRelay
+from system.services.relay import RelayDriver
+from system.services.scheduler import Scheduler, local_epoch, next_local, parse_hhmm, to_local
+from system.adapters.store import Store
 from system.trace import Trace
 
 H = 3600.0
@@ -301,7 +302,7 @@ def test_killed_live_controller_fires_every_alert_exactly_once(tmp_path):
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from system.alerts import DEFAULT_POLICIES, alerts_for, light_schedule  # noqa: E402
+from system.decisions.alerts import DEFAULT_POLICIES, alerts_for, light_schedule  # noqa: E402
 
 
 @settings(max_examples=25, deadline=None)

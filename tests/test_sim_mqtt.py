@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.broker import Message
+from sim.broker_model import Message
 from sim.mqtt import BrokerHost, SimMqttClient
 from sim.network import Network
 from sim.runtime import SimRuntime

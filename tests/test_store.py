@@ -14,11 +14,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from system.alerts import Snooze
+from system.decisions.alerts import Snooze
 from system.errors import RefusedInput
-from system.events import CANCELLED, CUSTOM, GAME, SCHEDULED, Alert, AlertRule, Event
-from system.metrics import Metrics
-from system.store import MIGRATIONS, SCHEMA_VERSION, Store
+from system.decisions.events import CANCELLED, CUSTOM, GAME, SCHEDULED, Alert, AlertRule, Event
+from system.services.metrics import Metrics
+from system.adapters.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 
 def game(key, start=1_774_000_000.0, **kw):
@@ -145,8 +145,8 @@ def test_extras_snoozes_policies_jobs_round_trip(path):
 
 CHILD = textwrap.dedent("""
     import sys
-    from system.events import Event
-    from system.store import Store
+    from system.decisions.events import Event
+    from system.adapters.store import Store
     store = Store(sys.argv[1])
     i = 0
     while True:
@@ -273,7 +273,7 @@ TestStoreStateful.settings = settings(max_examples=40, stateful_step_count=20, d
 
 
 def test_an_empty_policy_means_no_alerts_and_survives_reopening(path):
-    from system.alerts import DEFAULT_POLICIES, alerts_for
+    from system.decisions.alerts import DEFAULT_POLICIES, alerts_for
 
     store = Store(path)
     store.set_policy(CUSTOM, [])
@@ -291,7 +291,7 @@ def test_a_v2_file_keeps_its_stored_policies_through_the_v3_migration(path):
     db.execute("INSERT INTO policies VALUES ('game', 7200.0, 300.0)")
     db.commit()
     db.close()
-    from system.alerts import DEFAULT_POLICIES
+    from system.decisions.alerts import DEFAULT_POLICIES
 
     store = Store(path)
     assert store.migrated_from == 2

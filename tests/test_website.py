@@ -9,8 +9,8 @@ import pytest
 
 from sim.runtime import SimRuntime
 from sim.website import OPPONENTS, ClubSite, render_html, render_ical, sample_season
-from system.events import CANCELLED
-from system.fixtures import parse_fixtures_html, parse_fixtures_ical, read_fixtures_html, read_fixtures_ical
+from system.decisions.events import CANCELLED
+from system.decisions.fixtures import parse_fixtures_html, parse_fixtures_ical, read_fixtures_html, read_fixtures_ical
 from system.trace import Trace
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"

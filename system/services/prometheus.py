@@ -26,7 +26,7 @@ import httpx
 
 from firmware.backoff import next_backoff
 from system.errors import BackendError
-from system.readings import Reading
+from system.decisions.readings import Reading
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LAG_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 86400.0)
@@ -105,49 +105,6 @@ class Histogram:
         samples = [("_bucket", {"le": repr(float(b))}, n) for b, n in zip(self.buckets, self.counts)]
         samples += [("_bucket", {"le": "+Inf"}, self.count), ("_sum", {}, self.total), ("_count", {}, self.count)]
         return Family(name, "histogram", help, tuple(samples))
-
-
-class PushgatewayTarget:
-    """Live push target: ``POST <base_url>/metrics/job/<job>`` with the body, through ``client``.
-
-    ``client`` is an ``httpx.AsyncClient`` (injected: the caller owns its lifetime and
-    TLS/auth settings). Every failure, transport or HTTP status, becomes ``BackendError``.
-    """
-
-    def __init__(self, client: Any, base_url: str, *, timeout: float = 10.0):
-        self.client = client
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-
-    def url(self, job: str) -> str:
-        return f"{self.base_url}/metrics/job/{quote(job, safe='')}"
-
-    async def push(self, job: str, body: str) -> None:
-        url = self.url(job)
-        try:
-            response = await self.client.post(url, content=body.encode("utf-8"),
-                                              headers={"Content-Type": CONTENT_TYPE}, timeout=self.timeout)
-        except httpx.HTTPError as exc:
-            raise BackendError(f"push to {url} failed: {exc!r}"[:300]) from exc
-        if response.status_code >= 300:
-            raise BackendError(f"push to {url} refused: HTTP {response.status_code} {response.text[:200]}")
-
-
-class RecordingPushTarget:
-    """Sim push target: keeps every ``(time, job, body)``; ``down`` makes pushes fail (a fault)."""
-
-    def __init__(self, rt: Any):
-        self.rt = rt
-        self.pushes: list[tuple[float, str, str]] = []
-        self.down = False
-
-    async def push(self, job: str, body: str) -> None:
-        if self.down:
-            raise BackendError("push target unreachable")
-        self.pushes.append((self.rt.now(), job, body))
-
-    def push_times(self) -> list[float]:
-        return [t for t, _job, _body in self.pushes]
 
 
 class ReadingPusher:

@@ -12,11 +12,14 @@ from typing import IO, Any
 
 import httpx
 
-from system.asyncio_runtime import AsyncioRuntime
-from system.controller import Controller
-from system.prometheus import PushgatewayTarget
-from system.relay import GpiodRelay, LightPattern, SerialRelayBoard, SimRelay
-from system.scraper import Source
+from system.adapters.asyncio_runtime import AsyncioRuntime
+from system.services.controller import Controller
+from system.adapters.pushgateway import PushgatewayTarget
+from system.adapters.relays import GpiodRelay, SerialRelayBoard
+from sim.relay import SimRelay
+from system.services.relay import LightPattern
+from system.adapters.store import Store
+from system.services.scraper import Source
 from system.trace import LineFlushed, Trace
 
 
@@ -71,7 +74,7 @@ async def _serve(rt: AsyncioRuntime, config: LiveControllerConfig) -> None:
     async with httpx.AsyncClient(timeout=30.0, follow_redirects=True) as client:
         push = PushgatewayTarget(client, config.push_url) if config.push_url else _NoPush()
         source = Source(config.fixtures_url, format=config.fixtures_format) if config.fixtures_url else None
-        controller = Controller(rt, db=config.db, relay_backend=relay_backend(config.relay, ctl), push_target=push,
+        controller = Controller(rt, store=Store(config.db), relay_backend=relay_backend(config.relay, ctl), push_target=push,
                                 client=client, source=source, pattern=config.pattern,
                                 scrape_every=config.scrape_every, push_every=config.push_every)
         tasks = [rt.spawn(service(), name) for name, service in controller.services()]

@@ -18,7 +18,7 @@ loop around :func:`plan_alerts`. Rules, in one place:
 
 For example::
 
-    >>> from system.events import Event, GAME
+    >>> from system.decisions.events import Event, GAME
     >>> game = Event(key="g1", kind=GAME, title="KAA Gent - Club Brugge", start=36000.0)
     >>> [a.id for a in alerts_for([game], DEFAULT_POLICIES)]
     ['g1/policy/14400', 'g1/policy/12600', 'g1/policy/11700']
@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from system.events import CUSTOM, GAME, SCHEDULED, Alert, AlertRule, Event
+from system.decisions.events import CUSTOM, GAME, SCHEDULED, Alert, AlertRule, Event
 
 DEFAULT_RULES: tuple[AlertRule, ...] = (
     AlertRule(before=4 * 3600.0, duration=600.0),

@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlparse
 import paho.mqtt.client as paho
 
 from system.errors import ConnectionLost
-from system.mqtt_message import Message, PendingAcks
+from system.decisions.mqtt_message import Message, PendingAcks
 
 
 @dataclass(frozen=True)

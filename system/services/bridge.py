@@ -1,12 +1,12 @@
 """The bridge: MQTT readings in, validated and de-duplicated, into SQLite and Prometheus.
 
 The same code runs in sim (MQTT port over simulated links) and live (paho-mqtt
-port, ``system/mqtt_live.py``). Nothing it receives can crash it: every refusal is
+port, ``system/adapters/mqtt_client.py``). Nothing it receives can crash it: every refusal is
 a counted reason and a ``reading.refused`` trace line; QoS 1 redelivery is absorbed
 by the store's identity, so each reading is stored exactly once.
 
 Subscribed: ``sensors/+/reading`` and the original project's ``/topic/qos1``
-(readings without identity belong to ``legacy_node``; see ``system/readings.py``).
+(readings without identity belong to ``legacy_node``; see ``system/decisions/readings.py``).
 A reading whose node clock was not set (``ts`` 0) is dated on arrival by the
 bridge's clock (``taken`` = ``received`` in the store, ``ts`` stays 0).
 
@@ -22,9 +22,9 @@ from typing import Any
 
 from firmware.backoff import next_backoff
 from system.errors import RefusedInput
-from system.prometheus import Family, Histogram, render
-from system.reading_store import ReadingStore
-from system.readings import LEGACY_NODE, LEGACY_TOPIC, REASONS, decode_reading
+from system.services.prometheus import Family, Histogram, render
+from system.adapters.reading_store import ReadingStore
+from system.decisions.readings import LEGACY_NODE, LEGACY_TOPIC, REASONS, decode_reading
 
 TOPICS = ("sensors/+/reading", LEGACY_TOPIC)
 

@@ -38,7 +38,7 @@ from typing import Iterable, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from system.errors import RefusedInput
-from system.events import CANCELLED, GAME, SCHEDULED, Event
+from system.decisions.events import CANCELLED, GAME, SCHEDULED, Event
 
 DEFAULT_TZ = "Europe/Brussels"
 DEFAULT_CLUB = "KAA Gent"

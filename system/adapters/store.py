@@ -19,8 +19,8 @@ import sqlite3
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from system.alerts import Snooze
-from system.events import CANCELLED, CUSTOM, SCHEDULED, Alert, AlertRule, Event
+from system.decisions.alerts import Snooze
+from system.decisions.events import CANCELLED, CUSTOM, SCHEDULED, Alert, AlertRule, Event
 from system.errors import RefusedInput
 
 _EVENT_FIELDS = tuple(f.name for f in fields(Event))

@@ -1,4 +1,4 @@
-"""The alert scheduler: a thin service loop around :func:`system.alerts.plan_alerts`.
+"""The alert scheduler: a thin service loop around :func:`system.decisions.alerts.plan_alerts`.
 
 Each pass reads the store, plans, and acts in this order: end the firings that are
 over (``alert.ended``), log the alerts whose window closed unfired
@@ -23,10 +23,10 @@ from datetime import date, datetime, time as clock_time, timedelta, timezone
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from system.alerts import DEFAULT_POLICIES, Plan, Snooze, plan_alerts, skip_reason
-from system.alerts import alert_id as make_alert_id
+from system.decisions.alerts import DEFAULT_POLICIES, Plan, Snooze, plan_alerts, skip_reason
+from system.decisions.alerts import alert_id as make_alert_id
 from system.errors import RefusedInput
-from system.events import CANCELLED, CUSTOM, Alert, AlertRule, Event
+from system.decisions.events import CANCELLED, CUSTOM, Alert, AlertRule, Event
 
 BRUSSELS = "Europe/Brussels"
 _HHMM = re.compile(r"^\s*(\d{1,2})\s*[:uUhH.]\s*(\d{2})\s*$")
@@ -69,7 +69,7 @@ def next_local(hhmm: str, now: float, tz: str = BRUSSELS) -> float:
 class Scheduler:
     """Service: fires alerts exactly once and keeps the light on while any alert is lit.
 
-    ``relay`` needs ``async on()`` / ``async off()`` (a :class:`~system.relay.RelayDriver`,
+    ``relay`` needs ``async on()`` / ``async off()`` (a :class:`~system.services.relay.RelayDriver`,
     whose calls return at once); ``metrics`` needs ``count(name)`` or is None;
     ``policies`` are the defaults per event kind (policies stored in the store win).
     """

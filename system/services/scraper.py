@@ -1,7 +1,7 @@
 """The scraper service: every hour, fetch the club's fixtures, reconcile them with the store.
 
-A thin loop around pure parts (:mod:`system.fixtures` reads the text,
-:mod:`system.reconcile` decides) and two ports: an ``httpx.AsyncClient`` (live: the
+A thin loop around pure parts (:mod:`system.decisions.fixtures` reads the text,
+:mod:`system.decisions.reconcile` decides) and two ports: an ``httpx.AsyncClient`` (live: the
 internet; sim: :class:`sim.website.SiteTransport`) and a :class:`FixturesPort`, which
 the store satisfies (``stored_events()`` and ``apply(reconciliation)``).
 
@@ -33,9 +33,9 @@ import httpx
 
 from firmware.backoff import next_backoff
 from system.errors import BackendError, RefusedInput
-from system.events import Event
-from system.fixtures import DEFAULT_CLUB, DEFAULT_TZ, Fixtures, Selectors, read_fixtures_html, read_fixtures_ical
-from system.reconcile import Reconciliation, reconcile
+from system.decisions.events import Event
+from system.decisions.fixtures import DEFAULT_CLUB, DEFAULT_TZ, Fixtures, Selectors, read_fixtures_html, read_fixtures_ical
+from system.decisions.reconcile import Reconciliation, reconcile
 
 HTML = "html"
 ICAL = "ical"

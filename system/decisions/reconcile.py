@@ -31,7 +31,7 @@ a result; reconciling the same scrape again after applying it yields no change.
 
 For example::
 
-    >>> from system.events import Event, GAME
+    >>> from system.decisions.events import Event, GAME
     >>> stored = [Event("g1", GAME, "KAA Gent - Club Brugge", start=2000.0)]
     >>> scraped = [Event("g1", GAME, "KAA Gent - Club Brugge", start=2600.0)]
     >>> r = reconcile(stored, scraped, now=1000.0)
@@ -44,7 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Collection, Sequence
 
-from system.events import CANCELLED, GAME, SCHEDULED, Event
+from system.decisions.events import CANCELLED, GAME, SCHEDULED, Event
 
 DETAILS = ("title", "home", "away", "competition", "location")
 

@@ -1,4 +1,4 @@
-"""What the MQTT ports (sim/mqtt.py, system/mqtt_live.py) hand to the system code."""
+"""What the MQTT ports (sim/mqtt.py, system/adapters/mqtt_client.py) hand to the system code."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Callable
 
-from system.prometheus import CONTENT_TYPE
+from system.services.prometheus import CONTENT_TYPE
 
 MAX_HEAD = 8192
 READ_TIMEOUT = 5.0

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from system.readings import Reading
+from system.decisions.readings import Reading
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (

@@ -17,13 +17,14 @@ from typing import IO, Any
 
 import httpx
 
-from system.asyncio_runtime import AsyncioRuntime
-from system.bridge import TOPICS, Bridge
-from system.metrics_server import start_metrics_server
-from system.mqtt_live import LiveMqttClient, TlsOptions
-from system.prometheus import PushgatewayTarget, ReadingPusher
-from system.reading_store import ReadingStore
-from system.readings import LEGACY_NODE
+from system.adapters.asyncio_runtime import AsyncioRuntime
+from system.services.bridge import TOPICS, Bridge
+from system.adapters.metrics_http import start_metrics_server
+from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
+from system.adapters.pushgateway import PushgatewayTarget
+from system.services.prometheus import ReadingPusher
+from system.adapters.reading_store import ReadingStore
+from system.decisions.readings import LEGACY_NODE
 from system.trace import LineFlushed, Trace
 
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from system.mqtt_message import Message
+from system.decisions.mqtt_message import Message
 
 SUBACK_FAILURE = 0x80
 

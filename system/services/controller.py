@@ -10,28 +10,24 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 
-from system.alerts import DEFAULT_POLICIES
-from system.metrics import Metrics, MetricsCollector, PERIOD
-from system.relay import LightPattern, RelayDriver
-from system.scheduler import Scheduler
-from system.scraper import Scraper, Source
-from system.store import Store
+from system.decisions.alerts import DEFAULT_POLICIES
+from system.services.metrics import Metrics, MetricsCollector, PERIOD
+from system.services.relay import LightPattern, RelayDriver
+from system.services.scheduler import Scheduler
+from system.services.scraper import Scraper, Source
 
 
 class Controller:
     """Every controller service on one runtime; ``services()`` lists what to spawn."""
 
-    def __init__(self, rt, *, db: str | Store, relay_backend: Any, push_target: Any,
+    def __init__(self, rt, *, store: Any, relay_backend: Any, push_target: Any,
                  client: httpx.AsyncClient | None = None, source: Source | None = None,
                  pattern: LightPattern = LightPattern(), scrape_every: float = 3600.0,
                  push_every: float = PERIOD, policies=DEFAULT_POLICIES, max_sleep: float = 3600.0):
         self.rt = rt.child("controller")
         self.metrics = Metrics()
-        if isinstance(db, Store):  # a reboot in sim keeps the same "disk"
-            self.store = db
-            self.store.metrics = self.metrics
-        else:
-            self.store = Store(db, metrics=self.metrics)
+        self.store = store  # opened by the caller: a reboot in sim keeps the same "disk"
+        self.store.metrics = self.metrics
         self.relay = RelayDriver(self.rt, relay_backend, pattern=pattern, metrics=self.metrics)
         self.scheduler = Scheduler(self.rt, self.store, self.relay, self.metrics, policies, max_sleep=max_sleep)
         self.scraper = None
