@@ -5,6 +5,8 @@ service; the classes below are what a caller can act on::
 
     HilsimError
      +-- ScenarioError        a scenario file that cannot be run (file, line, what is wrong)
+     +-- ConfigError          a configuration mistake: a command-line option, a config or selectors file
+                              (where: the file or option; key; reason)
      +-- ConnectionLost       a link or session to a peer broke; the caller may reconnect
      +-- QueueFull            put_nowait() on a bounded runtime queue that is full
      +-- RefusedInput         raised inside pure decoders, turned into a counted refusal by services
@@ -31,6 +33,26 @@ class ScenarioError(HilsimError):
         if line is not None:
             where = f"{where}:{line}"
         super().__init__(f"{where}: {message}")
+
+
+class ConfigError(HilsimError, ValueError):
+    """A configuration mistake: ``source`` is the file or option (``--relay``, ``selectors.toml``), ``key`` the
+    key in it (None when the whole value is wrong), ``line`` the file's line where known, ``reason`` the fix.
+
+    Also a ``ValueError``, so code that validated values with ``ValueError`` before still catches it.
+    ``str()`` is one line for the user: ``selectors.toml:3: key 'rows': unknown key; known: row, home, ...``.
+    """
+
+    def __init__(self, reason: str, *, source: str | None = None, key: str | None = None, line: int | None = None):
+        self.reason = reason
+        self.source = source
+        self.key = key
+        self.line = line
+        where = source or ""
+        if source is not None and line is not None:
+            where = f"{where}:{line}"
+        head = ": ".join(part for part in (where, f"key {key!r}" if key else "") if part)
+        super().__init__(f"{head}: {reason}" if head else reason)
 
 
 class ConnectionLost(HilsimError, ConnectionError):
