@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field, replace
 
+from sim.subscriptions import SubscriptionIndex
 from system.decisions.mqtt_message import Message
 
 SUBACK_FAILURE = 0x80
@@ -112,6 +113,11 @@ class BrokerModel:
         self.retained: dict[str, Message] = {}
         self.max_queued = max_queued
         self.dropped: dict[str, int] = {}
+        # Routing looks subscribers up in the index, then sends in session order (the order of
+        # ``sessions``, as a scan over it would), so deliveries keep their order whatever the fleet size.
+        self._index = SubscriptionIndex()
+        self._rank: dict[str, int] = {}
+        self._next_rank = 0
 
     def connect(self, client_id: str, *, clean_session: bool = True,
                 will: Message | None = None) -> tuple[bool, list[Delivery]]:
@@ -130,6 +136,11 @@ class BrokerModel:
             old = self.sessions.get(client_id)
         if clean_session or old is None:
             present = False
+            if old is not None:
+                self._unindex(old)
+            else:
+                self._rank[client_id] = self._next_rank
+                self._next_rank += 1
             session = self.sessions[client_id] = _Session(client_id, clean_session)
         else:
             present = True
@@ -151,7 +162,9 @@ class BrokerModel:
         session.connected = False
         will, session.will = session.will, None
         if session.clean:
+            self._unindex(session)
             del self.sessions[client_id]
+            del self._rank[client_id]
         if will is not None and not graceful:
             return self.publish(client_id, will)
         return []
@@ -166,6 +179,7 @@ class BrokerModel:
                 continue
             qos = min(qos, 1)
             session.subscriptions[topic_filter] = qos
+            self._index.add(topic_filter, client_id, qos)
             granted.append(qos)
             for topic in sorted(self.retained):
                 if topic_matches(topic_filter, topic):
@@ -177,7 +191,8 @@ class BrokerModel:
         """Remove subscriptions (unknown filters are ignored, as 3.10.4 asks)."""
         session = self._connected(client_id)
         for topic_filter in filters:
-            session.subscriptions.pop(topic_filter, None)
+            if session.subscriptions.pop(topic_filter, None) is not None:
+                self._index.remove(topic_filter, client_id)
 
     def publish(self, client_id: str, msg: Message) -> list[Delivery]:
         """Route a message a client published (the transport acknowledges it to the sender).
@@ -192,10 +207,11 @@ class BrokerModel:
             else:
                 self.retained.pop(msg.topic, None)
         out: list[Delivery] = []
-        for session in list(self.sessions.values()):
-            qos = max((q for f, q in session.subscriptions.items() if topic_matches(f, msg.topic)), default=None)
-            if qos is None:
-                continue
+        matched = self._index.match(msg.topic)
+        rank = self._rank
+        for client_id in sorted(matched, key=rank.__getitem__) if len(matched) > 1 else matched:
+            session = self.sessions[client_id]
+            qos = matched[client_id]
             copy = Message(msg.topic, msg.payload, min(qos, msg.qos))
             if session.connected:
                 out.extend(self._send(session, copy))
@@ -215,6 +231,10 @@ class BrokerModel:
         if session is None:
             return []
         return list(session.inflight.values()) + list(session.queued)
+
+    def _unindex(self, session: _Session) -> None:
+        for topic_filter in session.subscriptions:
+            self._index.remove(topic_filter, session.client_id)
 
     def _connected(self, client_id: str) -> _Session:
         session = self.sessions.get(client_id)

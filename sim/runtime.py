@@ -12,7 +12,7 @@ makes ``env.run`` raise it, so ``SimRuntime.run`` raises it too.
 from __future__ import annotations
 
 import math
-from typing import Any, Awaitable, Coroutine
+from typing import Any, Awaitable, Callable, Coroutine
 
 import simpy
 from simpy.events import Timeout
@@ -189,6 +189,14 @@ class SimRuntime(RuntimeBase):
 
     def spawn(self, coro: Coroutine, name: str = "task") -> SimTask:
         return SimTask(self, coro, name)
+
+    def call_later(self, seconds: float, fn: Callable[..., Any], *args: Any) -> None:
+        """Call ``fn(*args)`` after ``seconds`` of virtual time: one kernel event, no task.
+
+        For world models that only need a delay (a message in flight on a link): a spawned
+        task would cost three events and a coroutine. An exception ``fn`` raises ends the run.
+        """
+        Timeout(self.env, seconds if seconds > 0 else 0.0).callbacks.append(lambda _event: fn(*args))
 
     def queue(self, maxsize: int = 0) -> SimQueue:
         return SimQueue(self.env, maxsize)

@@ -5,6 +5,7 @@ and the asyncio runtime (``system/adapters/asyncio_runtime.py``) both build on t
 
     rt.now()  await rt.sleep(s)  rt.spawn(coro, name)  rt.queue(maxsize)
     rt.event()  await rt.wait_for(aw, s)  rt.rng(stream)  rt.trace(kind, **fields)
+    rt.call_later(s, fn, *args)   (a plain timer, for world models that need no task)
 
 ``rt.child("node-1")`` returns a view of the same runtime whose trace lines carry
 ``src="node-1"``: each party gets its own view, so no service names itself twice.

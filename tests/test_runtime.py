@@ -249,3 +249,27 @@ def test_trace_lines_carry_the_party_and_relative_time(rt):
     assert rec["src"] == "node-1" and rec["kind"] == "reading.sampled"
     assert rec["temperature"] == 21.123457
     assert rec["t"] >= TICK * 0.9
+
+
+def test_call_later_calls_in_time_order_without_a_task(rt):
+    calls = []
+
+    async def main():
+        rt.call_later(2 * TICK, calls.append, "second")
+        rt.call_later(TICK, calls.append, "first")
+        await rt.sleep(4 * TICK)
+
+    rt.run(main())
+    assert calls == ["first", "second"]
+
+
+def test_call_later_failure_ends_the_run(rt):
+    def explode():
+        raise RuntimeError("timer failed")
+
+    async def main():
+        rt.call_later(TICK, explode)
+        await rt.sleep(10 * TICK)
+
+    with pytest.raises(RuntimeError, match="timer failed"):
+        rt.run(main())

@@ -76,6 +76,16 @@ class AsyncioRuntime(RuntimeBase):
     def spawn(self, coro: Coroutine, name: str = "task") -> LiveTask:
         return LiveTask(self, coro, name)
 
+    def call_later(self, seconds: float, fn: Callable[..., Any], *args: Any) -> None:
+        """Call ``fn(*args)`` after ``seconds``; an exception it raises ends ``run`` as a task's would."""
+        def call() -> None:
+            try:
+                fn(*args)
+            except Exception as exc:
+                self._crash(exc)
+
+        asyncio.get_running_loop().call_later(max(0.0, seconds), call)
+
     def queue(self, maxsize: int = 0) -> asyncio.Queue:
         return _Queue(maxsize)
 
