@@ -1,19 +1,38 @@
 """The run trace: canonical JSON Lines with a running SHA-256.
 
-Every line is ``json.dumps`` with sorted keys, no spaces and floats rounded to
+Every line is JSON with sorted keys, no spaces and floats rounded to
 microseconds, so the same run writes the same bytes on any machine and the hash
 printed at the end identifies the run.  The first line is a header naming the
 scenario, the seed and the hilsim version.
+
+The hot path: a flat record of strings, integers, booleans, None and floats (nearly
+every line) is rounded in one pass and encoded by orjson with sorted keys; anything
+else (nested values, bytes, non-finite floats, floats below 1e-4 that orjson would
+write as ``0.00001`` where ``json`` writes ``1e-05``, integers past 64 bits) takes the
+reference path, ``canonical()`` then ``json.dumps``. Both write the same bytes for
+the same record (tests/test_trace.py compares them), so the format and every hash
+stayed as they were. Lines are hashed and written in chunks (``flush_every`` lines);
+with ``keep`` the trace keeps in memory only the records of those kinds (plus a count
+per kind), for long runs whose expectations read a few kinds: the hash stays that of
+the full trace.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
-from typing import Any, Iterable, TextIO
+from collections import Counter
+from typing import Any, Collection, Iterable
+
+import orjson
 
 VERSION = "0.1.0"
+
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+_PLAIN = frozenset({str, int, bool, type(None)})
+_INF = math.inf
 
 
 def canonical(value: Any) -> Any:
@@ -33,41 +52,96 @@ def canonical(value: Any) -> Any:
 
 
 def dumps(record: dict) -> str:
-    """One canonical JSON line (without the newline)."""
+    """One canonical JSON line (without the newline): the reference encoding."""
     return json.dumps(canonical(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _shape(record: dict) -> tuple[dict, bool]:
+    """(canonical record, whether orjson writes it as ``dumps`` would): the fast path of ``canonical``."""
+    shaped = {}
+    fast = True
+    for key, value in record.items():
+        kind = type(value)
+        if kind is float:
+            if value != value or value == _INF or value == -_INF:
+                return canonical(record), False
+            value = round(value, 6)
+            if -1e-4 < value < 1e-4:
+                if value == 0:
+                    value = 0.0
+                else:
+                    fast = False  # json writes 1e-05, orjson 0.00001
+        elif kind not in _PLAIN or type(key) is not str:
+            return canonical(record), False
+        shaped[key] = value
+    return shaped, fast
+
+
+def encode(record: dict) -> tuple[dict, bytes]:
+    """(canonical record, its line with the newline, UTF-8): what ``dumps`` gives, faster."""
+    shaped, fast = _shape(record)
+    if fast:
+        try:
+            return shaped, orjson.dumps(shaped, option=_OPTIONS)
+        except TypeError:  # an integer past 64 bits, a lone surrogate: the reference path decides
+            pass
+    return shaped, (json.dumps(shaped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                    + "\n").encode("utf-8")
 
 
 class Trace:
     """Collects trace records in memory, optionally streams them to a file, hashes them.
 
     ``records`` holds the plain dicts (after canonicalisation) so expectations can
-    read the run back without parsing the file.
+    read the run back without parsing the file; ``counts`` the lines per kind.
+    ``sink`` is a text or binary stream; lines reach it (and the hash) every
+    ``flush_every`` lines and on ``flush()`` (1: each line at once, for live
+    processes that may be killed). ``keep``: the kinds whose records stay in memory
+    (None: all).
     """
 
     RESERVED = frozenset({"t", "src", "kind"})
 
-    def __init__(self, header: dict, sink: TextIO | None = None):
+    def __init__(self, header: dict, sink: Any = None, *, keep: Collection[str] | None = None,
+                 flush_every: int = 1):
         self._sha = hashlib.sha256()
         self._sink = sink
+        self._binary = isinstance(sink, (io.RawIOBase, io.BufferedIOBase))
+        self._pending: list[bytes] = []
+        self._flush_every = max(1, flush_every)
+        self._keep = None if keep is None else frozenset(keep)
         self.records: list[dict] = []
-        self.header = {"kind": "trace.header", "hilsim": VERSION, **header}
-        self._emit(self.header)
+        self.counts: Counter[str] = Counter()
+        self.header, line = encode({"kind": "trace.header", "hilsim": VERSION, **header})
+        self._emit(line)
 
     def write(self, t: float, src: str, kind: str, fields: dict) -> None:
-        clash = self.RESERVED.intersection(fields)
-        if clash:
-            raise ValueError(f"trace field names {sorted(clash)} are reserved")
-        record = canonical({"t": t, "src": src, "kind": kind, **fields})
-        self.records.append(record)
-        self._emit(record)
+        if fields and ("t" in fields or "src" in fields or "kind" in fields):
+            raise ValueError(f"trace field names {sorted(self.RESERVED.intersection(fields))} are reserved")
+        record, line = encode({"t": t, "src": src, "kind": kind, **fields})
+        self.counts[kind] += 1
+        if self._keep is None or kind in self._keep:
+            self.records.append(record)
+        self._emit(line)
 
-    def _emit(self, record: dict) -> None:
-        line = dumps(record) + "\n"
-        self._sha.update(line.encode("utf-8"))
+    def _emit(self, line: bytes) -> None:
+        pending = self._pending
+        pending.append(line)
+        if len(pending) >= self._flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hash the pending lines and hand them to the sink."""
+        if not self._pending:
+            return
+        chunk = b"".join(self._pending)
+        self._pending.clear()
+        self._sha.update(chunk)
         if self._sink is not None:
-            self._sink.write(line)
+            self._sink.write(chunk if self._binary else chunk.decode("utf-8"))
 
     def hexdigest(self) -> str:
+        self.flush()
         return self._sha.hexdigest()
 
     def lines(self) -> list[str]:
