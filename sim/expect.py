@@ -109,3 +109,25 @@ def sensor_errors(args, run):
     """Failed sensor reads the nodes noticed (``reading.failed``): shows a sensor fault took effect."""
     failed = len(run.trace.of_kind("reading.failed"))
     return failed >= args["min"], str(failed), f">= {args['min']}"
+
+
+# The trace kinds each checker above reads: a hash-only run (``hilsim run --hash-only``) keeps just
+# these records in memory. A checker missing here (the controller's) makes the run keep every record.
+KINDS_READ: dict[str, frozenset[str]] = {
+    "readings_lost": frozenset({"reading.sampled", "reading.stored"}),
+    "readings_duplicated": frozenset({"reading.stored"}),
+    "readings_stored": frozenset({"reading.stored"}),
+    "readings_refused": frozenset({"reading.refused"}),
+    "sequence_gaps": frozenset({"reading.stored", "reading.dropped"}),
+    "sensor_errors": frozenset({"reading.failed"}),
+}
+
+
+def kinds_read(scenario) -> frozenset[str] | None:
+    """The trace kinds the scenario's expectations read; None when one of them may read any."""
+    kinds: set[str] = set()
+    for exp in scenario.expect:
+        if exp.kind not in KINDS_READ:
+            return None
+        kinds |= KINDS_READ[exp.kind]
+    return frozenset(kinds)

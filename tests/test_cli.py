@@ -38,6 +38,17 @@ def test_quickstart_passes_with_the_same_hash_under_any_hash_seed(tmp_path):
     assert "<svg" in report and trace_hash(first.stdout) in report
 
 
+def test_hash_only_gives_the_full_traces_hash_and_the_same_verdicts_without_a_trace_file(tmp_path):
+    full = hilsim("run", "scenarios/quickstart.yaml", "--out", str(tmp_path / "full"), "--no-report")
+    lean = hilsim("run", "scenarios/quickstart.yaml", "--out", str(tmp_path / "lean"), "--hash-only")
+    assert full.returncode == lean.returncode == 0, lean.stdout + lean.stderr
+    assert trace_hash(lean.stdout) == trace_hash(full.stdout)
+    verdicts = [line for line in full.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert verdicts and verdicts == [line for line in lean.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert not (tmp_path / "lean" / "trace.jsonl").exists()
+    assert (tmp_path / "lean" / "junit.xml").exists()
+
+
 def test_another_seed_gives_another_hash(tmp_path):
     a = hilsim("run", "scenarios/quickstart.yaml", "--out", str(tmp_path), "--no-report")
     b = hilsim("run", "scenarios/quickstart.yaml", "--out", str(tmp_path), "--no-report", "--seed", "99")
