@@ -137,6 +137,7 @@ class SimMqttClient:
         self.ack_timeout = ack_timeout
         self._conn: _Conn | None = None
         self._inbox = rt.queue()
+        self._pending_loss: ConnectionLost | None = None
         self._waiting: dict[Any, Any] = {}  # token -> rt.event(); the reply lands in _replies
         self._replies: dict[Any, Any] = {}
         self._next_id = 0
@@ -159,6 +160,7 @@ class SimMqttClient:
         if not self.link.up or not self.host.running:
             raise ConnectionLost(f"{self.client_id}: broker unreachable over {self.link.name}")
         self._inbox = self.rt.queue()
+        self._pending_loss = None
         self._unacked.clear()
         self._conn = _Conn(self.host, self, self.link)
         return await self._request("connack", ("connect", self.clean_session, self.will))
@@ -187,10 +189,25 @@ class SimMqttClient:
 
     async def next_message(self) -> Message:
         """The next message the broker delivered; raises ConnectionLost when the connection drops."""
+        if self._pending_loss is not None:
+            lost, self._pending_loss = self._pending_loss, None
+            raise lost
         item = await self._inbox.get()
         if isinstance(item, ConnectionLost):
             raise item
         return item
+
+    def received(self, limit: int) -> list[Message]:
+        """Up to ``limit`` messages that have already arrived, without waiting (a burst to store together)."""
+        out: list[Message] = []
+        inbox = self._inbox
+        while len(out) < limit and not inbox.empty():
+            item = inbox.get_nowait()
+            if isinstance(item, ConnectionLost):
+                self._pending_loss = item  # raised by the next next_message(), after this burst is handled
+                break
+            out.append(item)
+        return out
 
     async def disconnect(self) -> None:
         if self.connected:

@@ -18,7 +18,7 @@ import simpy
 from simpy.events import Timeout
 from simpy.resources.base import Get
 
-from system.errors import QueueFull
+from system.errors import QueueEmpty, QueueFull
 from system.runtime import RuntimeBase
 from system.trace import Trace
 
@@ -141,6 +141,12 @@ class SimQueue:
 
     def get(self) -> Awaitable[Any]:
         return _Trap(self._store.get())
+
+    def get_nowait(self) -> Any:
+        """The oldest item, without waiting; raises QueueEmpty when there is none."""
+        if not self._store.items:
+            raise QueueEmpty("queue empty")
+        return self._store.items.pop(0)
 
     def qsize(self) -> int:
         return len(self._store.items)

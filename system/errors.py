@@ -9,6 +9,7 @@ service; the classes below are what a caller can act on::
                               (where: the file or option; key; reason)
      +-- ConnectionLost       a link or session to a peer broke; the caller may reconnect
      +-- QueueFull            put_nowait() on a bounded runtime queue that is full
+     +-- QueueEmpty           get_nowait() on a runtime queue with nothing in it
      +-- RefusedInput         raised inside pure decoders, turned into a counted refusal by services
      +-- BackendError         a hardware or network backend failed (relay, serial board, push target)
 
@@ -65,6 +66,10 @@ class ConnectionLost(HilsimError, ConnectionError):
 
 class QueueFull(HilsimError):
     """A bounded queue refused an item."""
+
+
+class QueueEmpty(HilsimError):
+    """get_nowait() found nothing to take."""
 
 
 class RefusedInput(HilsimError):

@@ -3,7 +3,7 @@
 The runtime API (see DESIGN.md) is duck-typed; the sim runtime (``sim/runtime.py``)
 and the asyncio runtime (``system/adapters/asyncio_runtime.py``) both build on this base::
 
-    rt.now()  await rt.sleep(s)  rt.spawn(coro, name)  rt.queue(maxsize)
+    rt.now()  await rt.sleep(s)  rt.spawn(coro, name)  rt.queue(maxsize) (put_nowait, get_nowait, await get)
     rt.event()  await rt.wait_for(aw, s)  rt.rng(stream)  rt.trace(kind, **fields)
     rt.call_later(s, fn, *args)   (a plain timer, for world models that need no task)
 

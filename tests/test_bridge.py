@@ -242,3 +242,58 @@ def test_a_decoder_bug_is_a_counted_refusal_and_the_bridge_keeps_storing(monkeyp
     (refused,) = trace.of_kind("reading.refused")
     assert refused["reason"] == "decoder_error" and "ZeroDivisionError" in refused["detail"]
     assert bridge.store.sequences("node-1") == [1]
+
+
+def test_a_burst_is_stored_in_one_transaction_and_acknowledged_only_after_its_commit():
+    """Group commit: readings that arrive together share one commit; none is acked before it."""
+    from contextlib import contextmanager
+
+    trace = Trace({"test": "group-commit"})
+    rt = SimRuntime(seed=1, start=START, trace=trace)
+    host = BrokerHost(rt)
+    net = Network(rt)
+    commits: list[tuple[int, int]] = []  # (rows in the transaction, messages the broker still had unacked)
+
+    class CountingStore(ReadingStore):
+        @contextmanager
+        def transaction(self):
+            before = self.count()
+            with super().transaction():
+                yield
+            commits.append((self.count() - before, len(host.model.owed("bridge"))))
+
+    brt = rt.child("bridge")
+    store = CountingStore()
+    bridge = Bridge(brt, SimMqttClient(brt, host, net.link("bridge", "broker"), "bridge", clean_session=False,
+                                       manual_ack=True), store)
+    nodes = [SimMqttClient(rt.child(f"node-{i}"), host, net.link(f"node-{i}", "broker"), f"node-{i}")
+             for i in range(1, 21)]
+
+    async def publish(client, i):
+        await client.connect()
+        await client.publish(f"sensors/node-{i}/reading", reading(1, node=f"node-{i}"), qos=1)
+
+    async def main():
+        rt.spawn(bridge.run(), "bridge")
+        await rt.sleep(1.0)
+        for i, client in enumerate(nodes, start=1):
+            rt.spawn(publish(client, i), f"node-{i}")
+        await rt.sleep(5.0)
+
+    rt.run(main(), until=60)
+    assert store.count() == 20
+    assert (20, 20) in commits  # one commit for the whole burst, every message still owed at that moment
+    assert host.model.owed("bridge") == []  # and all acknowledged after it
+
+
+def test_a_failed_commit_stores_none_of_the_burst():
+    store = ReadingStore()
+    from system.decisions.readings import decode_reading
+
+    try:
+        with store.transaction():
+            store.add(decode_reading("sensors/node-1/reading", reading(1)), received=START)
+            raise OSError("disk full")
+    except OSError:
+        pass
+    assert store.count() == 0

@@ -11,7 +11,7 @@ import asyncio
 import time
 from typing import Any, Awaitable, Callable, Coroutine
 
-from system.errors import QueueFull
+from system.errors import QueueEmpty, QueueFull
 from system.runtime import RuntimeBase
 from system.trace import Trace
 
@@ -53,6 +53,12 @@ class _Queue(asyncio.Queue):
             super().put_nowait(item)
         except asyncio.QueueFull:
             raise QueueFull(f"queue full ({self.maxsize} items)") from None
+
+    def get_nowait(self) -> Any:
+        try:
+            return super().get_nowait()
+        except asyncio.QueueEmpty:
+            raise QueueEmpty("queue empty") from None
 
 
 class AsyncioRuntime(RuntimeBase):

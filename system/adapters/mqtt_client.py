@@ -56,6 +56,9 @@ class Will:
     retain: bool = True
 
 
+_READ_BURST = 256  # packets read per readable socket event at most
+
+
 class LiveMqttClient:
     """MQTT client port on a real broker. ``url`` is ``mqtt://[user:pass@]host[:port]`` or ``mqtts://``."""
 
@@ -74,6 +77,8 @@ class LiveMqttClient:
         self.ack_timeout = ack_timeout
         self._connected = False
         self._inbox: asyncio.Queue = asyncio.Queue()
+        self._pending_loss: ConnectionLost | None = None
+        self._events = 0  # paho callbacks so far: tells _readable whether a read made progress
         self._waiting: dict[Any, asyncio.Future] = {}
         self._misc: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -115,6 +120,7 @@ class LiveMqttClient:
             return True
         self._loop = asyncio.get_running_loop()
         self._inbox = asyncio.Queue()
+        self._pending_loss = None
         self._unacked.clear()
         done = self._waiting["connack"] = self._loop.create_future()
         try:
@@ -150,10 +156,24 @@ class LiveMqttClient:
 
     async def next_message(self) -> Message:
         """The next delivered message; raises ConnectionLost when the connection drops."""
+        if self._pending_loss is not None:
+            lost, self._pending_loss = self._pending_loss, None
+            raise lost
         item = await self._inbox.get()
         if isinstance(item, ConnectionLost):
             raise item
         return item
+
+    def received(self, limit: int) -> list[Message]:
+        """Up to ``limit`` messages that have already arrived, without waiting (a burst to store together)."""
+        out: list[Message] = []
+        while len(out) < limit and not self._inbox.empty():
+            item = self._inbox.get_nowait()
+            if isinstance(item, ConnectionLost):
+                self._pending_loss = item  # raised by the next next_message(), after this burst is handled
+                break
+            out.append(item)
+        return out
 
     def ack(self, msg: Message) -> None:
         """With ``manual_ack``: send the PUBACK of a QoS 1 message once it is safely handled."""
@@ -203,6 +223,7 @@ class LiveMqttClient:
     # --- paho callbacks (called from loop_read/loop_write/loop_misc on the event loop) -------
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._events += 1
         if reason_code.is_failure:
             self._settle("connack", error=ConnectionLost(f"{self.client_id}: broker refused: {reason_code}"))
             return
@@ -229,12 +250,15 @@ class LiveMqttClient:
                           message.mid or None)
         if self.manual_ack and msg.qos == 1:
             self._unacked.hold(msg)
+        self._events += 1
         self._inbox.put_nowait(msg)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self._events += 1
         self._settle(("puback", mid), True)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self._events += 1
         code = reason_codes[0]
         self._settle(("suback", mid), 128 if code.is_failure else int(code.value))
 
@@ -259,7 +283,14 @@ class LiveMqttClient:
         self._loop.remove_writer(sock)
 
     def _readable(self) -> None:
-        self._client.loop_read()
+        # paho reads one packet per loop_read; read on while packets keep coming (up to a bound, so
+        # other tasks still run), so a burst lands in the inbox together and the bridge can commit it
+        # as one transaction instead of waking once per message.
+        for _ in range(_READ_BURST):
+            before = self._events
+            self._client.loop_read()
+            if self._events == before or self._sock is None:
+                break
         sock = self._sock
         while sock is not None and isinstance(sock, ssl.SSLSocket) and sock.pending() and self._sock is sock:
             self._client.loop_read()  # TLS may hold decrypted bytes the selector cannot see

@@ -27,6 +27,7 @@ from system.adapters.reading_store import ReadingStore
 from system.decisions.readings import LEGACY_NODE, LEGACY_TOPIC, REASONS, decode_reading
 
 TOPICS = ("sensors/+/reading", LEGACY_TOPIC)
+BATCH = 500  # messages stored in one transaction at most
 
 
 def _printable(text: str, limit: int = 120) -> str:
@@ -38,19 +39,24 @@ class Bridge:
     """Service: consume readings from the MQTT port, store them once, export them.
 
     ``rt`` is the bridge party's runtime view, ``mqtt`` the MQTT port (connect,
-    subscribe, next_message, ack; failures raise ConnectionError; created with
+    subscribe, next_message, received, ack; failures raise ConnectionError; created with
     ``manual_ack`` so a QoS 1 message is acknowledged only once it is stored), ``store`` the
     ReadingStore, ``pusher`` an optional ReadingPusher (its ``run`` is started by ``run``).
+
+    Group commit: the messages that have already arrived when the bridge wakes (up to
+    ``batch``, from the port's ``received``) are stored in one transaction and acknowledged
+    after its commit. It never waits for a burst to fill, so a lone reading is stored at once.
     """
 
     def __init__(self, rt: Any, mqtt: Any, store: ReadingStore, *, topics: tuple[str, ...] = TOPICS,
-                 legacy_node: str = LEGACY_NODE, pusher: Any = None):
+                 legacy_node: str = LEGACY_NODE, pusher: Any = None, batch: int = BATCH):
         self.rt = rt
         self.mqtt = mqtt
         self.store = store
         self.topics = topics
         self.legacy_node = legacy_node
         self.pusher = pusher
+        self.batch = batch
         self.stored_by_node: Counter[str] = Counter()
         self.duplicates_by_node: Counter[str] = Counter()
         self.unclocked_by_node: Counter[str] = Counter()
@@ -90,9 +96,14 @@ class Bridge:
                 self.rt.trace("bridge.connected", session_present=bool(present), attempts=attempt + 1)
                 attempt = 0
                 while True:
-                    msg = await self.mqtt.next_message()
-                    self.handle(msg.topic, msg.payload)
-                    self.mqtt.ack(msg)  # only now: a crash before this line gets the message redelivered
+                    burst = [await self.mqtt.next_message()]
+                    if self.batch > 1:
+                        burst += self.mqtt.received(self.batch - 1)
+                    with self.store.transaction():
+                        for msg in burst:
+                            self.handle(msg.topic, msg.payload)
+                    for msg in burst:
+                        self.mqtt.ack(msg)  # only now: a crash before the commit gets the messages redelivered
             except ConnectionError as exc:
                 attempt += 1
                 delay = next_backoff(attempt, self._rng, base=0.5, cap=30.0)
