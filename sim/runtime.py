@@ -11,12 +11,11 @@ makes ``env.run`` raise it, so ``SimRuntime.run`` raises it too.
 
 from __future__ import annotations
 
-import math
+from collections import deque
 from typing import Any, Awaitable, Callable, Coroutine
 
 import simpy
 from simpy.events import Timeout
-from simpy.resources.base import Get
 
 from system.errors import QueueEmpty, QueueFull
 from system.runtime import RuntimeBase
@@ -120,39 +119,82 @@ class SimTask:
 
 def _abandon(event: simpy.Event) -> None:
     """Withdraw an interrupted task's claim on a queue so no item is swallowed."""
-    if isinstance(event, Get):
-        if not event.triggered:
-            event.cancel()
-        elif event.ok:
-            event.resource.items.insert(0, event.value)
+    if isinstance(event, _QueueGet):
+        event.queue._withdraw(event)
+
+
+class _Ready:
+    """An awaitable whose value is already there: ``await`` returns it without a kernel event."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __await__(self):
+        return self.value
+        yield  # a generator that returns at once: the awaiting task does not yield to the kernel
+
+    __iter__ = __await__
+
+
+class _QueueGet(simpy.Event):
+    """A task waiting for a queue item; the queue succeeds it with the item."""
+
+    def __init__(self, env: simpy.Environment, queue: "SimQueue"):
+        super().__init__(env)
+        self.queue = queue
 
 
 class SimQueue:
-    """FIFO queue: ``put_nowait(item)`` and ``await get()``; bounded when maxsize > 0."""
+    """FIFO queue: ``put_nowait(item)``, ``get_nowait()`` and ``await get()``; bounded when maxsize > 0.
+
+    A put hands the item straight to the oldest waiting task (one kernel event); a get
+    finds an item already queued and returns it without any kernel event.
+    """
 
     def __init__(self, env: simpy.Environment, maxsize: int = 0):
         self.maxsize = maxsize
-        self._store = simpy.Store(env, capacity=maxsize if maxsize > 0 else math.inf)
+        self._env = env
+        self._items: deque = deque()
+        self._getters: deque[_QueueGet] = deque()  # non-empty only while _items is empty
 
     def put_nowait(self, item: Any) -> None:
-        if self.maxsize > 0 and len(self._store.items) >= self.maxsize:
+        if self._getters:
+            self._getters.popleft().succeed(item)
+            return
+        if self.maxsize > 0 and len(self._items) >= self.maxsize:
             raise QueueFull(f"queue full ({self.maxsize} items)")
-        self._store.put(item)
+        self._items.append(item)
 
     def get(self) -> Awaitable[Any]:
-        return _Trap(self._store.get())
+        if self._items:
+            return _Ready(self._items.popleft())
+        getter = _QueueGet(self._env, self)
+        self._getters.append(getter)
+        return _Trap(getter)
 
     def get_nowait(self) -> Any:
         """The oldest item, without waiting; raises QueueEmpty when there is none."""
-        if not self._store.items:
+        if not self._items:
             raise QueueEmpty("queue empty")
-        return self._store.items.pop(0)
+        return self._items.popleft()
+
+    def _withdraw(self, getter: _QueueGet) -> None:
+        """A waiting task was interrupted: forget it, and pass on an item it was handed but never took."""
+        if not getter.triggered:
+            self._getters.remove(getter)
+        elif getter.ok:
+            if self._getters:
+                self._getters.popleft().succeed(getter.value)
+            else:
+                self._items.appendleft(getter.value)
 
     def qsize(self) -> int:
-        return len(self._store.items)
+        return len(self._items)
 
     def empty(self) -> bool:
-        return not self._store.items
+        return not self._items
 
 
 class SimEvent:
@@ -214,6 +256,8 @@ class SimRuntime(RuntimeBase):
         """Await ``aw`` for at most ``timeout`` seconds; then cancel it and raise TimeoutError."""
         if timeout is None:
             return await aw
+        if type(aw) is _Trap and type(aw.event) in (simpy.Event, Timeout):
+            return await self._wait_event(aw.event, timeout)
         task = aw if isinstance(aw, SimTask) else self.spawn(_as_coroutine(aw), "wait_for")
         timer = self.env.timeout(max(0.0, timeout))
         try:
@@ -225,6 +269,23 @@ class SimRuntime(RuntimeBase):
             return await task
         task.cancel()
         raise TimeoutError(f"timed out after {timeout} s")
+
+    async def _wait_event(self, event: simpy.Event, timeout: float) -> Any:
+        """``wait_for`` on a plain event (a flag being set): no task, the first of event and timer wakes us."""
+        if event.processed:
+            return event.value
+        wake = self.env.event()
+        timer = self.env.timeout(max(0.0, timeout))
+
+        def first(which: simpy.Event) -> None:
+            if not wake.triggered:
+                wake.succeed(which)
+
+        event.callbacks.append(first)
+        timer.callbacks.append(first)
+        if await _Trap(wake) is timer:
+            raise TimeoutError(f"timed out after {timeout} s")
+        return event.value
 
     def run(self, main: Coroutine | None = None, until: float | None = None) -> Any:
         """Run ``main`` (and everything it spawns) until it returns or ``until`` seconds pass.
