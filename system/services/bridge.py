@@ -26,8 +26,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from firmware.backoff import next_backoff
 from system.errors import RefusedInput
+from system.ports import MqttPort, ReadingSink, Runtime
 from system.services.prometheus import LagHistogram, exposition
-from system.adapters.reading_store import ReadingStore
 from system.decisions.readings import LEGACY_NODE, LEGACY_TOPIC, REASONS, decode_reading
 
 TOPICS = ("sensors/+/reading", LEGACY_TOPIC)
@@ -47,7 +47,7 @@ class Bridge:
     ReadingStore, ``pusher`` an optional ReadingPusher (its ``run`` is started by ``run``).
     """
 
-    def __init__(self, rt: Any, mqtt: Any, store: ReadingStore, *, topics: tuple[str, ...] = TOPICS,
+    def __init__(self, rt: Runtime, mqtt: MqttPort, store: ReadingSink, *, topics: tuple[str, ...] = TOPICS,
                  legacy_node: str = LEGACY_NODE, pusher: Any = None):
         self.rt = rt
         self.mqtt = mqtt
