@@ -52,7 +52,7 @@ from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import OUTGOING, Session
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from system.errors import BackendError
+from system.errors import BackendError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +81,16 @@ def read_password_file(path: Path) -> dict[str, str]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise BackendError(f"{path}: cannot read the password file ({exc.strerror}); "
-                           f"create it with `hilsim broker --passwd {path} --add-user NAME`") from exc
+        raise ConfigError(f"cannot read the password file ({exc.strerror}); "
+                          f"create it with `hilsim broker --passwd {path} --add-user NAME`", source=str(path)) from exc
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         user, sep, password_hash = line.partition(":")
         if not sep or not user or not password_hash.startswith("$argon2"):
-            raise BackendError(f"{path}:{number}: expected 'user:$argon2id$...' (write entries with "
-                               f"`hilsim broker --passwd {path} --add-user NAME`)")
+            raise ConfigError(f"expected 'user:$argon2id$...' (write entries with "
+                              f"`hilsim broker --passwd {path} --add-user NAME`)", source=str(path), line=number)
         users[user] = password_hash
     return users
 
@@ -101,9 +101,9 @@ def add_user(path: Path, user: str, password: str) -> bool:
     The file is rewritten atomically and kept readable by its owner only.
     """
     if not user or ":" in user or any(c.isspace() for c in user):
-        raise ValueError(f"user name {user!r} must be non-empty, without ':' or spaces")
+        raise ConfigError(f"user name {user!r} must be non-empty, without ':' or spaces", source="--add-user")
     if not password:
-        raise ValueError("the password must not be empty")
+        raise ConfigError("the password must not be empty", source="--add-user")
     path = Path(path)
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     entry = f"{user}:{hash_password(password)}"
@@ -129,13 +129,15 @@ class TlsConfig:
     def context(self) -> ssl.SSLContext:
         """The server-side SSL context (client certificates required, optional, or not asked for)."""
         if self.require_client_cert and self.ca_cert is None:
-            raise BackendError("requiring client certificates needs a CA certificate to verify them (--ca-cert)")
+            raise ConfigError("requiring client certificates needs a CA certificate to verify them",
+                              source="--ca-cert")
         try:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH,
                                              cafile=str(self.ca_cert) if self.ca_cert else None)
             ctx.load_cert_chain(str(self.cert), str(self.key))
         except (OSError, ssl.SSLError) as exc:
-            raise BackendError(f"TLS setup failed: {exc}") from exc
+            raise ConfigError(f"TLS setup failed: a certificate or key does not load ({exc})",
+                              source="--tls-cert/--tls-key/--ca-cert") from exc
         if self.require_client_cert:
             ctx.verify_mode = ssl.CERT_REQUIRED
         elif self.ca_cert is not None:
