@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from system.errors import ScenarioError
+from system.errors import ConfigError, ScenarioError
 from system.trace import VERSION, first_difference
 
 
@@ -69,23 +69,25 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
     plot into --out (with --hash-only: only the JUnit XML). Exit 0 when all expectations hold, 1 when any fails, 2 when
     the scenario file is unusable.
     """
-    from sim import scenario as scenario_mod
-    from sim.expect import kinds_read
+    from sim import loader
     from sim.runner import run_scenario
 
     try:
-        loaded = scenario_mod.load(scenario)
+        loaded = loader.load(scenario)
         if seed is not None:
             loaded = loaded.with_seed(seed)
         out = out or Path("runs") / scenario.stem
-        out.mkdir(parents=True, exist_ok=True)
-        keep = kinds_read(loaded) if hash_only else None
-        if hash_only:
-            result = run_scenario(loaded, progress=_progress(quiet), keep=keep)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            sink = None if hash_only else open(out / "trace.jsonl", "wb")
+        except OSError as exc:
+            raise ConfigError(f"cannot write the run's files ({exc.strerror})", source=str(out)) from exc
+        if sink is None:
+            result = run_scenario(loaded, progress=_progress(quiet), hash_only=True)
         else:
-            with open(out / "trace.jsonl", "wb") as sink:
+            with sink:
                 result = run_scenario(loaded, sink=sink, progress=_progress(quiet))
-    except ScenarioError as exc:
+    except (ScenarioError, ConfigError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
@@ -107,7 +109,7 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
 
     status = 0 if result.ok else 1
     if check_determinism:
-        again = run_scenario(loaded, keep=keep)
+        again = run_scenario(loaded, hash_only=hash_only)
         if hash_only:
             diff = None if again.sha256 == result.sha256 else (0, result.sha256, again.sha256)
         else:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import IO, Callable, Collection
 
-from sim.expect import Verdict, check_all
+from sim.expect import Verdict, check_all, kinds_read
 from sim.runtime import SimRuntime
 from sim.scenario import Scenario
+from sim.vocabulary import Vocabulary, default_vocabulary
 from sim.world import World
 from system.trace import Trace
 
@@ -37,19 +38,20 @@ class RunResult:
 
 
 def run_scenario(scenario: Scenario, *, sink: IO | None = None, progress: Progress | None = None,
-                 steps: int = 50, keep: Collection[str] | None = None) -> RunResult:
-    """Run ``scenario`` to its end; returns the trace and a verdict per expectation.
+                 steps: int = 50, vocabulary: Vocabulary | None = None, hash_only: bool = False) -> RunResult:
+    """Run ``scenario`` (validated by the loader) to its end; returns the trace and a verdict per
+    expectation, checked with the ``vocabulary``'s checkers (the default one if None).
 
-    ``sink`` (text or binary) receives the trace lines in chunks. ``keep``: keep in memory only the
-    records of these kinds (``kinds_read(scenario)`` gives what the expectations need); the hash is
-    that of the full trace either way.
+    ``sink`` (text or binary) receives the trace lines in chunks. ``hash_only``: keep in memory only
+    the records the expectations read; the hash is that of the full trace either way.
     """
+    words = vocabulary or default_vocabulary()
     header = {"scenario": scenario.name, "seed": scenario.seed, "start": scenario.start.isoformat(),
               "duration": scenario.duration}
+    keep = kinds_read(scenario, words.expectations) if hash_only else True
     trace = Trace(header, sink, keep=keep, flush_every=4096)
     rt = SimRuntime(seed=scenario.seed, start=scenario.start_epoch, trace=trace)
     world = World(rt, scenario)
-    world.check(scenario)
     world.start()
     step = scenario.duration / steps
     for i in range(1, steps + 1):
@@ -60,5 +62,5 @@ def run_scenario(scenario: Scenario, *, sink: IO | None = None, progress: Progre
             progress(rt.env.now, scenario.duration)
     trace.flush()
     result = RunResult(scenario, trace, world, scenario.duration)
-    result.verdicts = check_all(result)
+    result.verdicts = check_all(result, words.expectations)
     return result

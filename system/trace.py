@@ -24,7 +24,7 @@ import io
 import json
 import math
 from collections import Counter
-from typing import Any, Collection, Iterable
+from typing import Any, Callable, Collection, Iterable, TextIO
 
 import orjson
 
@@ -100,20 +100,24 @@ class Trace:
     read the run back without parsing the file; ``counts`` the lines per kind.
     ``sink`` is a text or binary stream; lines reach it (and the hash) every
     ``flush_every`` lines and on ``flush()`` (1: each line at once, for live
-    processes that may be killed). ``keep``: the kinds whose records stay in memory
-    (None: all).
+    processes that may be killed). ``keep``: True keeps every record, False none
+    (a live process that runs for months), a set of kinds only those (a long run
+    whose expectations read a few kinds). ``listen`` adds a callback that sees every
+    record as it is written (the live commands turn some into state lines on stderr).
     """
 
     RESERVED = frozenset({"t", "src", "kind"})
 
-    def __init__(self, header: dict, sink: Any = None, *, keep: Collection[str] | None = None,
+    def __init__(self, header: dict, sink: Any = None, *, keep: bool | Collection[str] = True,
                  flush_every: int = 1):
         self._sha = hashlib.sha256()
         self._sink = sink
         self._binary = isinstance(sink, (io.RawIOBase, io.BufferedIOBase))
         self._pending: list[bytes] = []
         self._flush_every = max(1, flush_every)
-        self._keep = None if keep is None else frozenset(keep)
+        self._keep_all = keep is True
+        self._keep = frozenset() if keep is True or keep is False else frozenset(keep)
+        self._listeners: list[Callable[[dict], None]] = []
         self.records: list[dict] = []
         self.counts: Counter[str] = Counter()
         self.header, line = encode({"kind": "trace.header", "format": FORMAT, "hilsim": VERSION, **header})
@@ -124,9 +128,15 @@ class Trace:
             raise ValueError(f"trace field names {sorted(self.RESERVED.intersection(fields))} are reserved")
         record, line = encode({"t": t, "src": src, "kind": kind, **fields})
         self.counts[kind] += 1
-        if self._keep is None or kind in self._keep:
+        if self._keep_all or kind in self._keep:
             self.records.append(record)
         self._emit(line)
+        for listener in self._listeners:
+            listener(record)
+
+    def listen(self, listener: Callable[[dict], None]) -> None:
+        """Call ``listener(record)`` with every record written from now on (after it reached the sink)."""
+        self._listeners.append(listener)
 
     def _emit(self, line: bytes) -> None:
         pending = self._pending
