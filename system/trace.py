@@ -126,11 +126,39 @@ class Trace:
     def write(self, t: float, src: str, kind: str, fields: dict) -> None:
         if fields and ("t" in fields or "src" in fields or "kind" in fields):
             raise ValueError(f"trace field names {sorted(self.RESERVED.intersection(fields))} are reserved")
-        record, line = encode({"t": t, "src": src, "kind": kind, **fields})
+        # The hot path, inlined: t rounded, flat fields of plain types; anything else goes through encode().
+        record = None
+        if (type(t) is float and type(src) is str and type(kind) is str
+                and (t >= 1e-4 or t <= -1e-4 or t == 0) and -_INF < t < _INF):
+            t = round(t, 6)
+            record = {"t": t if t else 0.0, "src": src, "kind": kind}
+            for key, value in fields.items():
+                cls = type(value)
+                if cls is float:
+                    value = round(value, 6) if -_INF < value < _INF else None
+                    if value is None or (-1e-4 < value < 1e-4 and value):
+                        record = None
+                        break
+                    record[key] = value if value else 0.0
+                elif cls in _PLAIN:
+                    record[key] = value
+                else:
+                    record = None
+                    break
+        if record is None:
+            record, line = encode({"t": t, "src": src, "kind": kind, **fields})
+        else:
+            try:
+                line = orjson.dumps(record, option=_OPTIONS)
+            except TypeError:  # an integer past 64 bits, a lone surrogate: the reference path decides
+                record, line = encode(record)
         self.counts[kind] += 1
         if self._keep_all or kind in self._keep:
             self.records.append(record)
-        self._emit(line)
+        pending = self._pending
+        pending.append(line)
+        if len(pending) >= self._flush_every:
+            self.flush()
         for listener in self._listeners:
             listener(record)
 

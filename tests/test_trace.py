@@ -48,3 +48,19 @@ def test_kept_kinds_chunked_writes_and_a_binary_sink_leave_the_hash_unchanged():
     assert {r["kind"] for r in lean.records} == {"reading.sampled"}
     assert lean.counts == full.counts == {"reading.sampled": 1250, "reading.published": 1250}
     assert text.getvalue().splitlines() == full.lines()
+
+
+@settings(max_examples=300)
+@given(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10, 10),
+       st.dictionaries(st.text(max_size=6).filter(lambda k: k not in ("t", "src", "kind")), SCALARS, max_size=5))
+def test_a_written_line_is_the_reference_line(t, fields):
+    try:
+        expected = dumps({"t": t, "src": "node-1", "kind": "k", **fields}) + "\n"
+        expected.encode("utf-8")
+    except UnicodeEncodeError:
+        return
+    sink = io.StringIO()
+    trace = Trace({}, sink)
+    trace.write(t, "node-1", "k", fields)
+    assert sink.getvalue().split("\n")[1] + "\n" == expected  # (splitlines would also cut at U+0085)
+    assert trace.records[0] == json.loads(expected)
