@@ -4,7 +4,7 @@
     python -m bench --quick           # a smaller W1 and fleet, one live round (about two minutes)
     python -m bench --only w1,scaling # some rows: kernel, w1, scaling, w2, live, scenarios
 
-Rows: the sim kernel's cost per event against raw simpy; W1, a 100-node day end to end
+Rows: the sim kernel's cost per event against raw simpy; a trace line's cost by encoder; W1, a 100-node day end to end
 (firmware, links, broker model, bridge, SQLite; trace hashed, not written); the scaling
 of a 10-minute fleet from 10 to 10,000 nodes (each size in a fresh process, for its peak
 memory), drawn as ``bench/scaling.png``; W2, the controller's season; the live bridge's
@@ -24,10 +24,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import bench_runtime, fleet, live_ingest
+from bench import bench_runtime, bench_trace, fleet, live_ingest
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = ("kernel", "w1", "scaling", "w2", "live", "scenarios")
+ROWS = ("kernel", "trace", "w1", "scaling", "w2", "live", "scenarios")
 GIB = 1024 ** 3
 MIB = 1024 ** 2
 
@@ -60,6 +60,13 @@ def kernel_rows(quick: bool) -> list[Row]:
     per_event = min(o for _, o in pairs) / (procs * sleeps) * 1e9
     return [Row("kernel cost per event vs raw simpy", f"{ratio:.2f}x ({per_event:.0f} ns/event)", "<= 1.5x",
                 ratio <= 1.5)]
+
+
+def trace_rows(quick: bool) -> list[Row]:
+    found = bench_trace.measure(5000 if quick else 20000)
+    reference = next(iter(found.values()))
+    return [Row(f"trace line: {name}", f"{ns:.0f} ns ({reference / ns:.1f}x faster than the reference)"
+                if ns < reference else f"{ns:.0f} ns") for name, ns in found.items()]
 
 
 def w1_rows(quick: bool) -> list[Row]:
@@ -185,6 +192,8 @@ def main() -> None:
             continue
         if name == "kernel":
             rows += kernel_rows(args.quick)
+        elif name == "trace":
+            rows += trace_rows(args.quick)
         elif name == "w1":
             rows += w1_rows(args.quick)
         elif name == "scaling":

@@ -249,8 +249,9 @@ class BrokerModel:
         session.queued.append(msg)
 
     def _send(self, session: _Session, msg: Message) -> list[Delivery]:
+        # Message(...) rather than dataclasses.replace: this runs for every delivery
         if msg.qos == 0:
-            return [(session.client_id, replace(msg, dup=False, packet_id=None))]
-        msg = replace(msg, packet_id=session.packet_id(), dup=False)
+            return [(session.client_id, Message(msg.topic, msg.payload, 0, msg.retain))]
+        msg = Message(msg.topic, msg.payload, msg.qos, msg.retain, False, session.packet_id())
         session.inflight[msg.packet_id] = msg
         return [(session.client_id, msg)]
