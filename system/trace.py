@@ -10,8 +10,8 @@ every line) is rounded in one pass and encoded by orjson with sorted keys; anyth
 else (nested values, bytes, non-finite floats, floats below 1e-4 that orjson would
 write as ``0.00001`` where ``json`` writes ``1e-05``, integers past 64 bits) takes the
 reference path, ``canonical()`` then ``json.dumps``. Both write the same bytes for
-the same record (tests/test_trace.py compares them), so the format and every hash
-stayed as they were. Lines are hashed and written in chunks (``flush_every`` lines);
+the same record (tests/test_trace.py compares them): the encoder changes no byte.
+Lines are hashed and written in chunks (``flush_every`` lines);
 with ``keep`` the trace keeps in memory only the records of those kinds (plus a count
 per kind), for long runs whose expectations read a few kinds: the hash stays that of
 the full trace.
@@ -93,6 +93,13 @@ def encode(record: dict) -> tuple[dict, bytes]:
                     + "\n").encode("utf-8")
 
 
+def _parse(line: bytes) -> dict:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:  # an integer past 64 bits
+        return json.loads(line)
+
+
 class Trace:
     """Collects trace records in memory, optionally streams them to a file, hashes them.
 
@@ -100,9 +107,9 @@ class Trace:
     read the run back without parsing the file; ``counts`` the lines per kind.
     ``sink`` is a text or binary stream; lines reach it (and the hash) every
     ``flush_every`` lines and on ``flush()`` (1: each line at once, for live
-    processes that may be killed). ``keep``: True keeps every record, False none
-    (a live process that runs for months), a set of kinds only those (a long run
-    whose expectations read a few kinds). ``listen`` adds a callback that sees every
+    processes that may be killed). ``keep``: True keeps every record in ``records``,
+    False none (a live process that runs for months), a set of kinds only those, for
+    ``of_kind`` (``records`` stays empty; a long run whose expectations read a few kinds). ``listen`` adds a callback that sees every
     record as it is written (the live commands turn some into state lines on stderr).
     """
 
@@ -117,6 +124,10 @@ class Trace:
         self._flush_every = max(1, flush_every)
         self._keep_all = keep is True
         self._keep = frozenset() if keep is True or keep is False else frozenset(keep)
+        # With a set of kinds, their records are kept as their encoded lines (a third of a dict's
+        # memory: a 100-node day keeps 1.7 million) and parsed back when ``of_kind`` asks.
+        self._kept_kinds: list[str] = []
+        self._kept_lines: list[bytes] = []
         self._listeners: list[Callable[[dict], None]] = []
         self.records: list[dict] = []
         self.counts: Counter[str] = Counter()
@@ -153,8 +164,11 @@ class Trace:
             except TypeError:  # an integer past 64 bits, a lone surrogate: the reference path decides
                 record, line = encode(record)
         self.counts[kind] += 1
-        if self._keep_all or kind in self._keep:
+        if self._keep_all:
             self.records.append(record)
+        elif kind in self._keep:
+            self._kept_kinds.append(kind)
+            self._kept_lines.append(line)
         pending = self._pending
         pending.append(line)
         if len(pending) >= self._flush_every:
@@ -190,7 +204,10 @@ class Trace:
         return [dumps(self.header)] + [dumps(r) for r in self.records]
 
     def of_kind(self, *kinds: str) -> list[dict]:
-        return [r for r in self.records if r["kind"] in kinds]
+        """The records of these kinds, in order (with a set of kept kinds: of those among them)."""
+        if self._keep_all:
+            return [r for r in self.records if r["kind"] in kinds]
+        return [_parse(line) for kind, line in zip(self._kept_kinds, self._kept_lines) if kind in kinds]
 
 
 def first_difference(a: Iterable[str], b: Iterable[str]) -> tuple[int, str | None, str | None] | None:
