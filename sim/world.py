@@ -96,7 +96,8 @@ class World:
         self.readings = ReadingStore()
         bridge_rt = rt.child("bridge")
         bridge_link = self.network.link("bridge", "broker", latency=cfg["latency"])
-        self.pushgateway = RecordingPushTarget(rt.child("pushgateway"))
+        # the last pushes only (every node's latest body stays in .latest): a fleet pushes once per reading
+        self.pushgateway = RecordingPushTarget(rt.child("pushgateway"), history=10_000)
         self.bridge = Bridge(bridge_rt, SimMqttClient(bridge_rt, self.broker, bridge_link, "bridge",
                                                        clean_session=False, manual_ack=True), self.readings,
                              pusher=ReadingPusher(bridge_rt, self.pushgateway))

@@ -24,6 +24,7 @@ import io
 import json
 import math
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from typing import Any, Callable, Collection, Iterable, TextIO
 
 import orjson
@@ -100,6 +101,24 @@ def _parse(line: bytes) -> dict:
         return json.loads(line)
 
 
+class _LazyRecords(Sequence):
+    """Encoded trace lines read as records, each parsed when it is read."""
+
+    def __init__(self, lines: list[bytes]):
+        self._lines = lines
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [_parse(line) for line in self._lines[index]]
+        return _parse(self._lines[index])
+
+    def __iter__(self) -> Iterator[dict]:
+        return map(_parse, self._lines)
+
+
 class Trace:
     """Collects trace records in memory, optionally streams them to a file, hashes them.
 
@@ -168,7 +187,7 @@ class Trace:
             self.records.append(record)
         elif kind in self._keep:
             self._kept_kinds.append(kind)
-            self._kept_lines.append(line)
+            self._kept_lines.append(line[:-1])  # a copy: orjson's own result keeps a 4 KiB buffer
         pending = self._pending
         pending.append(line)
         if len(pending) >= self._flush_every:
@@ -203,11 +222,15 @@ class Trace:
     def lines(self) -> list[str]:
         return [dumps(self.header)] + [dumps(r) for r in self.records]
 
-    def of_kind(self, *kinds: str) -> list[dict]:
-        """The records of these kinds, in order (with a set of kept kinds: of those among them)."""
+    def of_kind(self, *kinds: str) -> Sequence[dict]:
+        """The records of these kinds, in order (with a set of kept kinds: of those among them).
+
+        With a set of kept kinds the result parses each record as it is read, so a checker
+        that folds a million records into counts never holds them all as dicts.
+        """
         if self._keep_all:
             return [r for r in self.records if r["kind"] in kinds]
-        return [_parse(line) for kind, line in zip(self._kept_kinds, self._kept_lines) if kind in kinds]
+        return _LazyRecords([line for kind, line in zip(self._kept_kinds, self._kept_lines) if kind in kinds])
 
 
 def first_difference(a: Iterable[str], b: Iterable[str]) -> tuple[int, str | None, str | None] | None:

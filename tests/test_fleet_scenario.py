@@ -29,5 +29,5 @@ def test_the_faults_took_effect(run):
 
 def test_hash_only_keeps_just_what_the_expectations_read(run):
     assert run.trace.records == [] and len(run.trace.of_kind("reading.stored")) == 59000
-    assert run.trace.of_kind("reading.published") == []
+    assert len(run.trace.of_kind("reading.published")) == 0
     assert run.trace.counts["reading.published"] == 59000  # counted and hashed, not kept
