@@ -110,11 +110,13 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
 def _register() -> None:
     from hilsim.bridge_cmd import bridge
     from hilsim.broker_cmd import broker
+    from hilsim.cloud_cmd import cloud
     from hilsim.controller_cmd import controller
 
     main.add_command(broker)
     main.add_command(bridge)
     main.add_command(controller)
+    main.add_command(cloud)
 
 
 _register()

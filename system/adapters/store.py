@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from system.decisions.alerts import Snooze
 from system.decisions.events import CANCELLED, CUSTOM, SCHEDULED, Alert, AlertRule, Event
@@ -74,6 +75,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+MIRRORED = ("events", "policies", "extras", "snoozes", "alert_log", "jobs")  # the tables the outbox carries
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ class Store:
         self.path = path
         self.metrics = metrics
         self._listeners: list[Callable[[], None]] = []
+        self._depth = 0  # > 0 inside atomic(): nested changes join its transaction
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -157,7 +160,35 @@ class Store:
         """Call ``listener()`` after every committed change."""
         self._listeners.append(listener)
 
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction around several changes (a job's effect and its id): all of them or none.
+
+        Listeners run once, after the commit; an exception rolls everything back and propagates.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self.db.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.db.execute("COMMIT")
+        for listener in self._listeners:
+            listener()
+
     def _commit(self, work: Callable[[], Any]) -> Any:
+        if self._depth:
+            return work()  # inside atomic(): its transaction commits, and tells the listeners
         self.db.execute("BEGIN IMMEDIATE")
         try:
             result = work()
@@ -401,6 +432,54 @@ class Store:
         cur = self.db.execute("DELETE FROM outbox WHERE id <= ?", (up_to_id,))
         self.db.execute("COMMIT")
         return cur.rowcount
+
+    def outbox_position(self) -> tuple[int, int]:
+        """``(acked, last)``: every change up to ``acked`` has left the outbox (the cloud has it);
+        ``last`` is the newest change ever queued. Ids are never reused (AUTOINCREMENT)."""
+        last = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        last = last[0] if last else 0
+        first = self.db.execute("SELECT min(id) FROM outbox").fetchone()[0]
+        return (last if first is None else first - 1), last
+
+    def snapshot(self) -> tuple[int, dict[str, dict[str, dict]]]:
+        """The whole store as the cloud mirror holds it, and the outbox position it includes.
+
+        Rows have the shape the outbox changes build up (each change's payload merged over the
+        row's earlier ones), so a mirror rebuilt from a snapshot equals one that followed every
+        change. Read in one transaction: no change can slip between the rows and the position.
+        """
+        self.db.execute("BEGIN")
+        try:
+            upto = self.outbox_position()[1]
+            rows: dict[str, dict[str, dict]] = {t: {} for t in MIRRORED}
+            for event in self.stored_events():
+                rows["events"][event.key] = asdict(event)
+            kinds = [k for (k,) in self.db.execute("SELECT kind FROM policy_kinds ORDER BY kind")]
+            for kind in kinds:
+                rules = self.db.execute("SELECT before, duration FROM policies WHERE kind = ? ORDER BY before DESC",
+                                        (kind,)).fetchall()
+                rows["policies"][kind] = {"kind": kind, "rules": [[b, d] for b, d in rules]}
+            for key, before, duration in self.db.execute("SELECT event_key, before, duration FROM extras"):
+                rows["extras"][f"{key}|{float(before)!r}"] = {"event_key": key, "before": before, "duration": duration}
+            for rowid, alert_id, since, until in self.db.execute("SELECT id, alert_id, since, until FROM snoozes"):
+                rows["snoozes"][str(rowid)] = {"alert_id": alert_id, "since": since, "until": until}
+            for entry in self.alert_log():
+                rows["alert_log"][f"{entry.alert_id}@{entry.at!r}"] = {
+                    "alert_id": entry.alert_id, "at": entry.at, "outcome": entry.outcome, "settled": entry.settled,
+                    "ended": entry.ended}
+            for job in self.jobs():
+                row = {"id": job.id, "kind": job.kind, "status": job.status}
+                if job.finished is not None:
+                    row["result"] = job.result
+                rows["jobs"][job.id] = row
+        finally:
+            self.db.execute("COMMIT")
+        return upto, rows
+
+    def job(self, job_id: str) -> Job | None:
+        """One recorded job, or None if this id never reached the device."""
+        found = [j for j in self.jobs() if j.id == job_id]
+        return found[0] if found else None
 
 
 def _with_status(event: Event, status: str) -> Event:
