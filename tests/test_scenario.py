@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from sim.faults import BrokerRestart, LinkDegraded, LinkDown
-from sim.scenario import parse
+from sim.loader import parse
 from system.errors import ScenarioError
 
 GOOD = """\
