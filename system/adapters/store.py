@@ -329,6 +329,16 @@ class Store:
 
         self._commit(work)
 
+    def remove_extra(self, event_key: str, before: float) -> bool:
+        """Remove the extra alert ``before`` seconds ahead of ``event_key`` (a job updating it); True if it was there."""
+        def work() -> bool:
+            cur = self.db.execute("DELETE FROM extras WHERE event_key = ? AND before = ?", (event_key, float(before)))
+            if cur.rowcount:
+                self._outbox("extras", f"{event_key}|{float(before)!r}", None)
+            return cur.rowcount > 0
+
+        return self._commit(work)
+
     def snoozes(self) -> list[Snooze]:
         rows = self.db.execute("SELECT alert_id, since, until FROM snoozes ORDER BY id")
         return [Snooze(*row) for row in rows]
