@@ -7,13 +7,12 @@ import time
 
 import click
 
-from hilsim.live import trace_sink
+from hilsim.live import ConfigProblem, trace_sink, user_errors
 from hilsim.live_cloud import LiveCloudConfig, run_live_cloud
 from system.adapters.notify import SmtpNotifier
 from system.cloud.app import CloudSettings
 from system.cloud.jobs import DEFAULT_PREFIX
 from system.cloud.store import CloudStore
-from system.errors import BackendError
 
 
 def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
@@ -21,7 +20,7 @@ def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
         return None
     host, _, port = spec.rpartition(":")
     if not host or not port.isdigit() or not to:
-        raise click.BadParameter("use --smtp HOST:PORT together with --mail-to ADDRESS", param_hint="--smtp")
+        raise ConfigProblem("--smtp: use HOST:PORT together with --mail-to ADDRESS")
     return SmtpNotifier(host, int(port), sender, to)
 
 
@@ -46,7 +45,7 @@ def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
 @click.option("--job-timeout", type=float, default=600.0, show_default=True,
               help="Seconds a job may stay IN_PROGRESS before it is TIMED_OUT.")
 @click.option("--trace", "trace_path", default=None, help="Write the JSON Lines trace to this file ('-': stdout).")
-@click.option("--for", "duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--for", "duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
 def cloud(host: str, port: int, db: str, add_user: str | None, add_device: str | None, mqtt_url: str | None,
           jobs_prefix: str, smtp: str | None, mail_from: str, mail_to: str | None, webhook: str | None,
           secure_cookies: bool, heartbeat_period: float, job_timeout: float, trace_path: str | None,
@@ -63,19 +62,16 @@ def cloud(host: str, port: int, db: str, add_user: str | None, add_device: str |
             if add_device:
                 click.echo(store.add_device(add_device, time.time()))
         except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise ConfigProblem(str(exc)) from None
         finally:
             store.close()
         return
-    if heartbeat_period <= 0:
-        raise click.BadParameter("must be positive", param_hint="--heartbeat-period")
+    for option, seconds in (("--heartbeat-period", heartbeat_period), ("--job-timeout", job_timeout)):
+        if seconds <= 0:
+            raise ConfigProblem(f"{option}: {seconds:g} must be more than 0 seconds")
     config = LiveCloudConfig(db=db, host=host, port=port, mqtt_url=mqtt_url, prefix=jobs_prefix,
                              heartbeat_period=heartbeat_period, smtp=_smtp(smtp, mail_from, mail_to), webhook=webhook,
                              settings=CloudSettings(secure_cookies=secure_cookies, job_timeout=job_timeout),
                              sweep_every=min(30.0, job_timeout / 4))
-    try:
-        with trace_sink(trace_path) as sink:
-            run_live_cloud(config, trace_file=sink, until=duration)
-    except BackendError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo("cloud: stopped", err=True)
+    with user_errors(), trace_sink(trace_path) as sink:
+        run_live_cloud(config, trace_file=sink, until=duration)

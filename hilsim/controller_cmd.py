@@ -1,19 +1,35 @@
-"""``hilsim controller``: run the live match-day controller until interrupted."""
+"""``hilsim controller``: run the live match-day controller until stopped."""
 
 from __future__ import annotations
-
 
 import os
 from pathlib import Path
 
 import click
 
-from hilsim.live import sigterm_as_interrupt, trace_sink
-
+from hilsim.live import ConfigProblem, trace_sink, user_errors
 from hilsim.live_controller import LiveControllerConfig, parse_relay, run_live_controller
-from system.errors import BackendError
 from system.services.controller import CloudLink
 from system.services.relay import LightPattern
+
+
+def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqtt_url: str | None, prefix: str,
+                sync_every: float, poll_every: float, log_every: float) -> CloudLink | None:
+    if not url:
+        if mqtt_url:
+            raise ConfigProblem("--mqtt-url: cloud jobs need --cloud-url too")
+        return None
+    if token_file:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigProblem(f"--token-file: cannot read {token_file} ({exc.strerror})") from None
+    else:
+        token = os.environ.get("HILSIM_DEVICE_TOKEN", "").strip()
+    if not device or not token:
+        raise ConfigProblem("--cloud-url: needs --device and a token (--token-file or HILSIM_DEVICE_TOKEN)")
+    return CloudLink(url, device, token, prefix=prefix, sync_every=sync_every, poll_every=poll_every,
+                     log_every=log_every)
 
 
 @click.command()
@@ -30,17 +46,18 @@ from system.services.relay import LightPattern
 @click.option("--push-every", type=float, default=300.0, show_default=True, help="Seconds between counter pushes.")
 @click.option("--cloud-url", default=None, help="The cloud service (hilsim cloud) to sync with, e.g. http://cloud:8080.")
 @click.option("--device", default=None, help="This controller's device name in the cloud (also its jobs thing name).")
-@click.option("--token-file", type=click.Path(dir_okay=False, exists=True), default=None,
+@click.option("--token-file", type=click.Path(dir_okay=False), default=None,
               help="File holding the device token (from `hilsim cloud --add-device NAME`); or set HILSIM_DEVICE_TOKEN.")
 @click.option("--mqtt-url", default=None, help="Broker for cloud jobs, mqtt://user:pass@host:port (omit: no jobs).")
-@click.option("--jobs-prefix", default="$aws/", show_default=True, help="Topic prefix of the jobs API.")
+@click.option("--jobs-prefix", default="$aws/", show_default=True,
+              help="Topic prefix of the jobs API ('$aws/' on AWS IoT Core; another where a broker reserves '$').")
 @click.option("--sync-every", type=float, default=300.0, show_default=True,
               help="Seconds between syncs when nothing changed (changes sync at once).")
 @click.option("--poll-every", type=float, default=30.0, show_default=True, help="Seconds between job polls.")
 @click.option("--log-every", type=float, default=60.0, show_default=True, help="Seconds between log batches.")
 @click.option("--trace", "trace_path", default=None,
               help="Write the JSON Lines trace to this file ('-' for standard output).")
-@click.option("--for", "duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--for", "duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
 def controller(db: str, fixtures_url: str | None, fixtures_format: str, relay: str, blink: float | None,
                push_url: str | None, scrape_every: float, push_every: float, cloud_url: str | None,
                device: str | None, token_file: str | None, mqtt_url: str | None, jobs_prefix: str,
@@ -50,29 +67,20 @@ def controller(db: str, fixtures_url: str | None, fixtures_format: str, relay: s
 
     It keeps working offline: alerts come from the local store. Killing it at any
     moment loses no committed change, and after a restart no alert fires twice.
+    Until SIGINT or SIGTERM (or --for): state changes (started, relay or scrape
+    failures, refused pages, stopped) go to stderr, one line each.
     """
-    try:
+    with user_errors("--blink"):
         parse_relay(relay)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--relay") from None
-    pattern = LightPattern("blink", blink, blink) if blink else LightPattern()
-    link = None
-    if cloud_url:
-        token = Path(token_file).read_text(encoding="utf-8").strip() if token_file else \
-            os.environ.get("HILSIM_DEVICE_TOKEN", "")
-        if not device or not token:
-            raise click.UsageError("--cloud-url needs --device and a token (--token-file or HILSIM_DEVICE_TOKEN)")
-        link = CloudLink(cloud_url, device, token, prefix=jobs_prefix, sync_every=sync_every, poll_every=poll_every,
-                         log_every=log_every)
-    elif mqtt_url:
-        raise click.UsageError("--mqtt-url (jobs) needs --cloud-url")
+        pattern = LightPattern("blink", blink, blink) if blink is not None else LightPattern()
+    for option, seconds in (("--scrape-every", scrape_every), ("--push-every", push_every),
+                            ("--sync-every", sync_every), ("--poll-every", poll_every), ("--log-every", log_every)):
+        if seconds <= 0:
+            raise ConfigProblem(f"{option}: {seconds:g} must be more than 0 seconds")
     config = LiveControllerConfig(db=db, fixtures_url=fixtures_url, fixtures_format=fixtures_format, relay=relay,
                                   pattern=pattern, push_url=push_url, scrape_every=scrape_every,
-                                  push_every=push_every, cloud=link, mqtt_url=mqtt_url)
-    try:
-        with sigterm_as_interrupt(), trace_sink(trace_path) as sink:
-            run_live_controller(config, trace_file=sink, until=duration)
-    except BackendError as exc:
-        raise click.ClickException(f"relay: {exc}") from None
-    except KeyboardInterrupt:
-        click.echo("controller: stopped", err=True)
+                                  push_every=push_every, mqtt_url=mqtt_url,
+                                  cloud=_cloud_link(cloud_url, device, token_file, mqtt_url, jobs_prefix,
+                                                    sync_every, poll_every, log_every))
+    with user_errors(), trace_sink(trace_path) as sink:
+        run_live_controller(config, trace_file=sink, until=duration)

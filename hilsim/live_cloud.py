@@ -1,17 +1,18 @@
 """The live cloud process: the ASGI app under uvicorn, the MQTT jobs service and the heartbeat alarm, on one
-asyncio loop with one runtime (the same app, store and services as in sim)."""
+asyncio loop with one runtime (the same app, store and services as in sim), run by ``hilsim/process.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 import httpx
 import uvicorn
 
+from hilsim.process import run_process, spawn_service, start_part
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.adapters.mqtt_client import LiveMqttClient
 from system.adapters.notify import SmtpNotifier, WebhookNotifier
@@ -21,7 +22,6 @@ from system.cloud.jobs import DEFAULT_PREFIX, JobsService
 from system.cloud.store import CloudStore
 from system.errors import BackendError
 from system.services.metrics import PERIOD
-from system.trace import LineFlushed, Trace
 
 
 @dataclass(frozen=True)
@@ -40,50 +40,59 @@ class LiveCloudConfig:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: this process decides when to stop (``should_exit``)."""
+    """uvicorn without its own signal handling: the process helper decides when to stop."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
 
-async def _serve(rt: AsyncioRuntime, config: LiveCloudConfig) -> None:
-    cloud = rt.child("cloud")
-    store = CloudStore(config.db)
-    tasks = []
-    async with httpx.AsyncClient(timeout=10.0) as client:
+class WebServer:
+    """uvicorn serving ``app`` as a part with start()/stop(); start returns once it listens."""
+
+    def __init__(self, app: Any, host: str, port: int):
+        self.server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+        self.host, self.port = host, port
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.ensure_future(self.server.serve())
+        while not self.server.started:
+            if self._task.done():  # uvicorn logs the reason and returns (or exits) when it cannot bind
+                self._task = None
+                raise BackendError(f"cannot listen on {self.host}:{self.port}")
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self.server.should_exit = True
+            with contextlib.suppress(BaseException):
+                await self._task
+            self._task = None
+
+
+def run_live_cloud(config: LiveCloudConfig, *, trace_file: IO[str] | None = None, until: float | None = None) -> str:
+    """Serve the cloud until SIGINT/SIGTERM (or ``until`` seconds); returns why it stopped."""
+
+    async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
+        cloud = rt.child("cloud")
+        store = CloudStore(config.db)
+        stack.callback(store.close)
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
         jobs = None
         if config.mqtt_url:
             mqtt = LiveMqttClient(config.mqtt_url, "hilsim-cloud-jobs", clean_session=False)
+            stack.push_async_callback(mqtt.disconnect)
             jobs = JobsService(cloud, store, mqtt, prefix=config.prefix, sweep_every=config.sweep_every)
-            tasks.append(rt.spawn(jobs.run(), "cloud/jobs"))
+            await spawn_service(rt, stack, jobs.run(), "cloud/jobs")
         notifiers = [n for n in (config.smtp, WebhookNotifier(client, config.webhook) if config.webhook else None) if n]
         alarm = HeartbeatAlarm(cloud, store, notifiers, period=config.heartbeat_period,
                                check_every=config.alarm_check_every)
-        tasks.append(rt.spawn(alarm.run(), "cloud/alarm"))
+        await spawn_service(rt, stack, alarm.run(), "cloud/alarm")
         app = create_app(store, rt, settings=config.settings, job_created=jobs.notify if jobs else None)
-        server = _Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning",
-                                        lifespan="off"))
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, setattr, server, "should_exit", True)
+        await start_part(stack, WebServer(app, config.host, config.port))
         cloud.trace("cloud.started", host=config.host, port=config.port, db=config.db, mqtt=config.mqtt_url,
                     epoch=rt.start)
-        try:
-            await server.serve()  # returns once a signal set should_exit
-            if not server.started:
-                raise BackendError(f"cannot listen on {config.host}:{config.port}")
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-            for task in tasks:
-                task.cancel()
-            store.close()
-            cloud.trace("cloud.stopped")
 
-
-def run_live_cloud(config: LiveCloudConfig, *, trace_file: IO[str] | None = None, until: float | None = None) -> None:
-    """Serve the cloud until interrupted (or ``until`` seconds)."""
-    trace = Trace({"run": "live-cloud", "db": config.db}, sink=LineFlushed(trace_file) if trace_file else None)
-    rt = AsyncioRuntime(trace=trace)
-    rt.run(_serve(rt, config), until=until)
+    return run_process("cloud", build, header={"run": "live-cloud", "db": config.db}, trace_file=trace_file,
+                       until=until)

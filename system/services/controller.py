@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable
 import httpx
 
 from system.decisions.alerts import DEFAULT_POLICIES
+from system.errors import ConfigError
 from system.services.cloud_push import CloudMetricsTarget, CountBoth, LogShipper
 from system.services.jobs import DEFAULT_PREFIX, JobAgent
 from system.services.metrics import Metrics, MetricsCollector, PERIOD
@@ -57,7 +58,7 @@ class Controller:
         self.scraper = None
         if source is not None:
             if client is None:
-                raise ValueError("a fixtures source needs an HTTP client")
+                raise ConfigError("a fixtures source needs an HTTP client")
             self.scraper = Scraper(self.rt, client, source, self.store, every=scrape_every,
                                    count=counted.count)
         self.collector = MetricsCollector(self.rt, self.metrics, push_target, period=push_every)
@@ -65,7 +66,7 @@ class Controller:
         if cloud is not None:
             web = cloud_client or client
             if web is None:
-                raise ValueError("a cloud link needs an HTTP client")
+                raise ConfigError("a cloud link needs an HTTP client")
             self.sync = Sync(self.rt, self.store, web, cloud.url, cloud.name, cloud.token, every=cloud.sync_every)
             self.cloud_collector = MetricsCollector(
                 self.rt, self.cloud_metrics, CloudMetricsTarget(web, cloud.url, cloud.name, cloud.token),
