@@ -106,6 +106,8 @@ def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | N
                                 push_every=config.push_every, cloud=config.cloud, mqtt=mqtt)
         if controller.logs is not None:
             ship_trace(rt, controller.logs)
+            # Registered before the services, so it runs after they stopped: the last lines go out too.
+            stack.push_async_callback(controller.logs.ship_once)
         # Trace times count from the start of the run; this line ties them to the wall clock.
         ctl.trace("controller.started", epoch=rt.start, relay=config.relay, fixtures=config.fixtures_url,
                   push=config.push_url)

@@ -88,9 +88,11 @@ class LogShipper:
             try:
                 response = await self.client.post(self.url, json={"lines": lines, "dropped": dropped},
                                                   headers=self.headers)
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
+                self.rt.trace("logs.failed", error=type(exc).__name__, waiting=len(self.buffer))
                 return False
             if response.status_code != 200:
+                self.rt.trace("logs.failed", error=f"HTTP {response.status_code}", waiting=len(self.buffer))
                 return False
             # Lines added while the batch was under way may have pushed some of it out already.
             sent = {id(line) for line in lines}
