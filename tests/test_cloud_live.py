@@ -7,21 +7,17 @@ controller back the alarm clears. Periods are shortened with the commands' test-
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 import threading
 import time
 
-import httpx
 import pytest
 
-from processes import ROOT, TracedProcess, free_port, start_server, stop_server
+from cloud_world import CloudWorld
+from processes import free_port
 
 pytestmark = pytest.mark.live
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 
-PASSWORD = "correct horse"
 HEARTBEAT = 1.5  # seconds: the alarm is raised after three missing
 
 
@@ -52,55 +48,21 @@ def smtp():
     server.stop()
 
 
-def hilsim(*args: str, stdin: str = "") -> str:
-    done = subprocess.run([sys.executable, "-m", "hilsim", *args], input=stdin, capture_output=True, text=True,
-                          cwd=ROOT, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 @pytest.fixture
 def world(tmp_path, smtp):
     smtp_port, mailbox = smtp
-    passwd = tmp_path / "broker.passwd"
-    for user in ("cloud", "pi"):
-        hilsim("broker", "--passwd", str(passwd), "--add-user", user, "--password-stdin", stdin="mqtt-secret\n")
-    db = str(tmp_path / "cloud.sqlite")
-    hilsim("cloud", "--db", db, "--add-user", "ann", stdin=PASSWORD + "\n")
-    token = tmp_path / "pi.token"
-    token.write_text(hilsim("cloud", "--db", db, "--add-device", "pi"))
-    mqtt_port, http_port = free_port(), free_port()
-    broker = start_server([sys.executable, "-m", "hilsim", "broker", "--passwd", str(passwd), "--port", str(mqtt_port)],
-                          mqtt_port)
-    cloud = TracedProcess("cloud", "--db", db, "--port", str(http_port), "--jobs-prefix", "hil/",
-                          "--mqtt-url", f"mqtt://cloud:mqtt-secret@127.0.0.1:{mqtt_port}",
-                          "--smtp", f"127.0.0.1:{smtp_port}", "--mail-to", "office@club.example",
-                          "--heartbeat-period", str(HEARTBEAT))
-    cloud.until(lambda r: any(x["kind"] == "cloud.started" for x in r), "cloud started")
-    controller_args = ["--db", str(tmp_path / "controller.sqlite"), "--cloud-url", f"http://127.0.0.1:{http_port}",
-                       "--device", "pi", "--token-file", str(token), "--jobs-prefix", "hil/",
-                       "--mqtt-url", f"mqtt://pi:mqtt-secret@127.0.0.1:{mqtt_port}",
-                       "--push-every", str(HEARTBEAT / 3), "--sync-every", "5", "--log-every", "1"]
-    state = {"controller": TracedProcess("controller", *controller_args)}
-    yield {"cloud": cloud, "url": f"http://127.0.0.1:{http_port}", "mailbox": mailbox, "state": state,
-           "controller_args": controller_args}
-    for proc in (state["controller"], cloud):
-        proc.stop()
-    stop_server(broker)
-
-
-def session(url: str) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=url, timeout=10.0)
-    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
-    assert client.post("/login", data={"csrf": csrf, "username": "ann", "password": PASSWORD}).status_code == 303
-    return client, client.get("/api/me").json()["csrf"]
+    world = CloudWorld(tmp_path, cloud_args=("--smtp", f"127.0.0.1:{smtp_port}", "--mail-to", "office@club.example",
+                                             "--heartbeat-period", str(HEARTBEAT)),
+                       controller_args=("--push-every", str(HEARTBEAT / 3), "--sync-every", "5", "--log-every", "1"))
+    world.mailbox = mailbox
+    yield world
+    world.stop()
 
 
 def test_job_alarm_and_email_with_real_processes(world):
-    cloud, mailbox = world["cloud"], world["mailbox"]
-    controller = world["state"]["controller"]
-    controller.until(lambda r: any(x["kind"] == "jobs.connected" for x in r), "controller connected for jobs")
-    client, csrf = session(world["url"])
+    cloud, mailbox = world.cloud, world.mailbox
+    controller = world.start_controller()
+    client, csrf = world.session()
 
     created = client.post("/api/devices/pi/jobs", headers={"X-CSRF-Token": csrf},
                           json={"operation": "createEvent", "title": "Concert", "start": time.time() + 86400})
@@ -121,7 +83,7 @@ def test_job_alarm_and_email_with_real_processes(world):
     assert client.get("/api/devices/pi/alarm").json()["raised"] is True
 
     raised_at = len(cloud.records)
-    world["state"]["controller"] = TracedProcess("controller", *world["controller_args"])
+    world.start_controller()
     cloud.until(lambda r: any(x["kind"] == "alarm.cleared" for x in r[raised_at:]), "alarm cleared", timeout=60)
     alarm = client.get("/api/devices/pi/alarm").json()
     assert alarm["raised"] is False and [h["state"] for h in alarm["history"]][:2] == ["cleared", "raised"]
