@@ -24,7 +24,8 @@ def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
     return SmtpNotifier(host, int(port), sender, to)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings={"help_option_names": ["-h", "--help"]},
+               short_help="Live: the cloud service (mirror, jobs, alarm, dashboard).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--db", default="cloud.sqlite", show_default=True, type=click.Path(dir_okay=False),

@@ -32,7 +32,7 @@ def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqt
                      log_every=log_every)
 
 
-@click.command()
+@click.command(short_help="Live: the match-day controller (fixtures, alerts, the light).")
 @click.option("--db", required=True, type=click.Path(dir_okay=False),
               help="The controller's SQLite store (created if missing): the single source of truth.")
 @click.option("--fixtures-url", default=None, help="The club's fixtures page or iCalendar feed (omit: no scraping).")
