@@ -116,11 +116,13 @@ def _register() -> None:
     from hilsim.broker_cmd import broker
     from hilsim.cloud_cmd import cloud
     from hilsim.controller_cmd import controller
+    from hilsim.supervise_cmd import supervise
 
     main.add_command(broker)
     main.add_command(bridge)
     main.add_command(controller)
     main.add_command(cloud)
+    main.add_command(supervise)
 
 
 _register()

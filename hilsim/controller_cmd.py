@@ -55,13 +55,15 @@ def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqt
               help="Seconds between syncs when nothing changed (changes sync at once).")
 @click.option("--poll-every", type=float, default=30.0, show_default=True, help="Seconds between job polls.")
 @click.option("--log-every", type=float, default=60.0, show_default=True, help="Seconds between log batches.")
+@click.option("--ota-root", default=None, type=click.Path(file_okay=False),
+              help="Accept updateApplication jobs: install versions here (run under `hilsim supervise`).")
 @click.option("--trace", "trace_path", default=None,
               help="Write the JSON Lines trace to this file ('-' for standard output).")
 @click.option("--for", "duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
 def controller(db: str, fixtures_url: str | None, fixtures_format: str, relay: str, blink: float | None,
                push_url: str | None, scrape_every: float, push_every: float, cloud_url: str | None,
                device: str | None, token_file: str | None, mqtt_url: str | None, jobs_prefix: str,
-               sync_every: float, poll_every: float, log_every: float, trace_path: str | None,
+               sync_every: float, poll_every: float, log_every: float, ota_root: str | None, trace_path: str | None,
                duration: float | None) -> None:
     """Run the match-day controller: scrape fixtures, plan alerts, switch the light, push counters.
 
@@ -79,7 +81,7 @@ def controller(db: str, fixtures_url: str | None, fixtures_format: str, relay: s
             raise ConfigProblem(f"{option}: {seconds:g} must be more than 0 seconds")
     config = LiveControllerConfig(db=db, fixtures_url=fixtures_url, fixtures_format=fixtures_format, relay=relay,
                                   pattern=pattern, push_url=push_url, scrape_every=scrape_every,
-                                  push_every=push_every, mqtt_url=mqtt_url,
+                                  push_every=push_every, mqtt_url=mqtt_url, ota_root=ota_root,
                                   cloud=_cloud_link(cloud_url, device, token_file, mqtt_url, jobs_prefix,
                                                     sync_every, poll_every, log_every))
     with user_errors(), trace_sink(trace_path) as sink:

@@ -17,6 +17,9 @@ import httpx
 from hilsim.process import run_process, spawn_service
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.adapters.mqtt_client import LiveMqttClient
+from system.adapters.ota import DirectoryInstaller
+from system.services.ota import Updater
+from system.trace import VERSION
 from system.services.controller import CloudLink, Controller
 from system.adapters.pushgateway import PushgatewayTarget
 from system.adapters.relays import GpiodRelay, SerialRelayBoard
@@ -39,6 +42,7 @@ class LiveControllerConfig:
     push_every: float = 300.0
     cloud: CloudLink | None = None
     mqtt_url: str | None = None  # the broker carrying the cloud's jobs topics
+    ota_root: str | None = None  # where updateApplication installs versions (hilsim supervise runs them)
 
 
 def parse_relay(spec: str) -> tuple[str, dict]:
@@ -101,16 +105,19 @@ def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | N
         if config.cloud is not None and config.mqtt_url:
             mqtt = LiveMqttClient(config.mqtt_url, f"controller-{config.cloud.name}", clean_session=False)
             stack.push_async_callback(mqtt.disconnect)
+        updater = None
+        if config.ota_root:
+            updater = Updater(ctl, client, DirectoryInstaller(config.ota_root), VERSION)
         controller = Controller(rt, store=store, relay_backend=relay, push_target=push, client=client,
                                 source=source, pattern=config.pattern, scrape_every=config.scrape_every,
-                                push_every=config.push_every, cloud=config.cloud, mqtt=mqtt)
+                                push_every=config.push_every, cloud=config.cloud, mqtt=mqtt, updater=updater)
         if controller.logs is not None:
             ship_trace(rt, controller.logs)
             # Registered before the services, so it runs after they stopped: the last lines go out too.
             stack.push_async_callback(controller.logs.ship_once)
         # Trace times count from the start of the run; this line ties them to the wall clock.
         ctl.trace("controller.started", epoch=rt.start, relay=config.relay, fixtures=config.fixtures_url,
-                  push=config.push_url)
+                  push=config.push_url, version=VERSION)
         for name, service in controller.services():
             await spawn_service(rt, stack, service(), name)
 

@@ -150,8 +150,8 @@ def _rules(operation: str, fields: Mapping[str, Any]) -> Refusal | None:
             return Refusal("bad_value", "'sha256' is 64 lowercase hex digits")
         if not _VERSION.match(fields["version"]):
             return Refusal("bad_value", "'version' is like 1.2.3 (letters, digits, . + _ -)")
-        if not fields["url"].startswith(("http://", "https://", "file://")):
-            return Refusal("bad_value", "'url' is an http(s) or file URL")
+        if not fields["url"].startswith(("http://", "https://")):
+            return Refusal("bad_value", "'url' is an http(s) URL")
     return None
 
 

@@ -28,12 +28,13 @@ import json
 from typing import Any, Callable
 
 from firmware.backoff import next_backoff
-from system.decisions.jobs import FAILED, REJECTED, SUCCEEDED, Command, Refusal, validate_job
+from system.decisions.jobs import FAILED, IN_PROGRESS, REJECTED, SUCCEEDED, TERMINAL, Command, Refusal, validate_job
 from system.errors import ConnectionLost, RefusedInput
 from system.ports import JobStore, MqttPort
 
 DEFAULT_PREFIX = "$aws/"
-_STATUS = {"succeeded": SUCCEEDED, "failed": FAILED, "rejected": REJECTED}
+# The store's job states as the Jobs API names them ("queued": an update installed, its restart under way).
+_STATUS = {"succeeded": SUCCEEDED, "failed": FAILED, "rejected": REJECTED, "queued": IN_PROGRESS}
 
 
 def topics(prefix: str, thing: str) -> dict[str, str]:
@@ -86,7 +87,7 @@ class JobAgent:
         if isinstance(verdict, Refusal):
             return self._refused(job_id, document, verdict.reason, verdict.detail, now)
         if verdict.operation == "updateApplication":
-            return self._update_application(job_id, verdict, now)
+            return self._refused(job_id, document, "no_updater", "this device does not update itself", now)
         try:
             with self.store.atomic():
                 self.store.add_job(job_id, verdict.operation, dict(document), now)
@@ -130,11 +131,25 @@ class JobAgent:
             return {"alert": new.id, "at": new.at}
         raise RefusedInput("unknown_operation", op)  # validate_job let through an operation nobody runs
 
-    def _update_application(self, job_id: str, command: Command, now: float) -> tuple[str, dict]:
-        if self.updater is None:
-            return self._refused(job_id, {"operation": command.operation, **command.fields}, "no_updater",
-                                 "this device does not update itself", now)
-        return self.updater.start(job_id, dict(command.fields))
+    async def run_job(self, execution: dict) -> tuple[str, dict, bool]:
+        """Like :meth:`execute`, with application updates too; the flag says: restart after reporting."""
+        job_id = str(execution.get("jobId", ""))
+        document = execution.get("jobDocument")
+        if (self.updater is not None and isinstance(document, dict)
+                and document.get("operation") == "updateApplication" and self.store.job(job_id) is None):
+            verdict = validate_job(document)
+            if isinstance(verdict, Command):
+                now = self.rt.now()
+                self.rt.trace("job.received", job=job_id, operation=verdict.operation)
+                self.store.add_job(job_id, verdict.operation, dict(document), now)  # first: never installed twice
+                self.executed.append(job_id)
+                status, details = await self.updater.update(job_id, dict(verdict.fields))
+                if status != IN_PROGRESS:
+                    self.store.finish_job(job_id, status.lower(), details, now)
+                    self.rt.trace(f"job.{status.lower()}", job=job_id, operation=verdict.operation)
+                return status, details, status == IN_PROGRESS
+        status, details = self.execute(execution)
+        return status, details, False
 
     # -- MQTT ---------------------------------------------------------------------------------
 
@@ -154,13 +169,20 @@ class JobAgent:
         self.rt.trace("job.reported", job=job_id, status=status)
 
     async def report_pending(self) -> None:
-        """Report an update that finished installing before this start (see :mod:`system.services.ota`)."""
+        """Report an update that ended before this start (see :mod:`system.services.ota`): SUCCEEDED from the
+        new version, or FAILED from the old one put back."""
         if self.updater is None:
             return
         done = self.updater.finished()
-        if done is not None:
-            job_id, status, details = done
-            await self._report(job_id, status, details, None)
+        if done is None:
+            return
+        job_id, status, details = done
+        if self.store.job(job_id) is not None:
+            self.store.finish_job(job_id, status.lower(), details, self.rt.now())
+        self.rt.trace(f"job.{status.lower()}", job=job_id, operation="updateApplication", **details)
+        await self._report(job_id, status, details, None)
+        self.updater.settle()
+        self.on_done()
 
     async def handle(self, msg: Any) -> None:
         """One message from the jobs topics."""
@@ -178,11 +200,15 @@ class JobAgent:
         elif topic == self.topics["start_accepted"]:
             execution = body.get("execution")
             if isinstance(execution, dict):
-                status, details = self.execute(execution)
+                status, details, restart = await self.run_job(execution)
                 await self._report(str(execution.get("jobId")), status, details, execution.get("versionNumber"))
                 self.on_done()
+                if restart:
+                    self.updater.restart()
         elif topic.endswith("/update/accepted"):
-            await self._start_next()  # that one is settled: ask for the next
+            state = body.get("executionState")
+            if isinstance(state, dict) and state.get("status") in TERMINAL:
+                await self._start_next()  # that one is settled: ask for the next (one in progress stays ours)
         elif topic.endswith("/update/rejected") or topic == self.topics["start_rejected"]:
             self.rt.trace("job.update_refused", topic=topic, code=str(body.get("code")),
                           message=str(body.get("message"))[:200])
