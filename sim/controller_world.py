@@ -15,6 +15,8 @@ import httpx
 
 from types import MappingProxyType
 
+from sim.cloud_world import CloudConfig, CloudFault, CloudPart, parse_cloud
+from sim.mqtt import SimMqttClient
 from sim.network import HttpOverLink
 from sim.faults import FixtureChange, PowerLoss, SiteTrouble, UserAction
 from sim.scenario import Scenario, WorldKey
@@ -26,6 +28,7 @@ from sim.pushgateway import RecordingPushTarget
 from sim.relay import SimRelay
 from system.services.scraper import Source
 from system.adapters.store import Store
+from system.trace import VERSION
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,12 @@ class ControllerConfig:
     format: str = "html"
     scrape_every: float = 3600.0
     push_every: float = 300.0
+    cloud: CloudConfig | None = None
 
 
 def _parse(node: YamlValue) -> ControllerConfig:
-    body = node.keys("controller", {"fixtures": True, "format": False, "scrape_every": False, "push_every": False})
+    body = node.keys("controller", {"fixtures": True, "format": False, "scrape_every": False, "push_every": False,
+                                    "cloud": False})
     page = body["fixtures"].text("fixtures")
     found = _find(page, node.ctx.file)
     if found is None:
@@ -50,6 +55,7 @@ def _parse(node: YamlValue) -> ControllerConfig:
         fixtures=str(found), format=fmt,
         scrape_every=body["scrape_every"].duration("scrape_every") if "scrape_every" in body else 3600.0,
         push_every=body["push_every"].duration("push_every") if "push_every" in body else 300.0,
+        cloud=parse_cloud(body["cloud"]) if "cloud" in body else None,
     )
 
 
@@ -63,7 +69,7 @@ def _find(page: str, scenario_file: str) -> Path | None:
 
 # The controller's ``world:`` key, gathered by sim/vocabulary.py.
 WORLD_KEYS = MappingProxyType({"controller": WorldKey(_parse, None)})
-CONTROLLER_EVENTS = (FixtureChange, SiteTrouble, UserAction, PowerLoss)
+CONTROLLER_EVENTS = (FixtureChange, SiteTrouble, UserAction, PowerLoss, CloudFault)
 
 
 def check(scenario: Scenario) -> None:
@@ -80,6 +86,11 @@ def check(scenario: Scenario) -> None:
             if isinstance(event.fault, CONTROLLER_EVENTS) or getattr(event.fault, "link", None) == ControllerPart.LINK:
                 raise refuse(event, "this event needs a controller in the world (world: {controller: ...})")
         return
+    for event in scenario.timeline:
+        needs_cloud = isinstance(event.fault, CloudFault) or (
+            isinstance(event.fault, UserAction) and event.fault.action == "update_application")
+        if needs_cloud and config.cloud is None:
+            raise refuse(event, "this event needs a cloud in the world (world: {controller: {cloud: {}}})")
     games = read_season(config.fixtures)
     titles = {g.title for g in games}  # what users can act on: games and the events they create
     for event in scenario.timeline:
@@ -97,7 +108,7 @@ def check(scenario: Scenario) -> None:
                          + f" on the club's page {Path(config.fixtures).name}; games: {', '.join(known)}")
         if isinstance(fault, UserAction) and fault.action == "create_event":
             titles.add(fault.title)
-        elif isinstance(fault, UserAction) and fault.title not in titles:
+        elif isinstance(fault, UserAction) and fault.action != "update_application" and fault.title not in titles:
             raise refuse(event, f"{fault.action}: no event {fault.title!r} on the club's page or created earlier "
                          f"in the timeline; events: {', '.join(sorted(titles))}")
 
@@ -136,24 +147,53 @@ class ControllerPart:
                                         trust_env=False)
         self._tasks: list[Any] = []
         self._power = self.rt.child("controller")
+        self.version = VERSION
+        self.mqtt: SimMqttClient | None = None
+        self.cloud_part = CloudPart(world, self, config.cloud) if config.cloud is not None else None
 
     async def run(self) -> None:
+        if self.cloud_part is not None:
+            for name, service in self.cloud_part.services():
+                self.rt.spawn(service(), name)
         self.boot()
 
     def boot(self) -> None:
         url = self.site.feed_url if self.config.format == "ical" else self.site.page_url
         self.relay = SimRelay(self.rt.child("controller"))
+        cloud: dict[str, Any] = {}
+        if self.cloud_part is not None:
+            ctl = self.rt.child("controller")
+            self.mqtt = SimMqttClient(ctl, self.world.broker, self.link, "controller", clean_session=False)
+            cloud = {"cloud": self.cloud_part.link_for(self.link), "cloud_client": self.cloud_part.client_for(self.link),
+                     "mqtt": self.mqtt, "updater": self.cloud_part.updater_for(ctl, self.link, self.version)}
         self.controller = Controller(
             self.rt, store=self.disk, relay_backend=self.relay, push_target=_PushOverLink(self.link, self.cloud),
             client=self.client, source=Source(url, format=self.config.format),
-            scrape_every=self.config.scrape_every, push_every=self.config.push_every,
+            scrape_every=self.config.scrape_every, push_every=self.config.push_every, **cloud,
         )
         self._tasks = [self.rt.spawn(service(), name) for name, service in self.controller.services()]
 
-    def power_loss(self, fault: PowerLoss) -> None:
+    def _halt(self) -> None:
         for task in self._tasks:
             task.cancel()
         self._tasks = []
+        if self.mqtt is not None and self.mqtt.connected:
+            self.mqtt._conn.broken()  # the machine stops: its TCP connection dies without a DISCONNECT
+
+    def restart_into(self, version: str) -> None:
+        """An update installed: the controller restarts into ``version`` (from a task of its own, as the
+        restart is asked for by the job agent, which stops with it)."""
+
+        def restart() -> None:
+            self._halt()
+            self.version = version
+            self._power.trace("controller.restarted", version=version)
+            self.boot()
+
+        self.world.later(0.0, restart, "controller/restart")
+
+    def power_loss(self, fault: PowerLoss) -> None:
+        self._halt()
         self._power.trace("power.lost", duration=fault.duration)
         if self.relay is not None:
             self.relay.lose_power()
@@ -165,8 +205,11 @@ class ControllerPart:
 
     def appliers(self) -> dict[type, Any]:
         """The world events this part applies, by type."""
-        return {FixtureChange: self.fixture, SiteTrouble: self.trouble, UserAction: self.user,
-                PowerLoss: self.power_loss}
+        found = {FixtureChange: self.fixture, SiteTrouble: self.trouble, UserAction: self.user,
+                 PowerLoss: self.power_loss}
+        if self.cloud_part is not None:
+            found[CloudFault] = self.cloud_part.fault
+        return found
 
     def fixture(self, change: FixtureChange) -> None:
         if change.action == "reschedule":
@@ -191,6 +234,9 @@ class ControllerPart:
             self.site.change_layout(trouble.how)
 
     def user(self, action: UserAction) -> None:
+        if self.cloud_part is not None:
+            self.cloud_part.user(action)  # through the dashboard: a job for the controller
+            return
         scheduler = self.controller.scheduler
         if action.action == "create_event":
             scheduler.create_event(action.title, action.start)

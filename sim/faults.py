@@ -197,6 +197,7 @@ class UserAction:
     start: float | None = None
     before: float | None = None
     duration: float | None = 600.0
+    bad_hash: bool = False  # update_application (``title`` is the version): a package with the wrong SHA-256
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,10 @@ def _site(node: YamlValue) -> object:
 
 def _user(node: YamlValue) -> object:
     body = node.keys("user", {"create_event": False, "add_alert": False, "snooze": False, "start": False,
-                              "before": False, "for": False})
+                              "before": False, "for": False, "update_application": False, "bad_hash": False})
+    if "update_application" in body:
+        return UserAction("update_application", body["update_application"].text("update_application"),
+                          bad_hash="bad_hash" in body and body["bad_hash"].boolean("bad_hash"))
     if "create_event" in body:
         if "start" not in body:
             raise node.error("create_event needs 'start' (an ISO time with offset)")
@@ -260,8 +264,8 @@ def _user(node: YamlValue) -> object:
     if "snooze" in body:
         return UserAction("snooze", body["snooze"].text("snooze"),
                           duration=body["for"].duration("for") if "for" in body else None)
-    raise node.error("a user event is create_event: TITLE (with start), add_alert: TITLE (with before) "
-                     "or snooze: TITLE (optionally with for)")
+    raise node.error("a user event is create_event: TITLE (with start), add_alert: TITLE (with before), "
+                     "snooze: TITLE (optionally with for) or update_application: VERSION (with a cloud)")
 
 
 def _power(node: YamlValue) -> object:

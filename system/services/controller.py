@@ -67,7 +67,9 @@ class Controller:
             web = cloud_client or client
             if web is None:
                 raise ConfigError("a cloud link needs an HTTP client")
-            self.sync = Sync(self.rt, self.store, web, cloud.url, cloud.name, cloud.token, every=cloud.sync_every)
+            # Retries never wait longer than a sync period: the mirror converges within one period of reconnection.
+            self.sync = Sync(self.rt, self.store, web, cloud.url, cloud.name, cloud.token, every=cloud.sync_every,
+                             retry_cap=cloud.sync_every)
             self.cloud_collector = MetricsCollector(
                 self.rt, self.cloud_metrics, CloudMetricsTarget(web, cloud.url, cloud.name, cloud.token),
                 job="cloud", period=push_every)
