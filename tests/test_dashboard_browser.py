@@ -43,7 +43,7 @@ def browser():
 
 @pytest.fixture
 def world(tmp_path):
-    world = CloudWorld(tmp_path, controller_args=("--sync-every", "2", "--push-every", "1"))
+    world = CloudWorld(tmp_path, controller_args=("--sync-every", "2", "--push-every", "1", "--log-every", "1"))
     yield world
     world.stop()
 
@@ -94,6 +94,13 @@ def test_log_in_snooze_an_alert_and_watch_the_job_succeed(world, browser):
     page.wait_for_selector("#chart polyline", state="attached")  # the heartbeat over time (flat: zero height)
     assert "RPI_BACKEND_STATUS" in page.text_content("#legend")
     shot(page, "4-job-succeeded-alert-snoozed")
+
+    # the controller's log, filtered by kind: the snooze it ran
+    page.fill("#log-kind", "job.succeeded")
+    page.click("#logfilter button")
+    page.wait_for_selector('li.log[data-kind="job.succeeded"]', timeout=30_000)
+    assert all(k == "job.succeeded" for k in page.eval_on_selector_all("li.log", "els => els.map(e => e.dataset.kind)"))
+    shot(page, "5-log-filtered")
 
     page.click("#logout")
     page.wait_for_selector("#login")

@@ -58,6 +58,10 @@ def dashboard(user: str, csrf: str) -> str:
 <section><h2>Counters and heartbeat</h2><svg id="chart" viewBox="0 0 300 100" preserveAspectRatio="none"></svg>
 <div id="legend" class="muted"></div></section>
 <section><h2>Alarm history</h2><ul id="alarms"></ul></section>
+<section><h2>Device log</h2><form id="logfilter" class="inline">
+<input id="log-kind" placeholder="kind, e.g. job." aria-label="kind">
+<input id="log-since" type="datetime-local" aria-label="since"><input id="log-until" type="datetime-local" aria-label="until">
+<button>Filter</button></form><p id="log-dropped" class="muted"></p><ul id="logs"></ul></section>
 </main>
 <script>
 const CSRF = {_js(csrf)};
@@ -134,12 +138,26 @@ function drawStatus(s, alarm) {{
   $("alarms").innerHTML = alarm.history.map((h) => `<li>${{fmt(h.at)}} <strong>${{esc(h.state)}}</strong>
     <span class="muted">${{esc(h.detail)}}</span></li>`).join("") || '<li class="muted">Never raised.</li>';
 }}
+function logQuery() {{
+  const q = new URLSearchParams();
+  if ($("log-kind").value) q.set("kind", $("log-kind").value);
+  if ($("log-since").value) q.set("since", new Date($("log-since").value).getTime() / 1000);
+  if ($("log-until").value) q.set("until", new Date($("log-until").value).getTime() / 1000);
+  return q.toString();
+}}
+function drawLogs(data) {{
+  $("logs").innerHTML = data.lines.slice(0, 50).map((l) => `<li class="log" data-kind="${{esc(l.kind)}}">
+    <span class="muted">${{fmt(l.at)}}</span> <strong>${{esc(l.kind)}}</strong>
+    <code style="word-break:break-all">${{esc(l.line)}}</code></li>`).join("") || '<li class="muted">No lines.</li>';
+  $("log-dropped").textContent = data.dropped ? `${{data.dropped}} line(s) dropped on the device while offline` : "";
+}}
+$("logfilter").addEventListener("submit", (e) => {{ e.preventDefault(); refresh(); }});
 async function refresh() {{
   if (!device) return;
   const base = `/api/devices/${{encodeURIComponent(device)}}`;
-  const [events, jobs, metrics, status, alarm] = await Promise.all([get(base + "/events"), get(base + "/jobs"),
-    get(base + "/metrics"), get(base + "/status"), get(base + "/alarm")]);
-  drawEvents(events); drawJobs(jobs); drawChart(metrics); drawStatus(status, alarm);
+  const [events, jobs, metrics, status, alarm, logs] = await Promise.all([get(base + "/events"), get(base + "/jobs"),
+    get(base + "/metrics"), get(base + "/status"), get(base + "/alarm"), get(base + "/logs?" + logQuery())]);
+  drawEvents(events); drawJobs(jobs); drawChart(metrics); drawStatus(status, alarm); drawLogs(logs);
 }}
 async function start() {{
   const list = (await get("/api/devices")).devices;
