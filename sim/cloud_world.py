@@ -263,6 +263,16 @@ class CloudPart:
         if action.action == "add_alert":
             return {"operation": "createAlert", "event_key": event["key"], "before": action.before,
                     "duration": action.duration, "event_title": action.title}
+        if action.action == "update_alert":
+            added = [a for a in event["alerts"] if a["origin"] == "extra" and a["until"] > now]
+            if not added:
+                return "no_added_alert"
+            doc = {"operation": "updateAlert", "local_alert_id": added[0]["id"], "event_title": action.title}
+            if action.before is not None:
+                doc["before"] = action.before
+            if action.duration is not None:
+                doc["duration"] = action.duration
+            return doc
         # snooze: the event's alert that is lit now, else the next one to come
         ahead = [a for a in event["alerts"] if a["until"] > now and not a["snoozed"]]
         if not ahead:

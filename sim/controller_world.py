@@ -88,7 +88,7 @@ def check(scenario: Scenario) -> None:
         return
     for event in scenario.timeline:
         needs_cloud = isinstance(event.fault, CloudFault) or (
-            isinstance(event.fault, UserAction) and event.fault.action == "update_application")
+            isinstance(event.fault, UserAction) and event.fault.action in ("update_alert", "update_application"))
         if needs_cloud and config.cloud is None:
             raise refuse(event, "this event needs a cloud in the world (world: {controller: {cloud: {}}})")
     games = read_season(config.fixtures)

@@ -188,9 +188,11 @@ class SiteTrouble:
 @dataclass(frozen=True)
 class UserAction:
     """A user on the dashboard: ``create_event`` (``title`` at ``start``), ``add_alert``
-    (to the event titled ``title``, ``before`` its start, lasting ``duration``) or
+    (to the event titled ``title``, ``before`` its start, lasting ``duration``),
     ``snooze`` (the lit alert of the event titled ``title``, for ``duration`` seconds,
-    or None: for the rest of its window)."""
+    or None: for the rest of its window); with a cloud, also ``update_alert`` (the next added
+    alert of the event titled ``title``: to ``before`` and/or ``duration``) and
+    ``update_application`` (``title`` is the version)."""
 
     action: str
     title: str
@@ -247,7 +249,14 @@ def _site(node: YamlValue) -> object:
 
 def _user(node: YamlValue) -> object:
     body = node.keys("user", {"create_event": False, "add_alert": False, "snooze": False, "start": False,
-                              "before": False, "for": False, "update_application": False, "bad_hash": False})
+                              "before": False, "for": False, "update_alert": False, "update_application": False,
+                              "bad_hash": False})
+    if "update_alert" in body:
+        if "before" not in body and "for" not in body:
+            raise node.error("update_alert needs 'before' and/or 'for'")
+        return UserAction("update_alert", body["update_alert"].text("update_alert"),
+                          before=body["before"].duration("before") if "before" in body else None,
+                          duration=body["for"].duration("for") if "for" in body else None)
     if "update_application" in body:
         return UserAction("update_application", body["update_application"].text("update_application"),
                           bad_hash="bad_hash" in body and body["bad_hash"].boolean("bad_hash"))
@@ -265,7 +274,8 @@ def _user(node: YamlValue) -> object:
         return UserAction("snooze", body["snooze"].text("snooze"),
                           duration=body["for"].duration("for") if "for" in body else None)
     raise node.error("a user event is create_event: TITLE (with start), add_alert: TITLE (with before), "
-                     "snooze: TITLE (optionally with for) or update_application: VERSION (with a cloud)")
+                     "snooze: TITLE (optionally with for), update_alert: TITLE (with before and/or for) or "
+                     "update_application: VERSION (the last two with a cloud)")
 
 
 def _power(node: YamlValue) -> object:

@@ -109,6 +109,21 @@ def test_update_application_restarts_into_the_new_version_and_a_bad_hash_fails()
     assert succeeded and result.trace.of_kind("ota.installed")[0]["running"] != "0.2.0"
 
 
+def test_a_user_adds_an_alert_then_moves_it_through_the_dashboard():
+    result = run_scenario(scenario("""\
+  - at: "09:00"
+    user: {add_alert: "KAA Gent - Royal Antwerp FC", before: 6h, for: 10m}
+  - at: "10:00"
+    user: {update_alert: "KAA Gent - Royal Antwerp FC", before: 5h, for: 20m}
+""", """\
+  - job_state: {job: 1, state: SUCCEEDED}
+  - job_state: {job: 2, state: SUCCEEDED}
+  - light_off: {from: "14:29", until: "15:29"}
+  - light_on: {from: "15:30", until: "15:50"}
+"""))
+    assert result.ok, verdicts(result)
+
+
 @pytest.mark.parametrize("timeline, message", [
     ('  - at: "09:00"\n    cloud: {down_for: 1h}\n', "needs a cloud"),
     ('  - at: "09:00"\n    user: {update_application: "1.0"}\n', "needs a cloud"),
