@@ -33,7 +33,7 @@ import httpx
 
 from firmware.backoff import next_backoff
 from system.errors import BackendError, RefusedInput
-from system.decisions.events import Event
+from system.decisions.events import DETAILS, Event
 from system.decisions.fixtures import DEFAULT_CLUB, DEFAULT_TZ, Fixtures, Selectors, read_fixtures_html, read_fixtures_ical
 from system.decisions.reconcile import Reconciliation, reconcile
 
@@ -208,8 +208,7 @@ class Scraper:
         for e in r.reinstated:
             self.rt.trace("fixture.reinstated", key=e.key, title=e.title, start=e.start, kickoff=self._kickoff(e.start))
         for old, new in r.updated:
-            fields = sorted(f for f in ("title", "home", "away", "competition", "location")
-                            if getattr(old, f) != getattr(new, f))
+            fields = sorted(f for f in DETAILS if getattr(old, f) != getattr(new, f))
             self.rt.trace("fixture.updated", key=new.key, title=new.title, fields=fields)
 
 
