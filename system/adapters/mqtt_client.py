@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as paho
 
-from system.errors import ConnectionLost
+from system.errors import ConfigError, ConnectionLost
 from system.decisions.mqtt_message import Message, PendingAcks
 
 
@@ -65,7 +65,7 @@ class LiveMqttClient:
                  manual_ack: bool = False):
         parts = urlparse(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError(f"broker URL {url!r}: expected mqtt://host[:port] or mqtts://host[:port]")
+            raise ConfigError(f"broker URL {url!r}: expected mqtt://host[:port] or mqtts://host[:port]")
         self.host = parts.hostname
         self.port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self.client_id = client_id
