@@ -115,10 +115,13 @@ def _register() -> None:
     from hilsim.bridge_cmd import bridge
     from hilsim.broker_cmd import broker
     from hilsim.controller_cmd import controller
+    from hilsim.fixtures_cmd import fixtures
+    from hilsim.plan_cmd import controller_group
 
     main.add_command(broker)
     main.add_command(bridge)
-    main.add_command(controller)
+    main.add_command(controller_group(controller))
+    main.add_command(fixtures)
 
 
 _register()
