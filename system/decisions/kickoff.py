@@ -53,6 +53,7 @@ MONTHS = {
     "juillet": 7, "aout": 8, "septembre": 9, "octobre": 10, "novembre": 11, "decembre": 12,
     "january": 1, "february": 2, "march": 3, "may": 5, "june": 6, "july": 7, "august": 8,
     "october": 10,
+    "mrt": 3,  # the Dutch abbreviation of maart is not its first letters
 }
 WEEKDAYS = {
     # Monday is 0, as date.weekday() counts.
@@ -94,15 +95,16 @@ def month_number(word: str) -> int | None:
     return found.pop() if len(found) == 1 else None
 
 
-def weekday_number(word: str) -> int | None:
-    """The weekday a (folded) name or abbreviation means, if only one (``mar`` could be March: None)."""
+def weekday_number(word: str, *, surely_a_day: bool = False) -> int | None:
+    """The weekday a (folded) name or abbreviation means, if only one (``mar`` could be March: None, unless
+    the word stands where a format says a day name is)."""
     word = word.rstrip(".")
     if word in WEEKDAYS:
         return WEEKDAYS[word]
     if word in _SHORT_DAYS:
         return _SHORT_DAYS[word]
     found = {d for name, d in WEEKDAYS.items() if len(word) >= 3 and name.startswith(word)}
-    if len(found) == 1 and month_number(word) is None:
+    if len(found) == 1 and (surely_a_day or month_number(word) is None):
         return found.pop()
     return None
 
@@ -123,9 +125,9 @@ def _make_date(year: int, month: int, day: int, text: str) -> date:
         raise RefusedInput("bad_date", repr(text[:60])) from None
 
 
-def _check_weekday(day: date, words: list[str], text: str) -> None:
+def _check_weekday(day: date, words: list[str], text: str, surely_days: bool = False) -> None:
     for word in words:
-        wanted = weekday_number(word)
+        wanted = weekday_number(word, surely_a_day=surely_days)
         if wanted is not None and wanted != day.weekday():
             raise RefusedInput("bad_date", f"{text[:60]!r}: {word!r} but {day.isoformat()} is not that day")
 
@@ -337,9 +339,9 @@ class KickoffFormat:
         day = _make_date(year, month, int(parts["d"]), text)
         names = [parts[k] for k in ("a", "A") if parts.get(k)]
         for name in names:
-            if weekday_number(name.rstrip(".")) is None:
+            if weekday_number(name, surely_a_day=True) is None:
                 raise RefusedInput("bad_date", f"{text[:60]!r}: {name!r} is not a day name")
-        _check_weekday(day, names, text)
+        _check_weekday(day, names, text, surely_days=True)
         return day
 
     def _time(self, m: re.Match, text: str) -> tuple[int, int]:

@@ -5,7 +5,8 @@ Rules, in one place:
 - The charset is, in this order: the HTTP ``Content-Type`` header's ``charset``, a
   byte-order mark, the page's own ``<meta charset>`` (or ``http-equiv`` content type)
   in its first 4 KB, and otherwise detection (charset-normalizer), with UTF-8 first
-  because it is what pages without a declaration use most. A declared charset that is
+  because it is what pages without a declaration use most, and Western European
+  encodings preferred among those detection finds plausible. A declared charset that is
   unknown or does not decode the bytes is passed over for the next way.
 - A source is iCalendar when its text starts with ``BEGIN:VCALENDAR`` (after a BOM or
   blank lines), whatever its URL or content type says; anything else is HTML.
@@ -28,6 +29,9 @@ ICAL = "ical"
 
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
+# Club pages are Dutch, French or English: among the plausible encodings detection finds, these come first
+# (a short page in Windows-1252 is as plausible in Windows-1250, which would turn "Liège" into "Ličge").
+_WESTERN = ("cp1252", "latin_1", "iso8859_15")
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
@@ -66,7 +70,9 @@ def decode_page(body: bytes, content_type: str | None = None) -> str:
         return text
     from charset_normalizer import from_bytes
 
-    best = from_bytes(body).best()
+    matches = list(from_bytes(body))
+    western = [m for m in matches if m.encoding in _WESTERN]
+    best = western[0] if western else (matches[0] if matches else None)
     return str(best) if best is not None else body.decode("cp1252", "replace")
 
 
