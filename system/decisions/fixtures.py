@@ -246,8 +246,8 @@ def read_fixtures_html(html: str, selectors: Selectors = Selectors(), tz: str = 
         except RefusedInput as refused:
             reader.refuse(label, refused)
             continue
-        if kickoff is None:
-            continue  # an away game whose time does not matter
+        if kickoff is None or not home_game:
+            continue  # not the club's home game: only its date had to make sense
         day_season = season_of(kickoff.day)
         key = pairing_key(home, away, competition, day_season)
         if kickoff.clock is None and not kickoff.postponed:

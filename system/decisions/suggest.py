@@ -26,7 +26,7 @@ from collections import Counter
 from typing import Any, Iterable
 
 from system.decisions.fixtures import html_document, read_fixtures_html
-from system.decisions.kickoff import fold, parse_date, parse_time, read_kickoff
+from system.decisions.kickoff import POSTPONED, fold, parse_date, parse_time, read_kickoff
 from system.decisions.selectors import Selectors, SelectorsFile, expression, node_text
 from system.errors import RefusedInput
 
@@ -114,12 +114,23 @@ def _share(texts: list[str | None], test) -> float:
 
 
 def _is_kickoff(text: str) -> bool:
+    read_kickoff(text)
+    return True
+
+
+def _has_clock(text: str) -> bool:
     return read_kickoff(text).clock is not None
 
 
 def _is_time(text: str) -> bool:
+    if any(word in fold(text) for word in POSTPONED):
+        return True
     parse_time(text)
     return True
+
+
+def _a_time(text: str) -> bool:
+    return parse_time(text) is not None
 
 
 def _day_header(rows: list[Any]) -> str | None:
@@ -179,12 +190,15 @@ def suggest_selectors(html: str, club: str | Iterable[str]) -> SelectorsFile:
         raise RefusedInput("no_suggestion", "found no two team columns (home, then away) in the rows")
     roles["home"], roles["away"] = teams[0], teams[1]
     rest = [s for s in order if s not in teams[:2]]
-    kickoff = next((s for s in rest if _share(columns[s], _is_kickoff) >= _MOST), None)
+    # a column of kickoffs (or times) reads as such in most rows and shows a clock time in at least one
+    kickoff = next((s for s in rest if _share(columns[s], _is_kickoff) >= _MOST
+                    and _share(columns[s], _has_clock) > 0), None)
     if kickoff:
         roles["kickoff"] = kickoff
     else:
         date = next((s for s in rest if _share(columns[s], parse_date) >= _MOST), None)
-        time = next((s for s in rest if s != date and _share(columns[s], _is_time) >= _MOST), None)
+        time = next((s for s in rest if s != date and _share(columns[s], _is_time) >= _MOST
+                     and _share(columns[s], _a_time) > 0), None)
         if time is None:
             raise RefusedInput("no_suggestion", "found no column with kickoff times in the rows")
         roles["time"] = time
