@@ -142,6 +142,7 @@ def check(source: str, selectors_path: str | None, club: tuple[str, ...], db: st
         config = load_selectors_file(selectors_path) if selectors_path else SelectorsFile(Source("").selectors)
         now = parse_at(at)
         names = club or config.club or (DEFAULT_CLUB,)
+        stored = _stored_events(db) if db is not None else None  # a bad --store is found before any output
         try:
             text = read_source_text(source)
         except RefusedInput as refused:
@@ -161,14 +162,7 @@ def check(source: str, selectors_path: str | None, club: tuple[str, ...], db: st
         if not read.events and not read.pending and not read.refused:
             click.echo(f"refused: empty: the {'feed' if source_kind(text) == ICAL else 'page'} lists no home games "
                        f"of {' / '.join(names)}")
-        if db is not None:
-            from system.adapters.store import Store
-
-            store = Store(db, readonly=True)
-            try:
-                stored = store.stored_events()
-            finally:
-                store.close()
+        if db is not None and stored is not None:
             if read.refused:
                 result = Reconciliation.refused(f"refused:{read.refused[0].reason}: {read.refused[0].detail}")
             else:
@@ -178,6 +172,16 @@ def check(source: str, selectors_path: str | None, club: tuple[str, ...], db: st
             if result.suspicious:
                 status = 1
     raise SystemExit(status)
+
+
+def _stored_events(db: str) -> list[Event]:
+    from system.adapters.store import Store
+
+    store = Store(db, readonly=True)
+    try:
+        return store.stored_events()
+    finally:
+        store.close()
 
 
 def _suggest(text: str, names: tuple[str, ...], config: SelectorsFile) -> None:
