@@ -66,11 +66,11 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
     plot into --out. Exit 0 when all expectations hold, 1 when any fails, 2 when
     the scenario file is unusable.
     """
-    from sim import scenario as scenario_mod
+    from sim import loader
     from sim.runner import run_scenario
 
     try:
-        loaded = scenario_mod.load(scenario)
+        loaded = loader.load(scenario)
         if seed is not None:
             loaded = loaded.with_seed(seed)
         out = out or Path("runs") / scenario.stem
