@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from hilsim.live import ConfigProblem, user_errors
-from system.decisions.events import CANCELLED, Event
+from system.decisions.events import CANCELLED, DETAILS, Event
 from system.decisions.fixtures import DEFAULT_CLUB, PENDING, REFUSED, SHIFTED, Fixtures
 from system.decisions.localtime import DEFAULT_TZ, format_local, zone
 from system.decisions.page_text import ICAL, decode_page, source_kind
@@ -96,8 +96,7 @@ def _show_reconciliation(result: Reconciliation, stored: int, db: str, tz: str) 
     rows += [("reschedule", new, f"  (was {format_local(old.start, tz)})") for old, new in result.rescheduled]
     rows += [("cancel", e, "") for e in result.cancelled]
     rows += [("reinstate", e, "") for e in result.reinstated]
-    rows += [("update", new, "  (" + ", ".join(f for f in ("title", "home", "away", "competition", "location")
-                                               if getattr(old, f) != getattr(new, f)) + ")")
+    rows += [("update", new, "  (" + ", ".join(f for f in DETAILS if getattr(old, f) != getattr(new, f)) + ")")
              for old, new in result.updated]
     for verb, event, extra in rows:
         click.echo(f"  {verb:<10}  {game_line(event, tz)}{extra}")

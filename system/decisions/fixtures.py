@@ -337,7 +337,7 @@ def read_fixtures_ical(text: str | bytes, tz: str = DEFAULT_TZ, club: str | Iter
         try:
             _read_vevent(vevent, summary, rule, local_zone, tz, utc_is_local, source, label, reader)
         except RefusedInput as refused:
-            reader.refuse(label, refused)
+            reader.refuse(label, RefusedInput(refused.reason, f"event {n}: {refused.detail}"))
     return reader.result()
 
 

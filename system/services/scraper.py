@@ -25,9 +25,7 @@ from __future__ import annotations
 import inspect
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Callable, Mapping
-from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -35,6 +33,7 @@ from firmware.backoff import next_backoff
 from system.errors import BackendError, ConfigError, RefusedInput
 from system.decisions.events import DETAILS
 from system.decisions.fixtures import DEFAULT_CLUB, DEFAULT_TZ, Fixtures, Selectors, read_fixtures_html, read_fixtures_ical
+from system.decisions.localtime import to_local, zone
 from system.decisions.page_text import decode_page, source_kind
 from system.decisions.selectors import SelectorsFile
 from system.decisions.reconcile import Reconciliation, reconcile
@@ -70,6 +69,10 @@ class Source:
     def __post_init__(self) -> None:
         if self.format not in (HTML, ICAL, AUTO):
             raise ConfigError(f"{self.format!r} is not {HTML!r}, {ICAL!r} or {AUTO!r}", source="format")
+        try:
+            zone(self.tz)
+        except RefusedInput:
+            raise ConfigError(f"{self.tz!r} is not a time zone name like Europe/Brussels", source="tz") from None
 
     @classmethod
     def from_file(cls, url: str, config: SelectorsFile, *, format: str = HTML,
@@ -133,7 +136,6 @@ class Scraper:
         self.stats: Counter[str] = Counter()
         self._count_hook = count
         self._rng = rt.rng(f"scraper/{source.name}/backoff")
-        self._zone = ZoneInfo(source.tz)
         self._last: tuple[str, Fixtures | RefusedInput] | None = None  # the last text read, and what it said
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -211,7 +213,7 @@ class Scraper:
             await self.rt.sleep(delay)
 
     def _kickoff(self, start: float) -> str:
-        return datetime.fromtimestamp(start, self._zone).isoformat(timespec="minutes")
+        return to_local(start, self.source.tz).isoformat(timespec="minutes")
 
     def _trace_changes(self, r: Reconciliation) -> None:
         for e in r.added:
