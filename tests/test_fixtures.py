@@ -305,7 +305,7 @@ def cards_oracle(html: str) -> list[tuple[str, float, str]]:
     return out
 
 
-@pytest.mark.parametrize("layout, oracle", [("positional", positional_oracle), ("cards", cards_oracle)])
+@pytest.mark.parametrize("layout, oracle", [("positional", positional_oracle), ("day-cards", cards_oracle)])
 def test_sample_season_in_the_other_layouts_reads_game_by_game_as_its_oracle(layout, oracle):
     """The same invented season as the sample page, as an old positional table (XPath, date and kickoff in one
     cell, ISO-8859-1) and as day-header cards (French): each home game, in order, as an independent oracle
@@ -314,7 +314,7 @@ def test_sample_season_in_the_other_layouts_reads_game_by_game_as_its_oracle(lay
     html = decode_page(raw)
     selectors = parse_selectors_file((PAGES / f"{layout}-2025-26.toml").read_text(encoding="utf-8")).selectors
     games = parse_fixtures_html(html, selectors)
-    expected = oracle(html if layout == "cards" else raw.decode("iso-8859-1"))
+    expected = oracle(html if layout == "day-cards" else raw.decode("iso-8859-1"))
     assert len(expected) == 17
     assert [(g.title, g.start, g.competition) for g in games] == expected
     sample = parse_fixtures_html(SAMPLE_HTML)

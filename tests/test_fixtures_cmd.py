@@ -37,7 +37,7 @@ def expected_lines(games: list[Game]) -> list[str]:
 
 @pytest.mark.parametrize("page, selectors", [
     ("kaagent-2025-26.html", None), ("positional-2025-26.html", "positional-2025-26.toml"),
-    ("cards-2025-26.html", "cards-2025-26.toml"), ("kaagent-2025-26.ics", None)])
+    ("day-cards-2025-26.html", "day-cards-2025-26.toml"), ("kaagent-2025-26.ics", None)])
 def test_check_prints_each_home_game_then_the_count_for_every_layout_and_the_feed(page, selectors):
     result = check(str(PAGES / page), *(["--selectors", str(PAGES / selectors)] if selectors else []))
     assert result.exit_code == 0, result.output
@@ -150,7 +150,7 @@ def test_a_url_is_fetched_and_decoded_by_its_meta_charset_and_a_feed_told_apart_
     assert down.exit_code == 1 and "http_503" in down.output
 
 
-@pytest.mark.parametrize("layout", ["positional", "cards"])
+@pytest.mark.parametrize("layout", ["positional", "day-cards"])
 def test_suggest_prints_a_selectors_file_that_checks_the_page_right(tmp_path, layout):
     page = PAGES / f"{layout}-2025-26.html"
     suggested = check(str(page), "--suggest")

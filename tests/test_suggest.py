@@ -23,7 +23,7 @@ def reads(html: str, file_text: str) -> list[tuple[str, float]]:
     return [(g.title, g.start) for g in parse_fixtures_html(html, config.selectors, club=config.club or "KAA Gent")]
 
 
-@pytest.mark.parametrize("name", ["positional-2025-26", "cards-2025-26", "kaagent-2025-26"])
+@pytest.mark.parametrize("name", ["positional-2025-26", "day-cards-2025-26", "kaagent-2025-26"])
 def test_the_suggested_file_reads_the_same_games_as_the_hand_written_one(name):
     html = decode_page((PAGES / f"{name}.html").read_bytes())
     suggested = format_selectors_file(suggest_selectors(html, "KAA Gent"))
@@ -37,7 +37,7 @@ def test_what_it_proposes_for_the_two_layouts():
     s = positional.selectors
     assert (s.row, s.home, s.away, s.kickoff, s.date, s.time) == (
         "//*[@id='wedstrijden']//tr[td]", "./td[1]", "./td[3]", "./td[5]", None, None)
-    cards = suggest_selectors((PAGES / "cards-2025-26.html").read_text(encoding="utf-8"), "KAA Gent").selectors
+    cards = suggest_selectors((PAGES / "day-cards-2025-26.html").read_text(encoding="utf-8"), "KAA Gent").selectors
     assert (cards.row, cards.home, cards.away, cards.time, cards.location) == (
         "div.kaart", "span.domicile", "span.visiteur", "span.heure", "p.stade")
     assert cards.date.startswith("./preceding::h3")
@@ -46,7 +46,7 @@ def test_what_it_proposes_for_the_two_layouts():
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(seasons().filter(lambda games: sum(g.home == "KAA Gent" and g.time_fixed and not g.postponed for g in games) >= 2
                         and any(g.away == "KAA Gent" for g in games)),
-       st.sampled_from(["positional", "cards"]))
+       st.sampled_from(["positional", "day-cards"]))
 def test_for_generated_seasons_the_suggestion_reads_back_the_home_games(games: list[Game], layout):
     """Any season with a few dated home games and an away game: the guessed file reads the home games."""
     html = decode_page(render(layout, games))
