@@ -69,17 +69,20 @@ def parse_at(text: str | None) -> float:
 
 
 def game_line(event: Event, tz: str) -> str:
-    """``YYYY-MM-DD HH:MM (zone)  home - away  [competition]`` (``postponed`` after a cancelled game)."""
-    line = f"{format_local(event.start, tz)} ({tz})  {event.home} - {event.away}  [{event.competition}]"
-    return line + ("  postponed" if event.status == CANCELLED else "")
+    """``YYYY-MM-DD HH:MM (zone)  home - away  [competition]``."""
+    return f"{format_local(event.start, tz)} ({tz})  {event.home} - {event.away}  [{event.competition}]"
 
 
 def _show_fixtures(fixtures: Fixtures, tz: str) -> None:
-    for event in fixtures.events:
+    games = [e for e in fixtures.events if e.status != CANCELLED]
+    postponed = [e for e in fixtures.events if e.status == CANCELLED]
+    for event in games:
         click.echo(game_line(event, tz))
-    postponed = sum(1 for e in fixtures.events if e.status == CANCELLED)
-    count = f"{len(fixtures.events)} home game{'s' if len(fixtures.events) != 1 else ''}"
-    click.echo(count + (f" ({postponed} postponed)" if postponed else ""))
+    count = f"{len(games)} home game{'s' if len(games) != 1 else ''}"
+    click.echo(count + (f", {len(postponed)} postponed" if postponed else ""))
+    for event in postponed:  # no time on the page: the day only
+        click.echo(f"postponed: {format_local(event.start, tz)[:10]} ({tz})  {event.home} - {event.away}  "
+                   f"[{event.competition}]")
     for status in (PENDING, SHIFTED, REFUSED):
         for note in fixtures.notes:
             if note.status == status:

@@ -160,3 +160,19 @@ def test_suggest_prints_a_selectors_file_that_checks_the_page_right(tmp_path, la
     assert result.exit_code == 0
     titles = [line.split("  ")[1] for line in result.output.splitlines()[:-1]]
     assert titles == [line.split("  ")[1] for line in expected_lines(sample_season())]
+
+
+def test_postponed_and_shifted_games_are_listed_after_the_count(tmp_path):
+    html = (PAGES / "kaagent-2025-26.html").read_text(encoding="utf-8")
+    html = html.replace('<td class="uur">20u45</td>', '<td class="uur">uitgesteld</td>', 1)
+    html = html.replace('<td class="datum">zo 29/03/2026</td><td class="uur">18u30</td>',
+                        '<td class="datum">zo 29/03/2026</td><td class="uur">2u30</td>', 1)
+    (tmp_path / "page.html").write_text(html, encoding="utf-8")
+    result = check(str(tmp_path / "page.html"))
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert all(LINE.match(line) for line in lines[:16]) and lines[16] == "16 home games, 1 postponed"
+    assert lines[17] == "postponed: 2025-08-02 (Europe/Brussels)  KAA Gent - Club Brugge  [Jupiler Pro League]"
+    assert lines[18].startswith("shifted: row ") and lines[18].endswith(
+        "02:30 does not exist on 2026-03-29 in Europe/Brussels (clocks go forward); read as 03:30")
+    assert "2026-03-29 03:30 (Europe/Brussels)  KAA Gent - FCV Dender EH" in result.output
