@@ -107,12 +107,12 @@ def _show_reconciliation(result: Reconciliation, stored: int, db: str, tz: str) 
         click.echo("  change nothing")
 
 
-@click.group()
+@click.group(short_help="What the controller reads from a club's page or feed.")
 def fixtures() -> None:
     """Check what the controller reads from a club's fixtures page or feed."""
 
 
-@fixtures.command()
+@fixtures.command(short_help="Show the games a page or feed gives, and what the controller would do.")
 @click.argument("source")
 @click.option("--selectors", "selectors_path", default=None, metavar="FILE",
               help="A selectors file (TOML) for the page [default: the sample page's selectors].")

@@ -103,7 +103,7 @@ class ControllerGroup(click.Group):
 
 def controller_group(run: click.Command) -> click.Group:
     """The ``hilsim controller`` group around the command that runs it."""
-    group = ControllerGroup("controller", help=(
+    group = ControllerGroup("controller", short_help="Live: the match-day controller; its plan from the console.", help=(
         "The match-day controller: run it (the default), or look at and change its plan from the console.\n\n"
         "hilsim controller [run] --db FILE ... runs it; hilsim controller plan --db FILE shows the plan; "
         "hilsim controller snooze --db FILE ALERT_ID snoozes an alert."))
@@ -116,7 +116,7 @@ def controller_group(run: click.Command) -> click.Group:
 _DB = click.Path(dir_okay=False, exists=True)
 
 
-@click.command()
+@click.command(short_help="Upcoming events, their alert windows, when the light goes on next.")
 @click.option("--db", required=True, type=_DB, help="The controller's SQLite store (read only).")
 @click.option("--days", type=click.FloatRange(min=0, min_open=True), default=7.0, show_default=True,
               help="How many days ahead to show.")
@@ -150,7 +150,7 @@ def _check_tz(tz: str) -> None:
         raise ConfigError(f"{tz!r} is not a time zone name like Europe/Brussels", source="--tz") from None
 
 
-@click.command()
+@click.command(short_help="Keep one alert dark, as a snooze from the dashboard would.")
 @click.option("--db", required=True, type=_DB, help="The controller's SQLite store.")
 @click.argument("alert_id")
 @click.option("--for", "duration", default=None, metavar="DURATION",
