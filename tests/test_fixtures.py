@@ -384,7 +384,9 @@ def test_home_by_name_folded_or_by_ground_and_a_feed_whose_utc_times_are_really_
     feed = ical("UID:z\r\nSUMMARY:KAA Gent - Club Brugge\r\nDTSTART:20260314T203000Z\r\n"
                 "LOCATION:Planet Group Arena\\, Gent",
                 "UID:t\r\nSUMMARY:KAA Gent - KRC Genk\r\nDTSTART;TZID=Europe/Brussels:20260321T203000",
-                "UID:g\r\nSUMMARY:Gent - OH Leuven\r\nDTSTART:20260328T150000Z\r\nLOCATION:Planet Group Arena")
+                "UID:g\r\nSUMMARY:Gent - OH Leuven\r\nDTSTART:20260328T150000Z\r\n"
+                "LOCATION:Planet Group Arena\\, Ottergemsesteenweg\\, Gent",
+                "UID:n\r\nSUMMARY:Gent - KV Mechelen\r\nDTSTART:20260404T150000Z\r\nLOCATION:Planet Group")
     as_published = {e.key: e.start for e in parse_fixtures_ical(feed)}
     assert as_published == {"z": utc(2026, 3, 14, 20, 30), "t": utc(2026, 3, 21, 19, 30)}
     local = {e.key: e.start for e in parse_fixtures_ical(feed, utc_is_local=True, ground="Planet Group Arena")}

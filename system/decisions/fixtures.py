@@ -58,7 +58,7 @@ from system.errors import RefusedInput
 
 __all__ = ["DEFAULT_CLUB", "DEFAULT_TZ", "Fixtures", "HomeRule", "Note", "Selectors", "parse_date", "parse_time",
            "pairing_key", "season_of", "read_fixtures_html", "read_fixtures_ical", "parse_fixtures_html",
-           "parse_fixtures_ical", "local_epoch"]
+           "parse_fixtures_ical"]
 
 DEFAULT_CLUB = "KAA Gent"
 PENDING = "pending"
@@ -102,14 +102,19 @@ class HomeRule:
     @classmethod
     def of(cls, club: str | Iterable[str] | None, ground: str | Iterable[str] = ()) -> "HomeRule":
         names = None if club is None else frozenset(fold(n) for n in ([club] if isinstance(club, str) else club))
-        grounds = tuple(fold(g) for g in ([ground] if isinstance(ground, str) else ground) if fold(g))
+        grounds = tuple(" ".join(_words(g)) for g in ([ground] if isinstance(ground, str) else ground) if _words(g))
         return cls(names, grounds)
 
     def is_home(self, home: str, location: str = "") -> bool:
         if self.names is None or fold(home) in self.names:
             return True
-        where = f" {fold(location)} "
+        # the ground's words in a row, anywhere in the location ("Planet Group Arena, Gent")
+        where = f" {' '.join(_words(location))} "
         return any(f" {g} " in where for g in self.grounds)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", fold(text))
 
 
 # -- shared helpers ----------------------------------------------------------------------
@@ -127,11 +132,6 @@ def season_of(day: date) -> str:
 def pairing_key(home: str, away: str, competition: str, season: str) -> str:
     """The key of a game on a source without ids: ``home|away|competition|season``."""
     return "|".join((_clean(home), _clean(away), _clean(competition), season))
-
-
-def local_epoch(day: date, hour: int, minute: int, tz: str = DEFAULT_TZ) -> float:
-    """Epoch seconds of a wall-clock time in ``tz`` (see :mod:`system.decisions.localtime`)."""
-    return resolve(day, hour, minute, tz).epoch
 
 
 def _shifted_note(row: str, when: LocalTime, day: date, clock: tuple[int, int], tz: str, key: str) -> Note:
