@@ -116,11 +116,14 @@ def _register() -> None:
     from hilsim.broker_cmd import broker
     from hilsim.cloud_cmd import cloud
     from hilsim.controller_cmd import controller
+    from hilsim.fixtures_cmd import fixtures
+    from hilsim.plan_cmd import controller_group
     from hilsim.supervise_cmd import supervise
 
     main.add_command(broker)
     main.add_command(bridge)
-    main.add_command(controller)
+    main.add_command(controller_group(controller))
+    main.add_command(fixtures)
     main.add_command(cloud)
     main.add_command(supervise)
 

@@ -27,6 +27,7 @@ from sim.relay import SimRelay
 from system.services.relay import LightPattern
 from system.adapters.store import Store
 from system.errors import ConfigError
+from system.decisions.selectors import SelectorsFile
 from system.services.scraper import Source
 
 
@@ -43,6 +44,8 @@ class LiveControllerConfig:
     cloud: CloudLink | None = None
     mqtt_url: str | None = None  # the broker carrying the cloud's jobs topics
     ota_root: str | None = None  # where updateApplication installs versions (hilsim supervise runs them)
+    page: SelectorsFile | None = None  # a selectors file, already read (None: the sample page's selectors)
+    club: tuple[str, ...] = ()  # names the club goes by (empty: the selectors file's, else KAA Gent)
 
 
 def parse_relay(spec: str) -> tuple[str, dict]:
@@ -96,7 +99,11 @@ def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | N
         ctl = rt.child("controller")
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0, follow_redirects=True))
         push = PushgatewayTarget(client, config.push_url) if config.push_url else _NoPush()
-        source = Source(config.fixtures_url, format=config.fixtures_format) if config.fixtures_url else None
+        source = None
+        if config.fixtures_url:
+            page = config.page or SelectorsFile(Source("").selectors)
+            source = Source.from_file(config.fixtures_url, page, format=config.fixtures_format,
+                                      club=config.club or None)
         store = Store(config.db)
         stack.callback(store.close)
         relay = relay_backend(config.relay, ctl)
@@ -110,7 +117,8 @@ def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | N
             updater = Updater(ctl, client, DirectoryInstaller(config.ota_root), VERSION)
         controller = Controller(rt, store=store, relay_backend=relay, push_target=push, client=client,
                                 source=source, pattern=config.pattern, scrape_every=config.scrape_every,
-                                push_every=config.push_every, cloud=config.cloud, mqtt=mqtt, updater=updater)
+                                push_every=config.push_every, watch_store=2.0, cloud=config.cloud,
+                                mqtt=mqtt, updater=updater)
         if controller.logs is not None:
             ship_trace(rt, controller.logs)
             # Registered before the services, so it runs after they stopped: the last lines go out too.

@@ -43,8 +43,8 @@ class Controller:
                  client: httpx.AsyncClient | None = None, source: Source | None = None,
                  pattern: LightPattern = LightPattern(), scrape_every: float = 3600.0,
                  push_every: float = PERIOD, policies=DEFAULT_POLICIES, max_sleep: float = 3600.0,
-                 cloud: CloudLink | None = None, cloud_client: httpx.AsyncClient | None = None,
-                 mqtt: Any = None, updater: Any = None):
+                 watch_store: float | None = None, cloud: CloudLink | None = None,
+                 cloud_client: httpx.AsyncClient | None = None, mqtt: Any = None, updater: Any = None):
         self.rt = rt.child("controller")
         self.metrics = Metrics()
         counted: Any = self.metrics
@@ -62,6 +62,7 @@ class Controller:
             self.scraper = Scraper(self.rt, client, source, self.store, every=scrape_every,
                                    count=counted.count)
         self.collector = MetricsCollector(self.rt, self.metrics, push_target, period=push_every)
+        self.watch_store = watch_store  # live: seconds between looks for changes made by another process
         self.sync = self.cloud_collector = self.logs = self.jobs = None
         if cloud is not None:
             web = cloud_client or client
@@ -78,11 +79,23 @@ class Controller:
                 self.jobs = JobAgent(self.rt, mqtt, cloud.name, self.store, self.scheduler, prefix=cloud.prefix,
                                      poll_every=cloud.poll_every, updater=updater, on_done=self.sync.wake)
 
+    async def _watch_store(self) -> None:
+        """Wake the scheduler when another process (the console) changed the store."""
+        self.store.changed_elsewhere()
+        while True:
+            await self.rt.sleep(self.watch_store)
+            if self.store.changed_elsewhere():
+                self.scheduler.changed()
+                if self.sync is not None:
+                    self.sync.wake()  # the console's change goes to the mirror too
+
     def services(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         found = [("controller/relay", self.relay.run), ("controller/scheduler", self.scheduler.run),
                  ("controller/metrics", self.collector.run)]
         if self.scraper is not None:
             found.append(("controller/scraper", self.scraper.run))
+        if self.watch_store is not None:
+            found.append(("controller/store-watch", self._watch_store))
         if self.sync is not None:
             found += [("controller/sync", self.sync.run), ("controller/cloud-metrics", self.cloud_collector.run),
                       ("controller/logs", self.logs.run)]
