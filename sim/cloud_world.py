@@ -36,7 +36,6 @@ from system.cloud.alarm import HeartbeatAlarm
 from system.cloud.app import CloudSettings, create_app
 from system.cloud.jobs import JobsService
 from system.cloud.store import CloudStore
-from system.cloud.views import upcoming
 from system.services.controller import CloudLink
 from system.services.ota import Updater
 
