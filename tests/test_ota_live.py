@@ -102,7 +102,7 @@ def test_bad_hash_fails_good_wheel_succeeds_from_the_new_version_broken_one_roll
     good = job("0.2.0", url, digest)
     jobs = final(good, "SUCCEEDED")
     details = next(j for j in jobs if j["id"] == good)["details"]
-    assert details["version"] == "0.2.0" and details["previous"] == "None"
+    assert details["version"] == "0.2.0" and details["previous"] == "base"  # the installed package, not an update
     ctl.until(lambda r: len([x for x in r if x["kind"] == "controller.started"]) == 2, "the new version started")
     assert [r["version"] for r in ctl.of_kind("controller.started")] == ["0.1.0", "0.2.0"]
     assert [r["hilsim"] for r in ctl.of_kind("trace.header")] == ["0.1.0", "0.2.0"]

@@ -104,7 +104,7 @@ class DirectoryInstaller:
         if state is None:
             return None
         if state["phase"] == TRYING and state["version"] == running_version:
-            return state["job"], SUCCEEDED, {"version": running_version, "previous": str(state["previous"])}
+            return state["job"], SUCCEEDED, {"version": running_version, "previous": state["previous"] or "base"}
         if state["phase"] == FAILED_PHASE:
             return state["job"], FAILED, {"reason": "new_version_failed", "detail": state.get("reason", ""),
                                           "version": running_version}
