@@ -87,6 +87,10 @@ class LoginLimiter:
         return wait
 
     def failed(self, *keys: str) -> None:
+        if len(self._seen) > 10_000:  # many names tried: forget the ones whose window has passed
+            cutoff = self.now() - self.window
+            for key in [k for k, times in self._seen.items() if not times or times[-1] <= cutoff]:
+                del self._seen[key]
         for key in keys:
             self._seen[key].append(self.now())
 
