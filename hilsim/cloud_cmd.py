@@ -7,6 +7,7 @@ import time
 
 import click
 
+from hilsim.controller_cmd import mqtt_tls
 from hilsim.live import ConfigProblem, trace_sink, user_errors
 from hilsim.live_cloud import LiveCloudConfig, run_live_cloud
 from system.adapters.notify import SmtpNotifier
@@ -33,6 +34,12 @@ def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
 @click.option("--add-user", metavar="NAME", help="Add a dashboard user (password from stdin's first line) and exit.")
 @click.option("--add-device", metavar="NAME", help="Register a device, print its token once, and exit.")
 @click.option("--mqtt-url", default=None, help="Broker for the jobs topics, mqtt://user:pass@host:port (omit: no jobs).")
+@click.option("--mqtt-ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="CA certificate to verify the jobs broker (implies TLS).")
+@click.option("--mqtt-cert-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The cloud's client certificate (PEM) for the jobs broker.")
+@click.option("--mqtt-key-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Private key of --mqtt-cert-file (PEM).")
 @click.option("--jobs-prefix", default=DEFAULT_PREFIX, show_default=True,
               help="Topic prefix of the jobs API ('$aws/' on AWS IoT Core; e.g. 'hil/' where '$' is reserved).")
 @click.option("--smtp", default=None, metavar="HOST:PORT", help="Send alarm e-mails through this SMTP server.")
@@ -48,6 +55,7 @@ def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
 @click.option("--trace", "trace_path", default=None, help="Write the JSON Lines trace to this file ('-': stdout).")
 @click.option("--for", "duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
 def cloud(host: str, port: int, db: str, add_user: str | None, add_device: str | None, mqtt_url: str | None,
+          mqtt_ca_file: str | None, mqtt_cert_file: str | None, mqtt_key_file: str | None,
           jobs_prefix: str, smtp: str | None, mail_from: str, mail_to: str | None, webhook: str | None,
           secure_cookies: bool, heartbeat_period: float, job_timeout: float, trace_path: str | None,
           duration: float | None) -> None:
@@ -71,6 +79,7 @@ def cloud(host: str, port: int, db: str, add_user: str | None, add_device: str |
         if seconds <= 0:
             raise ConfigProblem(f"{option}: {seconds:g} must be more than 0 seconds")
     config = LiveCloudConfig(db=db, host=host, port=port, mqtt_url=mqtt_url, prefix=jobs_prefix,
+                             mqtt_tls=mqtt_tls(mqtt_ca_file, mqtt_cert_file, mqtt_key_file),
                              heartbeat_period=heartbeat_period, smtp=_smtp(smtp, mail_from, mail_to), webhook=webhook,
                              settings=CloudSettings(secure_cookies=secure_cookies, job_timeout=job_timeout),
                              sweep_every=min(30.0, job_timeout / 4))

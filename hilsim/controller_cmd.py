@@ -10,8 +10,16 @@ import click
 from hilsim.fixtures_cmd import load_selectors_file
 from hilsim.live import ConfigProblem, trace_sink, user_errors
 from hilsim.live_controller import LiveControllerConfig, parse_relay, run_live_controller
+from system.adapters.mqtt_client import TlsOptions
 from system.services.controller import CloudLink
 from system.services.relay import LightPattern
+
+
+def mqtt_tls(ca_file: str | None, cert_file: str | None, key_file: str | None) -> TlsOptions | None:
+    """The ``--mqtt-*-file`` options as TLS settings (None: plain MQTT)."""
+    if (cert_file is None) != (key_file is None):
+        raise ConfigProblem("--mqtt-cert-file/--mqtt-key-file: give both or neither")
+    return TlsOptions(ca_file=ca_file, cert_file=cert_file, key_file=key_file) if ca_file or cert_file else None
 
 
 def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqtt_url: str | None, prefix: str,
@@ -54,6 +62,12 @@ def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqt
 @click.option("--token-file", type=click.Path(dir_okay=False), default=None,
               help="File holding the device token (from `hilsim cloud --add-device NAME`); or set HILSIM_DEVICE_TOKEN.")
 @click.option("--mqtt-url", default=None, help="Broker for cloud jobs, mqtt://user:pass@host:port (omit: no jobs).")
+@click.option("--mqtt-ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="CA certificate to verify the jobs broker (implies TLS; AWS IoT Core: its root CA).")
+@click.option("--mqtt-cert-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="This device's client certificate (PEM) for the jobs broker.")
+@click.option("--mqtt-key-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Private key of --mqtt-cert-file (PEM).")
 @click.option("--jobs-prefix", default="$aws/", show_default=True,
               help="Topic prefix of the jobs API ('$aws/' on AWS IoT Core; another where a broker reserves '$').")
 @click.option("--sync-every", type=float, default=300.0, show_default=True,
@@ -68,8 +82,8 @@ def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqt
 def controller(db: str, fixtures_url: str | None, fixtures_format: str, selectors_path: str | None,
                club: tuple[str, ...], relay: str, blink: float | None,
                push_url: str | None, scrape_every: float, push_every: float, cloud_url: str | None,
-               device: str | None, token_file: str | None, mqtt_url: str | None, jobs_prefix: str,
-               sync_every: float, poll_every: float, log_every: float, ota_root: str | None, trace_path: str | None,
+               device: str | None, token_file: str | None, mqtt_url: str | None, mqtt_ca_file: str | None,
+               mqtt_cert_file: str | None, mqtt_key_file: str | None, jobs_prefix: str, sync_every: float, poll_every: float, log_every: float, ota_root: str | None, trace_path: str | None,
                duration: float | None) -> None:
     """Run the match-day controller: scrape fixtures, plan alerts, switch the light, push counters.
 
@@ -90,6 +104,7 @@ def controller(db: str, fixtures_url: str | None, fixtures_format: str, selector
     config = LiveControllerConfig(db=db, fixtures_url=fixtures_url, fixtures_format=fixtures_format, relay=relay,
                                   pattern=pattern, push_url=push_url, scrape_every=scrape_every,
                                   push_every=push_every, page=page, club=club, mqtt_url=mqtt_url, ota_root=ota_root,
+                                  mqtt_tls=mqtt_tls(mqtt_ca_file, mqtt_cert_file, mqtt_key_file),
                                   cloud=_cloud_link(cloud_url, device, token_file, mqtt_url, jobs_prefix,
                                                     sync_every, poll_every, log_every))
     with user_errors(), trace_sink(trace_path) as sink:

@@ -14,7 +14,7 @@ import uvicorn
 
 from hilsim.process import run_process, spawn_service, start_part
 from system.adapters.asyncio_runtime import AsyncioRuntime
-from system.adapters.mqtt_client import LiveMqttClient
+from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
 from system.adapters.notify import SmtpNotifier, WebhookNotifier
 from system.cloud.alarm import HeartbeatAlarm
 from system.cloud.app import CloudSettings, create_app
@@ -30,6 +30,7 @@ class LiveCloudConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     mqtt_url: str | None = None
+    mqtt_tls: TlsOptions | None = None
     prefix: str = DEFAULT_PREFIX
     heartbeat_period: float = PERIOD
     alarm_check_every: float | None = None
@@ -81,7 +82,7 @@ def run_live_cloud(config: LiveCloudConfig, *, trace_file: IO[str] | None = None
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
         jobs = None
         if config.mqtt_url:
-            mqtt = LiveMqttClient(config.mqtt_url, "hilsim-cloud-jobs", clean_session=False)
+            mqtt = LiveMqttClient(config.mqtt_url, "hilsim-cloud-jobs", clean_session=False, tls=config.mqtt_tls)
             stack.push_async_callback(mqtt.disconnect)
             jobs = JobsService(cloud, store, mqtt, prefix=config.prefix, sweep_every=config.sweep_every)
             await spawn_service(rt, stack, jobs.run(), "cloud/jobs")

@@ -16,7 +16,7 @@ import httpx
 
 from hilsim.process import run_process, spawn_service
 from system.adapters.asyncio_runtime import AsyncioRuntime
-from system.adapters.mqtt_client import LiveMqttClient
+from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
 from system.adapters.ota import DirectoryInstaller
 from system.services.ota import Updater
 from system.trace import VERSION
@@ -43,6 +43,7 @@ class LiveControllerConfig:
     push_every: float = 300.0
     cloud: CloudLink | None = None
     mqtt_url: str | None = None  # the broker carrying the cloud's jobs topics
+    mqtt_tls: TlsOptions | None = None  # its CA and this device's certificate (AWS IoT Core needs them)
     ota_root: str | None = None  # where updateApplication installs versions (hilsim supervise runs them)
     page: SelectorsFile | None = None  # a selectors file, already read (None: the sample page's selectors)
     club: tuple[str, ...] = ()  # names the club goes by (empty: the selectors file's, else KAA Gent)
@@ -110,7 +111,8 @@ def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | N
         stack.callback(relay.close)
         mqtt = None
         if config.cloud is not None and config.mqtt_url:
-            mqtt = LiveMqttClient(config.mqtt_url, f"controller-{config.cloud.name}", clean_session=False)
+            mqtt = LiveMqttClient(config.mqtt_url, f"controller-{config.cloud.name}", clean_session=False,
+                                  tls=config.mqtt_tls)
             stack.push_async_callback(mqtt.disconnect)
         updater = None
         if config.ota_root:

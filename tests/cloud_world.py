@@ -25,7 +25,10 @@ def hilsim(*args: str, stdin: str = "") -> str:
 class CloudWorld:
     """Broker and cloud running; ``start_controller()`` starts (or restarts) the device ``pi``."""
 
-    def __init__(self, tmp_path, *, cloud_args: tuple[str, ...] = (), controller_args: tuple[str, ...] = ()):
+    def __init__(self, tmp_path, *, cloud_args: tuple[str, ...] = (), controller_args: tuple[str, ...] = (),
+                 certificates: dict | None = None):
+        """``certificates`` (CA, server and client certificate files): the broker requires client certificates
+        over TLS, and the cloud and the controller present one instead of a password."""
         passwd = tmp_path / "broker.passwd"
         for user in ("cloud", "pi"):
             hilsim("broker", "--passwd", str(passwd), "--add-user", user, "--password-stdin", stdin="mqtt-secret\n")
@@ -36,14 +39,24 @@ class CloudWorld:
         mqtt_port, http_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{http_port}"
         self.controller_db = tmp_path / "controller.sqlite"
+        tls_broker: list[str] = []
+        tls_client: list[str] = []
+        urls = {user: f"mqtt://{user}:mqtt-secret@127.0.0.1:{mqtt_port}" for user in ("cloud", "pi")}
+        if certificates is not None:
+            c = certificates
+            tls_broker = ["--tls-cert", str(c["server"]), "--tls-key", str(c["server_key"]), "--ca-cert", str(c["ca"]),
+                          "--require-client-cert"]
+            tls_client = ["--mqtt-ca-file", str(c["ca"]), "--mqtt-cert-file", str(c["client"]),
+                          "--mqtt-key-file", str(c["client_key"])]
+            urls = {user: f"mqtts://127.0.0.1:{mqtt_port}" for user in urls}
         self.broker = start_server([sys.executable, "-m", "hilsim", "broker", "--passwd", str(passwd),
-                                    "--port", str(mqtt_port)], mqtt_port)
+                                    "--port", str(mqtt_port), *tls_broker], mqtt_port)
         self.cloud = TracedProcess("cloud", "--db", db, "--port", str(http_port), "--jobs-prefix", "hil/",
-                                   "--mqtt-url", f"mqtt://cloud:mqtt-secret@127.0.0.1:{mqtt_port}", *cloud_args)
+                                   "--mqtt-url", urls["cloud"], *tls_client, *cloud_args)
         self.cloud.until(lambda r: any(x["kind"] == "cloud.started" for x in r), "cloud started")
         self.controller_args = ["--db", str(self.controller_db), "--cloud-url", self.url, "--device", "pi",
                                 "--token-file", str(token), "--jobs-prefix", "hil/",
-                                "--mqtt-url", f"mqtt://pi:mqtt-secret@127.0.0.1:{mqtt_port}", *controller_args]
+                                "--mqtt-url", urls["pi"], *tls_client, *controller_args]
         self.controller: TracedProcess | None = None
 
     def start_controller(self) -> TracedProcess:

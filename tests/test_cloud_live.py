@@ -92,3 +92,18 @@ def test_job_alarm_and_email_with_real_processes(world):
     # the first controller's trace reached the cloud's log: shipped in batches, the last one as it stopped
     logs = client.get("/api/devices/pi/logs", params={"kind": "job."}).json()["lines"]
     assert any(ln["kind"] == "job.succeeded" for ln in logs)
+
+
+def test_jobs_over_tls_with_client_certificates(tmp_path):
+    """As on AWS IoT Core: the broker wants a client certificate, and the cloud and the controller present one."""
+    from test_live_broker import _certificates
+
+    world = CloudWorld(tmp_path, certificates=_certificates(tmp_path))
+    try:
+        world.start_controller()
+        client, csrf = world.session()
+        made = client.post("/api/devices/pi/jobs", headers={"X-CSRF-Token": csrf},
+                           json={"operation": "createEvent", "title": "Concert", "start": time.time() + 86400})
+        world.seen("job.updated", job=made.json()["id"], status="SUCCEEDED")
+    finally:
+        world.stop()
