@@ -28,6 +28,7 @@ import json
 from typing import Any, Callable
 
 from firmware.backoff import next_backoff
+from system.decisions.alerts import alert_id
 from system.decisions.jobs import FAILED, IN_PROGRESS, REJECTED, SUCCEEDED, TERMINAL, Command, Refusal, validate_job
 from system.errors import ConnectionLost, RefusedInput
 from system.ports import JobStore, MqttPort
@@ -125,9 +126,12 @@ class JobAgent:
             if alert.origin != "extra":
                 raise RefusedInput("policy_alert", "alerts from the kind's policy change with the policy; "
                                                    "update an alert a user added")
-            before = f.get("before", self.store.event(alert.event_key).start - alert.at)
-            self.store.remove_extra(alert.event_key, self.store.event(alert.event_key).start - alert.at)
-            new = self.scheduler.add_alert(alert.event_key, before, f.get("duration", alert.duration))
+            # the stored rule itself (its exact offset), not one recomputed from times
+            rule = next(r for r in self.store.extras().get(alert.event_key, ())
+                        if alert_id(alert.event_key, "extra", r.before) == alert.id)
+            self.store.remove_extra(alert.event_key, rule.before)
+            new = self.scheduler.add_alert(alert.event_key, f.get("before", rule.before),
+                                           f.get("duration", alert.duration))
             return {"alert": new.id, "at": new.at}
         raise RefusedInput("unknown_operation", op)  # validate_job let through an operation nobody runs
 
