@@ -33,7 +33,8 @@ def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
               help="The cloud's SQLite store (created if missing).")
 @click.option("--add-user", metavar="NAME", help="Add a dashboard user (password from stdin's first line) and exit.")
 @click.option("--add-device", metavar="NAME", help="Register a device, print its token once, and exit.")
-@click.option("--mqtt-url", default=None, help="Broker for the jobs topics, mqtt://user:pass@host:port (omit: no jobs).")
+@click.option("--mqtt-url", default=None,
+              help="Broker for the jobs topics, mqtt://user:pass@host:port (omit: no jobs).")
 @click.option("--mqtt-ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="CA certificate to verify the jobs broker (implies TLS).")
 @click.option("--mqtt-cert-file", type=click.Path(exists=True, dir_okay=False), default=None,

@@ -129,7 +129,8 @@ def test_alarm_changes_are_kept_with_history(store):
 
 
 def test_logs_filter_by_time_and_kind_and_count_drops(store):
-    store.add_logs("pi", [{"at": 1.0, "kind": "job.succeeded", "line": "a"}, {"at": 2.0, "kind": "sync.pushed", "line": "b"},
+    store.add_logs("pi", [{"at": 1.0, "kind": "job.succeeded", "line": "a"},
+                          {"at": 2.0, "kind": "sync.pushed", "line": "b"},
                           {"at": 3.0, "kind": "job.rejected", "line": "c"}], dropped=4)
     store.add_logs("pi", [], dropped=2)
     assert [ln["line"] for ln in store.logs("pi", kind="job.")["lines"]] == ["c", "a"]

@@ -69,8 +69,8 @@ class JobsService:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            await self._send(topic + "/rejected", {"code": "InvalidRequest", "message": "the payload must be a JSON object",
-                                                   "timestamp": self.rt.now()})
+            await self._send(topic + "/rejected", {"code": "InvalidRequest", "timestamp": self.rt.now(),
+                                                   "message": "the payload must be a JSON object"})
             return
         token = {"clientToken": body["clientToken"]} if isinstance(body.get("clientToken"), str) else {}
         now = self.rt.now()

@@ -142,7 +142,8 @@ class CloudStore:
         _check_name(name)
         token = f"{name}.{secrets.token_urlsafe(32)}"
         with self._tx() as db:
-            db.execute("INSERT INTO devices VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET token_sha256 = excluded.token_sha256",
+            db.execute("INSERT INTO devices VALUES (?, ?, ?) "
+                       "ON CONFLICT(name) DO UPDATE SET token_sha256 = excluded.token_sha256",
                        (name, _sha256(token), now))
         return token
 
@@ -287,7 +288,8 @@ class CloudStore:
         if details is not None and not isinstance(details, dict):
             return Refusal("InvalidRequest", "statusDetails must be an object")
         with self._tx() as db:
-            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ? AND device = ?", (job_id, device)).fetchone()
+            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ? AND device = ?",
+                             (job_id, device)).fetchone()
             if row is None:
                 return Refusal("ResourceNotFound", f"no job {job_id!r} for {device!r}")
             job = _job(row)
@@ -302,7 +304,8 @@ class CloudStore:
 
     def cancel_job(self, device: str, job_id: str, now: float, by: str) -> JobView | Refusal:
         with self._tx() as db:
-            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ? AND device = ?", (job_id, device)).fetchone()
+            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ? AND device = ?",
+                             (job_id, device)).fetchone()
             if row is None:
                 return Refusal("ResourceNotFound", f"no job {job_id!r}")
             job = _job(row)
@@ -315,8 +318,8 @@ class CloudStore:
 
     def time_out(self, now: float) -> list[JobView]:
         """Jobs in progress longer than their timeout become TIMED_OUT; returns them."""
-        rows = self.db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = ? AND started + timeout <= ? ORDER BY seq",
-                               (IN_PROGRESS, now)).fetchall()
+        rows = self.db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = ? AND started + timeout <= ? "
+                               "ORDER BY seq", (IN_PROGRESS, now)).fetchall()
         out = []
         with self._tx() as db:
             for row in rows:
@@ -383,11 +386,13 @@ class CloudStore:
             args.append(kind.replace("%", "") + "%")
         rows = self.db.execute(sql + " ORDER BY at DESC, rowid DESC LIMIT ?", (*args, limit))
         dropped = self.db.execute("SELECT dropped FROM log_drops WHERE device = ?", (device,)).fetchone()
-        return {"lines": [{"at": at, "kind": k, "line": ln} for at, k, ln in rows], "dropped": dropped[0] if dropped else 0}
+        return {"lines": [{"at": at, "kind": k, "line": ln} for at, k, ln in rows],
+                "dropped": dropped[0] if dropped else 0}
 
 
 _JOB_COLUMNS = "id, device, document, status, version, created, updated, started, timeout, details, created_by"
-_DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=1$att+9iDS9u2xElDOFqRNHw$v0nAosTAG42ZxuPIlpnVagH89imvs8qnkNp+MazEr5g"  # of no password
+# A hash of no one's password: an unknown user costs a login the same work as a known one.
+_DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=1$att+9iDS9u2xElDOFqRNHw$v0nAosTAG42ZxuPIlpnVagH89imvs8qnkNp+MazEr5g"
 
 
 def _job(row: tuple) -> JobView:
