@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from system.errors import RefusedInput
 from system.decisions.events import CANCELLED, GAME, SCHEDULED
 from system.decisions.kickoff import fold
-from system.decisions.fixtures import (Selectors, parse_date, parse_fixtures_html, parse_fixtures_ical, parse_time,
+from system.decisions.fixtures import (Selectors, parse_date, parse_time,
                              read_fixtures_html, read_fixtures_ical, season_of)
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
@@ -50,7 +50,7 @@ def test_sample_page_home_games_are_exactly_its_kaa_gent_rows_in_belgian_time():
     brussels = ZoneInfo("Europe/Brussels")
     expected = [(f"{h} - {a}", datetime(int(y), int(m), int(d), int(hh), int(mm), tzinfo=brussels).timestamp(), c, loc)
                 for d, m, y, hh, mm, c, h, a, loc in rows if h == "KAA Gent"]
-    games = parse_fixtures_html(SAMPLE_HTML)
+    games = list(read_fixtures_html(SAMPLE_HTML).events)
     assert [(g.title, g.start, g.competition, g.location) for g in games] == expected
     assert all(g.kind == GAME and g.status == SCHEDULED and g.season == "2025-26" for g in games)
     assert len({g.key for g in games}) == len(games)
@@ -59,8 +59,8 @@ def test_sample_page_home_games_are_exactly_its_kaa_gent_rows_in_belgian_time():
 
 
 def test_sample_feed_has_the_same_home_games_as_the_page():
-    html = parse_fixtures_html(SAMPLE_HTML)
-    feed = parse_fixtures_ical(SAMPLE_ICS)
+    html = list(read_fixtures_html(SAMPLE_HTML).events)
+    feed = list(read_fixtures_ical(SAMPLE_ICS).events)
     assert [(g.title, g.start, g.location) for g in feed] == [(g.title, g.start, g.location) for g in html]
     assert all(g.key.endswith("@www.kaagent.example") for g in feed)
 
@@ -68,10 +68,10 @@ def test_sample_feed_has_the_same_home_games_as_the_page():
 # -- HTML ------------------------------------------------------------------------------------
 
 def test_dst_last_sundays_of_march_and_october_use_the_offset_of_the_day():
-    games = parse_fixtures_html(page(("zo 29/03/2026", "18u30", "KAA Gent", "Club Brugge"),
+    games = list(read_fixtures_html(page(("zo 29/03/2026", "18u30", "KAA Gent", "Club Brugge"),
                                      ("zo 26/10/2025", "18u30", "KAA Gent", "KRC Genk"),
                                      ("za 28/03/2026", "18u30", "KAA Gent", "KV Mechelen"),
-                                     ("za 25/10/2025", "18u30", "KAA Gent", "OH Leuven")))
+                                     ("za 25/10/2025", "18u30", "KAA Gent", "OH Leuven"))).events)
     starts = {g.away: g.start for g in games}
     assert starts["Club Brugge"] == utc(2026, 3, 29, 16, 30)  # CEST, +02:00 from 03:00 that morning
     assert starts["KV Mechelen"] == utc(2026, 3, 28, 17, 30)  # still CET the day before
@@ -80,11 +80,11 @@ def test_dst_last_sundays_of_march_and_october_use_the_offset_of_the_day():
 
 
 def test_only_home_games_of_the_club_are_kept_and_keys_follow_the_pairing():
-    games = parse_fixtures_html(page(("za 14/03/2026", "20u45", "KAA Gent", "Club Brugge"),
-                                     ("zo 22/03/2026", "13u30", "RSC Anderlecht", "KAA Gent")))
+    games = list(read_fixtures_html(page(("za 14/03/2026", "20u45", "KAA Gent", "Club Brugge"),
+                                     ("zo 22/03/2026", "13u30", "RSC Anderlecht", "KAA Gent"))).events)
     assert [(g.key, g.title) for g in games] == [
         ("KAA Gent|Club Brugge|Jupiler Pro League|2025-26", "KAA Gent - Club Brugge")]
-    everyone = parse_fixtures_html(page(("zo 22/03/2026", "13u30", "RSC Anderlecht", "KAA Gent")), club=None)
+    everyone = list(read_fixtures_html(page(("zo 22/03/2026", "13u30", "RSC Anderlecht", "KAA Gent")), club=None).events)
     assert [g.home for g in everyone] == ["RSC Anderlecht"]
 
 
@@ -92,7 +92,7 @@ def test_configurable_selectors_read_another_layout():
     html = """<div class="games"><div class="g"><b class="h">kaa gent</b><i class="a">KV Mechelen</i>
               <span class="d">zaterdag 4 april 2026</span><span class="t">20h30</span></div></div>"""
     sel = Selectors(row="div.g", home="b.h", away="i.a", date="span.d", time="span.t", competition=None, location=None)
-    [game] = parse_fixtures_html(html, sel)
+    [game] = list(read_fixtures_html(html, sel).events)
     assert game.start == utc(2026, 4, 4, 18, 30) and game.competition == ""
 
 
@@ -118,7 +118,7 @@ def test_time_not_fixed_yet_is_pending_and_postponed_is_a_cancelled_game():
 ])
 def test_garbled_pages_are_refused_with_a_reason(html, reason):
     with pytest.raises(RefusedInput) as refused:
-        parse_fixtures_html(html)
+        list(read_fixtures_html(html).events)
     assert refused.value.reason == reason
 
 
@@ -136,7 +136,7 @@ def test_a_kickoff_in_the_spring_gap_is_kept_read_past_the_gap_and_noted():
 
 
 def test_ambiguous_autumn_time_takes_the_summer_reading():
-    [game] = parse_fixtures_html(page(("zo 26/10/2025", "2u30", "KAA Gent", "Club Brugge")))
+    [game] = list(read_fixtures_html(page(("zo 26/10/2025", "2u30", "KAA Gent", "Club Brugge"))).events)
     assert game.start == utc(2025, 10, 26, 0, 30)
 
 
@@ -165,7 +165,7 @@ dst_days = st.integers(2000, 2037).flatmap(lambda y: st.sampled_from([last_sunda
 @given(st.one_of(st.dates(date(2000, 1, 1), date(2037, 12, 31)), dst_days), st.integers(0, 23), st.integers(0, 59))
 def test_any_kickoff_on_a_page_is_read_as_belgian_time_by_the_eu_rule(day, hour, minute):
     html = page((f"{day:%d/%m/%Y}", f"{hour}u{minute:02d}", "KAA Gent", "Club Brugge"))
-    [game] = parse_fixtures_html(html)
+    [game] = list(read_fixtures_html(html).events)
     assert game.start == eu_brussels_utc(day, hour, minute)
 
 
@@ -197,7 +197,7 @@ def test_ical_tzid_utc_and_floating_all_mean_the_same_kickoff_across_dst():
                 "UID:d\r\nSUMMARY:KAA Gent - KV Mechelen\r\nDTSTART:20251026T183000",
                 "UID:e\r\nSUMMARY:KAA Gent - Cercle Brugge\r\nDTSTART;TZID=Europe/Brussels:20251026T183000",
                 "UID:f\r\nSUMMARY:Club Brugge - KAA Gent\r\nDTSTART:20260405T183000")
-    games = {g.key: g for g in parse_fixtures_ical(feed)}
+    games = {g.key: g for g in list(read_fixtures_ical(feed).events)}
     assert sorted(games) == ["a", "b", "c", "d", "e"]
     assert games["a"].start == games["b"].start == games["c"].start == utc(2026, 3, 29, 16, 30)
     assert games["d"].start == games["e"].start == utc(2025, 10, 26, 17, 30)
@@ -208,7 +208,7 @@ def test_ical_tzid_utc_and_floating_all_mean_the_same_kickoff_across_dst():
 
 def test_ical_floating_time_follows_the_configured_zone():
     feed = ical("UID:x\r\nSUMMARY:KAA Gent - Club Brugge\r\nDTSTART:20260110T200000")
-    [game] = parse_fixtures_ical(feed, tz="Europe/London")
+    [game] = list(read_fixtures_ical(feed, tz="Europe/London").events)
     assert game.start == utc(2026, 1, 10, 20, 0)
 
 
@@ -220,7 +220,7 @@ def test_ical_whole_day_is_pending_and_status_cancelled_is_a_cancelled_game():
 
 
 def test_ical_without_uid_falls_back_to_the_pairing_key():
-    [game] = parse_fixtures_ical(ical("SUMMARY:KAA Gent - KRC Genk\r\nDTSTART:20260411T180000Z"))
+    [game] = list(read_fixtures_ical(ical("SUMMARY:KAA Gent - KRC Genk\r\nDTSTART:20260411T180000Z")).events)
     assert game.key == "KAA Gent|KRC Genk||2025-26"
 
 
@@ -236,7 +236,7 @@ def test_ical_without_uid_falls_back_to_the_pairing_key():
 ])
 def test_garbled_feeds_are_refused_with_a_reason(text, reason):
     with pytest.raises(RefusedInput) as refused:
-        parse_fixtures_ical(text)
+        list(read_fixtures_ical(text).events)
     assert refused.value.reason == reason
 
 
@@ -313,11 +313,11 @@ def test_sample_season_in_the_other_layouts_reads_game_by_game_as_its_oracle(lay
     raw = (PAGES / f"{layout}-2025-26.html").read_bytes()
     html = decode_page(raw)
     selectors = parse_selectors_file((PAGES / f"{layout}-2025-26.toml").read_text(encoding="utf-8")).selectors
-    games = parse_fixtures_html(html, selectors)
+    games = list(read_fixtures_html(html, selectors).events)
     expected = oracle(html if layout == "day-cards" else raw.decode("iso-8859-1"))
     assert len(expected) == 17
     assert [(g.title, g.start, g.competition) for g in games] == expected
-    sample = parse_fixtures_html(SAMPLE_HTML)
+    sample = list(read_fixtures_html(SAMPLE_HTML).events)
     assert [(g.title, g.start) for g in games] == [(g.title, g.start) for g in sample]
 
 
@@ -378,8 +378,8 @@ def test_home_by_name_folded_or_by_ground_and_a_feed_whose_utc_times_are_really_
                 ("zo 22/03/2026", "14u30", "Club Brugge", "KAA Gent"))
     html = html.replace('<td class="uit">KRC Genk</td>', '<td class="uit">KRC Genk</td><td class="stadion">'
                         'Planet Group Arena (Ottergemsesteenweg)</td>')
-    assert [g.home for g in parse_fixtures_html(html, club=["KAA Gent", "AA Gent"])] == ["K.A.A. Gent"]
-    assert [g.home for g in parse_fixtures_html(html, club="KAA Gent", ground="Planet Group Arena")] == [
+    assert [g.home for g in list(read_fixtures_html(html, club=["KAA Gent", "AA Gent"]).events)] == ["K.A.A. Gent"]
+    assert [g.home for g in list(read_fixtures_html(html, club="KAA Gent", ground="Planet Group Arena").events)] == [
         "K.A.A. Gent", "Gent"]
     feed = ical("UID:z\r\nSUMMARY:KAA Gent - Club Brugge\r\nDTSTART:20260314T203000Z\r\n"
                 "LOCATION:Planet Group Arena\\, Gent",
@@ -387,9 +387,9 @@ def test_home_by_name_folded_or_by_ground_and_a_feed_whose_utc_times_are_really_
                 "UID:g\r\nSUMMARY:Gent - OH Leuven\r\nDTSTART:20260328T150000Z\r\n"
                 "LOCATION:Planet Group Arena\\, Ottergemsesteenweg\\, Gent",
                 "UID:n\r\nSUMMARY:Gent - KV Mechelen\r\nDTSTART:20260404T150000Z\r\nLOCATION:Planet Group")
-    as_published = {e.key: e.start for e in parse_fixtures_ical(feed)}
+    as_published = {e.key: e.start for e in list(read_fixtures_ical(feed).events)}
     assert as_published == {"z": utc(2026, 3, 14, 20, 30), "t": utc(2026, 3, 21, 19, 30)}
-    local = {e.key: e.start for e in parse_fixtures_ical(feed, utc_is_local=True, ground="Planet Group Arena")}
+    local = {e.key: e.start for e in list(read_fixtures_ical(feed, utc_is_local=True, ground="Planet Group Arena").events)}
     assert local == {"z": utc(2026, 3, 14, 19, 30), "t": utc(2026, 3, 21, 19, 30), "g": utc(2026, 3, 28, 14, 0)}
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from sim.website import Game
-from system.decisions.fixtures import parse_fixtures_html
+from system.decisions.fixtures import read_fixtures_html
 from system.decisions.kickoff import fold
 from system.decisions.page_text import decode_page
 from system.decisions.selectors import format_selectors_file, parse_selectors_file
@@ -20,7 +20,7 @@ PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
 
 def reads(html: str, file_text: str) -> list[tuple[str, float]]:
     config = parse_selectors_file(file_text, "suggested.toml")
-    return [(g.title, g.start) for g in parse_fixtures_html(html, config.selectors, club=config.club or "KAA Gent")]
+    return [(g.title, g.start) for g in list(read_fixtures_html(html, config.selectors, club=config.club or "KAA Gent").events)]
 
 
 @pytest.mark.parametrize("name", ["positional-2025-26", "day-cards-2025-26", "kaagent-2025-26"])
@@ -28,7 +28,7 @@ def test_the_suggested_file_reads_the_same_games_as_the_hand_written_one(name):
     html = decode_page((PAGES / f"{name}.html").read_bytes())
     suggested = format_selectors_file(suggest_selectors(html, "KAA Gent"))
     hand = (PAGES / f"{name}.toml").read_text(encoding="utf-8") if name != "kaagent-2025-26" else None
-    expected = reads(html, hand) if hand else [(g.title, g.start) for g in parse_fixtures_html(html)]
+    expected = reads(html, hand) if hand else [(g.title, g.start) for g in list(read_fixtures_html(html).events)]
     assert len(expected) == 17 and reads(html, suggested) == expected
 
 
@@ -51,7 +51,7 @@ def test_for_generated_seasons_the_suggestion_reads_back_the_home_games(games: l
     """Any season with a few dated home games and an away game: the guessed file reads the home games."""
     html = decode_page(render(layout, games))
     config = suggest_selectors(html, "KAA Gent")
-    got = parse_fixtures_html(html, config.selectors, club="KAA Gent")
+    got = list(read_fixtures_html(html, config.selectors, club="KAA Gent").events)
     assert sorted((g.title, g.start) for g in got if g.status == "scheduled") == sorted(
         (g.title, g.kickoff) for g in games if fold(g.home) == "kaa gent" and g.time_fixed and not g.postponed)
 

@@ -37,7 +37,7 @@ For example::
     >>> html = ('<table class="kalender"><tr class="wedstrijd"><td class="datum">zo 29/03/2026</td>'
     ...         '<td class="uur">18u30</td><td class="competitie">Jupiler Pro League</td>'
     ...         '<td class="thuis">KAA Gent</td><td class="uit">Club Brugge</td></tr></table>')
-    >>> [(e.key, e.start) for e in parse_fixtures_html(html, Selectors())]
+    >>> [(e.key, e.start) for e in read_fixtures_html(html, Selectors()).events]
     [('KAA Gent|Club Brugge|Jupiler Pro League|2025-26', 1774801800.0)]
 """
 
@@ -57,8 +57,7 @@ from system.decisions.selectors import Selectors, expression
 from system.errors import RefusedInput
 
 __all__ = ["DEFAULT_CLUB", "DEFAULT_TZ", "Fixtures", "HomeRule", "Note", "Selectors", "parse_date", "parse_time",
-           "pairing_key", "season_of", "read_fixtures_html", "read_fixtures_ical", "parse_fixtures_html",
-           "parse_fixtures_ical"]
+           "pairing_key", "season_of", "read_fixtures_html", "read_fixtures_ical"]
 
 DEFAULT_CLUB = "KAA Gent"
 PENDING = "pending"
@@ -295,13 +294,6 @@ def _optional_cell(row: Any, selector: str | None) -> str:
     return expression(selector).text(row) or ""
 
 
-def parse_fixtures_html(html: str, selectors: Selectors = Selectors(), tz: str = DEFAULT_TZ,
-                        club: str | Iterable[str] | None = DEFAULT_CLUB, source: str = "html",
-                        **options: Any) -> list[Event]:
-    """The home games on an HTML fixtures page (see :func:`read_fixtures_html`)."""
-    return list(read_fixtures_html(html, selectors, tz=tz, club=club, source=source, **options).events)
-
-
 # -- iCalendar -------------------------------------------------------------------------------
 
 _SUMMARY = re.compile(r"^(.+?)\s+[-\u2013\u2014]\s+(.+)$")
@@ -419,7 +411,3 @@ def _categories(prop: Any) -> str:
     return _clean(", ".join(names))
 
 
-def parse_fixtures_ical(text: str | bytes, tz: str = DEFAULT_TZ, club: str | Iterable[str] | None = DEFAULT_CLUB,
-                        source: str = "ical", **options: Any) -> list[Event]:
-    """The home games in an iCalendar feed (see :func:`read_fixtures_ical`)."""
-    return list(read_fixtures_ical(text, tz=tz, club=club, source=source, **options).events)
