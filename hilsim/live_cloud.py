@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterator
@@ -57,11 +58,18 @@ class WebServer:
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.ensure_future(self.server.serve())
+        # The socket is ours: a port in use is one line and exit 1, not uvicorn's log line and sys.exit.
+        try:
+            family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
+            sock = socket.create_server((self.host, self.port), family=family)
+        except OSError as exc:
+            raise BackendError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
+        self._task = asyncio.ensure_future(self.server.serve(sockets=[sock]))
         while not self.server.started:
-            if self._task.done():  # uvicorn logs the reason and returns (or exits) when it cannot bind
+            if self._task.done():
                 self._task = None
-                raise BackendError(f"cannot listen on {self.host}:{self.port}")
+                sock.close()
+                raise BackendError(f"cannot serve on {self.host}:{self.port}")
             await asyncio.sleep(0.02)
 
     async def stop(self) -> None:

@@ -3,7 +3,14 @@ mistakes as one line with exit 2."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+
+import pytest
 from click.testing import CliRunner
+
+from processes import ROOT
 
 from hilsim.cli import main
 from system.cloud.store import CloudStore
@@ -36,3 +43,15 @@ def test_mistakes_are_one_line_and_exit_2(tmp_path):
         assert result.exit_code == 2, (args, result.output)
         lines = [ln for ln in result.output.splitlines() if ln.strip()]
         assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in result.output, (args, result.output)
+
+
+@pytest.mark.live
+def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "hilsim", "cloud", "--db", str(tmp_path / "c.sqlite"),
+                               "--port", str(port)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    (line,) = done.stderr.splitlines()
+    assert done.returncode == 1 and line.startswith(f"Error: cannot listen on 127.0.0.1:{port}: Address already in use")
