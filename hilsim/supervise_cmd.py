@@ -12,7 +12,7 @@ from system.adapters.ota import supervise as run_supervised
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "ignore_unknown_options": True,
                                  "allow_interspersed_args": False},  # everything after COMMAND is COMMAND's
-               short_help="Live: the controller from its current version, restarted into updates.")
+               short_help="Live: the controller, restarted into its updates.")
 @click.option("--ota-root", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The update root: versions/, current, pending.json (created if missing).")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
