@@ -36,6 +36,7 @@ from system.cloud.alarm import HeartbeatAlarm
 from system.cloud.app import CloudSettings, create_app
 from system.cloud.jobs import JobsService
 from system.cloud.store import CloudStore
+from system.decisions.jobs import STATES
 from system.services.controller import CloudLink
 from system.services.ota import Updater
 
@@ -308,19 +309,25 @@ def cloud_in_sync(args, run):
 
 
 def _job_args(node: YamlValue) -> dict:
-    body = node.keys("job_state", {"job": True, "state": True})
-    return {"job": body["job"].integer("job", minimum=1), "state": body["state"].text("state")}
+    body = node.keys("job_state", {"job": True, "state": True, "at": False})
+    state = body["state"].text("state")
+    if state not in STATES:
+        raise body["state"].error(f"state is one of {', '.join(STATES)}")
+    return {"job": body["job"].integer("job", minimum=1), "state": state,
+            "at": body["at"].moment("at") if "at" in body else None}
 
 
 def job_state(args, run):
-    """The ``job``-th job queued in the run ended in ``state``."""
-    queued = [r["job"] for r in run.trace.of_kind("job.queued")]
+    """The ``job``-th job queued in the run was in ``state`` at ``at`` (default: at the end)."""
+    until = run.duration if args["at"] is None else args["at"]
+    queued = [r["job"] for r in run.trace.of_kind("job.queued") if r["t"] <= until]
     if len(queued) < args["job"]:
         return False, f"only {len(queued)} jobs queued", args["state"]
     job = queued[args["job"] - 1]
     named = {"job.started": "IN_PROGRESS", "job.timed_out": "TIMED_OUT", "job.canceled": "CANCELED"}
     states = [r["status"] if r["kind"] == "job.updated" else named[r["kind"]] for r in run.trace.records
-              if r["kind"] in ("job.updated", *named) and r.get("job") == job and r["src"] == "cloud"]
+              if r["kind"] in ("job.updated", *named) and r.get("job") == job and r["src"] == "cloud"
+              and r["t"] <= until]
     last = states[-1] if states else "QUEUED"
     return last == args["state"], f"{job}: {' -> '.join(['QUEUED', *states])}", args["state"]
 
