@@ -1,0 +1,4 @@
+# main.py on the board: start the sensor node described by config.json.
+from firmware.board.app import main
+
+main()
