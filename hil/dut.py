@@ -59,7 +59,7 @@ class SerialTransport:
 
         try:
             return self.serial.read(max(1, self.serial.in_waiting))
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, TypeError) as exc:  # TypeError: closed under our feet
             raise EOFError(str(exc)) from exc
 
     def write(self, data: bytes) -> None:
