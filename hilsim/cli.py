@@ -108,13 +108,17 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
 
 
 def _register() -> None:
+    from hilsim.board_cmd import board
     from hilsim.bridge_cmd import bridge
     from hilsim.broker_cmd import broker
     from hilsim.controller_cmd import controller
+    from hilsim.virtual_board_cmd import virtual_board
 
     main.add_command(broker)
     main.add_command(bridge)
     main.add_command(controller)
+    main.add_command(virtual_board)
+    main.add_command(board)
 
 
 _register()
