@@ -100,4 +100,5 @@ def main():
         out("\x04")
 
 
-main()
+if __name__ == "__main__":
+    main()
