@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from sim.runner import run_scenario
-from sim.scenario import load
+from sim.loader import load
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ["scenarios/quickstart.yaml", "scenarios/telemetry-outages.yaml", "scenarios/season-2025-26.yaml"]

@@ -1,1 +1,4 @@
-"""hilsim's face: the command line. Nothing imports this package; it wires the others."""
+"""hilsim's face: the command line, the live processes' wiring and the one process helper.
+
+Nothing imports this package (but tests); it may import every other package.
+"""

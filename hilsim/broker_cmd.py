@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import sys
 from pathlib import Path
 
 import click
 
-from hilsim.live import trace_sink
-from system.errors import BackendError
+from hilsim.live import ConfigProblem, trace_sink, user_errors
+from system.errors import ConfigError
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _EXISTING = click.Path(dir_okay=False, exists=True, path_type=Path)
@@ -42,7 +40,10 @@ _EXISTING = click.Path(dir_okay=False, exists=True, path_type=Path)
 def broker(host: str, port: int, passwd: Path, add_user: str | None, password_stdin: bool, tls_cert: Path | None,
            tls_key: Path | None, ca_cert: Path | None, require_client_cert: bool, trace_path: str | None,
            verbose: bool) -> None:
-    """Run the embedded MQTT broker with per-device passwords and optional TLS.
+    """Run the embedded MQTT broker with per-device passwords and optional TLS, until SIGINT or SIGTERM.
+
+    Prints 'hilsim broker: listening on mqtt://HOST:PORT' on stdout once it listens;
+    state changes (started, stopped) go to stderr, one line each.
 
     Persistent sessions (clean_session=False) of authenticated clients keep their
     subscriptions and queue QoS 1 messages while the client is offline. Sessions
@@ -57,64 +58,45 @@ def broker(host: str, port: int, passwd: Path, add_user: str | None, password_st
       hilsim broker --passwd broker.passwd --port 8883 --tls-cert server.pem \\
           --tls-key server.key --ca-cert ca.pem --require-client-cert
     """
-    from system.adapters.amqtt_broker import BrokerSettings, EmbeddedBroker, TlsConfig, read_password_file
+    from system.adapters.amqtt_broker import BrokerSettings, TlsConfig, read_password_file
     from system.adapters.amqtt_broker import add_user as add_user_to_file
+    from hilsim.live_broker import run_live_broker  # amqtt loads only when the broker runs
 
     if add_user is not None:
         if password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
         else:
             password = click.prompt(f"password for {add_user}", hide_input=True, confirmation_prompt=True)
-        try:
-            new = add_user_to_file(passwd, add_user, password)
-        except (ValueError, OSError) as exc:
-            raise click.ClickException(str(exc)) from exc
+        with user_errors(str(passwd)):
+            try:
+                new = add_user_to_file(passwd, add_user, password)
+            except OSError as exc:
+                raise ConfigError(f"cannot write the password file ({exc.strerror})") from exc
         click.echo(f"{'added' if new else 'changed password of'} {add_user} in {passwd}")
         return
     if (tls_cert is None) != (tls_key is None):
-        raise click.UsageError("--tls-cert and --tls-key go together")
+        raise ConfigProblem("--tls-cert and --tls-key go together")
     if tls_cert is None and (ca_cert or require_client_cert):
-        raise click.UsageError("--ca-cert and --require-client-cert need TLS (--tls-cert and --tls-key)")
+        raise ConfigProblem("--ca-cert and --require-client-cert need TLS (--tls-cert and --tls-key)")
     if require_client_cert and ca_cert is None:
-        raise click.UsageError("--require-client-cert needs --ca-cert to verify client certificates")
+        raise ConfigProblem("--require-client-cert needs --ca-cert to verify client certificates")
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:  # our refusals stay visible; amqtt's chatter does not
         logging.getLogger("system.adapters.amqtt_broker").setLevel(logging.WARNING)
-    try:
+    tls = TlsConfig(tls_cert, tls_key, ca_cert, require_client_cert) if tls_cert else None
+    with user_errors():
+        if tls is not None:
+            tls.context()  # a certificate that does not load is refused before anything listens
         users = read_password_file(passwd)
-    except BackendError as exc:
-        raise click.ClickException(str(exc)) from exc
     if not users:
         click.echo(f"warning: {passwd} lists no users; only client certificates can log in", err=True)
-    tls = TlsConfig(tls_cert, tls_key, ca_cert, require_client_cert) if tls_cert else None
     settings = BrokerSettings(host=host, port=port, users=users, tls=tls)
-    try:
-        with trace_sink(trace_path) as sink:
-            rt = _trace_runtime(sink, host, port) if sink else None
-            asyncio.run(_serve(EmbeddedBroker(settings, rt=rt)))
-    except BackendError as exc:
-        raise click.ClickException(str(exc)) from exc
 
-
-def _trace_runtime(sink, host: str, port: int):
-    """A runtime whose only use here is writing the broker's trace lines, flushed line by line."""
-    from system.adapters.asyncio_runtime import AsyncioRuntime
-    from system.trace import LineFlushed, Trace
-
-    return AsyncioRuntime(trace=Trace({"run": "live-broker", "listen": f"{host}:{port}"}, sink=LineFlushed(sink)),
-                          src="broker")
-
-
-async def _serve(embedded) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with embedded:
-        scheme = "mqtts" if embedded.settings.tls else "mqtt"
-        click.echo(f"hilsim broker: listening on {scheme}://{embedded.settings.host}:{embedded.port} "
-                   f"({len(embedded.settings.users)} users)", )
+    def announce(url: str) -> None:
+        # On stdout, for whoever started it to read the port (--port 0); the state lines go to stderr.
+        click.echo(f"hilsim broker: listening on {url} ({len(users)} users)")
         sys.stdout.flush()
-        await stop.wait()
-    click.echo("hilsim broker: stopped")
+
+    with user_errors(), trace_sink(trace_path) as sink:
+        run_live_broker(settings, trace_file=sink, announce=announce)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from system.errors import ScenarioError
+from system.errors import ConfigError, ScenarioError
 from system.trace import VERSION, first_difference
 
 
@@ -74,10 +74,14 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
         if seed is not None:
             loaded = loaded.with_seed(seed)
         out = out or Path("runs") / scenario.stem
-        out.mkdir(parents=True, exist_ok=True)
-        with open(out / "trace.jsonl", "w", encoding="utf-8") as sink:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            sink = open(out / "trace.jsonl", "w", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write the run's files ({exc.strerror})", source=str(out)) from exc
+        with sink:
             result = run_scenario(loaded, sink=sink, progress=_progress(quiet))
-    except ScenarioError as exc:
+    except (ScenarioError, ConfigError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 

@@ -1,14 +1,11 @@
-"""``hilsim controller``: run the live match-day controller until interrupted."""
+"""``hilsim controller``: run the live match-day controller until stopped."""
 
 from __future__ import annotations
 
-
 import click
 
-from hilsim.live import sigterm_as_interrupt, trace_sink
-
+from hilsim.live import ConfigProblem, trace_sink, user_errors
 from hilsim.live_controller import LiveControllerConfig, parse_relay, run_live_controller
-from system.errors import BackendError
 from system.services.relay import LightPattern
 
 
@@ -26,7 +23,7 @@ from system.services.relay import LightPattern
 @click.option("--push-every", type=float, default=300.0, show_default=True, help="Seconds between counter pushes.")
 @click.option("--trace", "trace_path", default=None,
               help="Write the JSON Lines trace to this file ('-' for standard output).")
-@click.option("--for", "duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--for", "duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
 def controller(db: str, fixtures_url: str | None, fixtures_format: str, relay: str, blink: float | None,
                push_url: str | None, scrape_every: float, push_every: float, trace_path: str | None,
                duration: float | None) -> None:
@@ -34,19 +31,17 @@ def controller(db: str, fixtures_url: str | None, fixtures_format: str, relay: s
 
     It keeps working offline: alerts come from the local store. Killing it at any
     moment loses no committed change, and after a restart no alert fires twice.
+    Until SIGINT or SIGTERM (or --for): state changes (started, relay or scrape
+    failures, refused pages, stopped) go to stderr, one line each.
     """
-    try:
+    with user_errors("--blink"):
         parse_relay(relay)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--relay") from None
-    pattern = LightPattern("blink", blink, blink) if blink else LightPattern()
+        pattern = LightPattern("blink", blink, blink) if blink is not None else LightPattern()
+    for option, seconds in (("--scrape-every", scrape_every), ("--push-every", push_every)):
+        if seconds <= 0:
+            raise ConfigProblem(f"{option}: {seconds:g} must be more than 0 seconds")
     config = LiveControllerConfig(db=db, fixtures_url=fixtures_url, fixtures_format=fixtures_format, relay=relay,
                                   pattern=pattern, push_url=push_url, scrape_every=scrape_every,
                                   push_every=push_every)
-    try:
-        with sigterm_as_interrupt(), trace_sink(trace_path) as sink:
-            run_live_controller(config, trace_file=sink, until=duration)
-    except BackendError as exc:
-        raise click.ClickException(f"relay: {exc}") from None
-    except KeyboardInterrupt:
-        click.echo("controller: stopped", err=True)
+    with user_errors(), trace_sink(trace_path) as sink:
+        run_live_controller(config, trace_file=sink, until=duration)

@@ -1,12 +1,35 @@
-"""What the long-running live commands share: where their trace goes, and how they stop."""
+"""What the long-running live commands share: where their trace goes, and how their errors reach the user."""
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
+
+import click
+
+from system.errors import BackendError, ConfigError
+
+
+class ConfigProblem(click.ClickException):
+    """A configuration mistake, shown as one ``Error: ...`` line; exit 2 as for click's own usage errors."""
+
+    exit_code = 2
+
+
+@contextmanager
+def user_errors(source: str | None = None) -> Iterator[None]:
+    """Inside, a ConfigError becomes one line and exit 2 (named ``source`` if it names no option or file
+    itself), a BackendError (hardware missing, port taken) one line and exit 1: never a traceback."""
+    try:
+        yield
+    except ConfigError as exc:
+        if source is not None and exc.source is None:
+            exc = ConfigError(exc.reason, source=source, key=exc.key, line=exc.line)
+        raise ConfigProblem(str(exc)) from None
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @contextmanager
@@ -18,15 +41,9 @@ def trace_sink(path: str | None) -> Iterator[IO[str] | None]:
     elif path == "-":
         yield sys.stdout
     else:
-        with open(path, "a", encoding="utf-8") as sink:
+        try:
+            sink = open(path, "a", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot append to the trace file ({exc.strerror})", source=path) from exc
+        with sink:
             yield sink
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """While inside, SIGTERM (systemd, docker) raises KeyboardInterrupt, so services stop as on Ctrl-C."""
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -12,11 +12,13 @@ with a persistent session, a SQLite file, a Prometheus Pushgateway through an
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import IO, Any
 
 import httpx
 
+from hilsim.process import run_process, start_part
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.services.bridge import TOPICS, Bridge
 from system.adapters.metrics_http import start_metrics_server
@@ -25,7 +27,7 @@ from system.adapters.pushgateway import PushgatewayTarget
 from system.services.prometheus import ReadingPusher
 from system.adapters.reading_store import ReadingStore
 from system.decisions.readings import LEGACY_NODE
-from system.trace import LineFlushed, Trace
+from system.errors import BackendError
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,10 @@ class LiveBridge:
     async def start(self) -> None:
         """Open the store, the HTTP client and /metrics, then run the bridge as a task."""
         cfg = self.config
-        self.store = ReadingStore(cfg.db_path)
+        # The client first: a malformed broker URL is refused before the store file is created.
         mqtt = LiveMqttClient(cfg.broker_url, cfg.client_id, clean_session=False, username=cfg.username,
                               password=cfg.password, tls=cfg.tls, manual_ack=True)
+        self.store = ReadingStore(cfg.db_path)
         pusher = None
         if cfg.pushgateway_url:
             self._http = httpx.AsyncClient()
@@ -72,7 +75,11 @@ class LiveBridge:
         self.bridge = Bridge(self.rt, mqtt, self.store, topics=cfg.topics, legacy_node=cfg.legacy_node,
                              pusher=pusher)
         if cfg.metrics_port is not None:
-            self._server = await start_metrics_server(self.bridge.exposition, cfg.metrics_host, cfg.metrics_port)
+            try:
+                self._server = await start_metrics_server(self.bridge.exposition, cfg.metrics_host, cfg.metrics_port)
+            except OSError as exc:
+                raise BackendError(f"cannot serve /metrics on {cfg.metrics_host}:{cfg.metrics_port}: "
+                                   f"{exc.strerror or exc}") from exc
             self.metrics_port = self._server.sockets[0].getsockname()[1]
         self.rt.trace("bridge.started", broker=_without_password(cfg.broker_url), db=cfg.db_path,
                       pushgateway=cfg.pushgateway_url, metrics_port=self.metrics_port)
@@ -91,13 +98,6 @@ class LiveBridge:
         if self.store is not None:
             self.store.close()
 
-    async def serve(self) -> None:
-        """Start, then run until cancelled."""
-        await self.start()
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await self.stop()
 
 
 def _without_password(url: str) -> str:
@@ -106,9 +106,12 @@ def _without_password(url: str) -> str:
 
 
 def run_live_bridge(config: LiveBridgeConfig, *, trace_file: IO[str] | None = None,
-                    until: float | None = None) -> None:
-    """Run the live bridge on the wall clock (for ``until`` seconds, or until interrupted)."""
-    trace = Trace({"run": "live-bridge", "broker": _without_password(config.broker_url)},
-                  sink=LineFlushed(trace_file) if trace_file else None)
-    rt = AsyncioRuntime(trace=trace)
-    rt.run(LiveBridge(rt, config).serve(), until=until)
+                    until: float | None = None) -> str:
+    """Run the live bridge on the wall clock (for ``until`` seconds, or until SIGINT/SIGTERM); returns why it
+    stopped. A malformed broker URL is a ConfigError before anything connects."""
+
+    async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
+        await start_part(stack, LiveBridge(rt, config))
+
+    return run_process("bridge", build, header={"run": "live-bridge", "broker": _without_password(config.broker_url)},
+                       trace_file=trace_file, until=until)

@@ -7,11 +7,13 @@ to the trace), ``gpiod:CHIP:LINE[:active-low]`` (libgpiod v2), ``serial:URL``
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import IO, Any
 
 import httpx
 
+from hilsim.process import run_process, spawn_service
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.services.controller import Controller
 from system.adapters.pushgateway import PushgatewayTarget
@@ -19,8 +21,8 @@ from system.adapters.relays import GpiodRelay, SerialRelayBoard
 from sim.relay import SimRelay
 from system.services.relay import LightPattern
 from system.adapters.store import Store
+from system.errors import ConfigError
 from system.services.scraper import Source
-from system.trace import LineFlushed, Trace
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class LiveControllerConfig:
 
 
 def parse_relay(spec: str) -> tuple[str, dict]:
-    """``sim`` | ``gpiod:CHIP:LINE[:active-low]`` | ``serial:URL`` -> (kind, options); ValueError otherwise."""
+    """``sim`` | ``gpiod:CHIP:LINE[:active-low]`` | ``serial:URL`` -> (kind, options); ConfigError otherwise."""
     kind, _, rest = spec.partition(":")
     if kind == "sim" and not rest:
         return "sim", {}
@@ -46,7 +48,8 @@ def parse_relay(spec: str) -> tuple[str, dict]:
             return "gpiod", {"chip": parts[0], "line": int(parts[1]), "active_low": len(parts) == 3}
     if kind == "serial" and rest:
         return "serial", {"url": rest}
-    raise ValueError(f"relay {spec!r}: use sim, gpiod:/dev/gpiochip0:17[:active-low] or serial:/dev/ttyUSB0")
+    raise ConfigError(f"{spec!r} is not a relay; use sim, gpiod:/dev/gpiochip0:17[:active-low] or "
+                      "serial:/dev/ttyUSB0", source="--relay")
 
 
 def relay_backend(spec: str, rt: Any) -> Any:
@@ -66,29 +69,29 @@ class _NoPush:
         return None
 
 
-async def _serve(rt: AsyncioRuntime, config: LiveControllerConfig) -> None:
-    ctl = rt.child("controller")
-    # Trace times count from the start of the run; this line ties them to the wall clock.
-    ctl.trace("controller.started", epoch=rt.start, relay=config.relay, fixtures=config.fixtures_url,
-              push=config.push_url)
-    async with httpx.AsyncClient(timeout=30.0, follow_redirects=True) as client:
+def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | None = None,
+                        until: float | None = None) -> str:
+    """Run the controller on the wall clock (for ``until`` seconds, or until SIGINT/SIGTERM); returns why it
+    stopped. A store from newer code is a ConfigError, missing relay hardware a BackendError, both before
+    anything runs."""
+
+    async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
+        ctl = rt.child("controller")
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0, follow_redirects=True))
         push = PushgatewayTarget(client, config.push_url) if config.push_url else _NoPush()
         source = Source(config.fixtures_url, format=config.fixtures_format) if config.fixtures_url else None
-        controller = Controller(rt, store=Store(config.db), relay_backend=relay_backend(config.relay, ctl), push_target=push,
-                                client=client, source=source, pattern=config.pattern,
-                                scrape_every=config.scrape_every, push_every=config.push_every)
-        tasks = [rt.spawn(service(), name) for name, service in controller.services()]
-        try:
-            await rt.event().wait()  # run until stopped
-        finally:
-            for task in tasks:
-                task.cancel()
-            controller.close()
+        store = Store(config.db)
+        stack.callback(store.close)
+        relay = relay_backend(config.relay, ctl)
+        stack.callback(relay.close)
+        controller = Controller(rt, store=store, relay_backend=relay, push_target=push, client=client,
+                                source=source, pattern=config.pattern, scrape_every=config.scrape_every,
+                                push_every=config.push_every)
+        # Trace times count from the start of the run; this line ties them to the wall clock.
+        ctl.trace("controller.started", epoch=rt.start, relay=config.relay, fixtures=config.fixtures_url,
+                  push=config.push_url)
+        for name, service in controller.services():
+            await spawn_service(rt, stack, service(), name)
 
-
-def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | None = None,
-                        until: float | None = None) -> None:
-    """Run the controller on the wall clock (for ``until`` seconds, or until interrupted)."""
-    trace = Trace({"run": "live-controller", "db": config.db}, sink=LineFlushed(trace_file) if trace_file else None)
-    rt = AsyncioRuntime(trace=trace)
-    rt.run(_serve(rt, config), until=until)
+    return run_process("controller", build, header={"run": "live-controller", "db": config.db},
+                       trace_file=trace_file, until=until)

@@ -13,10 +13,13 @@ from typing import Any
 
 import httpx
 
+from types import MappingProxyType
+
+from sim.network import HttpOverLink
 from sim.faults import FixtureChange, PowerLoss, SiteTrouble, UserAction
-from sim.scenario import WORLD_KEYS, Node
-from sim.website import ClubSite
-from sim.world import EXTENSIONS, World
+from sim.scenario import Scenario, WorldKey
+from sim.website import ClubSite, Game, find_game, read_season
+from sim.yaml_value import YamlValue
 from system.services.controller import Controller
 from system.errors import BackendError, RefusedInput, ScenarioError
 from sim.pushgateway import RecordingPushTarget
@@ -33,7 +36,7 @@ class ControllerConfig:
     push_every: float = 300.0
 
 
-def _parse(node: Node) -> ControllerConfig:
+def _parse(node: YamlValue) -> ControllerConfig:
     body = node.keys("controller", {"fixtures": True, "format": False, "scrape_every": False, "push_every": False})
     page = body["fixtures"].text("fixtures")
     found = _find(page, node.ctx.file)
@@ -58,19 +61,45 @@ def _find(page: str, scenario_file: str) -> Path | None:
     return None
 
 
-WORLD_KEYS["controller"] = (_parse, None)
+# The controller's ``world:`` key, gathered by sim/vocabulary.py.
+WORLD_KEYS = MappingProxyType({"controller": WorldKey(_parse, None)})
+CONTROLLER_EVENTS = (FixtureChange, SiteTrouble, UserAction, PowerLoss)
 
 
-class _OverLink(httpx.AsyncBaseTransport):
-    """HTTP that only gets through while the link is up (a down internet refuses to connect)."""
+def check(scenario: Scenario) -> None:
+    """Refuse, before anything runs, controller events this world cannot apply: events without a
+    controller, power cuts of other parties, games that are not on the club's page, user actions on
+    events that never exist."""
+    config: ControllerConfig | None = scenario.world.get("controller")
 
-    def __init__(self, link, inner: httpx.AsyncBaseTransport):
-        self.link, self.inner = link, inner
+    def refuse(event, message: str) -> ScenarioError:
+        return ScenarioError(message, file=scenario.file, line=event.line)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not self.link.up:
-            raise httpx.ConnectError(f"{self.link.name} is down", request=request)
-        return await self.inner.handle_async_request(request)
+    if config is None:
+        for event in scenario.timeline:
+            if isinstance(event.fault, CONTROLLER_EVENTS) or getattr(event.fault, "link", None) == ControllerPart.LINK:
+                raise refuse(event, "this event needs a controller in the world (world: {controller: ...})")
+        return
+    games = read_season(config.fixtures)
+    titles = {g.title for g in games}  # what users can act on: games and the events they create
+    for event in scenario.timeline:
+        fault = event.fault
+        if isinstance(fault, PowerLoss) and fault.party != "controller":
+            raise refuse(event, f"only the controller can lose power so far, not {fault.party!r}; parties: controller")
+        if isinstance(fault, FixtureChange) and fault.action == "add":
+            home, away = fault.pair.split(" - ", 1)
+            games.append(Game(home, away, 0.0, **({"competition": fault.competition} if fault.competition else {})))
+            titles.add(fault.pair)
+        elif isinstance(fault, FixtureChange) and find_game(games, fault.pair, fault.competition) is None:
+            known = sorted({g.title + (f" ({g.competition})" if fault.competition else "") for g in games})
+            raise refuse(event, f"no game {fault.pair!r}"
+                         + (f" in {fault.competition!r}" if fault.competition else "")
+                         + f" on the club's page {Path(config.fixtures).name}; games: {', '.join(known)}")
+        if isinstance(fault, UserAction) and fault.action == "create_event":
+            titles.add(fault.title)
+        elif isinstance(fault, UserAction) and fault.title not in titles:
+            raise refuse(event, f"{fault.action}: no event {fault.title!r} on the club's page or created earlier "
+                         f"in the timeline; events: {', '.join(sorted(titles))}")
 
 
 class _PushOverLink:
@@ -84,19 +113,26 @@ class _PushOverLink:
 
 
 class ControllerPart:
-    """The controller machine in the world: boots the system's Controller, loses power, reboots."""
+    """The controller machine in the world: boots the system's Controller, loses power, reboots.
 
-    def __init__(self, world: World, config: ControllerConfig):
+    The internet is one link, ``controller~internet``: while it is down, neither the club
+    site nor the push endpoint can be reached (the one model of "internet down").
+    """
+
+    LINK = "controller~internet"
+
+    def __init__(self, world: Any, config: ControllerConfig):
         self.world = world
         self.rt = world.rt
         self.config = config
         self.link = world.network.link("controller", "internet", latency=0.02)
+        assert self.link.name == self.LINK
         self.site = ClubSite.from_page(self.rt, config.fixtures)
         self.cloud = RecordingPushTarget(self.rt.child("cloud"))
         self.disk = Store(":memory:")  # survives power loss, as the SD card would
         self.controller: Controller | None = None
         self.relay: SimRelay | None = None
-        self.client = httpx.AsyncClient(transport=_OverLink(self.link, self.site.transport()), timeout=30.0,
+        self.client = httpx.AsyncClient(transport=HttpOverLink(self.link, self.site.transport()), timeout=30.0,
                                         trust_env=False)
         self._tasks: list[Any] = []
         self._power = self.rt.child("controller")
@@ -119,13 +155,18 @@ class ControllerPart:
             task.cancel()
         self._tasks = []
         self._power.trace("power.lost", duration=fault.duration)
-        if self.relay is not None and self.relay.state:
-            self.relay._command(False)  # no power, no light: the relay drops out
+        if self.relay is not None:
+            self.relay.lose_power()
         self.world.later(fault.duration, self._power_back, "controller/power")
 
     def _power_back(self) -> None:
         self._power.trace("power.restored")
         self.boot()
+
+    def appliers(self) -> dict[type, Any]:
+        """The world events this part applies, by type."""
+        return {FixtureChange: self.fixture, SiteTrouble: self.trouble, UserAction: self.user,
+                PowerLoss: self.power_loss}
 
     def fixture(self, change: FixtureChange) -> None:
         if change.action == "reschedule":
@@ -171,28 +212,3 @@ class ControllerPart:
             scheduler.snooze(max(lit, key=lambda a: a.at).id, for_seconds=action.duration)
         except RefusedInput as refused:
             self._power.trace("user.refused", action=action.action, title=action.title, reason=refused.reason)
-
-
-def build(world: World) -> None:
-    config = world.scenario.world.get("controller")
-    world.controller = None
-    for event in world.scenario.timeline:
-        if isinstance(event.fault, PowerLoss) and event.fault.party != "controller":
-            raise ScenarioError(f"only the controller can lose power so far, not {event.fault.party!r}",
-                                file=world.scenario.file, line=event.line)
-    if config is None:
-        for event in world.scenario.timeline:
-            if isinstance(event.fault, (FixtureChange, SiteTrouble, UserAction, PowerLoss)):
-                raise ScenarioError("this event needs a controller in the world (world: {controller: ...})",
-                                    file=world.scenario.file, line=event.line)
-        return
-    part = ControllerPart(world, config)
-    world.controller = part
-    world.services.append(("controller", part.run))
-    world.on(FixtureChange, part.fixture)
-    world.on(SiteTrouble, part.trouble)
-    world.on(UserAction, part.user)
-    world.on(PowerLoss, part.power_loss)
-
-
-EXTENSIONS.append(build)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
-from sim.scenario import EXPECTATIONS, Node
+from sim.yaml_value import YamlValue
 
 
 @dataclass(frozen=True)
@@ -23,29 +24,25 @@ class Verdict:
     line: int = 0
 
 
-CHECKERS: dict[str, Callable[[Any, Any], tuple[bool, str, str]]] = {}
+@dataclass(frozen=True)
+class ExpectationKind:
+    """An ``expect:`` key: ``parse`` reads its YAML into arguments, ``check(args, run)`` returns
+    ``(ok, measured, expected)``, the last two as text for the report."""
+
+    parse: Callable[[YamlValue], Any]
+    check: Callable[[Any, Any], tuple[bool, str, str]]
 
 
-def expectation(key: str, parse: Callable[[Node], Any]):
-    """Register ``key`` with its parser; decorates the checker."""
-
-    def register(check):
-        EXPECTATIONS[key] = parse
-        CHECKERS[key] = check
-        return check
-
-    return register
-
-
-def check_all(run) -> list[Verdict]:
+def check_all(run, kinds: Mapping[str, ExpectationKind]) -> list[Verdict]:
+    """A verdict per expectation of ``run.scenario``, in the file's order."""
     verdicts = []
     for exp in run.scenario.expect:
-        ok, measured, expected = CHECKERS[exp.kind](exp.args, run)
+        ok, measured, expected = kinds[exp.kind].check(exp.args, run)
         verdicts.append(Verdict(exp.kind, ok, measured, expected, exp.line))
     return verdicts
 
 
-def _count_limit(node: Node) -> dict:
+def _count_limit(node: YamlValue) -> dict:
     """``key: 0`` or ``key: {max: 0, settle: 2m}``."""
     if isinstance(node.value, str):
         return {"max": node.integer("the limit", minimum=0), "settle": 60.0}
@@ -54,14 +51,13 @@ def _count_limit(node: Node) -> dict:
             "settle": body["settle"].duration("settle") if "settle" in body else 60.0}
 
 
-def _minimum(node: Node) -> dict:
+def _minimum(node: YamlValue) -> dict:
     if isinstance(node.value, str):
         return {"min": node.integer("the minimum", minimum=0)}
     body = node.keys("the minimum", {"min": True})
     return {"min": body["min"].integer("min", minimum=0)}
 
 
-@expectation("readings_lost", _count_limit)
 def readings_lost(args, run):
     """Readings sampled (before the last ``settle`` seconds) that were never stored."""
     horizon = run.duration - args["settle"]
@@ -71,7 +67,6 @@ def readings_lost(args, run):
     return lost <= args["max"], f"{lost} of {len(sampled)}", f"<= {args['max']}"
 
 
-@expectation("readings_duplicated", _count_limit)
 def readings_duplicated(args, run):
     """Readings stored more than once (exactly-once storage means 0)."""
     counts = Counter((r["node"], r["seq"]) for r in run.trace.of_kind("reading.stored"))
@@ -79,19 +74,16 @@ def readings_duplicated(args, run):
     return extra <= args["max"], str(extra), f"<= {args['max']}"
 
 
-@expectation("readings_stored", _minimum)
 def readings_stored(args, run):
     stored = len(run.trace.of_kind("reading.stored"))
     return stored >= args["min"], str(stored), f">= {args['min']}"
 
 
-@expectation("readings_refused", _count_limit)
 def readings_refused(args, run):
     refused = len(run.trace.of_kind("reading.refused"))
     return refused <= args["max"], str(refused), f"<= {args['max']}"
 
 
-@expectation("sequence_gaps", _count_limit)
 def sequence_gaps(args, run):
     """Sequence numbers missing between 1 and each node's highest stored one, not dropped by the node."""
     stored: dict[str, set[int]] = {}
@@ -104,8 +96,18 @@ def sequence_gaps(args, run):
     return gaps <= args["max"], str(gaps), f"<= {args['max']}"
 
 
-@expectation("sensor_errors", _minimum)
 def sensor_errors(args, run):
     """Failed sensor reads the nodes noticed (``reading.failed``): shows a sensor fault took effect."""
     failed = len(run.trace.of_kind("reading.failed"))
     return failed >= args["min"], str(failed), f">= {args['min']}"
+
+
+# The telemetry expectations, gathered by sim/vocabulary.py.
+EXPECTATIONS = MappingProxyType({
+    "readings_lost": ExpectationKind(_count_limit, readings_lost),
+    "readings_duplicated": ExpectationKind(_count_limit, readings_duplicated),
+    "readings_stored": ExpectationKind(_minimum, readings_stored),
+    "readings_refused": ExpectationKind(_count_limit, readings_refused),
+    "sequence_gaps": ExpectationKind(_count_limit, sequence_gaps),
+    "sensor_errors": ExpectationKind(_minimum, sensor_errors),
+})

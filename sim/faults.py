@@ -1,14 +1,17 @@
 """Faults are world events: plain data, made by scenario files and Hypothesis strategies alike.
 
-Each timeline key (``link:``, ``internet:``, ``broker:``, ``sensor:``, ``wifi:``) has a parser here that
-turns the YAML into a fault object; ``sim/world.py`` applies fault objects.
+Each timeline key (``link:``, ``internet:``, ``broker:``, ``sensor:``, ``wifi:``; ``fixture:``, ``site:``,
+``user:``, ``power:`` for the controller) has a parser here that turns the YAML into a fault object;
+``sim/world.py`` and ``sim/controller_world.py`` apply fault objects. The parsers are gathered in
+:data:`TELEMETRY_EVENTS` and :data:`CONTROLLER_EVENTS` for :mod:`sim.vocabulary`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
-from sim.scenario import TIMELINE, Node
+from sim.yaml_value import YamlValue
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class BrokerRestart:
 
     down_for: float = 0.0
 
+
+INTERNET = "controller~internet"  # the link an ``internet:`` event acts on
 
 SENSOR_FAULTS = ("stuck", "spike", "drift", "timeout", "checksum", "disconnected")
 
@@ -77,7 +82,7 @@ class WifiDrop:
     duration: float | None = None
 
 
-def _sensor(node: Node) -> object:
+def _sensor(node: YamlValue) -> object:
     body = node.keys("sensor", {"node": True, "fault": True, "for": False, "rate": False, "size": False,
                                 "per_hour": False})
     kind = body["fault"].text("fault")
@@ -95,7 +100,7 @@ def _sensor(node: Node) -> object:
     )
 
 
-def _wifi(node: Node) -> object:
+def _wifi(node: YamlValue) -> object:
     body = node.keys("wifi", {"node": True, "rssi": False, "for": False, "drop_for": False})
     name = body["node"].text("node")
     if "drop_for" in body:
@@ -110,7 +115,7 @@ def _wifi(node: Node) -> object:
     raise node.error("a wifi event needs rssi (e.g. rssi: -85, for: 10m) or drop_for (e.g. drop_for: 5m)")
 
 
-def _link(node: Node) -> object:
+def _link(node: YamlValue) -> object:
     body = node.keys("link", {"name": True, "down_for": False, "down": False, "up": False,
                               "latency": False, "loss": False, "for": False})
     name = body["name"].text("link name")
@@ -133,25 +138,27 @@ def _link(node: Node) -> object:
     raise node.error("a link event needs one of: down_for, down: true, up: true, latency, loss")
 
 
-def _internet(node: Node) -> object:
+def _internet(node: YamlValue) -> object:
     body = node.keys("internet", {"down_for": False, "down": False, "up": False})
     if "down_for" in body:
-        return LinkDown("controller~internet", body["down_for"].duration("down_for"))
+        return LinkDown(INTERNET, body["down_for"].duration("down_for"))
     if "up" in body and body["up"].boolean("up"):
-        return LinkUp("controller~internet")
+        return LinkUp(INTERNET)
     if "down" in body and body["down"].boolean("down"):
-        return LinkDown("controller~internet")
+        return LinkDown(INTERNET)
     raise node.error("an internet event needs down_for, down: true or up: true")
 
 
-def _broker(node: Node) -> object:
+def _broker(node: YamlValue) -> object:
     body = node.keys("broker", {"restart": True, "down_for": False})
     if not body["restart"].boolean("restart"):
         raise body["restart"].error("the only broker event is 'restart: true'")
     return BrokerRestart(body["down_for"].duration("down_for") if "down_for" in body else 0.0)
 
 
-TIMELINE.update({"link": _link, "internet": _internet, "broker": _broker, "sensor": _sensor, "wifi": _wifi})
+# The timeline words of the telemetry world, gathered by sim/vocabulary.py.
+TELEMETRY_EVENTS = MappingProxyType({"link": _link, "internet": _internet, "broker": _broker, "sensor": _sensor,
+                                     "wifi": _wifi})
 
 
 # -- the match-day controller's world: the club site, the users, the controller's power --------
@@ -200,7 +207,7 @@ class PowerLoss:
     duration: float
 
 
-def _fixture(node: Node) -> object:
+def _fixture(node: YamlValue) -> object:
     body = node.keys("fixture", {"reschedule": False, "cancel": False, "postpone": False, "add": False,
                                  "kickoff": False, "competition": False})
     actions = [a for a in ("reschedule", "cancel", "postpone", "add") if a in body]
@@ -220,7 +227,7 @@ def _fixture(node: Node) -> object:
     return FixtureChange(action, pair, competition=competition)
 
 
-def _site(node: Node) -> object:
+def _site(node: YamlValue) -> object:
     body = node.keys("site", {"errors": False, "timeouts": False, "garble": False, "layout": False, "for": False})
     duration = body["for"].duration("for") if "for" in body else 3600.0
     if "errors" in body:
@@ -237,7 +244,7 @@ def _site(node: Node) -> object:
     raise node.error("a site event needs one of: errors: 500, timeouts: true, garble: template, layout: cards")
 
 
-def _user(node: Node) -> object:
+def _user(node: YamlValue) -> object:
     body = node.keys("user", {"create_event": False, "add_alert": False, "snooze": False, "start": False,
                               "before": False, "for": False})
     if "create_event" in body:
@@ -257,9 +264,10 @@ def _user(node: Node) -> object:
                      "or snooze: TITLE (optionally with for)")
 
 
-def _power(node: Node) -> object:
+def _power(node: YamlValue) -> object:
     body = node.keys("power", {"party": True, "off_for": True})
     return PowerLoss(body["party"].text("party"), body["off_for"].duration("off_for"))
 
 
-TIMELINE.update({"fixture": _fixture, "site": _site, "user": _user, "power": _power})
+# The timeline words of the match-day controller's world, gathered by sim/vocabulary.py.
+CONTROLLER_EVENTS = MappingProxyType({"fixture": _fixture, "site": _site, "user": _user, "power": _power})

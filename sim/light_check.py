@@ -10,10 +10,11 @@ custom event), and compares that with the relay edges in the trace.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
-from sim.expect import expectation
+from sim.expect import ExpectationKind
 from sim.faults import UserAction
-from sim.scenario import Node
+from sim.yaml_value import YamlValue
 
 # The documented default policy, written out again on purpose (not imported from system/).
 POLICY = ((4 * 3600.0, 600.0), (3.5 * 3600.0, 600.0), (3.25 * 3600.0, 600.0))
@@ -116,7 +117,7 @@ def expected_intervals(run) -> list[tuple[float, float]]:
     return subtract(due, off)
 
 
-def _flag(node: Node) -> dict:
+def _flag(node: YamlValue) -> dict:
     if isinstance(node.value, str):
         if not node.boolean("light_follows_schedule"):
             raise node.error("write 'light_follows_schedule: true' (or leave it out)")
@@ -131,7 +132,6 @@ def _hm(run, t: float) -> str:
     return datetime.fromtimestamp(run.scenario.start_epoch + round(t), timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-@expectation("light_follows_schedule", _flag)
 def light_follows_schedule(args, run):
     """The light was on exactly when the independently computed schedule says."""
     if run.world.controller is None:
@@ -149,7 +149,7 @@ def light_follows_schedule(args, run):
     raise AssertionError("unreachable")
 
 
-def _period(node: Node) -> dict:
+def _period(node: YamlValue) -> dict:
     body = node.keys("the period", {"from": True, "until": True})
     lo, hi = body["from"].moment("from"), body["until"].moment("until")
     if hi <= lo:
@@ -157,27 +157,24 @@ def _period(node: Node) -> dict:
     return {"from": lo, "until": hi}
 
 
-@expectation("light_on", _period)
 def light_on(args, run):
     """The light was on for the whole period."""
     covered = any(lo <= args["from"] + EPS and hi >= args["until"] - EPS for lo, hi in light_intervals(run))
     return covered, "on throughout" if covered else "not on throughout", "on throughout"
 
 
-@expectation("light_off", _period)
 def light_off(args, run):
     """The light was never on during the period."""
     overlap = [i for i in light_intervals(run) if i[0] < args["until"] - EPS and i[1] > args["from"] + EPS]
     return not overlap, f"on {len(overlap)} times", "off throughout"
 
 
-def _true(node: Node) -> bool:
+def _true(node: YamlValue) -> bool:
     if not node.boolean("alerts_fired_once"):
         raise node.error("write 'alerts_fired_once: true' (or leave it out)")
     return True
 
 
-@expectation("alerts_fired_once", _true)
 def alerts_fired_once(args, run):
     """No alert (id and time) fired twice, across restarts and power cuts."""
     seen: dict[tuple, int] = {}
@@ -186,3 +183,12 @@ def alerts_fired_once(args, run):
         seen[key] = seen.get(key, 0) + 1
     twice = sum(1 for n in seen.values() if n > 1)
     return twice == 0, f"{len(seen)} alerts fired, {twice} more than once", "each once"
+
+
+# The alarm light's expectations, gathered by sim/vocabulary.py.
+EXPECTATIONS = MappingProxyType({
+    "light_follows_schedule": ExpectationKind(_flag, light_follows_schedule),
+    "light_on": ExpectationKind(_period, light_on),
+    "light_off": ExpectationKind(_period, light_off),
+    "alerts_fired_once": ExpectationKind(_true, alerts_fired_once),
+})

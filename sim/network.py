@@ -3,12 +3,15 @@
 A link joins two parties (``node-1~broker``). A message sent over it arrives after
 the link's latency, in order, unless the link is down when it is sent or goes
 down while it is in flight (the connection over it breaks). Everything a link
-does is a world event, traced as ``link.down``, ``link.up``, ``link.changed``.
+does is a world event, traced as ``link.down``, ``link.up``, ``link.changed``. HTTP crosses a
+link through :class:`HttpOverLink`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
+
+import httpx
 
 
 def link_name(a: str, b: str) -> str:
@@ -92,3 +95,16 @@ class Network:
             return self.links[name]
         except KeyError:
             raise KeyError(f"no link {name!r}; links are {', '.join(sorted(self.links))}") from None
+
+
+class HttpOverLink(httpx.AsyncBaseTransport):
+    """HTTP that only gets through while ``link`` is up: a down link refuses to connect, as a dead
+    internet connection does. Wraps the transport of whatever serves the other end."""
+
+    def __init__(self, link: Link, inner: httpx.AsyncBaseTransport):
+        self.link, self.inner = link, inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.link.up:
+            raise httpx.ConnectError(f"{self.link.name} is down", request=request)
+        return await self.inner.handle_async_request(request)

@@ -38,5 +38,12 @@ class SimRelay:
             self.edges.append((self.rt.now(), state))
             self.rt.trace("relay.on" if state else "relay.off")
 
+    def lose_power(self) -> None:
+        """No power, no light: the relay drops out (an edge when it was on), whatever its faults."""
+        if self.state:
+            self.state = False
+            self.edges.append((self.rt.now(), False))
+            self.rt.trace("relay.off")
+
     def close(self) -> None:
         pass

@@ -13,6 +13,7 @@ from typing import Callable, TextIO
 from sim.expect import Verdict, check_all
 from sim.runtime import SimRuntime
 from sim.scenario import Scenario
+from sim.vocabulary import Vocabulary, default_vocabulary
 from sim.world import World
 from system.trace import Trace
 
@@ -37,14 +38,14 @@ class RunResult:
 
 
 def run_scenario(scenario: Scenario, *, sink: TextIO | None = None, progress: Progress | None = None,
-                 steps: int = 50) -> RunResult:
-    """Run ``scenario`` to its end; returns the trace and a verdict per expectation."""
+                 steps: int = 50, vocabulary: Vocabulary | None = None) -> RunResult:
+    """Run ``scenario`` (validated by the loader) to its end; returns the trace and a verdict per
+    expectation, checked with the ``vocabulary``'s checkers (the default one if None)."""
     header = {"scenario": scenario.name, "seed": scenario.seed, "start": scenario.start.isoformat(),
               "duration": scenario.duration}
     trace = Trace(header, sink)
     rt = SimRuntime(seed=scenario.seed, start=scenario.start_epoch, trace=trace)
     world = World(rt, scenario)
-    world.check(scenario)
     world.start()
     step = scenario.duration / steps
     for i in range(1, steps + 1):
@@ -54,5 +55,5 @@ def run_scenario(scenario: Scenario, *, sink: TextIO | None = None, progress: Pr
         if progress is not None:
             progress(rt.env.now, scenario.duration)
     result = RunResult(scenario, trace, world, scenario.duration)
-    result.verdicts = check_all(result)
+    result.verdicts = check_all(result, (vocabulary or default_vocabulary()).expectations)
     return result

@@ -1,14 +1,22 @@
 """The world of a scenario: parties, links and models, built from the ``world:`` section.
 
 The world owns everything the system does not: links between parties, the
-broker process, sensors, radios. It starts the system's services (firmware
-nodes, bridge) as tasks on the runtime and applies the timeline's faults.
+broker process, sensors, radios, and (with ``world: {controller: ...}``) the
+match-day controller's machine with its club site and internet link
+(:mod:`sim.controller_world`). It starts the system's services (firmware nodes,
+bridge, controller) as tasks on the runtime and applies the timeline's faults.
+
+Parties and links are named once, here: ``node-1..n``, ``broker``, ``bridge``;
+links ``node-i~broker`` and ``bridge~broker`` (and ``controller~internet``). The
+loader checks a scenario against the same names (:func:`check_parties`) before
+anything runs.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Callable
 
 from firmware.node import OFFLINE
@@ -18,7 +26,8 @@ from sim.broker_model import Message
 from sim.faults import BrokerRestart, LinkDegraded, LinkDown, LinkUp, SensorFault, WifiDrop, WifiWeak
 from sim.mqtt import BrokerHost, SimMqttClient
 from sim.network import Network
-from sim.scenario import WORLD_KEYS, Scenario
+from sim.controller_world import ControllerPart
+from sim.scenario import Scenario, WorldKey
 from sim.radio import SimClock, SimRadio
 from sim.sensors import SimDHT22
 from system.services.bridge import Bridge
@@ -27,19 +36,44 @@ from system.services.prometheus import ReadingPusher
 from system.errors import ScenarioError
 from system.adapters.reading_store import ReadingStore
 
-# Other parts of the world (the match-day controller, ...) register a builder here:
-# ``extend(world)`` adds parties, links, services (``world.services``) and fault appliers (``world.on``).
-EXTENSIONS: list[Callable[["World"], None]] = []
-
-WORLD_KEYS.update({
-    "nodes": (lambda n: n.integer("nodes", minimum=0), 3),
-    "sample_every": (lambda n: n.duration("sample_every"), 10.0),
-    "buffer_size": (lambda n: n.integer("buffer_size", minimum=1), 256),
-    "latency": (lambda n: n.duration("latency"), 0.005),
-    "read_every": (lambda n: n.duration("read_every"), 4.0),
-    "history": (lambda n: n.integer("history", minimum=1), 60),
-    "sntp_after": (lambda n: n.duration("sntp_after"), 0.0),
+# The telemetry world's ``world:`` keys, gathered by sim/vocabulary.py.
+WORLD_KEYS = MappingProxyType({
+    "nodes": WorldKey(lambda n: n.integer("nodes", minimum=0), 3),
+    "sample_every": WorldKey(lambda n: n.duration("sample_every"), 10.0),
+    "buffer_size": WorldKey(lambda n: n.integer("buffer_size", minimum=1), 256),
+    "latency": WorldKey(lambda n: n.duration("latency"), 0.005),
+    "read_every": WorldKey(lambda n: n.duration("read_every"), 4.0),
+    "history": WorldKey(lambda n: n.integer("history", minimum=1), 60),
+    "sntp_after": WorldKey(lambda n: n.duration("sntp_after"), 0.0),
 })
+NODE_FAULTS = (SensorFault, WifiWeak, WifiDrop)
+LINK_FAULTS = (LinkDown, LinkUp, LinkDegraded)
+
+
+def node_names(world: dict[str, Any]) -> list[str]:
+    """The sensor nodes of a ``world:`` section, in order."""
+    return [f"node-{i}" for i in range(1, world["nodes"] + 1)]
+
+
+def link_names(world: dict[str, Any]) -> list[str]:
+    """Every link of a ``world:`` section."""
+    found = ["bridge~broker"] + [f"{name}~broker" for name in node_names(world)]
+    if world.get("controller") is not None:
+        found.append(ControllerPart.LINK)
+    return found
+
+
+def check_parties(scenario: Scenario) -> None:
+    """Refuse timeline events naming a link or node this world does not have."""
+    links, nodes = link_names(scenario.world), node_names(scenario.world)
+    for event in scenario.timeline:
+        fault = event.fault
+        if isinstance(fault, LINK_FAULTS) and fault.link not in links:
+            raise ScenarioError(f"no link {fault.link!r} in this world; links: {', '.join(links)}",
+                                file=scenario.file, line=event.line)
+        if isinstance(fault, NODE_FAULTS) and fault.node not in nodes:
+            raise ScenarioError(f"no node {fault.node!r} in this world; nodes: {', '.join(nodes) or 'none'}",
+                                file=scenario.file, line=event.line)
 
 
 @dataclass
@@ -71,8 +105,7 @@ class World:
         self.sensors: dict[str, SimDHT22] = {}
         self.radios: dict[str, SimRadio] = {}
         self.services: list[tuple[str, Callable[[], Any]]] = [("bridge", self.bridge.run)]
-        for i in range(1, cfg["nodes"] + 1):
-            name = f"node-{i}"
+        for name in node_names(cfg):
             node_rt = rt.child(name)
             link = self.network.link(name, "broker", latency=cfg["latency"])
             will = Message(status_topic(name), OFFLINE, 1, True)
@@ -92,27 +125,11 @@ class World:
             LinkDegraded: self._link_degraded, BrokerRestart: self._broker_restart,
             SensorFault: self._sensor_fault, WifiWeak: self._wifi_weak, WifiDrop: self._wifi_drop,
         }
-        for extend in EXTENSIONS:
-            extend(self)
-
-    def on(self, fault_type: type, apply: Callable[[Any], None]) -> None:
-        """Teach the world to apply another kind of fault (used by world extensions)."""
-        self._appliers[fault_type] = apply
-
-    def check(self, scenario: Scenario) -> None:
-        """Refuse timeline events this world cannot apply, before anything runs."""
-        for event in scenario.timeline:
-            link = getattr(event.fault, "link", None)
-            if link is not None and link not in self.network.links:
-                raise ScenarioError(f"no link {link!r} in this world; links: {', '.join(sorted(self.network.links))}",
-                                    file=scenario.file, line=event.line)
-            node = getattr(event.fault, "node", None)
-            if isinstance(event.fault, (SensorFault, WifiWeak, WifiDrop)) and node not in self.nodes:
-                raise ScenarioError(f"no node {node!r} in this world; nodes: {', '.join(self.nodes) or 'none'}",
-                                    file=scenario.file, line=event.line)
-            if type(event.fault) not in self._appliers:
-                raise ScenarioError(f"this world cannot apply {type(event.fault).__name__} yet",
-                                    file=scenario.file, line=event.line)
+        self.controller: ControllerPart | None = None
+        if cfg.get("controller") is not None:
+            self.controller = ControllerPart(self, cfg["controller"])
+            self.services.append(("controller", self.controller.run))
+            self._appliers.update(self.controller.appliers())
 
     def start(self) -> None:
         for name, service in self.services:

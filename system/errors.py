@@ -5,8 +5,9 @@ service; the classes below are what a caller can act on::
 
     HilsimError
      +-- ScenarioError        a scenario file that cannot be run (file, line, what is wrong)
-     +-- ConfigError          a configuration mistake: a command-line option, a config or selectors file
-                              (where: the file or option; key; reason)
+     +-- ConfigError          a configuration mistake: a command-line option, a config, selectors or
+                              password file, a store file written by newer code (where: the file or
+                              option; key; reason); commands exit 2 with its one line
      +-- ConnectionLost       a link or session to a peer broke; the caller may reconnect
      +-- QueueFull            put_nowait() on a bounded runtime queue that is full
      +-- RefusedInput         raised inside pure decoders, turned into a counted refusal by services

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any, Iterable, TextIO
+from typing import Any, Callable, Iterable, TextIO
 
 VERSION = "0.1.0"
 
@@ -41,14 +41,18 @@ class Trace:
     """Collects trace records in memory, optionally streams them to a file, hashes them.
 
     ``records`` holds the plain dicts (after canonicalisation) so expectations can
-    read the run back without parsing the file.
+    read the run back without parsing the file; a live process that runs for months
+    passes ``keep=False`` and keeps none. ``listen`` adds a callback that sees every
+    record as it is written (the live commands turn some into state lines on stderr).
     """
 
     RESERVED = frozenset({"t", "src", "kind"})
 
-    def __init__(self, header: dict, sink: TextIO | None = None):
+    def __init__(self, header: dict, sink: TextIO | None = None, *, keep: bool = True):
         self._sha = hashlib.sha256()
         self._sink = sink
+        self._keep = keep
+        self._listeners: list[Callable[[dict], None]] = []
         self.records: list[dict] = []
         self.header = {"kind": "trace.header", "hilsim": VERSION, **header}
         self._emit(self.header)
@@ -58,8 +62,15 @@ class Trace:
         if clash:
             raise ValueError(f"trace field names {sorted(clash)} are reserved")
         record = canonical({"t": t, "src": src, "kind": kind, **fields})
-        self.records.append(record)
+        if self._keep:
+            self.records.append(record)
         self._emit(record)
+        for listener in self._listeners:
+            listener(record)
+
+    def listen(self, listener: Callable[[dict], None]) -> None:
+        """Call ``listener(record)`` with every record written from now on (after it reached the sink)."""
+        self._listeners.append(listener)
 
     def _emit(self, record: dict) -> None:
         line = dumps(record) + "\n"

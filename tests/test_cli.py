@@ -83,3 +83,77 @@ def test_help_explains_the_options():
     assert result.returncode == 0
     for option in ("--seed", "--out", "--check-determinism", "Exit 0"):
         assert option in result.stdout
+
+
+# -- the live commands: a configuration mistake is one line and exit 2, never a traceback --------------------
+
+def _bad_value(*args: str) -> str:
+    """Run ``hilsim ARGS`` in this process; assert exit 2 with one 'Error:' line and no traceback."""
+    from click.testing import CliRunner
+
+    from hilsim.cli import main
+
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "Traceback" not in result.output and not isinstance(result.exception, (ValueError, OSError))
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), lines
+    return lines[0]
+
+
+def test_controller_refuses_a_bad_relay_a_zero_blink_and_a_zero_period(tmp_path):
+    db = str(tmp_path / "c.db")
+    assert "--relay: 'gpio:17' is not a relay; use sim, gpiod:" in _bad_value(
+        "controller", "--db", db, "--relay", "gpio:17", "--for", "5")
+    assert "--blink: a blinking pattern needs on and off periods > 0" in _bad_value(
+        "controller", "--db", db, "--blink", "0", "--for", "5")
+    assert "--scrape-every: 0 must be more than 0 seconds" in _bad_value(
+        "controller", "--db", db, "--scrape-every", "0", "--for", "5")
+    assert not (tmp_path / "c.db").exists()  # refused before anything was opened
+
+
+def test_controller_refuses_a_store_written_by_newer_code(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "c.db"
+    sqlite3.connect(db).execute("PRAGMA user_version = 999").connection.close()
+    line = _bad_value("controller", "--db", str(db), "--for", "5")
+    assert f"{db}: store has schema v999" in line and "run a newer hilsim" in line
+
+
+def test_bridge_refuses_a_bad_broker_url_a_bad_job_template_and_half_a_client_certificate(tmp_path):
+    db = tmp_path / "r.db"
+    common = ("--db", str(db), "--metrics-port", "-1", "--for", "5")
+    assert "--broker: broker URL 'http://127.0.0.1:1883': expected mqtt://" in _bad_value(
+        "bridge", "--broker", "http://127.0.0.1:1883", *common)
+    assert "--job: 'esp32-{nod}' is not a template on {node}" in _bad_value("bridge", "--job", "esp32-{nod}", *common)
+    pem = tmp_path / "client.pem"
+    pem.write_text("not used")
+    assert "give both or neither" in _bad_value("bridge", "--cert-file", str(pem), *common)
+    assert not db.exists()
+
+
+def test_broker_refuses_an_unreadable_or_malformed_password_file_and_a_bad_user_name(tmp_path):
+    missing = tmp_path / "missing.passwd"
+    assert f"{missing}: cannot read the password file" in _bad_value("broker", "--passwd", str(missing))
+    malformed = tmp_path / "broker.passwd"
+    malformed.write_text("# devices\nnode-1:secret\n")
+    assert f"{malformed}:2: expected 'user:$argon2id$...'" in _bad_value("broker", "--passwd", str(malformed))
+    assert "--add-user: user name 'node 1' must be non-empty, without ':' or spaces" in _bad_value(
+        "broker", "--passwd", str(malformed), "--add-user", "node 1", "--password-stdin")
+
+
+def test_broker_refuses_a_certificate_that_does_not_load(tmp_path):
+    (tmp_path / "p").write_text("")
+    (tmp_path / "server.pem").write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n")
+    line = _bad_value("broker", "--passwd", str(tmp_path / "p"), "--port", "0", "--tls-cert",
+                      str(tmp_path / "server.pem"), "--tls-key", str(tmp_path / "server.pem"))
+    assert "TLS setup failed" in line
+
+
+def test_run_refuses_an_output_directory_it_cannot_create(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = hilsim("run", "scenarios/quickstart.yaml", "--out", str(tmp_path / "file" / "out"), "--no-report")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"error: {tmp_path / 'file' / 'out'}: cannot write the run's files "
+                                          f"(Not a directory)"]

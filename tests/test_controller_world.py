@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 from sim.light_check import expected_intervals, light_intervals, merge, subtract
 from sim.runner import run_scenario
-from sim.scenario import parse
+from sim.loader import parse
 from system.errors import ScenarioError
 
 # The first home game of the sample season: KAA Gent - Club Brugge, 2 Aug 2025 20:45 (+02:00).
@@ -147,7 +147,7 @@ def test_controller_events_need_a_controller():
 @pytest.mark.slow
 def test_a_whole_season_follows_the_schedule():
     """The issue's done-when: ten months, reschedules, a cancellation, a garbled page, a 3-day outage."""
-    from sim.scenario import load
+    from sim.loader import load
 
     run = run_scenario(load("scenarios/season-2025-26.yaml"))
     assert [(v.name, v.ok) for v in run.verdicts] == [

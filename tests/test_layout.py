@@ -1,57 +1,219 @@
-"""The import rules of DESIGN.md ("Imports point one way"), checked on the source so they stay true.
+"""The import rules of DESIGN.md ("Imports point one way"), checked on the source by package.
 
+The rules speak of packages, never of file names, so a new module is held to them
+the moment it is written:
+
+- packages point one way: hilsim -> hil -> sim -> system -> firmware;
 - firmware/ imports nothing of ours but firmware/, and from the standard library only
   what MicroPython has (it must run on the board alone);
-- system/ never imports sim/, hil/ or hilsim/;
-- system/ services never touch the clock, sockets, asyncio or simpy themselves: only the
-  live runtime and the live adapters that wrap asyncio libraries may;
-- only the sim runtime imports simpy.
+- system/decisions/ (pure decisions) imports no I/O library, no clock and no randomness;
+- system/services/ imports no adapter, and no clock, socket or event loop of its own;
+- asyncio appears only in system/adapters/ and above sim (hil, hilsim); simpy only in sim/runtime.py;
+- no import cycle among the project's modules, counting imports inside functions;
+- importing modules, in any order, changes no other module's state (no registries filled on import).
 """
 
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MICROPYTHON_STDLIB = {"json", "math", "struct", "time", "random", "sys", "gc", "micropython", "asyncio", "re"}
-# the runtimes (seeded random streams live there) and the live adapters
-RUNTIME_AND_ADAPTERS = {"runtime", "asyncio_runtime", "mqtt_live", "broker", "bridge_main", "controller_main",
-                        "metrics_server"}
-WALL_CLOCK_AND_IO = {"asyncio", "simpy", "time", "random", "socket", "threading", "select"}
+PACKAGES = ("firmware", "system", "sim", "hil", "hilsim")
+# what each package may import of ours (the one-way arrow, and a package always imports itself)
+MAY_IMPORT = {"firmware": {"firmware"}, "system": {"system", "firmware"}, "sim": {"sim", "system", "firmware"},
+              "hil": {"hil", "sim", "system", "firmware"}, "hilsim": set(PACKAGES)}
+MICROPYTHON_STDLIB = {"json", "math", "struct", "time", "random", "sys", "gc", "micropython", "asyncio", "re",
+                      "machine", "network", "dht", "ntptime", "socket", "os", "select", "binascii", "errno",
+                      "hashlib", "io", "collections", "ssl", "umqtt", "uasyncio", "esp", "esp32", "select"}
+IO_CLOCK_RANDOM = {"asyncio", "simpy", "time", "random", "socket", "sqlite3", "httpx", "paho", "amqtt", "gpiod",
+                   "serial", "threading", "select", "subprocess", "urllib"}
+SERVICE_FORBIDDEN = IO_CLOCK_RANDOM - {"httpx"}  # httpx is the HTTP port: in sim its transport is the simulated web
 
 
-def imports(path: Path) -> set[str]:
-    """The top-level module names a file imports (``from a.b import c`` -> ``a``)."""
-    found = set()
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def project_modules() -> dict[str, Path]:
+    return {module_name(p): p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))
+            if "__pycache__" not in p.parts}
+
+
+def imported_names(path: Path) -> set[str]:
+    """Every dotted module name a file imports, anywhere in it (``from a.b import c`` gives a.b and a.b.c)."""
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module.split(".")[0])
-    return found - {"__future__"}
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.level:
+                base = module_name(path).split(".")
+                base = base[: len(base) - node.level + (1 if path.name == "__init__.py" else 0)]
+                module = ".".join(base + [node.module])
+            else:
+                module = node.module
+            found.add(module)
+            found |= {f"{module}.{alias.name}" for alias in node.names}
+    return found
 
 
-def modules(package: str) -> list[Path]:
-    return sorted((ROOT / package).glob("*.py"))
+def top_level(path: Path) -> set[str]:
+    return {name.split(".")[0] for name in imported_names(path)} - {"__future__"}
 
 
-@pytest.mark.parametrize("path", modules("firmware"), ids=lambda p: p.name)
+def in_package(prefix: str) -> list[Path]:
+    return [p for name, p in project_modules().items() if name == prefix or name.startswith(prefix + ".")]
+
+
+def ids(paths):
+    return [p.relative_to(ROOT).as_posix() for p in paths]
+
+
+ALL = list(project_modules().values())
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids(ALL))
+def test_packages_point_one_way(path):
+    package = path.relative_to(ROOT).parts[0]
+    ours = top_level(path) & set(PACKAGES)
+    assert ours <= MAY_IMPORT[package], f"{package} may import only {sorted(MAY_IMPORT[package])}"
+
+
+FIRMWARE = in_package("firmware")
+
+
+@pytest.mark.parametrize("path", FIRMWARE, ids=ids(FIRMWARE))
 def test_firmware_runs_alone_on_micropython(path):
-    assert imports(path) <= {"firmware"} | MICROPYTHON_STDLIB
+    assert top_level(path) <= {"firmware"} | MICROPYTHON_STDLIB
 
 
-@pytest.mark.parametrize("path", modules("system"), ids=lambda p: p.name)
-def test_system_imports_point_one_way(path):
-    found = imports(path)
-    assert not found & {"sim", "hil", "hilsim"}
-    if path.stem not in RUNTIME_AND_ADAPTERS:
-        assert not found & WALL_CLOCK_AND_IO, f"{path.name}: clock, randomness and I/O come through rt and ports"
+DECISIONS = in_package("system.decisions")
+
+
+@pytest.mark.parametrize("path", DECISIONS, ids=ids(DECISIONS))
+def test_decisions_are_pure(path):
+    found = top_level(path)
+    assert not found & IO_CLOCK_RANDOM, "decisions take data and return data: no I/O, clock or randomness"
+    ours = {n for n in imported_names(path) if n.startswith("system.")}
+    assert not {n for n in ours if n.startswith(("system.services", "system.adapters"))}
+
+
+SERVICES = in_package("system.services")
+
+
+@pytest.mark.parametrize("path", SERVICES, ids=ids(SERVICES))
+def test_services_use_ports_not_adapters(path):
+    assert not top_level(path) & SERVICE_FORBIDDEN, "clock, randomness and I/O come through rt and ports"
+    assert not {n for n in imported_names(path) if n.startswith("system.adapters")}
+
+
+def test_asyncio_only_in_live_adapters_and_above_sim():
+    users = {name for name, p in project_modules().items() if "asyncio" in top_level(p)}
+    allowed = ("system.adapters", "hil", "hilsim", "firmware")  # firmware: MicroPython's asyncio on the board
+    assert {u for u in users if not u.startswith(allowed)} == set()
 
 
 def test_only_the_sim_runtime_imports_simpy():
-    users = {p.relative_to(ROOT).as_posix() for pkg in ("system", "firmware", "sim", "hil", "hilsim")
-             for p in modules(pkg) if "simpy" in imports(p)}
-    assert users == {"sim/runtime.py"}
+    assert {name for name, p in project_modules().items() if "simpy" in top_level(p)} == {"sim.runtime"}
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = project_modules()
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for imported in imported_names(path):
+            # ``from a import b`` names module a.b when it exists, else a symbol of module a
+            while imported and imported not in modules:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name:
+                targets.add(imported)
+        graph[name] = targets
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), plus self-loops."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    sys.setrecursionlimit(max(10_000, sys.getrecursionlimit()))
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_cycle_finder_finds_a_cycle_through_a_package():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_among_the_project_modules():
+    assert cycles(import_graph()) == []
+
+
+# In a fresh interpreter: import every module in a random order, and after each import compare every
+# module-level dict, list and set of the modules imported before with its state right after its own import.
+_PROBE = r"""
+import importlib, json, random, sys
+names = json.loads(sys.argv[1])
+random.Random(int(sys.argv[2])).shuffle(names)
+def containers(module):
+    out = {}
+    for key, value in vars(module).items():
+        if isinstance(value, (dict, list, set)) and not key.startswith("__"):
+            try:
+                out[key] = repr(sorted(value.items(), key=repr) if isinstance(value, dict)
+                                else sorted(value, key=repr) if isinstance(value, set) else value)
+            except Exception as exc:
+                out[key] = "unrepresentable " + type(exc).__name__
+    return out
+seen, changed = {}, []
+for name in names:
+    importlib.import_module(name)
+    for other, before in seen.items():
+        now = containers(sys.modules[other])
+        for key, value in before.items():
+            if now.get(key) != value:
+                changed.append(f"importing {name} changed {other}.{key}")
+        seen[other] = now
+    seen[name] = containers(sys.modules[name])
+print(json.dumps(sorted(set(changed))))
+"""
+
+
+@pytest.mark.parametrize("order_seed", [1, 2, 3])
+def test_importing_modules_in_any_order_changes_no_module_state(order_seed):
+    names = sorted(n for n in project_modules() if not n.endswith("__main__"))
+    out = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(names), str(order_seed)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

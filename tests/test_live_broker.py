@@ -263,4 +263,4 @@ def test_help_names_the_options_and_bad_combinations_are_refused(tmp_path):
     result = CliRunner().invoke(broker, ["--passwd", str(tmp_path / "p"), "--require-client-cert"])
     assert result.exit_code == 2 and "need TLS" in result.output
     result = CliRunner().invoke(broker, ["--passwd", str(tmp_path / "missing")])
-    assert result.exit_code == 1 and "--add-user" in result.output
+    assert result.exit_code == 2 and "--add-user" in result.output  # a configuration mistake

@@ -6,10 +6,12 @@ The live push target (PushgatewayTarget over httpx) is tested in test_prometheus
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from sim.runtime import SimRuntime
-from system.services.metrics import COUNTERS, HEARTBEAT, HeartbeatWatch, Metrics, MetricsCollector, heartbeat_alarm, render
+from system.services.metrics import COUNTERS, HEARTBEAT, HeartbeatWatch, Metrics, MetricsCollector, heartbeat_alarm
+from system.services.prometheus import exposition
 from sim.pushgateway import RecordingPushTarget
 from system.trace import Trace
 
@@ -17,18 +19,31 @@ T0 = 1_774_000_000.0
 
 
 def parse(body):
-    """Sample lines of a text exposition as {name: value}."""
-    return {line.split()[0]: float(line.split()[1]) for line in body.splitlines() if line and not line.startswith("#")}
+    """Unlabelled samples of a text exposition as {name: value}, read by Prometheus' own parser."""
+    return {s.name: s.value for f in text_string_to_metric_families(body) for s in f.samples}
 
 
 def test_exposition_text_has_help_type_and_values():
     """Prometheus' own parser reads every counter as a gauge with its help text, and the heartbeat 1."""
-    body = render({"events_added": 3, "alerts_started": 1})
+    metrics = Metrics()
+    metrics.count("events_added", 3)
+    metrics.count("alerts_started")
+    body = exposition(MetricsCollector(None, metrics, None).registry)
     families = {f.name: (f.type, f.documentation, [(s.name, s.labels, s.value) for s in f.samples])
                 for f in text_string_to_metric_families(body)}
     assert families.pop(HEARTBEAT)[::2] == ("gauge", [(HEARTBEAT, {}, 1.0)])
-    assert families == {name: ("gauge", COUNTERS[name], [(name, {}, float(n))])
-                        for name, n in (("events_added", 3), ("alerts_started", 1))}
+    assert families == {name: ("gauge", help, [(name, {}, {"events_added": 3, "alerts_started": 1}.get(name, 0))])
+                        for name, help in COUNTERS.items()}
+    assert all(s.timestamp is None for f in text_string_to_metric_families(body) for s in f.samples)
+
+
+def test_each_controller_renders_only_its_own_counters():
+    """Two collectors in one process, each with its registry: counts never mix, the global registry stays empty."""
+    first, second = Metrics(), Metrics()
+    first.count("scrapes", 5)
+    assert parse(exposition(MetricsCollector(None, first, None).registry))["scrapes"] == 5
+    assert parse(exposition(MetricsCollector(None, second, None).registry))["scrapes"] == 0
+    assert REGISTRY.get_sample_value("scrapes") is None and REGISTRY.get_sample_value(HEARTBEAT) is None
 
 
 def test_unknown_counter_is_a_programming_error():

@@ -5,7 +5,7 @@ from collections import defaultdict
 import pytest
 
 from sim.runner import run_scenario
-from sim.scenario import load
+from sim.loader import load
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from sim.report import intervals, timeline_svg
 from sim.runner import run_scenario
-from sim.scenario import load
+from sim.loader import load
 
 
 def test_the_timeline_bars_are_the_faults_of_the_scenario_file():

@@ -7,6 +7,7 @@ import httpx
 import pytest
 import respx
 
+from sim.network import HttpOverLink, Network
 from sim.runtime import SimRuntime
 from sim.website import ClubSite, sample_season
 from system.adapters.asyncio_runtime import AsyncioRuntime
@@ -95,10 +96,17 @@ def world(seed: int = 1, **site_options):
     return rt, site, store
 
 
-def scraper(rt, site, store, **options) -> Scraper:
+def internet(rt):
+    """The controller's internet link: while it is down, neither page nor feed can be reached."""
+    return Network(rt).link("controller", "internet")
+
+
+def scraper(rt, site, store, *, link=None, **options) -> Scraper:
     fmt = options.pop("format", "html")
     source = Source(site.feed_url if fmt == ICAL else site.page_url, format=fmt)
-    return Scraper(rt.child("controller"), site.client(timeout=20.0), source, store, **options)
+    link = link or internet(rt)
+    client = httpx.AsyncClient(transport=HttpOverLink(link, site.transport()), timeout=20.0, trust_env=False)
+    return Scraper(rt.child("controller"), client, source, store, **options)
 
 
 def run(rt, script, until: float) -> None:
@@ -202,14 +210,15 @@ def test_server_errors_are_retried_inside_the_hour():
 
 def test_an_unreachable_site_and_timeouts_fail_the_scrape_and_keep_the_season():
     rt, site, store = world()
-    s = scraper(rt, site, store)
+    link = internet(rt)
+    s = scraper(rt, site, store, link=link)
 
     async def script():
         rt.spawn(s.run(), "scraper")
         await rt.sleep(0.5 * H)
-        site.set_reachable(False)
+        link.set_down("fault")
         await rt.sleep(72 * H)
-        site.set_reachable(True)
+        link.set_up()
         site.timeouts(for_=2 * H)
 
     run(rt, script, until=75.5 * H)
@@ -264,7 +273,8 @@ def test_a_season_against_the_real_store_ends_with_the_site_s_home_games():
     rt = SimRuntime(seed=3, start=local(2025, 7, 25, 9, 0), trace=Trace({"scenario": "season", "seed": 3}))
     site = ClubSite(rt, sample_season())
     store = Store(":memory:")
-    s = scraper(rt, site, store)
+    link = internet(rt)
+    s = scraper(rt, site, store, link=link)
 
     async def script():
         rt.spawn(s.run(), "scraper")
@@ -273,9 +283,9 @@ def test_a_season_against_the_real_store_ends_with_the_site_s_home_games():
         await rt.sleep(60 * 24 * H)
         site.garble_page("template", for_=5 * H)
         await rt.sleep(30 * 24 * H)
-        site.set_reachable(False)
+        link.set_down("fault")
         await rt.sleep(72 * H)
-        site.set_reachable(True)
+        link.set_up()
         site.cancel("KAA Gent - KV Mechelen")
         site.reschedule("KAA Gent - FCV Dender EH", datetime(2026, 3, 29, 13, 30))
         await rt.sleep(24 * H)

@@ -9,7 +9,7 @@ from sim.faults import SensorFault
 from sim.radio import SimClock, SimRadio
 from sim.runner import run_scenario
 from sim.runtime import SimRuntime
-from sim.scenario import parse
+from sim.loader import parse
 from sim.sensors import SimDHT22, daily_cycle
 from system.errors import ScenarioError
 from system.trace import Trace

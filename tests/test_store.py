@@ -1,6 +1,7 @@
 """The controller's SQLite store: migrations, WAL durability, outbox order, reconciliation, SIGKILL safety."""
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from system.decisions.alerts import Snooze
-from system.errors import RefusedInput
+from system.errors import ConfigError, RefusedInput
 from system.decisions.events import CANCELLED, CUSTOM, GAME, SCHEDULED, Alert, AlertRule, Event
 from system.services.metrics import Metrics
 from system.adapters.store import MIGRATIONS, SCHEMA_VERSION, Store
@@ -69,9 +70,9 @@ def test_a_file_from_newer_code_is_refused(path):
     db = sqlite3.connect(path)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(RefusedInput) as err:
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: store has schema v{SCHEMA_VERSION + 1}, ")) as err:
         Store(path)
-    assert err.value.reason == "schema_too_new"
+    assert err.value.source == str(path)
 
 
 def test_apply_reconciliation_counts_and_outbox_keeps_commit_order(path):

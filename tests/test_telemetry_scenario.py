@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sim.runner import run_scenario
-from sim.scenario import load, parse
+from sim.loader import load, parse
 
 SCENARIO = "scenarios/telemetry-outages.yaml"
 

@@ -16,10 +16,11 @@ what the field system needs and amqtt does not give as configured out of the box
 - **Unacknowledged messages are kept.** amqtt drops a QoS 1 message sent to a
   client whose PUBACK had not come when the connection ended (or within 5 s);
   MQTT 3.1.1 [MQTT-4.4.0-1] sends it again, with DUP, when the session resumes. For
-  the persistent sessions of clients this broker let in, ``_keep_unacked`` puts
+  the persistent sessions of clients this broker let in, ``_Qos1Repair`` puts
   such a message back in the session's in-flight store, where amqtt's own
   reconnect path resends it. (A bridge that crashed between receiving a reading
-  and storing it gets the reading again.)
+  and storing it gets the reading again.) The repair wraps a private amqtt method
+  only while an ``EmbeddedBroker`` runs; importing this module changes nothing.
 - **TLS with required client certificates.** amqtt's own TLS listener hard-codes
   ``CERT_OPTIONAL``; the broker here owns its sockets instead (amqtt's ``external``
   listener type), so ``require_client_cert`` refuses a client without a certificate
@@ -42,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from amqtt import __version__ as amqtt_version
 from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
 from amqtt.broker import Broker
 from amqtt.errors import AMQTTError, BrokerError
@@ -50,7 +52,7 @@ from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import OUTGOING, Session
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from system.errors import BackendError
+from system.errors import BackendError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +81,16 @@ def read_password_file(path: Path) -> dict[str, str]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise BackendError(f"{path}: cannot read the password file ({exc.strerror}); "
-                           f"create it with `hilsim broker --passwd {path} --add-user NAME`") from exc
+        raise ConfigError(f"cannot read the password file ({exc.strerror}); "
+                          f"create it with `hilsim broker --passwd {path} --add-user NAME`", source=str(path)) from exc
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         user, sep, password_hash = line.partition(":")
         if not sep or not user or not password_hash.startswith("$argon2"):
-            raise BackendError(f"{path}:{number}: expected 'user:$argon2id$...' (write entries with "
-                               f"`hilsim broker --passwd {path} --add-user NAME`)")
+            raise ConfigError(f"expected 'user:$argon2id$...' (write entries with "
+                              f"`hilsim broker --passwd {path} --add-user NAME`)", source=str(path), line=number)
         users[user] = password_hash
     return users
 
@@ -99,9 +101,9 @@ def add_user(path: Path, user: str, password: str) -> bool:
     The file is rewritten atomically and kept readable by its owner only.
     """
     if not user or ":" in user or any(c.isspace() for c in user):
-        raise ValueError(f"user name {user!r} must be non-empty, without ':' or spaces")
+        raise ConfigError(f"user name {user!r} must be non-empty, without ':' or spaces", source="--add-user")
     if not password:
-        raise ValueError("the password must not be empty")
+        raise ConfigError("the password must not be empty", source="--add-user")
     path = Path(path)
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     entry = f"{user}:{hash_password(password)}"
@@ -127,13 +129,15 @@ class TlsConfig:
     def context(self) -> ssl.SSLContext:
         """The server-side SSL context (client certificates required, optional, or not asked for)."""
         if self.require_client_cert and self.ca_cert is None:
-            raise BackendError("requiring client certificates needs a CA certificate to verify them (--ca-cert)")
+            raise ConfigError("requiring client certificates needs a CA certificate to verify them",
+                              source="--ca-cert")
         try:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH,
                                              cafile=str(self.ca_cert) if self.ca_cert else None)
             ctx.load_cert_chain(str(self.cert), str(self.key))
         except (OSError, ssl.SSLError) as exc:
-            raise BackendError(f"TLS setup failed: {exc}") from exc
+            raise ConfigError(f"TLS setup failed: a certificate or key does not load ({exc})",
+                              source="--tls-cert/--tls-key/--ca-cert") from exc
         if self.require_client_cert:
             ctx.verify_mode = ssl.CERT_REQUIRED
         elif self.ca_cert is not None:
@@ -173,23 +177,64 @@ class DeviceAuthPlugin(BaseAuthPlugin):
 
 
 _KEEP_UNACKED = "hilsim.keep_unacked"
-_qos1_flow = BrokerProtocolHandler._handle_qos1_message_flow
 
 
-async def _keep_unacked(handler: BrokerProtocolHandler, app_message: Any) -> None:
-    """amqtt's QoS 1 flow, except that an unacknowledged outgoing message stays owed to the session."""
-    session = handler.session  # detached by the time a dropped connection cancels this flow
-    try:
-        await _qos1_flow(handler, app_message)
-    except (asyncio.CancelledError, TimeoutError):
-        if (session is not None and session.attributes.get(_KEEP_UNACKED) and not session.clean_session
-                and app_message.direction == OUTGOING and app_message.puback_packet is None):
-            session.inflight_out[app_message.packet_id] = app_message
-        raise
+class _Qos1Repair:
+    """The QoS 1 repair, installed on amqtt while at least one ``EmbeddedBroker`` runs.
+
+    Written against amqtt 0.12.1, whose QoS 1 flow (``ProtocolHandler._handle_qos1_message_flow``,
+    a private method inherited by ``BrokerProtocolHandler``) forgets an outgoing message
+    whose PUBACK had not come when the connection dropped, where MQTT 3.1.1 [MQTT-4.4.0-1]
+    requires sending it again on the session's next connection. amqtt has no hook for
+    this, so the method is wrapped, for ``BrokerProtocolHandler`` only, from the first
+    broker's start to the last one's stop (reference-counted); between those, amqtt is
+    exactly as shipped. Even while installed, only sessions our auth plugin let in are
+    marked, so another amqtt broker in the process keeps amqtt's own behaviour. Recheck
+    the wrapper (and the differential tests) when upgrading amqtt.
+    """
+
+    NAME = "_handle_qos1_message_flow"
+
+    def __init__(self) -> None:
+        self.users = 0
+        self._own: Any = None  # what BrokerProtocolHandler itself defined, if anything, to put back
+
+    def install(self) -> None:
+        if self.users == 0:
+            original = getattr(BrokerProtocolHandler, self.NAME, None)
+            if original is None:
+                raise BackendError(f"amqtt {amqtt_version} has no BrokerProtocolHandler.{self.NAME}: the QoS 1 "
+                                   f"repair was written for amqtt 0.12 and needs updating")
+            self._own = BrokerProtocolHandler.__dict__.get(self.NAME)
+            setattr(BrokerProtocolHandler, self.NAME, _keeping_unacked(original))
+        self.users += 1
+
+    def remove(self) -> None:
+        self.users -= 1
+        if self.users == 0:
+            if self._own is None:
+                delattr(BrokerProtocolHandler, self.NAME)  # the inherited method shows through again
+            else:
+                setattr(BrokerProtocolHandler, self.NAME, self._own)
 
 
-# Only sessions our auth plugin let in are marked, so another amqtt broker in the process is unaffected.
-BrokerProtocolHandler._handle_qos1_message_flow = _keep_unacked
+def _keeping_unacked(qos1_flow: Any) -> Any:
+    """``qos1_flow``, except that an unacknowledged outgoing message stays owed to a marked session."""
+
+    async def flow(handler: BrokerProtocolHandler, app_message: Any) -> None:
+        session = handler.session  # detached by the time a dropped connection cancels this flow
+        try:
+            await qos1_flow(handler, app_message)
+        except (asyncio.CancelledError, TimeoutError):
+            if (session is not None and session.attributes.get(_KEEP_UNACKED) and not session.clean_session
+                    and app_message.direction == OUTGOING and app_message.puback_packet is None):
+                session.inflight_out[app_message.packet_id] = app_message  # amqtt's reconnect path resends it
+            raise
+
+    return flow
+
+
+_QOS1_REPAIR = _Qos1Repair()
 
 
 class EmbeddedBroker:
@@ -210,6 +255,7 @@ class EmbeddedBroker:
         self._broker: Broker | None = None
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task] = set()
+        self._repaired = False
 
     @property
     def port(self) -> int:
@@ -224,6 +270,9 @@ class EmbeddedBroker:
             "listeners": {"default": {"type": "external"}},
             "plugins": {f"{__name__}.DeviceAuthPlugin": {"owner": self}},
         }
+        if not self._repaired:
+            _QOS1_REPAIR.install()
+            self._repaired = True
         try:
             self._broker = Broker(config)
             await self._broker.start()
@@ -247,6 +296,9 @@ class EmbeddedBroker:
         await asyncio.gather(*self._connections, return_exceptions=True)
         if server is not None:
             await server.wait_closed()
+        if self._repaired:
+            _QOS1_REPAIR.remove()
+            self._repaired = False
         self._trace("broker.stopped")
 
     async def serve_forever(self) -> None:

@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as paho
 
-from system.errors import ConnectionLost
+from system.errors import ConfigError, ConnectionLost
 from system.decisions.mqtt_message import Message, PendingAcks
 
 
@@ -65,7 +65,7 @@ class LiveMqttClient:
                  manual_ack: bool = False):
         parts = urlparse(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError(f"broker URL {url!r}: expected mqtt://host[:port] or mqtts://host[:port]")
+            raise ConfigError(f"broker URL {url!r}: expected mqtt://host[:port] or mqtts://host[:port]")
         self.host = parts.hostname
         self.port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self.client_id = client_id
@@ -172,8 +172,8 @@ class LiveMqttClient:
             pass
         finally:
             self._waiting.pop("closed", None)
-            if self._sock is not None:
-                self._client._sock_close()  # paho calls on_socket_close for us
+            if self._sock is not None:  # the DISCONNECT could not be written in time
+                _close_socket(self._client)
 
     # --- waiting for the broker -------------------------------------------------------
 
@@ -223,10 +223,8 @@ class LiveMqttClient:
             self._inbox.put_nowait(ConnectionLost(why))
 
     def _on_message(self, client, userdata, message) -> None:
-        raw = message._topic  # bytes; paho's .topic raises on invalid UTF-8
-        topic = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else str(raw)
-        msg = Message(topic, bytes(message.payload), message.qos, bool(message.retain), bool(message.dup),
-                          message.mid or None)
+        msg = Message(topic_text(message), bytes(message.payload), message.qos, bool(message.retain),
+                      bool(message.dup), message.mid or None)
         if self.manual_ack and msg.qos == 1:
             self._unacked.hold(msg)
         self._inbox.put_nowait(msg)
@@ -271,3 +269,29 @@ class LiveMqttClient:
         while True:
             await asyncio.sleep(1.0)
             self._client.loop_misc()  # keep-alive pings; a silent broker is detected here
+
+
+def topic_text(message: paho.MQTTMessage) -> str:
+    """A received message's topic as text, even when it is not valid UTF-8 (escaped, so it can be refused).
+
+    paho's public ``topic`` decodes strictly and raises on bytes that are not UTF-8
+    (a broker that does not check topics passes them on); the raw topic is then the
+    object of the ``UnicodeDecodeError`` (paho decodes the whole topic in one call).
+    """
+    try:
+        return message.topic
+    except UnicodeDecodeError as exc:
+        return bytes(exc.object).decode("utf-8", "backslashreplace")
+
+
+def _close_socket(client: paho.Client) -> None:
+    """Close the client's socket now, through paho, so paho's state and our socket callbacks follow.
+
+    paho-mqtt 2.2 (written against 2.2.0) has no public call for this: ``disconnect()``
+    only queues a DISCONNECT packet, and paho closes the socket itself once the packet
+    is written (or on a read error). When the packet cannot be written in time (a
+    broker that stopped reading), the only way to give the socket back is paho's own
+    private ``_sock_close``, which calls ``on_socket_close`` (we stop watching the
+    socket there) and leaves the client ready for ``connect()``. Recheck on a paho upgrade.
+    """
+    client._sock_close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from system.errors import BackendError
+from system.errors import BackendError, ConfigError
 
 
 class GpiodRelay:
@@ -75,7 +75,7 @@ def command_bytes(command: bytes | str) -> bytes:
     try:
         return bytes.fromhex(command)
     except ValueError as exc:
-        raise ValueError(f"relay board command {command!r} is not hex bytes (e.g. 'A0 01 01 A2')") from exc
+        raise ConfigError(f"relay board command {command!r} is not hex bytes (e.g. 'A0 01 01 A2')") from exc
 
 
 class SerialRelayBoard:

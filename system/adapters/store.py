@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from system.decisions.alerts import Snooze
 from system.decisions.events import CANCELLED, CUSTOM, SCHEDULED, Alert, AlertRule, Event
-from system.errors import RefusedInput
+from system.errors import ConfigError, RefusedInput
 
 _EVENT_FIELDS = tuple(f.name for f in fields(Event))
 
@@ -120,11 +120,15 @@ class Job:
     result: dict | None
 
 
-def migrate(db: sqlite3.Connection) -> int:
-    """Bring ``db`` to :data:`SCHEMA_VERSION`, one transaction per step; returns the version found."""
+def migrate(db: sqlite3.Connection, source: str | None = None) -> int:
+    """Bring ``db`` to :data:`SCHEMA_VERSION`, one transaction per step; returns the version found.
+
+    A file written by newer code is a ConfigError naming ``source`` (the file): downgrading it could lose data.
+    """
     found = db.execute("PRAGMA user_version").fetchone()[0]
     if found > SCHEMA_VERSION:
-        raise RefusedInput("schema_too_new", f"store has schema v{found}, this code knows v{SCHEMA_VERSION}")
+        raise ConfigError(f"store has schema v{found}, this hilsim knows up to v{SCHEMA_VERSION}; "
+                          "run a newer hilsim or use another store file", source=source)
     for version in range(found, SCHEMA_VERSION):
         try:
             db.executescript(f"BEGIN;\n{MIGRATIONS[version]}\nPRAGMA user_version = {version + 1};\nCOMMIT;")
@@ -149,7 +153,7 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.migrated_from = migrate(self.db)
+        self.migrated_from = migrate(self.db, source=path)
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -293,15 +297,6 @@ class Store:
                          {"event_key": event_key, "before": float(before), "duration": float(duration)})
 
         self._commit(work)
-
-    def remove_extra(self, event_key: str, before: float) -> bool:
-        def work() -> bool:
-            cur = self.db.execute("DELETE FROM extras WHERE event_key = ? AND before = ?", (event_key, float(before)))
-            if cur.rowcount:
-                self._outbox("extras", f"{event_key}|{float(before)!r}", None)
-            return cur.rowcount > 0
-
-        return self._commit(work)
 
     def snoozes(self) -> list[Snooze]:
         rows = self.db.execute("SELECT alert_id, since, until FROM snoozes ORDER BY id")

@@ -27,6 +27,7 @@ For example::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence
 
 from system.decisions.events import CUSTOM, GAME, SCHEDULED, Alert, AlertRule, Event
@@ -36,7 +37,8 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
     AlertRule(before=3.5 * 3600.0, duration=600.0),
     AlertRule(before=3.25 * 3600.0, duration=600.0),
 )
-DEFAULT_POLICIES: dict[str, tuple[AlertRule, ...]] = {GAME: DEFAULT_RULES, CUSTOM: DEFAULT_RULES}
+# read-only: a caller that changes its policies builds its own mapping (``{**DEFAULT_POLICIES, ...}``)
+DEFAULT_POLICIES: Mapping[str, tuple[AlertRule, ...]] = MappingProxyType({GAME: DEFAULT_RULES, CUSTOM: DEFAULT_RULES})
 
 
 @dataclass(frozen=True)

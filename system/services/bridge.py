@@ -12,18 +12,22 @@ bridge's clock (``taken`` = ``received`` in the store, ``ts`` stays 0).
 
 Exports: after each stored reading, the node's latest values go to the optional
 ``ReadingPusher`` (Pushgateway, original shape); ``exposition()`` is the bridge's
-own ``/metrics`` text (readings stored, duplicates, refusals by reason, lag).
+own ``/metrics`` text (readings stored, duplicates, refusals by reason, lag), rendered
+from the bridge's own ``CollectorRegistry`` when scraped.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from firmware.backoff import next_backoff
 from system.errors import RefusedInput
-from system.services.prometheus import Family, Histogram, render
-from system.adapters.reading_store import ReadingStore
+from system.ports import MqttPort, ReadingSink, Runtime
+from system.services.prometheus import LagHistogram, exposition
 from system.decisions.readings import LEGACY_NODE, LEGACY_TOPIC, REASONS, decode_reading
 
 TOPICS = ("sensors/+/reading", LEGACY_TOPIC)
@@ -43,7 +47,7 @@ class Bridge:
     ReadingStore, ``pusher`` an optional ReadingPusher (its ``run`` is started by ``run``).
     """
 
-    def __init__(self, rt: Any, mqtt: Any, store: ReadingStore, *, topics: tuple[str, ...] = TOPICS,
+    def __init__(self, rt: Runtime, mqtt: MqttPort, store: ReadingSink, *, topics: tuple[str, ...] = TOPICS,
                  legacy_node: str = LEGACY_NODE, pusher: Any = None):
         self.rt = rt
         self.mqtt = mqtt
@@ -56,9 +60,13 @@ class Bridge:
         self.unclocked_by_node: Counter[str] = Counter()
         self.refused: Counter[str] = Counter({reason: 0 for reason in REASONS})
         self.last_taken: dict[str, float] = {}
-        self.lag = Histogram()
+        self.lag = LagHistogram()
         self.connects = 0
         self._rng = rt.rng("bridge/backoff")
+        self.registry = CollectorRegistry(auto_describe=True)  # this bridge's series only, never the global one
+        self.registry.register(self)
+        if pusher is not None:
+            self.registry.register(pusher)
 
     @property
     def stored(self) -> int:
@@ -143,36 +151,32 @@ class Bridge:
 
     def exposition(self) -> str:
         """The bridge's own metrics in the Prometheus text format (served on ``/metrics``)."""
-        def per(label: str, counts: Any) -> tuple:
-            return tuple(("", {label: key}, counts[key]) for key in sorted(counts))
+        return exposition(self.registry)
 
-        families = [
-            Family("bridge_readings_stored_total", "counter", "Readings stored, per node.",
-                   per("node", self.stored_by_node)),
-            Family("bridge_readings_duplicate_total", "counter",
-                   "Readings received again (QoS 1 redelivery, re-sent buffer) and not stored twice.",
-                   per("node", self.duplicates_by_node)),
-            Family("bridge_readings_unclocked_total", "counter",
-                   "Readings sent with ts 0 (node clock not set), dated on arrival by the bridge.",
-                   per("node", self.unclocked_by_node)),
-            Family("bridge_readings_refused_total", "counter", "Messages refused, by reason.",
-                   per("reason", self.refused)),
-            Family("bridge_last_reading_timestamp_seconds", "gauge",
-                   "Unix time the newest stored reading of each node was taken.", per("node", self.last_taken)),
-            self.lag.family("bridge_reading_lag_seconds",
-                            "Seconds from a reading's ts (node clock) to its storage by the bridge."),
-            Family("bridge_mqtt_connected", "gauge", "1 while the bridge's MQTT session is up.",
-                   (("", {}, int(bool(getattr(self.mqtt, "connected", False)))),)),
-            Family("bridge_mqtt_connects_total", "counter", "MQTT sessions the bridge opened.",
-                   (("", {}, self.connects),)),
-        ]
-        if self.pusher is not None:
-            families += [
-                Family("bridge_pushes_total", "counter", "Pushes the Pushgateway accepted.",
-                       (("", {}, self.pusher.pushes),)),
-                Family("bridge_push_failures_total", "counter", "Pushes that failed (and are retried).",
-                       (("", {}, self.pusher.failures),)),
-                Family("bridge_push_pending", "gauge", "Nodes whose latest reading is not pushed yet.",
-                       (("", {}, len(self.pusher.pending)),)),
-            ]
-        return render(families)
+    def collect(self) -> Iterator[Metric]:
+        """The bridge's series, computed from its counters now (a ``prometheus_client`` collector)."""
+        def per(family: Any, counts: Any) -> Any:
+            for key in sorted(counts):
+                family.add_metric([key], counts[key])
+            return family
+
+        yield per(CounterMetricFamily("bridge_readings_stored", "Readings stored, per node.", labels=["node"]),
+                  self.stored_by_node)
+        yield per(CounterMetricFamily(
+            "bridge_readings_duplicate",
+            "Readings received again (QoS 1 redelivery, re-sent buffer) and not stored twice.", labels=["node"]),
+            self.duplicates_by_node)
+        yield per(CounterMetricFamily(
+            "bridge_readings_unclocked",
+            "Readings sent with ts 0 (node clock not set), dated on arrival by the bridge.", labels=["node"]),
+            self.unclocked_by_node)
+        yield per(CounterMetricFamily("bridge_readings_refused", "Messages refused, by reason.", labels=["reason"]),
+                  self.refused)
+        yield per(GaugeMetricFamily("bridge_last_reading_timestamp_seconds",
+                                    "Unix time the newest stored reading of each node was taken.", labels=["node"]),
+                  self.last_taken)
+        yield self.lag.family("bridge_reading_lag_seconds",
+                              "Seconds from a reading's ts (node clock) to its storage by the bridge.")
+        yield GaugeMetricFamily("bridge_mqtt_connected", "1 while the bridge's MQTT session is up.",
+                                value=int(bool(getattr(self.mqtt, "connected", False))))
+        yield CounterMetricFamily("bridge_mqtt_connects", "MQTT sessions the bridge opened.", value=self.connects)

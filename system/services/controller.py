@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable
 import httpx
 
 from system.decisions.alerts import DEFAULT_POLICIES
+from system.errors import ConfigError
 from system.services.metrics import Metrics, MetricsCollector, PERIOD
 from system.services.relay import LightPattern, RelayDriver
 from system.services.scheduler import Scheduler
@@ -33,7 +34,7 @@ class Controller:
         self.scraper = None
         if source is not None:
             if client is None:
-                raise ValueError("a fixtures source needs an HTTP client")
+                raise ConfigError("a fixtures source needs an HTTP client")
             self.scraper = Scraper(self.rt, client, source, self.store, every=scrape_every,
                                    count=self.metrics.count)
         self.collector = MetricsCollector(self.rt, self.metrics, push_target, period=push_every)

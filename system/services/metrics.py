@@ -1,5 +1,9 @@
 """The controller's counters, pushed every period in the Prometheus text format, then reset.
 
+``Metrics`` is a ``prometheus_client`` collector: the collector service renders it
+from its own ``CollectorRegistry`` (never the library's global one) with
+``generate_latest``, once per push.
+
 Counters count what happened *since the last successful push* (as the original
 controller did), so they are exposed as gauges; a failed push keeps them, so nothing
 is lost, and the next push carries the sum. The heartbeat ``RPI_BACKEND_STATUS 1``
@@ -13,10 +17,13 @@ Pushgateway, or any HTTP endpoint taking a POST).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from system.errors import BackendError
+from system.services.prometheus import exposition
 
 COUNTERS: dict[str, str] = {
     "events_added": "Events added since the last push.",
@@ -32,12 +39,17 @@ COUNTERS: dict[str, str] = {
     "source_suspicious": "Scrapes that changed nothing because the source looked unhealthy.",
 }
 HEARTBEAT = "RPI_BACKEND_STATUS"
+HEARTBEAT_HELP = "1 while the controller's backend runs."
 PERIOD = 300.0
 MISSED_PERIODS = 3
 
 
 class Metrics:
-    """In-process counters; ``count`` is called by the store and the scheduler."""
+    """In-process counters; ``count`` is called by the store and the scheduler.
+
+    As a collector it yields every counter as a gauge (a count since the last push)
+    and the heartbeat ``RPI_BACKEND_STATUS 1``.
+    """
 
     def __init__(self) -> None:
         self.values: dict[str, int] = dict.fromkeys(COUNTERS, 0)
@@ -55,15 +67,10 @@ class Metrics:
         for name, n in pushed.items():
             self.values[name] -= n
 
-
-def render(counters: Mapping[str, int], heartbeat: int = 1) -> str:
-    """The Prometheus text exposition (format 0.0.4) of ``counters`` and the heartbeat."""
-    lines = []
-    for name, value in counters.items():
-        lines += [f"# HELP {name} {COUNTERS.get(name, name)}", f"# TYPE {name} gauge", f"{name} {int(value)}"]
-    lines += [f"# HELP {HEARTBEAT} 1 while the controller's backend runs.", f"# TYPE {HEARTBEAT} gauge",
-              f"{HEARTBEAT} {int(heartbeat)}"]
-    return "\n".join(lines) + "\n"
+    def collect(self) -> Iterator[Metric]:
+        for name, value in self.values.items():
+            yield GaugeMetricFamily(name, COUNTERS[name], value=value)
+        yield GaugeMetricFamily(HEARTBEAT, HEARTBEAT_HELP, value=1)
 
 
 def heartbeat_alarm(last_push_times: Iterable[float], now: float, period: float = PERIOD,
@@ -78,7 +85,10 @@ def heartbeat_alarm(last_push_times: Iterable[float], now: float, period: float 
 
 
 class MetricsCollector:
-    """Service: every ``period`` seconds, render the counters, push them, reset on success."""
+    """Service: every ``period`` seconds, render the counters, push them, reset on success.
+
+    ``registry`` is this service's own ``CollectorRegistry``, holding ``metrics``.
+    """
 
     def __init__(self, rt: Any, metrics: Metrics, target: Any, *, job: str = "controller", period: float = PERIOD):
         self.rt = rt
@@ -88,12 +98,15 @@ class MetricsCollector:
         self.period = period
         self.pushes = 0
         self.failures = 0
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(metrics)
 
     async def push_once(self) -> bool:
         """Push the current counters; True (and counters reset) when the target took them."""
-        snap = self.metrics.snapshot()
+        snap = self.metrics.snapshot()  # with no await in between, the body carries exactly these counts
+        body = exposition(self.registry)
         try:
-            await self.target.push(self.job, render(snap))
+            await self.target.push(self.job, body)
         except BackendError as exc:
             self.failures += 1
             self.rt.trace("metrics.failed", job=self.job, error=str(exc)[:200])

@@ -1,118 +1,98 @@
-"""Prometheus both ways for the bridge: the text exposition format, and pushes to a Pushgateway.
+"""Prometheus both ways for the bridge, through ``prometheus_client``: what it exposes and what it pushes.
 
-* ``render(families)`` writes the text exposition format (version 0.0.4) that
-  Prometheus scrapes from the bridge's ``/metrics`` and a Pushgateway accepts.
-* ``reading_gauges(reading)`` is the original project's push body: gauges
-  ``temperature``, ``humidity`` and ``RSSI`` (no timestamps: a Pushgateway refuses them).
+Everything is written by ``prometheus_client``'s exposition (``generate_latest``), from
+custom collectors that compute their samples from the service's own state when asked.
+So a scrape or a push renders the current values once; storing a reading only updates
+plain counters (nothing is rendered per reading). Each service owns its own
+``CollectorRegistry``, never the library's global one: two bridges in one process (or
+one sim run after another) never see each other's series, and nothing here reads the
+wall clock (no ``_created`` series), so sim stays deterministic.
+
+* ``ReadingGauges`` is the original project's push body: gauges ``temperature``,
+  ``humidity`` and ``RSSI`` of one reading (no timestamps: a Pushgateway refuses them).
+* ``LagHistogram`` counts how late readings arrive; it is summed into cumulative
+  buckets only when collected.
 * ``ReadingPusher`` is the service that pushes each node's latest reading to
   ``POST <pushgateway>/metrics/job/<job>`` (one job per node). A failed push is
   counted, traced (``metrics.failed``) and retried with backoff; the readings are in
   SQLite already, so a Pushgateway that is down loses nothing (a gauge only ever
   shows the latest value, so the pusher keeps only the latest reading per node).
+  It is itself a collector of its push counters, which the bridge's ``/metrics`` shows.
 
 The push target is a port with one method, ``async push(job, body)`` raising
-``BackendError``: ``PushgatewayTarget`` over an injected ``httpx.AsyncClient``
-live, ``RecordingPushTarget`` in sim.
+``BackendError``: ``PushgatewayTarget`` (``system/adapters/pushgateway.py``) live,
+``RecordingPushTarget`` (``sim/pushgateway.py``) in sim.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
-from urllib.parse import quote
+from bisect import bisect_left
+from typing import Any, Callable, Iterator
 
-import httpx
+from prometheus_client import generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from firmware.backoff import next_backoff
-from system.errors import BackendError
 from system.decisions.readings import Reading
 
+# What generate_latest writes (Prometheus text format 0.0.4, which a Pushgateway takes).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LAG_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 86400.0)
 
 
-@dataclass(frozen=True)
-class Family:
-    """One metric family: ``samples`` are ``(suffix, labels, value)``, e.g. ``("_bucket", {"le": "1"}, 3)``."""
-
-    name: str
-    kind: str  # "gauge", "counter", "histogram", "untyped"
-    help: str
-    samples: tuple[tuple[str, Mapping[str, str], float], ...] = ()
+def exposition(collector: Collector) -> str:
+    """The text exposition of what ``collector`` (a registry or one collector) holds now."""
+    return generate_latest(collector).decode("utf-8")
 
 
-def format_value(value: float) -> str:
-    """A sample value as Prometheus writes it: integers without a point, ``+Inf``, ``-Inf``, ``NaN``."""
-    if isinstance(value, bool):
-        value = int(value)
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+class ReadingGauges:
+    """Collector: the original push body, one reading's ``temperature``, ``humidity`` and ``RSSI`` gauges."""
+
+    def __init__(self, reading: Reading):
+        self.reading = reading
+
+    def collect(self) -> Iterator[Metric]:
+        r = self.reading
+        yield GaugeMetricFamily("temperature", "Air temperature in degrees Celsius (DHT22).", value=r.temperature)
+        yield GaugeMetricFamily("humidity", "Relative humidity in percent (DHT22).", value=r.humidity)
+        yield GaugeMetricFamily("RSSI", "WiFi signal strength in dBm (0: not connected).", value=r.wifi_rssi)
 
 
-def _label_value(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+class LagHistogram:
+    """Observations counted in the first bucket that holds them; cumulative (Prometheus) buckets on collect.
 
+    Not ``prometheus_client.Histogram``: that one stamps a ``_created`` series with the
+    wall clock, which a sim run must not read.
+    """
 
-def render(families: Iterable[Family]) -> str:
-    """The text exposition of ``families``, in the order given (sort them for stable output)."""
-    lines: list[str] = []
-    for fam in families:
-        lines.append(f"# HELP {fam.name} {fam.help.replace(chr(92), chr(92) * 2).replace(chr(10), chr(92) + 'n')}")
-        lines.append(f"# TYPE {fam.name} {fam.kind}")
-        for suffix, labels, value in fam.samples:
-            text = ",".join(f'{k}="{_label_value(str(v))}"' for k, v in labels.items())
-            lines.append(f"{fam.name}{suffix}{{{text}}} {format_value(value)}" if text
-                         else f"{fam.name}{suffix} {format_value(value)}")
-    return "\n".join(lines) + "\n"
-
-
-def reading_gauges(reading: Reading) -> str:
-    """The push body of the original project: the reading's three gauges."""
-    return render([
-        Family("temperature", "gauge", "Air temperature in degrees Celsius (DHT22).",
-               (("", {}, reading.temperature),)),
-        Family("humidity", "gauge", "Relative humidity in percent (DHT22).", (("", {}, reading.humidity),)),
-        Family("RSSI", "gauge", "WiFi signal strength in dBm (0: not connected).", (("", {}, reading.wifi_rssi),)),
-    ])
-
-
-@dataclass
-class Histogram:
-    """A cumulative histogram (Prometheus semantics: each bucket counts observations <= its bound)."""
-
-    buckets: tuple[float, ...] = LAG_BUCKETS
-    counts: list[int] = field(default_factory=list)
-    total: float = 0.0
-    count: int = 0
-
-    def __post_init__(self) -> None:
-        self.counts = [0] * len(self.buckets)
+    def __init__(self, buckets: tuple[float, ...] = LAG_BUCKETS):
+        self.buckets = tuple(sorted(buckets))
+        self._counts = [0] * (len(self.buckets) + 1)  # the last one: above every bound (+Inf only)
+        self.total = 0.0
+        self.count = 0
 
     def observe(self, value: float) -> None:
-        for i, bound in enumerate(self.buckets):
-            if value <= bound:
-                self.counts[i] += 1
+        self._counts[bisect_left(self.buckets, value)] += 1
         self.total += value
         self.count += 1
 
-    def family(self, name: str, help: str) -> Family:
-        samples = [("_bucket", {"le": repr(float(b))}, n) for b, n in zip(self.buckets, self.counts)]
-        samples += [("_bucket", {"le": "+Inf"}, self.count), ("_sum", {}, self.total), ("_count", {}, self.count)]
-        return Family(name, "histogram", help, tuple(samples))
+    def family(self, name: str, help: str) -> HistogramMetricFamily:
+        cumulative, running = [], 0
+        for bound, n in zip((*self.buckets, float("inf")), self._counts):
+            running += n
+            cumulative.append((floatToGoString(bound), running))
+        return HistogramMetricFamily(name, help, buckets=cumulative, sum_value=self.total)
 
 
 class ReadingPusher:
     """Service: push each node's latest stored reading to the push target, retrying failures.
 
     ``offer(reading)`` is called by the bridge after storing; ``run()`` pushes whatever
-    is pending. ``job`` maps a node to its Pushgateway job (default: the node id; a
-    template such as ``"esp32-{node}"`` or a fixed name also works).
+    is pending, rendering each node's body once per push. ``job`` maps a node to its
+    Pushgateway job (default: the node id; a template such as ``"esp32-{node}"`` or a
+    fixed name also works).
     """
 
     def __init__(self, rt: Any, target: Any, *, job: str | Callable[[str], str] = "{node}",
@@ -141,7 +121,7 @@ class ReadingPusher:
             reading = self.pending[node]
             job = self.job(node)
             try:
-                await self.target.push(job, reading_gauges(reading))
+                await self.target.push(job, exposition(ReadingGauges(reading)))
             except Exception as exc:  # any exporter failure is counted and retried, never fatal
                 ok = False
                 self.failures += 1
@@ -164,6 +144,14 @@ class ReadingPusher:
             attempt += 1
             await self.rt.sleep(next_backoff(attempt, self._rng, base=self.base, cap=self.cap))
             self._wake.set()
+
+    def collect(self) -> Iterator[Metric]:
+        """The pusher's own counters, for the bridge's ``/metrics``."""
+        yield GaugeMetricFamily("bridge_push_pending", "Nodes whose latest reading is not pushed yet.",
+                                value=len(self.pending))
+        yield CounterMetricFamily("bridge_pushes", "Pushes the Pushgateway accepted.", value=self.pushes)
+        yield CounterMetricFamily("bridge_push_failures", "Pushes that failed (and are retried).",
+                                  value=self.failures)
 
 
 def _older(a: Reading, b: Reading) -> bool:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from firmware.backoff import next_backoff
-from system.errors import BackendError
+from system.errors import BackendError, ConfigError
 
 STEADY = "steady"
 BLINK = "blink"
@@ -38,9 +38,9 @@ class LightPattern:
 
     def __post_init__(self) -> None:
         if self.mode not in (STEADY, BLINK):
-            raise ValueError(f"light pattern mode {self.mode!r}: use 'steady' or 'blink'")
+            raise ConfigError(f"light pattern mode {self.mode!r}: use 'steady' or 'blink'")
         if self.mode == BLINK and (self.on_seconds <= 0 or self.off_seconds <= 0):
-            raise ValueError("a blinking pattern needs on_seconds > 0 and off_seconds > 0")
+            raise ConfigError("a blinking pattern needs on and off periods > 0 seconds")
 
 
 class RelayDriver:

@@ -2,7 +2,7 @@
 
 A thin loop around pure parts (:mod:`system.decisions.fixtures` reads the text,
 :mod:`system.decisions.reconcile` decides) and two ports: an ``httpx.AsyncClient`` (live: the
-internet; sim: :class:`sim.website.SiteTransport`) and a :class:`FixturesPort`, which
+internet; sim: :class:`sim.website.SiteTransport`) and a :class:`FixturesStore`, which
 the store satisfies (``stored_events()`` and ``apply(reconciliation)``).
 
 What it writes to the trace, where it happens:
@@ -26,27 +26,19 @@ import inspect
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
 import httpx
 
 from firmware.backoff import next_backoff
-from system.errors import BackendError, RefusedInput
-from system.decisions.events import Event
+from system.errors import BackendError, ConfigError, RefusedInput
 from system.decisions.fixtures import DEFAULT_CLUB, DEFAULT_TZ, Fixtures, Selectors, read_fixtures_html, read_fixtures_ical
 from system.decisions.reconcile import Reconciliation, reconcile
+from system.ports import FixturesStore
 
 HTML = "html"
 ICAL = "ical"
-
-
-class FixturesPort(Protocol):
-    """What the scraper needs from the store."""
-
-    def stored_events(self) -> list[Event]: ...
-
-    def apply(self, reconciliation: Reconciliation) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -66,7 +58,7 @@ class Source:
 
     def __post_init__(self) -> None:
         if self.format not in (HTML, ICAL):
-            raise ValueError(f"source format {self.format!r} is not {HTML!r} or {ICAL!r}")
+            raise ConfigError(f"source format {self.format!r} is not {HTML!r} or {ICAL!r}")
 
 
 class FetchFailed(BackendError):
@@ -102,7 +94,7 @@ def read_source(text: str, source: Source) -> Fixtures:
 class Scraper:
     """Hourly scrape, reconcile, apply; see the module docstring for what it traces and counts."""
 
-    def __init__(self, rt, client: httpx.AsyncClient, source: Source, port: FixturesPort, *,
+    def __init__(self, rt, client: httpx.AsyncClient, source: Source, port: FixturesStore, *,
                  every: float = 3600.0, retries: int = 4, backoff_base: float = 60.0, backoff_cap: float = 900.0,
                  guards: Mapping[str, Any] | None = None, count: Callable[[str, int], None] | None = None):
         self.rt = rt
@@ -211,8 +203,3 @@ class Scraper:
             fields = sorted(f for f in ("title", "home", "away", "competition", "location")
                             if getattr(old, f) != getattr(new, f))
             self.rt.trace("fixture.updated", key=new.key, title=new.title, fields=fields)
-
-
-async def run_scraper(rt, client: httpx.AsyncClient, source: Source, port: FixturesPort, **options: Any) -> None:
-    """Run a :class:`Scraper` forever (options as its constructor takes them)."""
-    await Scraper(rt, client, source, port, **options).run()

@@ -1,0 +1,139 @@
+"""The ports: what the services need from the world, as ``typing.Protocol``\\ s, in one place.
+
+A service (``system/services/``) is handed objects that fit these; it never imports
+the adapters (``system/adapters/``) or the sim models (``sim/``) that implement them::
+
+    port            sim                                  live
+    Runtime         sim.runtime.SimRuntime               system.adapters.asyncio_runtime.AsyncioRuntime
+    MqttPort        sim.mqtt.SimMqttClient               system.adapters.mqtt_client.LiveMqttClient
+    ReadingSink     system.adapters.reading_store.ReadingStore (SQLite, in memory in sim)
+    FixturesStore   system.adapters.store.Store
+    AlertStore      system.adapters.store.Store
+    PushTarget      sim.pushgateway.RecordingPushTarget  system.adapters.pushgateway.PushgatewayTarget
+    RelayBackend    sim.relay.SimRelay                   system.adapters.relays.GpiodRelay, SerialRelayBoard
+    HTTP            ``httpx.AsyncClient`` itself: in sim its transport is the simulated web
+
+The protocols are structural: nothing inherits from them. Each says only what the
+services call, so a fake in a test needs no more than that.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Awaitable, Callable, Mapping, Protocol, Sequence
+
+from system.decisions.alerts import Snooze
+from system.decisions.events import Alert, AlertRule, Event
+from system.decisions.mqtt_message import Message
+from system.decisions.readings import Reading
+
+
+class Task(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Runtime(Protocol):
+    """The runtime API of DESIGN.md; the firmware uses the same subset."""
+
+    start: float
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> Awaitable[None]: ...
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> Task: ...
+
+    def queue(self, maxsize: int = 0) -> Any: ...
+
+    def event(self) -> Any: ...
+
+    def wait_for(self, awaitable: Awaitable[Any], seconds: float) -> Awaitable[Any]: ...
+
+    def rng(self, stream: str) -> random.Random: ...
+
+    def trace(self, kind: str, **fields: Any) -> None: ...
+
+    def child(self, src: str) -> "Runtime": ...
+
+
+class MqttPort(Protocol):
+    """An MQTT 3.1.1 client session. ``connect`` returns whether the broker kept a session;
+    failures raise :class:`~system.errors.ConnectionLost`."""
+
+    def connected(self) -> bool: ...
+
+    async def connect(self) -> bool: ...
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None: ...
+
+    async def subscribe(self, topic_filter: str, qos: int = 1) -> int: ...
+
+    async def next_message(self) -> Message: ...
+
+    def ack(self, msg: Message) -> None: ...
+
+    async def disconnect(self) -> None: ...
+
+
+class ReadingSink(Protocol):
+    """Where the bridge stores readings: ``add`` is False for a reading stored before (a duplicate)."""
+
+    def add(self, reading: Reading, received: float) -> bool: ...
+
+
+class FixturesStore(Protocol):
+    """What the scraper needs from the store."""
+
+    def stored_events(self) -> list[Event]: ...
+
+    def apply(self, reconciliation: Any) -> Any: ...
+
+
+class AlertStore(FixturesStore, Protocol):
+    """What the scheduler and the controller need from the store (the single source of truth)."""
+
+    metrics: Any
+
+    def on_change(self, listener: Callable[[], None]) -> None: ...
+
+    def event(self, key: str) -> Event | None: ...
+
+    def create_event(self, title: str, start: float, kind: str = ..., key: str | None = None) -> Event: ...
+
+    def policies(self, defaults: Mapping[str, Sequence[AlertRule]]) -> dict[str, tuple[AlertRule, ...]]: ...
+
+    def extras(self) -> dict[str, tuple[AlertRule, ...]]: ...
+
+    def add_extra(self, event_key: str, before: float, duration: float = 600.0) -> None: ...
+
+    def snoozes(self) -> list[Snooze]: ...
+
+    def add_snooze(self, snooze: Snooze) -> None: ...
+
+    def settled(self) -> set[tuple[str, float]]: ...
+
+    def open_firings(self) -> list[Any]: ...
+
+    def record_fired(self, alert: Alert, now: float) -> bool: ...
+
+    def record_skipped(self, alert: Alert, reason: str, now: float) -> bool: ...
+
+    def record_ended(self, alert_id: str, at: float, now: float) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class PushTarget(Protocol):
+    """A Prometheus push endpoint; failures raise :class:`~system.errors.BackendError`."""
+
+    async def push(self, job: str, body: str) -> None: ...
+
+
+class RelayBackend(Protocol):
+    """The alarm light's relay; a command the hardware does not obey raises ``BackendError``."""
+
+    async def on(self) -> None: ...
+
+    async def off(self) -> None: ...
+
+    def close(self) -> None: ...
