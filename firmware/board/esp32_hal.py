@@ -1,15 +1,13 @@
 # The ESP32 HAL: DHT22 on a GPIO pin, network.WLAN with reconnect, SNTP with ntptime.
 #
-# Only imported on the board (config "board": "esp32"); everything here is a thin shell
-# over MicroPython's modules, with the decisions (frame decoding, backoff) in firmware/.
+# Used on the board (config "board": "esp32"); everything here is a thin shell over
+# MicroPython's modules, with the decisions (frame decoding, backoff) in firmware/. The
+# ESP32-only modules are imported where they are used, so the module itself imports
+# anywhere (the layout tests import every module on CPython).
 
 import time
 
 import asyncio
-import dht
-import machine
-import network
-import ntptime
 
 from firmware.dht22 import TIMEOUT, SensorError
 
@@ -19,13 +17,17 @@ EPOCH_OFFSET = 0 if time.gmtime(0)[0] == 1970 else 946684800
 
 class DhtSensor:
     def __init__(self, pin):
+        import dht
+        import machine
+
+        self.dht = dht
         self.pin = machine.Pin(pin, machine.Pin.OPEN_DRAIN, machine.Pin.PULL_UP)
         self.buf = bytearray(5)
 
     def read_frame(self):
         # The raw 5 bytes; decoding and the checksum check are the firmware's (firmware/dht22.py).
         try:
-            dht.dht_readinto(self.pin, self.buf)
+            self.dht.dht_readinto(self.pin, self.buf)
         except OSError as exc:
             raise SensorError(TIMEOUT, str(exc))
         return bytes(self.buf)
@@ -33,6 +35,9 @@ class DhtSensor:
 
 class Wlan:
     def __init__(self, ssid, password, clock=time.time):
+        import network
+
+        self.network = network
         self.ssid = ssid
         self.password = password
         self.clock = clock
@@ -63,7 +68,8 @@ class Wlan:
         was = None
         while True:
             up = self.wlan.isconnected()
-            if not up and self.clock() >= self.down_until and self.wlan.status() != network.STAT_CONNECTING:
+            connecting = self.wlan.status() == self.network.STAT_CONNECTING
+            if not up and self.clock() >= self.down_until and not connecting:
                 try:
                     self.wlan.connect(self.ssid, self.password)
                 except OSError:
@@ -76,6 +82,9 @@ class Wlan:
 
 class NtpClock:
     def __init__(self, host="pool.ntp.org"):
+        import ntptime
+
+        self.ntptime = ntptime
         ntptime.host = host
         self._synced = False
 
@@ -89,7 +98,7 @@ class NtpClock:
         while True:
             if wifi.isconnected():
                 try:
-                    ntptime.settime()
+                    self.ntptime.settime()
                     self._synced = True
                     await asyncio.sleep(every)
                     continue
@@ -99,9 +108,13 @@ class NtpClock:
 
 
 def reset():
+    import machine
+
     machine.reset()
 
 
 def reset_cause():
+    import machine
+
     return {machine.PWRON_RESET: "power_on", machine.HARD_RESET: "hard", machine.WDT_RESET: "watchdog",
             machine.DEEPSLEEP_RESET: "deepsleep", machine.SOFT_RESET: "soft"}.get(machine.reset_cause(), "other")
