@@ -57,15 +57,30 @@ def _hms(seconds: float) -> str:
               help="Run twice and report the first differing trace line if the two runs diverge.")
 @click.option("--no-report", is_flag=True, help="Skip the HTML report (its plot takes a second).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@click.option("--hil", "hil", multiple=True, metavar="NODE=PORT",
+              help="Run on the wall clock with NODE as a real board: a serial port, or 'virtual' for a virtual "
+                   "ESP32 (repeatable). The other nodes stay simulated; a hilsim broker is started for the run.")
+@click.option("--broker", default=None, metavar="URL",
+              help="With --hil: use this broker (mqtt://user:password@host:port) instead of starting one.")
+@click.option("--board-proxy-port", type=click.IntRange(1, 65535), default=1884, show_default=True,
+              help="With --hil: where a real board's link proxy listens (the board's config.json points here).")
 def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: bool, no_report: bool,
-        quiet: bool) -> None:
+        quiet: bool, hil: tuple[str, ...], broker: str | None, board_proxy_port: int) -> None:
     """Run SCENARIO (a YAML file) in the simulated world.
 
     Prints PASS/FAIL with the measured value for each expectation, then the trace's
     SHA-256, and writes the trace, a JUnit XML and an HTML report with a timeline
     plot into --out. Exit 0 when all expectations hold, 1 when any fails, 2 when
     the scenario file is unusable.
+
+    With --hil the scenario runs on the wall clock with real parts instead (see
+    'hilsim run --hil'): a real broker, TCP fault proxies on the links, the boards named.
     """
+    if hil:
+        from hilsim.hil_run import run_with_hardware
+
+        run_with_hardware(scenario, hil, broker=broker, board_proxy_port=board_proxy_port, out=out, seed=seed,
+                          quiet=quiet)
     from sim import scenario as scenario_mod
     from sim.runner import run_scenario
 
@@ -116,6 +131,7 @@ def _register() -> None:
     from hilsim.bridge_cmd import bridge
     from hilsim.broker_cmd import broker
     from hilsim.controller_cmd import controller
+    from hilsim.hil_cmds import diff, record
     from hilsim.virtual_board_cmd import virtual_board
 
     main.add_command(broker)
@@ -123,6 +139,8 @@ def _register() -> None:
     main.add_command(controller)
     main.add_command(virtual_board)
     main.add_command(board)
+    main.add_command(record)
+    main.add_command(diff)
 
 
 _register()
