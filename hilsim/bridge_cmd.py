@@ -11,7 +11,7 @@ from system.decisions.readings import LEGACY_NODE
 from system.errors import ConfigError
 
 
-@click.command()
+@click.command(short_help="Live: MQTT readings into SQLite, a Pushgateway and /metrics.")
 @click.option("--broker", "broker_url", default="mqtt://127.0.0.1:1883", show_default=True,
               help="mqtt://[user:pass@]host[:port] or mqtts://... for TLS.")
 @click.option("--db", "db_path", default="readings.sqlite3", show_default=True, help="SQLite file of readings.")

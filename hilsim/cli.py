@@ -81,11 +81,11 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
 
         run_with_hardware(scenario, hil, broker=broker, board_proxy_port=board_proxy_port, out=out, seed=seed,
                           quiet=quiet)
-    from sim import scenario as scenario_mod
+    from sim import loader
     from sim.runner import run_scenario
 
     try:
-        loaded = scenario_mod.load(scenario)
+        loaded = loader.load(scenario)
         if seed is not None:
             loaded = loaded.with_seed(seed)
         out = out or Path("runs") / scenario.stem

@@ -9,7 +9,7 @@ from hilsim.live_controller import LiveControllerConfig, parse_relay, run_live_c
 from system.services.relay import LightPattern
 
 
-@click.command()
+@click.command(short_help="Live: the match-day controller (fixtures, alerts, the light).")
 @click.option("--db", required=True, type=click.Path(dir_okay=False),
               help="The controller's SQLite store (created if missing): the single source of truth.")
 @click.option("--fixtures-url", default=None, help="The club's fixtures page or iCalendar feed (omit: no scraping).")

@@ -98,9 +98,60 @@ def test_each_kind_of_bad_message_is_refused_with_its_reason(topic, payload, rea
     assert _reason(topic, payload) == reason
 
 
+# --- every limit, at the limit and just past it ----------------------------------------------
+
+def _padded(size: int) -> bytes:
+    """The contract payload grown to exactly ``size`` bytes by a key the decoder ignores."""
+    raw = _bytes({**GOOD, "pad": ""})
+    return raw.replace(b'"pad": ""', b'"pad": "' + b"x" * (size - len(raw)) + b'"')
+
+
+def _past(limit: float, direction: float) -> float:
+    """The next float after ``limit`` towards ``direction``: JSON carries it exactly (shortest repr)."""
+    return math.nextafter(limit, direction)
+
+
+MAX_NODE = "n" * 64  # [A-Za-z0-9][A-Za-z0-9_.:-]{0,63}
+INF = math.inf
+
+# (field, value at the limit: accepted, value just past it: refused with reason)
+LIMITS = [
+    ("seq", 2**53 - 1, 2**53, "bad_seq"),  # exact in a float, in JSON everywhere
+    ("seq", 0, -1, "bad_seq"),
+    ("temperature", 80.0, _past(80.0, INF), "out_of_range"),
+    ("temperature", -40.0, _past(-40.0, -INF), "out_of_range"),
+    ("humidity", 100.0, _past(100.0, INF), "out_of_range"),
+    ("humidity", 0.0, _past(0.0, -INF), "out_of_range"),
+    ("wifi_rssi", 0, _past(0.0, INF), "out_of_range"),
+    ("wifi_rssi", -127, _past(-127.0, -INF), "out_of_range"),
+    ("ts", TS_RANGE[0], _past(TS_RANGE[0], -INF), "bad_ts"),  # 2000-01-01 is a date...
+    ("ts", _past(TS_RANGE[1], -INF), TS_RANGE[1], "bad_ts"),  # ...2100-01-01 no longer
+    ("ts", 0, _past(0.0, INF), "bad_ts"),  # exactly 0 means "clock not set", nothing near it does
+]
+
+
+@pytest.mark.parametrize("field, limit, past, reason", LIMITS, ids=[f"{f}={v}" for f, v, _, _ in LIMITS])
+def test_a_value_at_its_limit_is_accepted_and_one_just_past_it_refused(field, limit, past, reason):
+    assert getattr(decode_reading(TOPIC, _bytes({**GOOD, field: limit})), field) == limit
+    assert _reason(TOPIC, _bytes({**GOOD, field: past})) == reason
+
+
+def test_a_payload_of_exactly_the_maximum_size_is_accepted_and_one_byte_more_refused():
+    assert len(_padded(MAX_PAYLOAD)) == MAX_PAYLOAD
+    assert decode_reading(TOPIC, _padded(MAX_PAYLOAD)) == decode_reading(TOPIC, _bytes(GOOD))
+    assert _reason(TOPIC, _padded(MAX_PAYLOAD + 1)) == "oversized"
+
+
+def test_a_node_name_of_the_maximum_length_is_accepted_and_one_character_more_refused():
+    assert decode_reading(f"sensors/{MAX_NODE}/reading", _bytes({**GOOD, "node": MAX_NODE})).node == MAX_NODE
+    longer = MAX_NODE + "n"
+    assert _reason(f"sensors/{longer}/reading", _bytes({**GOOD, "node": longer})) == "bad_node"
+    assert _reason(LEGACY_TOPIC, _bytes({**GOOD, "node": longer})) == "bad_node"
+
+
 # --- properties -----------------------------------------------------------------------
 
-nodes = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,20}", fullmatch=True)
+nodes = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}", fullmatch=True)  # every length allowed
 tenths = lambda lo, hi: st.integers(lo * 10, hi * 10).map(lambda n: n / 10)  # noqa: E731
 timestamps = st.one_of(st.just(0), st.integers(TS_RANGE[0], TS_RANGE[1] - 1))
 values = st.fixed_dictionaries({"temperature": tenths(-40, 80), "humidity": tenths(0, 100),
@@ -160,7 +211,7 @@ def malformed(draw) -> tuple[str, bytes]:
 @st.composite
 def malformed_payload(draw, topic: str) -> bytes:
     doc = dict(GOOD)
-    kind = draw(st.integers(0, 11))
+    kind = draw(st.integers(0, 12))
     if kind == 0:  # random bytes that cannot start a JSON text
         return draw(st.sampled_from([b"\x00", b"\xff", b"}", b"x"])) + draw(st.binary(max_size=300))
     if kind == 1:  # a reading cut short
@@ -198,7 +249,10 @@ def malformed_payload(draw, topic: str) -> bytes:
         raw = _bytes(doc)
         at = draw(st.integers(1, len(raw) - 2))
         return raw[:at] + draw(st.sampled_from([b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\x80"])) + raw[at:]
-    # kind 11: the same key twice, or a bad identity
+    if kind == 11:  # JSON true/false where a number belongs: Python's bool is an int, JSON's is not a number
+        doc[draw(st.sampled_from(["seq", "temperature", "humidity", "wifi_rssi", "ts"]))] = draw(st.booleans())
+        return _bytes(doc)
+    # kind 12: the same key twice, or a bad identity
     return draw(st.sampled_from([
         _bytes(GOOD)[:-1] + b', "temperature": 22.0}',
         _bytes({**GOOD, "node": "node-2" if topic == TOPIC else "a b"}),
@@ -210,6 +264,7 @@ BATCH = 20
 EXAMPLES = 500
 
 
+@settings(max_examples=300)  # still about a second; every kind of malformation comes many times
 @given(malformed())
 def test_a_malformed_message_is_refused_with_a_known_reason(message):
     topic, payload = message
