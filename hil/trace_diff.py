@@ -4,8 +4,9 @@ Events are grouped into streams by kind and by the party they are about (the nod
 reading, the link of a link event), and each stream is walked in time order. Two
 streams agree when they have the same events in the same order (same sequence number
 or link) at times no more than ``tolerance`` seconds apart. Events in the last
-``tolerance`` seconds of the shorter run are not compared: a run cut off a moment
-earlier is not a difference. The first place each stream parts is reported.
+``tolerance`` seconds of the shorter run are not compared, and an unpartnered event
+within ``tolerance`` of that horizon is forgiven (its partner may lie just past it): a
+run cut off a moment earlier is not a difference. The first place each stream parts is reported.
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ def diff(a: tuple[dict, list[dict]], b: tuple[dict, list[dict]], *, tolerance: f
             x = ea[i] if i < len(ea) else None
             y = eb[i] if i < len(eb) else None
             if x is None or y is None:
+                extra = x or y
+                if extra["t"] > horizon - tolerance:
+                    break
                 found.append(Difference(name, i, f"count {len(ea)} vs {len(eb)}", x, y))
                 break
             if _identity(x) != _identity(y):

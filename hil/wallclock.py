@@ -12,7 +12,9 @@ live MQTT client. The expectations are the sim's, read from the trace, and the t
 header and the report say which parts were real.
 
 A real board must have been deployed with ``broker`` pointing at this host's
-``--board-proxy-port`` (the board's link proxy listens on every interface there).
+``--board-proxy-port`` (the board's link proxy listens on every interface there), and
+its MQTT user must be in the password file given with ``--passwd`` (the run's broker
+starts from a copy of it and adds generated users for the simulated parties).
 """
 
 from __future__ import annotations
@@ -181,9 +183,10 @@ class WallClockWorld:
     """Builds and runs the parts of a wall-clock run, then takes them down in reverse order."""
 
     def __init__(self, rt: AsyncioRuntime, scenario: Scenario, real: dict[str, str], workdir: Path, *,
-                 broker_url: str | None = None, board_proxy_port: int = 1884,
+                 broker_url: str | None = None, board_proxy_port: int = 1884, passwd: Path | None = None,
                  log: Callable[[str], None] = lambda s: None):
         self.rt = rt
+        self.passwd = passwd
         self.scenario = scenario
         self.real = real
         self.workdir = workdir
@@ -201,7 +204,12 @@ class WallClockWorld:
         world = self.scenario.world
         nodes = node_names(world)
         if self.broker_url is None:
-            self.broker = BrokerProcess.for_parties(self.workdir, ["bridge", *nodes])
+            hardware = {n for n, port in self.real.items() if port != VIRTUAL}
+            if hardware and self.passwd is None:
+                raise ConfigError("a real board logs in with the password in its config.json: pass the broker "
+                                  "password file that has its user (--passwd)", source="--hil")
+            self.broker = BrokerProcess.for_parties(self.workdir, ["bridge", *(n for n in nodes if n not in hardware)],
+                                                    base_passwd=self.passwd)
             stack.callback(self.broker.stop)
             port = await asyncio.to_thread(self.broker.start)
             host, users = "127.0.0.1", self.broker.users
@@ -233,7 +241,7 @@ class WallClockWorld:
             proxy_port = self.proxies[f"{name}~broker"].port
             if name in self.real:
                 config = {"node": name, "board": "sim", "broker": f"mqtt://127.0.0.1:{proxy_port}",
-                          "user": name if self.broker_url is None else user, "password": users[name],
+                          "user": name if self.broker_url is None else user, "password": users.get(name, ""),
                           "sample_every": world["sample_every"], "read_every": world["read_every"],
                           "buffer_size": world["buffer_size"], "web_port": 0, "keepalive": 10}
                 board = _Board(self.rt, name, self.real[name], self.workdir, config, self.log)
@@ -315,7 +323,7 @@ class WallClockWorld:
 
 def run_wallclock(scenario: Scenario, real: dict[str, str], *, sink: TextIO | None = None,
                   broker_url: str | None = None, board_proxy_port: int = 1884, workdir: Path | None = None,
-                  log: Callable[[str], None] = lambda s: None) -> WallClockResult:
+                  passwd: Path | None = None, log: Callable[[str], None] = lambda s: None) -> WallClockResult:
     """Run ``scenario`` for its duration on the wall clock with the boards in ``real``; the verdicts."""
     header = {"scenario": scenario.name, "seed": scenario.seed, "duration": scenario.duration, "clock": "wall",
               "real": dict(sorted(real.items()))}
@@ -324,7 +332,7 @@ def run_wallclock(scenario: Scenario, real: dict[str, str], *, sink: TextIO | No
     own = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix="hilsim-hil-"))
     world = WallClockWorld(rt, scenario, real, workdir, broker_url=broker_url, board_proxy_port=board_proxy_port,
-                           log=log)
+                           passwd=passwd, log=log)
 
     async def main() -> None:
         async with AsyncExitStack() as stack:

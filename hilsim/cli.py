@@ -64,8 +64,11 @@ def _hms(seconds: float) -> str:
               help="With --hil: use this broker (mqtt://user:password@host:port) instead of starting one.")
 @click.option("--board-proxy-port", type=click.IntRange(1, 65535), default=1884, show_default=True,
               help="With --hil: where a real board's link proxy listens (the board's config.json points here).")
+@click.option("--passwd", "passwd", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="With --hil and a real board: the broker password file that has the board's user.")
 def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: bool, no_report: bool,
-        quiet: bool, hil: tuple[str, ...], broker: str | None, board_proxy_port: int) -> None:
+        quiet: bool, hil: tuple[str, ...], broker: str | None, board_proxy_port: int,
+        passwd: Path | None) -> None:
     """Run SCENARIO (a YAML file) in the simulated world.
 
     Prints PASS/FAIL with the measured value for each expectation, then the trace's
@@ -80,7 +83,7 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
         from hilsim.hil_run import run_with_hardware
 
         run_with_hardware(scenario, hil, broker=broker, board_proxy_port=board_proxy_port, out=out, seed=seed,
-                          quiet=quiet)
+                          quiet=quiet, passwd=passwd)
     from sim import loader
     from sim.runner import run_scenario
 

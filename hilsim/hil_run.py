@@ -12,7 +12,7 @@ from system.errors import BackendError, ConfigError, ScenarioError
 
 
 def run_with_hardware(scenario_path: Path, hil: tuple[str, ...], *, broker: str | None, board_proxy_port: int,
-                      out: Path | None, seed: int | None, quiet: bool) -> None:
+                      out: Path | None, seed: int | None, quiet: bool, passwd: Path | None = None) -> None:
     """Load, run on the wall clock, print the verdicts and which parts were real, write trace and JUnit; exit."""
     from hil.wallclock import parse_hil, run_wallclock
     from sim.loader import load
@@ -32,7 +32,10 @@ def run_with_hardware(scenario_path: Path, hil: tuple[str, ...], *, broker: str 
     try:
         with open(out / "trace.jsonl", "w", encoding="utf-8") as sink:
             result = run_wallclock(scenario, real, sink=sink, broker_url=broker, board_proxy_port=board_proxy_port,
-                                   workdir=out, log=say)
+                                   workdir=out, passwd=passwd, log=say)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     except (BackendError, TimeoutError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

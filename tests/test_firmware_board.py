@@ -82,7 +82,8 @@ def test_firmware_publishes_over_real_tcp_and_loses_nothing_through_a_wifi_drop(
             dut.send("wifi_drop", seconds=3)
             dut.expect_message("ack", cmd="wifi_drop")
             dut.send("state")
-            assert dut.expect_message("status")["wifi"] is False
+            status = dut.expect_message("status")
+            assert status["wifi"] is False and status["ip"] is None and status["node"] == "node-1"
             dut.expect_message("trace", kind="mqtt.connected", timeout=20)
             last = dut.expect_message("reading", timeout=10)["seq"]
             readings.wait_for(lambda r: last in r.seqs("node-1"), "readings after the drop")

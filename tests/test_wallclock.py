@@ -13,6 +13,7 @@ import pytest
 
 from hil.wallclock import parse_hil
 from sim.loader import load
+from sim.runner import run_scenario
 from system.errors import ConfigError
 
 from processes import ROOT
@@ -56,3 +57,12 @@ def test_three_wall_clock_minutes_with_a_virtual_board_and_a_30_s_link_cut_lose_
     published_late = [r for r in board if r["kind"] == "reading.published" and r["seq"] in sampled_in_cut]
     assert all(r["t"] > up for r in published_late), "they were published after the link came back"
     assert any(r["kind"] == "reconnect.scheduled" for r in board if down < r["t"] < up + 60)
+
+    # its sim twin: the same scenario in virtual time; hilsim diff finds no difference beyond the tolerance
+    with open(tmp_path / "sim-trace.jsonl", "w", encoding="utf-8") as sink:
+        assert run_scenario(load(QUICKSTART), sink=sink).ok
+    compared = subprocess.run([sys.executable, "-m", "hilsim", "diff", str(tmp_path / "trace.jsonl"),
+                               str(tmp_path / "sim-trace.jsonl"), "--tolerance", "15s"], capture_output=True,
+                              text=True, timeout=60, cwd=ROOT)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    assert "no difference beyond 15 s" in compared.stdout

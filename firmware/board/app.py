@@ -100,7 +100,7 @@ class App:
 
     def status(self):
         msg = {"msg": "status", "node": self.config["node"], "wifi": self.hal.wifi.isconnected(),
-               "mqtt": self.hal.mqtt.connected, "sample_every": self.node.sample_every,
+               "mqtt": self.hal.mqtt.connected, "ip": self.hal.wifi.ip(), "sample_every": self.node.sample_every,
                "uptime": int(self.rt.now() - self.rt.start), "sensor_fault": self.hal.sensor.active()}
         stats = self.node.stats()
         for k in stats:

@@ -57,6 +57,10 @@ class Wlan:
         except (OSError, ValueError):
             return 0
 
+    def ip(self):
+        # The address the node's web page is served on (None while not connected).
+        return self.wlan.ifconfig()[0] if self.isconnected() else None
+
     def drop(self, seconds):
         self.down_until = self.clock() + seconds
         self.wlan.disconnect()

@@ -52,6 +52,9 @@ class SimWifi:
         if self.on_drop is not None:
             self.on_drop()
 
+    def ip(self):
+        return "127.0.0.1" if self.isconnected() else None
+
     async def keep_connected(self, on_change=None):
         return None  # nothing to keep: the simulated WiFi comes back by itself
 
