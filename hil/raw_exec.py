@@ -5,7 +5,9 @@
 # persistent namespace (mpremote's file transfer spans several executions), and writes
 # what the raw REPL writes after "OK": the output, 0x04, the traceback if any, 0x04.
 # ``machine.reset()`` ends the process with status 76, which the virtual board turns
-# into a hard reset. MicroPython-compatible: no f-strings, no typing.
+# into a hard reset. Paths are the board's: "/" is the filesystem directory, and ".."
+# may not leave it (mpremote's ``rm -r :/`` must not reach the host's root).
+# MicroPython-compatible: no f-strings, no typing.
 
 import os
 import sys
@@ -32,19 +34,64 @@ class Machine:
         return 240000000
 
 
-def cpython_os():
-    # MicroPython's os API on CPython for the file commands mpremote sends (stat tuples, ilistdir).
-    import types
-    shim = types.ModuleType("os")
-    shim.__dict__.update(os.__dict__)
-    shim.stat = lambda p: tuple(os.stat(p))
+class BoardOs:
+    # The board's os module, jailed in its filesystem directory: "/main.py" is FS/main.py, and no path
+    # may climb out with "..". Everything else is the host interpreter's os.
 
-    def ilistdir(path="."):
-        for entry in os.scandir(path):
-            yield (entry.name, 0x4000 if entry.is_dir() else 0x8000, 0, 0 if entry.is_dir() else entry.stat().st_size)
+    def __init__(self, real, root):
+        self._os = real
+        self._root = root.rstrip("/")
 
-    shim.ilistdir = ilistdir
-    return shim
+    def __getattr__(self, name):
+        return getattr(self._os, name)
+
+    def path(self, p):
+        p = p.decode() if isinstance(p, bytes) else str(p)
+        if ".." in p.split("/"):
+            raise OSError(13, "EACCES")
+        if p.startswith("/"):
+            return self._root + p
+        return p
+
+    def getcwd(self):
+        cwd = self._os.getcwd()
+        return cwd[len(self._root):] or "/"
+
+    def chdir(self, p):
+        self._os.chdir(self.path(p))
+
+    def stat(self, p):
+        return tuple(self._os.stat(self.path(p)))
+
+    def statvfs(self, p):
+        return tuple(self._os.statvfs(self.path(p)))
+
+    def listdir(self, p="."):
+        return self._os.listdir(self.path(p or "."))
+
+    def ilistdir(self, p="."):
+        p = self.path(p or ".")
+        if hasattr(self._os, "ilistdir"):
+            return self._os.ilistdir(p)
+        return [(e.name, 0x4000 if e.is_dir() else 0x8000, 0, 0 if e.is_dir() else e.stat().st_size)
+                for e in self._os.scandir(p)]
+
+    def mkdir(self, p):
+        self._os.mkdir(self.path(p))
+
+    def rmdir(self, p):
+        self._os.rmdir(self.path(p))
+
+    def remove(self, p):
+        self._os.remove(self.path(p))
+
+    unlink = remove
+
+    def rename(self, a, b):
+        self._os.rename(self.path(a), self.path(b))
+
+    def uname(self):
+        return ("esp32", "esp32", "1.24.1", "v1.24.1 on 2024-11-29", "Generic ESP32 module with ESP32")
 
 
 def read_code(stdin):
@@ -73,6 +120,11 @@ def out(text):
 def show_exception(exc):
     if MICROPYTHON:
         sys.print_exception(exc, sys.stdout)
+    elif isinstance(exc, OSError) and exc.errno is not None:
+        # as MicroPython words it, which is what mpremote reads back ("OSError: [Errno 2] ENOENT")
+        import errno
+        out('Traceback (most recent call last):\n  File "<stdin>", line 1, in <module>\n'
+            + "OSError: [Errno %d] %s\n" % (exc.errno, errno.errorcode.get(exc.errno, "EIO")))
     else:
         import traceback
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stdout)
@@ -80,9 +132,16 @@ def show_exception(exc):
 
 def main():
     os.chdir(sys.argv[1])
+    board_os = BoardOs(os, os.getcwd())
     sys.modules["machine"] = Machine()
-    if not MICROPYTHON:
-        sys.modules["os"] = cpython_os()
+    sys.modules["os"] = board_os
+    import builtins
+    host_open = builtins.open
+
+    def board_open(path, *args, **kwargs):
+        return host_open(board_os.path(path), *args, **kwargs)
+
+    builtins.open = board_open
     stdin = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
     namespace = {"__name__": "__main__"}
     while True:

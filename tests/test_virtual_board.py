@@ -20,11 +20,12 @@ from processes import ROOT
 pytestmark = [pytest.mark.live, pytest.mark.micropython]
 
 
-@pytest.fixture
-def virtual_board(tmp_path):
+@pytest.fixture(params=["micropython"])
+def virtual_board(request, tmp_path):
     """A blank virtual ESP32 (no main.py yet); yields (port, board directory)."""
-    proc = subprocess.Popen([sys.executable, "-m", "hilsim", "virtual-board", "--fs", str(tmp_path / "fs"), "-v"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    extra = ["--cpython"] if request.param == "cpython" else []
+    proc = subprocess.Popen([sys.executable, "-m", "hilsim", "virtual-board", "--fs", str(tmp_path / "fs"), "-v",
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     line = proc.stdout.readline()
     match = re.search(r"virtual board on (\S+)", line)
     assert match, f"no port line: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
@@ -72,8 +73,11 @@ def test_esptool_identifies_the_board_writes_a_1_mib_image_and_verifies_it(virtu
     assert (home / "flash.bin").read_bytes()[0x1000:0x1000 + (1 << 20)] == other.read_bytes()
 
 
-def test_a_blank_board_gets_the_firmware_by_mpremote_boots_it_and_publishes_readings(virtual_board, tmp_path):
+@pytest.mark.parametrize("virtual_board", ["micropython", "cpython"], indirect=True)
+def test_a_blank_board_gets_the_firmware_by_mpremote_boots_it_and_publishes_readings(virtual_board, tmp_path,
+                                                                                     request):
     port, home = virtual_board
+    runs_on = "unix" if request.node.callspec.params["virtual_board"] == "micropython" else "cpython"
     with hilsim_broker(tmp_path) as broker:
         readings = Readings(broker)
         try:
@@ -81,7 +85,7 @@ def test_a_blank_board_gets_the_firmware_by_mpremote_boots_it_and_publishes_read
             config.write_text(__import__("json").dumps(node_config("node-1", broker, sample_every=1)))
             done = hilsim("board", "deploy", "--port", port, "--config", str(config))
             assert done.returncode == 0, done.stderr
-            assert re.match(r"node-1 booted firmware \S+ on unix", done.stdout), done.stdout
+            assert re.match(rf"node-1 booted firmware \S+ on {runs_on}", done.stdout), done.stdout
             assert (home / "fs" / "main.py").exists() and (home / "fs" / "firmware" / "board" / "mqtt.py").exists()
             readings.wait_for(lambda r: len(r.seqs("node-1")) >= 3, "readings from the deployed firmware")
             assert readings.seqs("node-1")[:3] == [1, 2, 3]
@@ -119,3 +123,20 @@ def test_deploy_refuses_a_bad_config_before_touching_the_board(virtual_board):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"error: {bad}: broker: want mqtt://")
     assert not (home / "fs" / "main.py").exists()
+
+
+@pytest.mark.parametrize("virtual_board", ["micropython", "cpython"], indirect=True)
+def test_mpremote_paths_are_the_boards_and_cannot_climb_out_of_its_filesystem(virtual_board):
+    """'/' is the board's filesystem directory, on the Unix port and on the CPython fallback alike."""
+    port, home = virtual_board
+    source = home / "a.py"
+    source.write_text("x = 41\n")
+    mp = [sys.executable, "-m", "mpremote", "connect", port]
+    done = subprocess.run([*mp, "cp", str(source), ":/a.py", "+", "mkdir", ":/lib", "+", "cp", str(source),
+                           ":lib/b.py", "+", "exec", "import os; print(os.getcwd(), sorted(os.listdir('/')))"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "/ ['a.py', 'lib']" in done.stdout
+    assert (home / "fs" / "a.py").read_text() == "x = 41\n" and (home / "fs" / "lib" / "b.py").exists()
+    escape = subprocess.run([*mp, "cat", ":../a.py"], capture_output=True, text=True, timeout=60)
+    assert escape.returncode != 0 and "Permission denied" in escape.stdout + escape.stderr
