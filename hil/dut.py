@@ -139,6 +139,16 @@ class Dut:
         """Open a board by serial port path."""
         return cls(SerialTransport(port, baudrate), **kwargs)
 
+    @classmethod
+    def detect(cls, baudrate: int = 115200, **kwargs: Any) -> "Dut":
+        """Open the one ESP32 found on USB by its VID:PID (``hil.ports.detect_port``; ConfigError if none or
+        several)."""
+        from hil.ports import detect_port
+
+        found = detect_port()
+        kwargs.setdefault("name", found.device)
+        return cls.open(found.device, baudrate, **kwargs)
+
     # --- reading --------------------------------------------------------------------
 
     def _pump(self) -> None:

@@ -89,3 +89,39 @@ def test_boards_are_found_by_usb_ids_and_ambiguity_is_a_config_error():
     with pytest.raises(ConfigError, match="no ESP32 found"):
         detect_port(ports[:1])
     assert detect_port([_port("/dev/ttyUSB0", 0x10C4, 0xEA60)]).bridge == "Silicon Labs CP210x"
+
+
+class LinesTransport:
+    """A transport that records DTR/RTS changes (as the board's auto-reset circuit would see them)."""
+
+    def __init__(self):
+        self.changes: list[tuple[str, bool]] = []
+        self.closed = threading.Event()
+
+    def read(self) -> bytes:
+        if self.closed.wait(0.05):
+            raise EOFError("closed")
+        return b""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def set_lines(self, *, dtr=None, rts=None):
+        if dtr is not None:
+            self.changes.append(("dtr", dtr))
+        if rts is not None:
+            self.changes.append(("rts", rts))
+
+    def close(self):
+        self.closed.set()
+
+
+def test_resets_drive_dtr_and_rts_in_esptools_order():
+    """Hard reset: EN (RTS) pulsed low with IO0 (DTR) high; bootloader: IO0 held low while EN is released."""
+    transport = LinesTransport()
+    with Dut(transport) as dut:
+        dut.hard_reset()
+        assert transport.changes == [("dtr", False), ("rts", True), ("rts", False)]
+        transport.changes.clear()
+        dut.enter_bootloader()
+        assert transport.changes == [("dtr", False), ("rts", True), ("dtr", True), ("rts", False), ("dtr", False)]
