@@ -17,6 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 30.0
+MOSQUITTO = "/usr/sbin/mosquitto"  # Debian package mosquitto
 
 
 def free_port() -> int:

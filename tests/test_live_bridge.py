@@ -24,24 +24,11 @@ from hilsim.live_bridge import LiveBridge, LiveBridgeConfig
 from system.adapters.reading_store import ReadingStore
 from system.trace import Trace
 
-from processes import free_port, start_server, stop_server, wait_for_port
+from processes import MOSQUITTO, free_port, start_server, stop_server, wait_for_port
 
 pytestmark = pytest.mark.live
 
-MOSQUITTO = "/usr/sbin/mosquitto"
 START = int(time.time())
-
-
-@pytest.fixture
-def mosquitto(tmp_path):
-    if not os.access(MOSQUITTO, os.X_OK) or not shutil.which("mosquitto_pub"):
-        pytest.skip("Debian package mosquitto (and mosquitto-clients) not installed")
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = start_server([MOSQUITTO, "-c", str(conf)], port)
-    yield port
-    stop_server(proc)
 
 
 def reading(seq: int, temperature: float = 21.5, node: str = "node-1") -> str:
