@@ -57,17 +57,15 @@ def _esptool(port: str, before: str | None, after: str | None, quiet: bool = Tru
     except (FatalError, OSError) as exc:
         raise BackendError(f"esptool could not reach the ROM bootloader on {port}: {exc}"
                            + ("" if virtual else " (hold BOOT while pressing EN, then retry)")) from exc
-    try:
-        yield esp
-    except FatalError as exc:
-        raise BackendError(f"esptool on {port}: {exc}") from exc
-    finally:
+    with esp:  # the loader closes its port on leaving
         try:
+            yield esp
+        except FatalError as exc:
+            raise BackendError(f"esptool on {port}: {exc}") from exc
+        finally:
             with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
                 if after != "no-reset":
                     reset_chip(esp, after)
-        finally:
-            esp._port.close()
 
 
 def chip_info(port: str, *, before: str | None = None, after: str | None = None) -> ChipInfo:

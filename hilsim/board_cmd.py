@@ -69,7 +69,7 @@ def flash(port: str | None, image: Path, offset: str) -> None:
         raise click.BadParameter("want a number such as 0x1000", param_hint="--offset") from None
     port = _port(port)
     try:
-        chip = flash_image(port, image, offset=address)
+        chip = flash_image(port, image, offset=address, quiet=False)  # esptool shows its progress
     except ConfigError as exc:
         _usage_error(str(exc))
     except BackendError as exc:
