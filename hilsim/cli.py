@@ -83,7 +83,7 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
         from hilsim.hil_run import run_with_hardware
 
         run_with_hardware(scenario, hil, broker=broker, board_proxy_port=board_proxy_port, out=out, seed=seed,
-                          quiet=quiet, passwd=passwd)
+                          quiet=quiet, passwd=passwd, no_report=no_report)
     from sim import loader
     from sim.runner import run_scenario
 

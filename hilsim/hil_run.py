@@ -12,7 +12,8 @@ from system.errors import BackendError, ConfigError, ScenarioError
 
 
 def run_with_hardware(scenario_path: Path, hil: tuple[str, ...], *, broker: str | None, board_proxy_port: int,
-                      out: Path | None, seed: int | None, quiet: bool, passwd: Path | None = None) -> None:
+                      out: Path | None, seed: int | None, quiet: bool, passwd: Path | None = None,
+                      no_report: bool = False) -> None:
     """Load, run on the wall clock, print the verdicts and which parts were real, write trace and JUnit; exit."""
     from hil.wallclock import parse_hil, run_wallclock
     from sim.loader import load
@@ -47,5 +48,10 @@ def run_with_hardware(scenario_path: Path, hil: tuple[str, ...], *, broker: str 
         click.echo(f"{'PASS' if v.ok else 'FAIL'}  {v.name:<{width}}  measured {v.measured}  (expected {v.expected})")
     click.echo(f"trace sha256: {result.sha256} (wall clock: not reproducible by design)")
     write_junit(result, out / "junit.xml")
-    click.echo(f"wrote {out / 'trace.jsonl'}, {out / 'junit.xml'}", err=True)
+    if not no_report:
+        from hil.report import write_hil_html
+
+        write_hil_html(result, out / "report.html")
+    click.echo(f"wrote {out / 'trace.jsonl'}, {out / 'junit.xml'}" + ("" if no_report else f", {out / 'report.html'}"),
+               err=True)
     sys.exit(0 if result.ok else 1)

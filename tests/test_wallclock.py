@@ -43,6 +43,10 @@ def test_three_wall_clock_minutes_with_a_virtual_board_and_a_30_s_link_cut_lose_
     lost = next(line for line in done.stdout.splitlines() if "readings_lost" in line)
     assert lost.startswith("PASS") and "measured 0 of " in lost
 
+    report = (tmp_path / "report.html").read_text()
+    assert "<tr class=real><td>node-1</td><td>real</td>" in report
+    assert "<tr class=sim><td>node-2</td><td>simulated</td>" in report
+
     records = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
     assert records[0]["real"] == {"node-1": "virtual"} and records[0]["clock"] == "wall"
     cut = [r for r in records if r.get("link") == "node-1~broker" and r["kind"] in ("link.down", "link.up")]
