@@ -40,9 +40,8 @@ from hil.virtual_board import VirtualBoard
 from sim.expect import Verdict, check_all
 from sim.faults import BrokerRestart, LinkDegraded, LinkDown, LinkUp, SensorFault, WifiDrop, WifiWeak
 from sim.scenario import Scenario
-from sim.sensors import SimDHT22
 from sim.vocabulary import default_vocabulary
-from sim.world import node_names
+from sim.world import make_sensor, node_names
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.adapters.mqtt_client import LiveMqttClient
 from system.adapters.reading_store import ReadingStore
@@ -163,7 +162,7 @@ class _SimNode:
 
     def __init__(self, rt: AsyncioRuntime, node: str, proxy_port: int, password: str, world: dict):
         self.rt = rt.child(node)
-        self.sensor = SimDHT22(self.rt, node)
+        self.sensor = make_sensor(self.rt, node, world)
         self.wifi = SimWifi(clock=rt.now)
 
         def gate() -> None:

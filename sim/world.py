@@ -95,6 +95,15 @@ def check_parties(scenario: Scenario) -> None:
                                 file=scenario.file, line=event.line)
 
 
+def make_sensor(rt, name: str, world: dict[str, Any]) -> SimDHT22:
+    """Node ``name``'s simulated DHT22: the daily cycle, or the recording of ``world: {sensor: {replay: ...}}``."""
+    replay = world.get("sensor")
+    if replay is None:
+        return SimDHT22(rt, name)
+    samples = replay["samples"]
+    return ReplayDHT22(rt, name, samples.get(name) or next(iter(samples.values())))
+
+
 @dataclass
 class SimHal:
     """The firmware's hardware abstraction, backed by world models."""
@@ -151,11 +160,7 @@ class World:
             self._appliers.update(self.controller.appliers())
 
     def _sensor(self, rt, name: str) -> SimDHT22:
-        replay = self.scenario.world.get("sensor")
-        if replay is None:
-            return SimDHT22(rt, name)
-        samples = replay["samples"]
-        return ReplayDHT22(rt, name, samples.get(name) or next(iter(samples.values())))
+        return make_sensor(rt, name, self.scenario.world)
 
     def start(self) -> None:
         for name, service in self.services:
