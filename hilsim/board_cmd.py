@@ -34,7 +34,8 @@ def _port(port: str | None) -> str:
     return found.device
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             short_help="Hardware: identify, flash, deploy to and watch an ESP32.")
 def board() -> None:
     """Identify, flash, deploy to and watch an ESP32 (or a virtual board)."""
 
@@ -54,7 +55,7 @@ def info(port: str | None) -> None:
                f"MAC:         {chip.mac}\nflash size:  {chip.flash_size or 'unknown'}")
 
 
-@board.command()
+@board.command(short_help="Write a MicroPython image and verify it (esptool).")
 @_PORT
 @click.argument("image", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--offset", default="0x1000", show_default=True, help="Flash address of the image "
@@ -78,7 +79,7 @@ def flash(port: str | None, image: Path, offset: str) -> None:
                f"{chip.mac}; verified")
 
 
-@board.command()
+@board.command(short_help="Firmware and config.json onto the board (mpremote), reset.")
 @_PORT
 @click.option("--config", "config", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
               help="The node's config.json (node id, WiFi, broker, credentials, pins, intervals).")
@@ -112,7 +113,7 @@ def pretty(line) -> str:
     return f"{stamp} {kind:<18} {rest}"
 
 
-@board.command()
+@board.command(short_help="Serial monitor: the JSON lines pretty-printed.")
 @_PORT
 @click.option("--raw", is_flag=True, help="Print the JSON lines as they come.")
 @click.option("--for", "seconds", type=float, default=None, help="Stop after this many seconds.")

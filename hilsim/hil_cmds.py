@@ -20,7 +20,8 @@ def _seconds(text: str, option: str) -> float:
         sys.exit(2)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings={"help_option_names": ["-h", "--help"]},
+               short_help="Hardware: a board's console readings as a trace.")
 @click.option("--port", "-p", required=True, metavar="PORT", help="Serial port of the board (or a virtual board).")
 @click.option("--for", "duration", default="10m", show_default=True, help="How long to record (90s, 10m, 2h).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("recording.jsonl"),
@@ -50,7 +51,8 @@ def record(port: str, duration: str, out: Path) -> None:
     click.echo(f"recorded {n} readings from {port} into {out}")
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings={"help_option_names": ["-h", "--help"]},
+               short_help="Two traces compared event by event.")
 @click.argument("trace_a", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.argument("trace_b", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--tolerance", default="5s", show_default=True, help="How far apart in time the same event may be.")

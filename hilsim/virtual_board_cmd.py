@@ -13,7 +13,8 @@ import click
 from system.errors import ConfigError
 
 
-@click.command("virtual-board", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("virtual-board", context_settings={"help_option_names": ["-h", "--help"]},
+               short_help="Hardware: a virtual ESP32 on a pseudo-terminal.")
 @click.option("--fs", "fs", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory that is the board's filesystem (created if missing; mpremote copies files here).")
 @click.option("--flash", type=click.Path(dir_okay=False, path_type=Path), default=None,
