@@ -134,12 +134,15 @@ def _register() -> None:
     from hilsim.bridge_cmd import bridge
     from hilsim.broker_cmd import broker
     from hilsim.controller_cmd import controller
+    from hilsim.fixtures_cmd import fixtures
     from hilsim.hil_cmds import diff, record
+    from hilsim.plan_cmd import controller_group
     from hilsim.virtual_board_cmd import virtual_board
 
     main.add_command(broker)
     main.add_command(bridge)
-    main.add_command(controller)
+    main.add_command(controller_group(controller))
+    main.add_command(fixtures)
     main.add_command(virtual_board)
     main.add_command(board)
     main.add_command(record)

@@ -22,6 +22,7 @@ from sim.relay import SimRelay
 from system.services.relay import LightPattern
 from system.adapters.store import Store
 from system.errors import ConfigError
+from system.decisions.selectors import SelectorsFile
 from system.services.scraper import Source
 
 
@@ -35,6 +36,8 @@ class LiveControllerConfig:
     push_url: str | None = None
     scrape_every: float = 3600.0
     push_every: float = 300.0
+    page: SelectorsFile | None = None  # a selectors file, already read (None: the sample page's selectors)
+    club: tuple[str, ...] = ()  # names the club goes by (empty: the selectors file's, else KAA Gent)
 
 
 def parse_relay(spec: str) -> tuple[str, dict]:
@@ -79,14 +82,18 @@ def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | N
         ctl = rt.child("controller")
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0, follow_redirects=True))
         push = PushgatewayTarget(client, config.push_url) if config.push_url else _NoPush()
-        source = Source(config.fixtures_url, format=config.fixtures_format) if config.fixtures_url else None
+        source = None
+        if config.fixtures_url:
+            page = config.page or SelectorsFile(Source("").selectors)
+            source = Source.from_file(config.fixtures_url, page, format=config.fixtures_format,
+                                      club=config.club or None)
         store = Store(config.db)
         stack.callback(store.close)
         relay = relay_backend(config.relay, ctl)
         stack.callback(relay.close)
         controller = Controller(rt, store=store, relay_backend=relay, push_target=push, client=client,
                                 source=source, pattern=config.pattern, scrape_every=config.scrape_every,
-                                push_every=config.push_every)
+                                push_every=config.push_every, watch_store=2.0)
         # Trace times count from the start of the run; this line ties them to the wall clock.
         ctl.trace("controller.started", epoch=rt.start, relay=config.relay, fixtures=config.fixtures_url,
                   push=config.push_url)

@@ -1,6 +1,7 @@
 """The match-day controller's part of the world: the club site, the internet, the cloud, power.
 
-Enabled by ``world: {controller: {fixtures: PAGE}}``. The controller (system code)
+Enabled by ``world: {controller: {fixtures: PAGE}}`` (with ``selectors: FILE`` and ``layout: NAME`` for
+a club page in another layout, read by the same selectors file as ``hilsim controller --selectors``). The controller (system code)
 reaches the club site and the cloud's push endpoint only over the
 ``controller~internet`` link; its SQLite store is its disk and survives power loss.
 """
@@ -18,10 +19,11 @@ from types import MappingProxyType
 from sim.network import HttpOverLink
 from sim.faults import FixtureChange, PowerLoss, SiteTrouble, UserAction
 from sim.scenario import Scenario, WorldKey
-from sim.website import ClubSite, Game, find_game, read_season
+from sim.website import LAYOUTS, ClubSite, Game, find_game, read_season
 from sim.yaml_value import YamlValue
 from system.services.controller import Controller
-from system.errors import BackendError, RefusedInput, ScenarioError
+from system.decisions.selectors import Selectors, SelectorsFile, parse_selectors_file
+from system.errors import BackendError, ConfigError, RefusedInput, ScenarioError
 from sim.pushgateway import RecordingPushTarget
 from sim.relay import SimRelay
 from system.services.scraper import Source
@@ -30,14 +32,21 @@ from system.adapters.store import Store
 
 @dataclass(frozen=True)
 class ControllerConfig:
+    """``fixtures``: the saved page the club site serves its season from; ``selectors``: the selectors file
+    (the same as ``hilsim controller --selectors``) that reads it, for the site and the controller alike;
+    ``layout``: how the site renders the season (``sim.website.LAYOUTS``)."""
+
     fixtures: str
     format: str = "html"
     scrape_every: float = 3600.0
     push_every: float = 300.0
+    selectors: SelectorsFile | None = None
+    layout: str = LAYOUTS[0]
 
 
 def _parse(node: YamlValue) -> ControllerConfig:
-    body = node.keys("controller", {"fixtures": True, "format": False, "scrape_every": False, "push_every": False})
+    body = node.keys("controller", {"fixtures": True, "format": False, "scrape_every": False, "push_every": False,
+                                    "selectors": False, "layout": False})
     page = body["fixtures"].text("fixtures")
     found = _find(page, node.ctx.file)
     if found is None:
@@ -46,11 +55,30 @@ def _parse(node: YamlValue) -> ControllerConfig:
     fmt = body["format"].text("format") if "format" in body else "html"
     if fmt not in ("html", "ical"):
         raise body["format"].error("format is 'html' (the fixtures page) or 'ical' (the feed)")
+    selectors = None
+    if "selectors" in body:
+        name = body["selectors"].text("selectors")
+        path = _find(name, node.ctx.file)
+        if path is None:
+            raise body["selectors"].error(f"no selectors file {name!r} (looked in the current directory and next "
+                                          "to the scenario file)")
+        try:
+            selectors = parse_selectors_file(path.read_text(encoding="utf-8"), name)
+        except ConfigError as exc:
+            raise body["selectors"].error(f"the selectors file is unusable: {exc}") from None
+    layout = body["layout"].text("layout") if "layout" in body else LAYOUTS[0]
+    if layout not in LAYOUTS:
+        raise body["layout"].error(f"unknown layout {layout!r}; layouts are {', '.join(LAYOUTS)}")
     return ControllerConfig(
         fixtures=str(found), format=fmt,
         scrape_every=body["scrape_every"].duration("scrape_every") if "scrape_every" in body else 3600.0,
         push_every=body["push_every"].duration("push_every") if "push_every" in body else 300.0,
+        selectors=selectors, layout=layout,
     )
+
+
+def _page_selectors(config: ControllerConfig) -> Selectors:
+    return config.selectors.selectors if config.selectors is not None else Selectors()
 
 
 def _find(page: str, scenario_file: str) -> Path | None:
@@ -80,7 +108,7 @@ def check(scenario: Scenario) -> None:
             if isinstance(event.fault, CONTROLLER_EVENTS) or getattr(event.fault, "link", None) == ControllerPart.LINK:
                 raise refuse(event, "this event needs a controller in the world (world: {controller: ...})")
         return
-    games = read_season(config.fixtures)
+    games = read_season(config.fixtures, selectors=_page_selectors(config))
     titles = {g.title for g in games}  # what users can act on: games and the events they create
     for event in scenario.timeline:
         fault = event.fault
@@ -127,7 +155,7 @@ class ControllerPart:
         self.config = config
         self.link = world.network.link("controller", "internet", latency=0.02)
         assert self.link.name == self.LINK
-        self.site = ClubSite.from_page(self.rt, config.fixtures)
+        self.site = ClubSite.from_page(self.rt, config.fixtures, _page_selectors(config), layout=config.layout)
         self.cloud = RecordingPushTarget(self.rt.child("cloud"))
         self.disk = Store(":memory:")  # survives power loss, as the SD card would
         self.controller: Controller | None = None
@@ -145,10 +173,15 @@ class ControllerPart:
         self.relay = SimRelay(self.rt.child("controller"))
         self.controller = Controller(
             self.rt, store=self.disk, relay_backend=self.relay, push_target=_PushOverLink(self.link, self.cloud),
-            client=self.client, source=Source(url, format=self.config.format),
+            client=self.client, source=self._source(url),
             scrape_every=self.config.scrape_every, push_every=self.config.push_every,
         )
         self._tasks = [self.rt.spawn(service(), name) for name, service in self.controller.services()]
+
+    def _source(self, url: str) -> Source:
+        if self.config.selectors is None:
+            return Source(url, format=self.config.format)
+        return Source.from_file(url, self.config.selectors, format=self.config.format)
 
     def power_loss(self, fault: PowerLoss) -> None:
         for task in self._tasks:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from sim.yaml_value import YamlValue
+from sim.website import LAYOUTS
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,10 @@ def _site(node: YamlValue) -> object:
             raise body["garble"].error("garble is 'template' or 'truncated'")
         return SiteTrouble("garble", duration, how=how)
     if "layout" in body:
-        return SiteTrouble("layout", 0.0, how=body["layout"].text("layout"))
+        layout = body["layout"].text("layout")
+        if layout not in LAYOUTS:
+            raise body["layout"].error(f"unknown layout {layout!r}; layouts are {', '.join(LAYOUTS)}")
+        return SiteTrouble("layout", 0.0, how=layout)
     raise node.error("a site event needs one of: errors: 500, timeouts: true, garble: template, layout: cards")
 
 

@@ -186,3 +186,35 @@ def test_offline_from_the_start_the_stored_game_still_turns_the_light_on(tmp_pat
     store = Store(db)
     (kept,) = store.stored_events()
     assert (kept.key, kept.start, kept.status) == ("g1", kickoff, SCHEDULED)
+
+
+def test_a_snooze_from_the_console_darkens_the_running_controllers_light_within_seconds(tmp_path):
+    """An operator on the Pi: the light is on for an alert; ``hilsim controller snooze`` in another process
+    writes the snooze to the store, and the running controller (which polls the store for changes made
+    elsewhere every 2 s) switches the light off."""
+    import subprocess
+    import sys
+
+    first_alert = max(rule.before for rule in DEFAULT_POLICIES[GAME])
+    kickoff = time.time() + first_alert - 2  # the first alert's window opened two seconds ago
+    db = str(tmp_path / "c.db")
+    store = Store(db)
+    store.put_event(Event(key="g1", kind=GAME, title="KAA Gent - Club Brugge", start=kickoff))
+    store.close()
+    ctl = ControllerProcess("--db", db)
+    try:
+        ctl.until(lambda rs: ctl.of_kind("relay.on"), "the light on")
+        plan = subprocess.run([sys.executable, "-m", "hilsim", "controller", "plan", "--db", db], cwd=ROOT,
+                              capture_output=True, text=True, timeout=WAIT)
+        assert plan.returncode == 0 and "on now (fired)" in plan.stdout, plan.stdout + plan.stderr
+        asked = time.time()
+        snooze = subprocess.run([sys.executable, "-m", "hilsim", "controller", "snooze", "--db", db,
+                                 f"g1/policy/{int(first_alert)}"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=WAIT)
+        assert snooze.returncode == 0, snooze.stderr
+        ctl.until(lambda rs: ctl.of_kind("relay.off"), "the light off after the console's snooze")
+    finally:
+        code = ctl.stop()
+    assert code == 0
+    (off,) = ctl.of_kind("relay.off")
+    assert ctl.wall(off) - asked < 8, "picked up at the controller's next look at the store (every 2 s)"

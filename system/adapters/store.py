@@ -139,16 +139,39 @@ def migrate(db: sqlite3.Connection, source: str | None = None) -> int:
     return found
 
 
+def _open_readonly(path: str) -> sqlite3.Connection:
+    """A connection that cannot write (a dry run, the console's plan), to a store of this schema.
+
+    WAL lets it read while the controller writes; a missing file or another schema version is a ConfigError.
+    """
+    from urllib.parse import quote
+
+    try:
+        db = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, isolation_level=None)
+        found = db.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot read the store ({exc})", source=path) from None
+    if found != SCHEMA_VERSION:
+        db.close()
+        raise ConfigError(f"store has schema v{found}, this hilsim reads v{SCHEMA_VERSION} "
+                          "(the controller upgrades it when it starts)", source=path)
+    return db
+
+
 class Store:
     """The controller's SQLite store (``path`` a file; ``:memory:`` for quick tests).
 
     ``metrics`` (optional) gets ``count(name, n)`` for events added/updated/cancelled.
     """
 
-    def __init__(self, path: str = ":memory:", *, metrics: Any = None):
+    def __init__(self, path: str = ":memory:", *, metrics: Any = None, readonly: bool = False):
         self.path = path
         self.metrics = metrics
         self._listeners: list[Callable[[], None]] = []
+        if readonly:
+            self.db = _open_readonly(path)
+            self.migrated_from = self.schema_version()
+            return
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -180,6 +203,14 @@ class Store:
     def _count(self, name: str, n: int) -> None:
         if self.metrics is not None and n:
             self.metrics.count(name, n)
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another connection (``hilsim controller snooze`` at the console) committed a change since
+        the last call; the live controller polls this so a console snooze darkens the light within seconds."""
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        changed = getattr(self, "_data_version", version) != version
+        self._data_version = version
+        return changed
 
     def journal_mode(self) -> str:
         return self.db.execute("PRAGMA journal_mode").fetchone()[0]

@@ -24,7 +24,8 @@ class Controller:
     def __init__(self, rt, *, store: Any, relay_backend: Any, push_target: Any,
                  client: httpx.AsyncClient | None = None, source: Source | None = None,
                  pattern: LightPattern = LightPattern(), scrape_every: float = 3600.0,
-                 push_every: float = PERIOD, policies=DEFAULT_POLICIES, max_sleep: float = 3600.0):
+                 push_every: float = PERIOD, policies=DEFAULT_POLICIES, max_sleep: float = 3600.0,
+                 watch_store: float | None = None):
         self.rt = rt.child("controller")
         self.metrics = Metrics()
         self.store = store  # opened by the caller: a reboot in sim keeps the same "disk"
@@ -38,12 +39,23 @@ class Controller:
             self.scraper = Scraper(self.rt, client, source, self.store, every=scrape_every,
                                    count=self.metrics.count)
         self.collector = MetricsCollector(self.rt, self.metrics, push_target, period=push_every)
+        self.watch_store = watch_store  # live: seconds between looks for changes made by another process
+
+    async def _watch_store(self) -> None:
+        """Wake the scheduler when another process (the console) changed the store."""
+        self.store.changed_elsewhere()
+        while True:
+            await self.rt.sleep(self.watch_store)
+            if self.store.changed_elsewhere():
+                self.scheduler.changed()
 
     def services(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         found = [("controller/relay", self.relay.run), ("controller/scheduler", self.scheduler.run),
                  ("controller/metrics", self.collector.run)]
         if self.scraper is not None:
             found.append(("controller/scraper", self.scraper.run))
+        if self.watch_store is not None:
+            found.append(("controller/store-watch", self._watch_store))
         return found
 
     def close(self) -> None:
