@@ -60,15 +60,33 @@ def _hms(seconds: float) -> str:
               help="Write no trace file and keep in memory only what the expectations read; "
                    "the hash is the full trace's. For long runs and campaigns.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@click.option("--hil", "hil", multiple=True, metavar="NODE=PORT",
+              help="Run on the wall clock with NODE as a real board: a serial port, or 'virtual' for a virtual "
+                   "ESP32 (repeatable). The other nodes stay simulated; a hilsim broker is started for the run.")
+@click.option("--broker", default=None, metavar="URL",
+              help="With --hil: use this broker (mqtt://user:password@host:port) instead of starting one.")
+@click.option("--board-proxy-port", type=click.IntRange(1, 65535), default=1884, show_default=True,
+              help="With --hil: where a real board's link proxy listens (the board's config.json points here).")
+@click.option("--passwd", "passwd", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="With --hil and a real board: the broker password file that has the board's user.")
 def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: bool, no_report: bool,
-        hash_only: bool, quiet: bool) -> None:
+        hash_only: bool, quiet: bool, hil: tuple[str, ...], broker: str | None, board_proxy_port: int,
+        passwd: Path | None) -> None:
     """Run SCENARIO (a YAML file) in the simulated world.
 
     Prints PASS/FAIL with the measured value for each expectation, then the trace's
     SHA-256, and writes the trace, a JUnit XML and an HTML report with a timeline
     plot into --out (with --hash-only: only the JUnit XML). Exit 0 when all expectations hold, 1 when any fails, 2 when
     the scenario file is unusable.
+
+    With --hil the scenario runs on the wall clock with real parts instead (see
+    'hilsim run --hil'): a real broker, TCP fault proxies on the links, the boards named.
     """
+    if hil:
+        from hilsim.hil_run import run_with_hardware
+
+        run_with_hardware(scenario, hil, broker=broker, board_proxy_port=board_proxy_port, out=out, seed=seed,
+                          quiet=quiet, passwd=passwd, no_report=no_report)
     from sim import loader
     from sim.runner import run_scenario
 
@@ -124,13 +142,27 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
 
 
 def _register() -> None:
+    from hilsim.board_cmd import board
     from hilsim.bridge_cmd import bridge
     from hilsim.broker_cmd import broker
+    from hilsim.cloud_cmd import cloud
     from hilsim.controller_cmd import controller
+    from hilsim.fixtures_cmd import fixtures
+    from hilsim.hil_cmds import diff, record
+    from hilsim.plan_cmd import controller_group
+    from hilsim.supervise_cmd import supervise
+    from hilsim.virtual_board_cmd import virtual_board
 
     main.add_command(broker)
     main.add_command(bridge)
-    main.add_command(controller)
+    main.add_command(controller_group(controller))
+    main.add_command(fixtures)
+    main.add_command(cloud)
+    main.add_command(supervise)
+    main.add_command(virtual_board)
+    main.add_command(board)
+    main.add_command(record)
+    main.add_command(diff)
 
 
 _register()

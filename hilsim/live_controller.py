@@ -7,6 +7,7 @@ to the trace), ``gpiod:CHIP:LINE[:active-low]`` (libgpiod v2), ``serial:URL``
 
 from __future__ import annotations
 
+import json
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import IO, Any
@@ -15,13 +16,18 @@ import httpx
 
 from hilsim.process import run_process, spawn_service
 from system.adapters.asyncio_runtime import AsyncioRuntime
-from system.services.controller import Controller
+from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
+from system.adapters.ota import DirectoryInstaller
+from system.services.ota import Updater
+from system.trace import VERSION
+from system.services.controller import CloudLink, Controller
 from system.adapters.pushgateway import PushgatewayTarget
 from system.adapters.relays import GpiodRelay, SerialRelayBoard
 from sim.relay import SimRelay
 from system.services.relay import LightPattern
 from system.adapters.store import Store
 from system.errors import ConfigError
+from system.decisions.selectors import SelectorsFile
 from system.services.scraper import Source
 
 
@@ -35,6 +41,12 @@ class LiveControllerConfig:
     push_url: str | None = None
     scrape_every: float = 3600.0
     push_every: float = 300.0
+    cloud: CloudLink | None = None
+    mqtt_url: str | None = None  # the broker carrying the cloud's jobs topics
+    mqtt_tls: TlsOptions | None = None  # its CA and this device's certificate (AWS IoT Core needs them)
+    ota_root: str | None = None  # where updateApplication installs versions (hilsim supervise runs them)
+    page: SelectorsFile | None = None  # a selectors file, already read (None: the sample page's selectors)
+    club: tuple[str, ...] = ()  # names the club goes by (empty: the selectors file's, else KAA Gent)
 
 
 def parse_relay(spec: str) -> tuple[str, dict]:
@@ -69,6 +81,15 @@ class _NoPush:
         return None
 
 
+def ship_trace(rt: AsyncioRuntime, shipper: Any) -> None:
+    """Every trace line of this process also goes to the cloud's log (``shipper.add``), with its wall-clock time."""
+    trace = rt._trace  # the process's one Trace: the runtime is its only holder
+    if trace is None:
+        return
+    trace.listen(lambda record: shipper.add(rt.start + float(record.get("t", 0.0)), str(record.get("kind", "")),
+                                            json.dumps(record, sort_keys=True)))
+
+
 def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | None = None,
                         until: float | None = None) -> str:
     """Run the controller on the wall clock (for ``until`` seconds, or until SIGINT/SIGTERM); returns why it
@@ -79,17 +100,34 @@ def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | N
         ctl = rt.child("controller")
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0, follow_redirects=True))
         push = PushgatewayTarget(client, config.push_url) if config.push_url else _NoPush()
-        source = Source(config.fixtures_url, format=config.fixtures_format) if config.fixtures_url else None
+        source = None
+        if config.fixtures_url:
+            page = config.page or SelectorsFile(Source("").selectors)
+            source = Source.from_file(config.fixtures_url, page, format=config.fixtures_format,
+                                      club=config.club or None)
         store = Store(config.db)
         stack.callback(store.close)
         relay = relay_backend(config.relay, ctl)
         stack.callback(relay.close)
+        mqtt = None
+        if config.cloud is not None and config.mqtt_url:
+            mqtt = LiveMqttClient(config.mqtt_url, f"controller-{config.cloud.name}", clean_session=False,
+                                  tls=config.mqtt_tls)
+            stack.push_async_callback(mqtt.disconnect)
+        updater = None
+        if config.ota_root:
+            updater = Updater(ctl, client, DirectoryInstaller(config.ota_root), VERSION)
         controller = Controller(rt, store=store, relay_backend=relay, push_target=push, client=client,
                                 source=source, pattern=config.pattern, scrape_every=config.scrape_every,
-                                push_every=config.push_every)
+                                push_every=config.push_every, watch_store=2.0, cloud=config.cloud,
+                                mqtt=mqtt, updater=updater)
+        if controller.logs is not None:
+            ship_trace(rt, controller.logs)
+            # Registered before the services, so it runs after they stopped: the last lines go out too.
+            stack.push_async_callback(controller.logs.ship_once)
         # Trace times count from the start of the run; this line ties them to the wall clock.
         ctl.trace("controller.started", epoch=rt.start, relay=config.relay, fixtures=config.fixtures_url,
-                  push=config.push_url)
+                  push=config.push_url, version=VERSION)
         for name, service in controller.services():
             await spawn_service(rt, stack, service(), name)
 

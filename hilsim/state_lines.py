@@ -71,6 +71,29 @@ def _push_failed(r: dict) -> str:
     return f"push of job {r.get('job')}{node} failed: {r.get('error')}"
 
 
+def _cloud_started(r: dict) -> str:
+    return f"started: http://{r.get('host')}:{r.get('port')}, store {r.get('db')}, jobs broker {_or_none(r.get('mqtt'))}"
+
+
+def _alarm(r: dict) -> str:
+    state = "raised: no heartbeat" if r.get("kind") == "alarm.raised" else "cleared: heartbeat back"
+    return f"alarm {state} from {r.get('device')}"
+
+
+def _jobs_down(r: dict) -> str:
+    return f"jobs topics disconnected: {r.get('error')}"
+
+
+def _sync_failed(r: dict) -> str:
+    return f"cloud sync failed: {r.get('error')}; retry in {r.get('retry_in', 0):.1f} s"
+
+
+def _ota(r: dict) -> str:
+    if r.get("kind") == "ota.installed":
+        return f"update {r.get('version')} installed beside {r.get('running')}; restarting into it"
+    return f"update refused: {r.get('reason')} ({r.get('detail')}); this version keeps running"
+
+
 def _stopped(r: dict) -> str:
     return f"stopped ({r.get('reason')})"
 
@@ -87,6 +110,13 @@ LINES: dict[str, Callable[[dict], str]] = {
     "source.suspicious": _suspicious,
     "metrics.failed": _push_failed,
     "broker.started": _broker_started,
+    "cloud.started": _cloud_started,
+    "alarm.raised": _alarm,
+    "alarm.cleared": _alarm,
+    "jobs.disconnected": _jobs_down,
+    "sync.failed": _sync_failed,
+    "ota.installed": _ota,
+    "ota.failed": _ota,
     "process.stopped": _stopped,
 }
 

@@ -1,6 +1,7 @@
 """The match-day controller's part of the world: the club site, the internet, the cloud, power.
 
-Enabled by ``world: {controller: {fixtures: PAGE}}``. The controller (system code)
+Enabled by ``world: {controller: {fixtures: PAGE}}`` (with ``selectors: FILE`` and ``layout: NAME`` for
+a club page in another layout, read by the same selectors file as ``hilsim controller --selectors``). The controller (system code)
 reaches the club site and the cloud's push endpoint only over the
 ``controller~internet`` link; its SQLite store is its disk and survives power loss.
 """
@@ -15,29 +16,41 @@ import httpx
 
 from types import MappingProxyType
 
+from sim.cloud_world import CloudConfig, CloudFault, CloudPart, parse_cloud
+from sim.mqtt import SimMqttClient
 from sim.network import HttpOverLink
 from sim.faults import FixtureChange, PowerLoss, SiteTrouble, UserAction
 from sim.scenario import Scenario, WorldKey
-from sim.website import ClubSite, Game, find_game, read_season
+from sim.website import LAYOUTS, ClubSite, Game, find_game, read_season
 from sim.yaml_value import YamlValue
 from system.services.controller import Controller
-from system.errors import BackendError, RefusedInput, ScenarioError
+from system.decisions.selectors import Selectors, SelectorsFile, parse_selectors_file
+from system.errors import BackendError, ConfigError, RefusedInput, ScenarioError
 from sim.pushgateway import RecordingPushTarget
 from sim.relay import SimRelay
 from system.services.scraper import Source
 from system.adapters.store import Store
+from system.trace import VERSION
 
 
 @dataclass(frozen=True)
 class ControllerConfig:
+    """``fixtures``: the saved page the club site serves its season from; ``selectors``: the selectors file
+    (the same as ``hilsim controller --selectors``) that reads it, for the site and the controller alike;
+    ``layout``: how the site renders the season (``sim.website.LAYOUTS``)."""
+
     fixtures: str
     format: str = "html"
     scrape_every: float = 3600.0
     push_every: float = 300.0
+    cloud: CloudConfig | None = None
+    selectors: SelectorsFile | None = None
+    layout: str = LAYOUTS[0]
 
 
 def _parse(node: YamlValue) -> ControllerConfig:
-    body = node.keys("controller", {"fixtures": True, "format": False, "scrape_every": False, "push_every": False})
+    body = node.keys("controller", {"fixtures": True, "format": False, "scrape_every": False, "push_every": False,
+                                    "selectors": False, "layout": False, "cloud": False})
     page = body["fixtures"].text("fixtures")
     found = _find(page, node.ctx.file)
     if found is None:
@@ -46,11 +59,31 @@ def _parse(node: YamlValue) -> ControllerConfig:
     fmt = body["format"].text("format") if "format" in body else "html"
     if fmt not in ("html", "ical"):
         raise body["format"].error("format is 'html' (the fixtures page) or 'ical' (the feed)")
+    selectors = None
+    if "selectors" in body:
+        name = body["selectors"].text("selectors")
+        path = _find(name, node.ctx.file)
+        if path is None:
+            raise body["selectors"].error(f"no selectors file {name!r} (looked in the current directory and next "
+                                          "to the scenario file)")
+        try:
+            selectors = parse_selectors_file(path.read_text(encoding="utf-8"), name)
+        except ConfigError as exc:
+            raise body["selectors"].error(f"the selectors file is unusable: {exc}") from None
+    layout = body["layout"].text("layout") if "layout" in body else LAYOUTS[0]
+    if layout not in LAYOUTS:
+        raise body["layout"].error(f"unknown layout {layout!r}; layouts are {', '.join(LAYOUTS)}")
     return ControllerConfig(
         fixtures=str(found), format=fmt,
         scrape_every=body["scrape_every"].duration("scrape_every") if "scrape_every" in body else 3600.0,
         push_every=body["push_every"].duration("push_every") if "push_every" in body else 300.0,
+        cloud=parse_cloud(body["cloud"]) if "cloud" in body else None,
+        selectors=selectors, layout=layout,
     )
+
+
+def _page_selectors(config: ControllerConfig) -> Selectors:
+    return config.selectors.selectors if config.selectors is not None else Selectors()
 
 
 def _find(page: str, scenario_file: str) -> Path | None:
@@ -63,7 +96,7 @@ def _find(page: str, scenario_file: str) -> Path | None:
 
 # The controller's ``world:`` key, gathered by sim/vocabulary.py.
 WORLD_KEYS = MappingProxyType({"controller": WorldKey(_parse, None)})
-CONTROLLER_EVENTS = (FixtureChange, SiteTrouble, UserAction, PowerLoss)
+CONTROLLER_EVENTS = (FixtureChange, SiteTrouble, UserAction, PowerLoss, CloudFault)
 
 
 def check(scenario: Scenario) -> None:
@@ -80,7 +113,12 @@ def check(scenario: Scenario) -> None:
             if isinstance(event.fault, CONTROLLER_EVENTS) or getattr(event.fault, "link", None) == ControllerPart.LINK:
                 raise refuse(event, "this event needs a controller in the world (world: {controller: ...})")
         return
-    games = read_season(config.fixtures)
+    for event in scenario.timeline:
+        needs_cloud = isinstance(event.fault, CloudFault) or (
+            isinstance(event.fault, UserAction) and event.fault.action in ("update_alert", "update_application"))
+        if needs_cloud and config.cloud is None:
+            raise refuse(event, "this event needs a cloud in the world (world: {controller: {cloud: {}}})")
+    games = read_season(config.fixtures, selectors=_page_selectors(config))
     titles = {g.title for g in games}  # what users can act on: games and the events they create
     for event in scenario.timeline:
         fault = event.fault
@@ -97,7 +135,7 @@ def check(scenario: Scenario) -> None:
                          + f" on the club's page {Path(config.fixtures).name}; games: {', '.join(known)}")
         if isinstance(fault, UserAction) and fault.action == "create_event":
             titles.add(fault.title)
-        elif isinstance(fault, UserAction) and fault.title not in titles:
+        elif isinstance(fault, UserAction) and fault.action != "update_application" and fault.title not in titles:
             raise refuse(event, f"{fault.action}: no event {fault.title!r} on the club's page or created earlier "
                          f"in the timeline; events: {', '.join(sorted(titles))}")
 
@@ -127,7 +165,7 @@ class ControllerPart:
         self.config = config
         self.link = world.network.link("controller", "internet", latency=0.02)
         assert self.link.name == self.LINK
-        self.site = ClubSite.from_page(self.rt, config.fixtures)
+        self.site = ClubSite.from_page(self.rt, config.fixtures, _page_selectors(config), layout=config.layout)
         self.cloud = RecordingPushTarget(self.rt.child("cloud"))
         self.disk = Store(":memory:")  # survives power loss, as the SD card would
         self.controller: Controller | None = None
@@ -136,24 +174,58 @@ class ControllerPart:
                                         trust_env=False)
         self._tasks: list[Any] = []
         self._power = self.rt.child("controller")
+        self.version = VERSION
+        self.mqtt: SimMqttClient | None = None
+        self.cloud_part = CloudPart(world, self, config.cloud) if config.cloud is not None else None
 
     async def run(self) -> None:
+        if self.cloud_part is not None:
+            for name, service in self.cloud_part.services():
+                self.rt.spawn(service(), name)
         self.boot()
 
     def boot(self) -> None:
         url = self.site.feed_url if self.config.format == "ical" else self.site.page_url
         self.relay = SimRelay(self.rt.child("controller"))
+        cloud: dict[str, Any] = {}
+        if self.cloud_part is not None:
+            ctl = self.rt.child("controller")
+            self.mqtt = SimMqttClient(ctl, self.world.broker, self.link, "controller", clean_session=False)
+            cloud = {"cloud": self.cloud_part.link_for(self.link), "cloud_client": self.cloud_part.client_for(self.link),
+                     "mqtt": self.mqtt, "updater": self.cloud_part.updater_for(ctl, self.link, self.version)}
         self.controller = Controller(
             self.rt, store=self.disk, relay_backend=self.relay, push_target=_PushOverLink(self.link, self.cloud),
-            client=self.client, source=Source(url, format=self.config.format),
-            scrape_every=self.config.scrape_every, push_every=self.config.push_every,
+            client=self.client, source=self._source(url),
+            scrape_every=self.config.scrape_every, push_every=self.config.push_every, **cloud,
         )
         self._tasks = [self.rt.spawn(service(), name) for name, service in self.controller.services()]
 
-    def power_loss(self, fault: PowerLoss) -> None:
+    def _source(self, url: str) -> Source:
+        if self.config.selectors is None:
+            return Source(url, format=self.config.format)
+        return Source.from_file(url, self.config.selectors, format=self.config.format)
+
+    def _halt(self) -> None:
         for task in self._tasks:
             task.cancel()
         self._tasks = []
+        if self.mqtt is not None and self.mqtt.connected:
+            self.mqtt._conn.broken()  # the machine stops: its TCP connection dies without a DISCONNECT
+
+    def restart_into(self, version: str) -> None:
+        """An update installed: the controller restarts into ``version`` (from a task of its own, as the
+        restart is asked for by the job agent, which stops with it)."""
+
+        def restart() -> None:
+            self._halt()
+            self.version = version
+            self._power.trace("controller.restarted", version=version)
+            self.boot()
+
+        self.world.later(0.0, restart, "controller/restart")
+
+    def power_loss(self, fault: PowerLoss) -> None:
+        self._halt()
         self._power.trace("power.lost", duration=fault.duration)
         if self.relay is not None:
             self.relay.lose_power()
@@ -165,8 +237,11 @@ class ControllerPart:
 
     def appliers(self) -> dict[type, Any]:
         """The world events this part applies, by type."""
-        return {FixtureChange: self.fixture, SiteTrouble: self.trouble, UserAction: self.user,
-                PowerLoss: self.power_loss}
+        found = {FixtureChange: self.fixture, SiteTrouble: self.trouble, UserAction: self.user,
+                 PowerLoss: self.power_loss}
+        if self.cloud_part is not None:
+            found[CloudFault] = self.cloud_part.fault
+        return found
 
     def fixture(self, change: FixtureChange) -> None:
         if change.action == "reschedule":
@@ -191,6 +266,9 @@ class ControllerPart:
             self.site.change_layout(trouble.how)
 
     def user(self, action: UserAction) -> None:
+        if self.cloud_part is not None:
+            self.cloud_part.user(action)  # through the dashboard: a job for the controller
+            return
         scheduler = self.controller.scheduler
         if action.action == "create_event":
             scheduler.create_event(action.title, action.start)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from sim.yaml_value import YamlValue
+from sim.website import LAYOUTS
 
 
 @dataclass(frozen=True)
@@ -188,15 +189,18 @@ class SiteTrouble:
 @dataclass(frozen=True)
 class UserAction:
     """A user on the dashboard: ``create_event`` (``title`` at ``start``), ``add_alert``
-    (to the event titled ``title``, ``before`` its start, lasting ``duration``) or
+    (to the event titled ``title``, ``before`` its start, lasting ``duration``),
     ``snooze`` (the lit alert of the event titled ``title``, for ``duration`` seconds,
-    or None: for the rest of its window)."""
+    or None: for the rest of its window); with a cloud, also ``update_alert`` (the next added
+    alert of the event titled ``title``: to ``before`` and/or ``duration``) and
+    ``update_application`` (``title`` is the version)."""
 
     action: str
     title: str
     start: float | None = None
     before: float | None = None
     duration: float | None = 600.0
+    bad_hash: bool = False  # update_application (``title`` is the version): a package with the wrong SHA-256
 
 
 @dataclass(frozen=True)
@@ -240,13 +244,26 @@ def _site(node: YamlValue) -> object:
             raise body["garble"].error("garble is 'template' or 'truncated'")
         return SiteTrouble("garble", duration, how=how)
     if "layout" in body:
-        return SiteTrouble("layout", 0.0, how=body["layout"].text("layout"))
+        layout = body["layout"].text("layout")
+        if layout not in LAYOUTS:
+            raise body["layout"].error(f"unknown layout {layout!r}; layouts are {', '.join(LAYOUTS)}")
+        return SiteTrouble("layout", 0.0, how=layout)
     raise node.error("a site event needs one of: errors: 500, timeouts: true, garble: template, layout: cards")
 
 
 def _user(node: YamlValue) -> object:
     body = node.keys("user", {"create_event": False, "add_alert": False, "snooze": False, "start": False,
-                              "before": False, "for": False})
+                              "before": False, "for": False, "update_alert": False, "update_application": False,
+                              "bad_hash": False})
+    if "update_alert" in body:
+        if "before" not in body and "for" not in body:
+            raise node.error("update_alert needs 'before' and/or 'for'")
+        return UserAction("update_alert", body["update_alert"].text("update_alert"),
+                          before=body["before"].duration("before") if "before" in body else None,
+                          duration=body["for"].duration("for") if "for" in body else None)
+    if "update_application" in body:
+        return UserAction("update_application", body["update_application"].text("update_application"),
+                          bad_hash="bad_hash" in body and body["bad_hash"].boolean("bad_hash"))
     if "create_event" in body:
         if "start" not in body:
             raise node.error("create_event needs 'start' (an ISO time with offset)")
@@ -260,8 +277,9 @@ def _user(node: YamlValue) -> object:
     if "snooze" in body:
         return UserAction("snooze", body["snooze"].text("snooze"),
                           duration=body["for"].duration("for") if "for" in body else None)
-    raise node.error("a user event is create_event: TITLE (with start), add_alert: TITLE (with before) "
-                     "or snooze: TITLE (optionally with for)")
+    raise node.error("a user event is create_event: TITLE (with start), add_alert: TITLE (with before), "
+                     "snooze: TITLE (optionally with for), update_alert: TITLE (with before and/or for) or "
+                     "update_application: VERSION (the last two with a cloud)")
 
 
 def _power(node: YamlValue) -> object:

@@ -73,8 +73,8 @@ class _Window:
         return any(lo <= t < hi for lo, hi in self.snoozed)
 
 
-def expected_intervals(run) -> list[tuple[float, float]]:
-    """When the light must be on, from the world's truth alone."""
+def expected_windows(run) -> list[_Window]:
+    """Every alert window the world's truth gives (seconds since the start), with the users' snoozes."""
     part = run.world.controller
     start = run.scenario.start_epoch
     known_from = next((r["t"] for r in run.trace.records if r["kind"] == "fixture.added"), run.duration)
@@ -103,8 +103,19 @@ def expected_intervals(run) -> list[tuple[float, float]]:
         if held:
             window = max(held, key=lambda w: w.lo)
             window.snoozed.append((at, at + act.duration if act.duration is not None else window.hi))
+    return windows
+
+
+def expected_intervals(run) -> list[tuple[float, float]]:
+    """When the light must be on, from the world's truth alone."""
+    windows = expected_windows(run)
     due = merge(piece for w in windows
                 for piece in subtract([(max(w.lo, 0.0), min(w.hi, run.duration))], w.snoozed))
+    return subtract(due, power_off(run))
+
+
+def power_off(run) -> list[tuple[float, float]]:
+    """When the controller had no power, from the world's power.lost / power.restored records."""
     off, lost = [], None
     for r in run.trace.records:
         if r["kind"] == "power.lost":
@@ -114,7 +125,7 @@ def expected_intervals(run) -> list[tuple[float, float]]:
             lost = None
     if lost is not None:
         off.append((lost, run.duration))
-    return subtract(due, off)
+    return off
 
 
 def _flag(node: YamlValue) -> dict:

@@ -15,11 +15,17 @@ switched on and off by the world (``add_fault`` / ``remove_fault``):
 
 Stuck, spike and drift produce frames with a valid checksum: the firmware cannot
 tell them from real values; they exist to test what downstream does with them.
+
+``ReplayDHT22`` sends values recorded on a board (``hilsim record``) instead of the cycle
+(``world: {sensor: {replay: FILE}}``).
 """
 
 from __future__ import annotations
 
+import bisect
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 from firmware.dht22 import NO_RESPONSE, TIMEOUT, SensorError, bits_frame, encode_frame, frame_bits
@@ -125,3 +131,42 @@ class SimDHT22:
 def _signed_t10(frame: bytes) -> int:
     t10 = ((frame[2] & 0x7F) << 8) | frame[3]
     return -t10 if frame[2] & 0x80 else t10
+
+
+def read_recording(path: str | Path) -> dict[str, tuple[tuple[float, float, float], ...]]:
+    """Sensor samples from a trace written by ``hilsim record``: {node: ((t, degC, %RH), ...)} in time order.
+
+    Reads the ``reading.recorded`` lines (one per reading the board sampled); ValueError when the file
+    holds none or is not JSON Lines.
+    """
+    samples: dict[str, list[tuple[float, float, float]]] = {}
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise ValueError(f"line {number} is not JSON") from None
+            if record.get("kind") == "reading.recorded":
+                samples.setdefault(record["node"], []).append(
+                    (float(record["t"]), float(record["temperature"]), float(record["humidity"])))
+    if not samples:
+        raise ValueError("no reading.recorded lines: record one with 'hilsim record --port PORT --for 10m'")
+    return {node: tuple(sorted(rows)) for node, rows in sorted(samples.items())}
+
+
+class ReplayDHT22(SimDHT22):
+    """A DHT22 that sends recorded values: at ``t`` seconds into the run, the last sample recorded at or
+    before ``t`` (the recording repeats when the run outlasts it). Faults apply as to ``SimDHT22``."""
+
+    def __init__(self, rt, node_id: str, samples: tuple[tuple[float, float, float], ...]):
+        super().__init__(rt, node_id)
+        self._times = [s[0] - samples[0][0] for s in samples]
+        self._samples = samples
+        self._span = self._times[-1] + (self._times[-1] / max(1, len(samples) - 1) if len(samples) > 1 else 1.0)
+
+    def values(self) -> tuple[float, float]:
+        elapsed = (self._rt.now() - self._rt.start) % self._span
+        i = max(0, bisect.bisect_right(self._times, elapsed) - 1)
+        return self._samples[i][1], self._samples[i][2]

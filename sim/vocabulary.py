@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from sim import controller_world, expect, faults, light_check, world
+from sim import cloud_world, controller_world, expect, faults, light_check, world
 from sim.expect import ExpectationKind
 from sim.scenario import Scenario, WorldKey
 from sim.yaml_value import YamlValue
@@ -33,10 +33,10 @@ class Vocabulary:
 
 
 def default_vocabulary() -> Vocabulary:
-    """Everything hilsim's world knows: telemetry and the match-day controller."""
+    """Everything hilsim's world knows: telemetry, the match-day controller and its cloud."""
     return Vocabulary(
         world={**world.WORLD_KEYS, **controller_world.WORLD_KEYS},
-        timeline={**faults.TELEMETRY_EVENTS, **faults.CONTROLLER_EVENTS},
-        expectations={**expect.EXPECTATIONS, **light_check.EXPECTATIONS},
+        timeline={**faults.TELEMETRY_EVENTS, **faults.CONTROLLER_EVENTS, **cloud_world.CLOUD_EVENTS},
+        expectations={**expect.EXPECTATIONS, **light_check.EXPECTATIONS, **cloud_world.EXPECTATIONS},
         checks=(controller_world.check, world.check_parties),
     )

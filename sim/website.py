@@ -14,8 +14,9 @@ longer match), :meth:`~ClubSite.serve_errors`, :meth:`~ClubSite.timeouts`,
 :meth:`~ClubSite.garble_page`. Whether the site can be reached at all is the world's internet
 link, not the site's business. Every request is traced as ``request.served``.
 
-The sample files ``fixtures/pages/kaagent-2025-26.{html,ics}`` are this module's
-rendering of an invented 2025-26 season; :meth:`ClubSite.from_page` loads one back.
+The sample files ``fixtures/pages/kaagent-2025-26.{html,ics}``, ``positional-2025-26.html`` and
+``day-cards-2025-26.html`` are this module's renderings of an invented 2025-26 season;
+:meth:`ClubSite.from_page` loads one back (with the selectors file next to it).
 """
 
 from __future__ import annotations
@@ -30,14 +31,19 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from system.decisions.fixtures import DEFAULT_CLUB, DEFAULT_TZ, read_fixtures_html, season_of
+from system.decisions.page_text import decode_page
+from system.decisions.selectors import Selectors
 
 PAGE_PATH = "/kalender"
 FEED_PATH = "/kalender.ics"
 HOST = "www.kaagent.example"
-LAYOUTS = ("table", "cards")
+LAYOUTS = ("table", "cards", "positional", "day-cards")
 GARBLES = ("template", "truncated")
 
 _DAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
+_FR_DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+_FR_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+              "novembre", "décembre")
 _MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
            "oktober", "november", "december")
 
@@ -84,9 +90,16 @@ def _as_epoch(kickoff: float | datetime | str, tz: str) -> float:
 
 def render_html(games: Iterable[Game], *, layout: str = "table", tz: str = DEFAULT_TZ,
                 title: str = "Kalender A-kern 2025-2026", garble: str | None = None) -> str:
-    """The fixtures page: a table row per game (or cards), month headers, times like ``20u30``."""
+    """The fixtures page in one of :data:`LAYOUTS`: ``table`` (a row per game with classed cells, month
+    headers, times like ``20u30``), ``cards`` (a card per game, same cells), ``positional`` (an old table
+    without classes, date and kickoff in one cell) or ``day-cards`` (French day headers above cards that
+    hold the kickoff). ``garble`` breaks it as a CMS would (``template``, ``truncated``)."""
     zone = ZoneInfo(tz)
     ordered = sorted(games, key=lambda g: (g.kickoff, g.home, g.away))
+    if layout == "positional":
+        return _garbled(render_positional(ordered, zone, title, template=garble == "template"), garble, "</tr>")
+    if layout == "day-cards":
+        return _garbled(render_day_cards(ordered, zone, title, template=garble == "template"), garble, "</p></div>")
     esc = htmllib.escape
     out = ['<!DOCTYPE html>', '<html lang="nl">', '<head>', '<meta charset="utf-8">',
            f'<title>{esc(title)} | KAA Gent</title>', '</head>', '<body>',
@@ -123,6 +136,61 @@ def render_html(games: Iterable[Game], *, layout: str = "table", tz: str = DEFAU
         rows_end = text.rfind("</tr>" if layout == "table" else "</article>", 0, len(text) // 3)
         text = text[: rows_end + 5] if rows_end >= 0 else text[: len(text) // 3]
     return text
+
+
+def _garbled(text: str, garble: str | None, row_end: str) -> str:
+    if garble == "truncated":  # the CMS stopped after a third of the rows
+        end = text.rfind(row_end, 0, len(text) // 3)
+        return text[: end + len(row_end)] if end >= 0 else text[: len(text) // 3]
+    return text
+
+
+def _clock(game: Game, local: datetime, sep: str, postponed: str, pending: str) -> str:
+    if game.postponed:
+        return postponed
+    return f"{local.hour}{sep}{local.minute:02d}" if game.time_fixed else pending
+
+
+def render_positional(games: Iterable[Game], zone: ZoneInfo, title: str = "Wedstrijden", *,
+                      charset: str = "utf-8", template: bool = False) -> str:
+    """An old table layout: no classes, ``home | - | away | competition | dd/mm/yyyy 20u30``."""
+    esc = htmllib.escape
+    out = [f'<html><head><meta http-equiv="Content-Type" content="text/html; charset={charset}">',
+           f'<title>{esc(title)}</title></head><body>', f'<h2>{esc(title)}</h2>',
+           '<table id="wedstrijden" border="1" cellpadding="2">',
+           '<tr><th>Thuis</th><th></th><th>Bezoekers</th><th>Reeks</th><th>Datum / uur</th></tr>']
+    for game in games:
+        local = datetime.fromtimestamp(game.kickoff, zone)
+        kickoff = f"{local:%d/%m/%Y} {_clock(game, local, 'u', 'uitgesteld', 'nnb')}"
+        if template:
+            kickoff = "{{ match.date|format }} {{ match.time }}"
+        out.append(f"<tr><td>{esc(game.home)}</td><td>-</td><td>{esc(game.away)}</td>"
+                   f"<td>{esc(game.competition)}</td><td>{kickoff}</td></tr>")
+    out += ["</table>", "<p>Uren onder voorbehoud.</p>", "</body></html>"]
+    return "\n".join(out) + "\n"
+
+
+def render_day_cards(games: Iterable[Game], zone: ZoneInfo, title: str = "Calendrier", *,
+                     template: bool = False) -> str:
+    """Day headers in French (``samedi 2 août 2025``) above cards with the kickoff (``20h45``), the teams,
+    the competition and the ground."""
+    esc = htmllib.escape
+    out = ['<!DOCTYPE html>', '<html lang="fr"><head><meta charset="utf-8">', f'<title>{esc(title)}</title>',
+           '</head><body>', f'<h1>{esc(title)}</h1>', '<section class="programme">']
+    day = None
+    for game in games:
+        local = datetime.fromtimestamp(game.kickoff, zone)
+        if local.date() != day:
+            day = local.date()
+            header = f"{_FR_DAYS[local.weekday()]} {local.day} {_FR_MONTHS[local.month - 1]} {local.year}"
+            out.append(f'<h3 class="titre jour">{"{{ match.date|format }}" if template else header}</h3>')
+        clock = "{{ match.time }}" if template else _clock(game, local, "h", "reporté", "à déterminer")
+        out.append(f'<div class="kaart"><span class="heure">{clock}</span>'
+                   f'<div class="equipes"><span class="domicile">{esc(game.home)}</span> <em>contre</em> '
+                   f'<span class="visiteur">{esc(game.away)}</span></div>'
+                   f'<p class="competition">{esc(game.competition)}</p><p class="stade">{esc(game.location)}</p></div>')
+    out += ['</section>', '<footer>Données inventées</footer>', '</body></html>']
+    return "\n".join(out) + "\n"
 
 
 def render_ical(games: Iterable[Game], *, style: str = "tzid", tz: str = DEFAULT_TZ, host: str = HOST,
@@ -170,9 +238,10 @@ def render_ical(games: Iterable[Game], *, style: str = "tzid", tz: str = DEFAULT
 
 # -- the season on a page ---------------------------------------------------------------------------
 
-def read_season(path: str | Path, tz: str = DEFAULT_TZ) -> list[Game]:
-    """Every game (home and away) of a saved fixtures page, as the site would serve it."""
-    fixtures = read_fixtures_html(Path(path).read_text(encoding="utf-8"), club=None, tz=tz)
+def read_season(path: str | Path, tz: str = DEFAULT_TZ, selectors: Selectors = Selectors()) -> list[Game]:
+    """Every game (home and away) of a saved fixtures page, as the site would serve it (``selectors``: where
+    the page's cells are, as for the controller)."""
+    fixtures = read_fixtures_html(decode_page(Path(path).read_bytes()), selectors, club=None, tz=tz)
     return [Game(e.home, e.away, e.start, competition=e.competition, location=e.location,
                  postponed=e.status != "scheduled") for e in fixtures.events]
 
@@ -195,14 +264,16 @@ class ClubSite:
     """The club website party: current season state, scripted changes, an httpx transport."""
 
     def __init__(self, rt, games: Iterable[Game], *, tz: str = DEFAULT_TZ, latency: float = 0.3,
-                 host: str = HOST, ical_style: str = "tzid"):
+                 host: str = HOST, ical_style: str = "tzid", layout: str = LAYOUTS[0]):
         self.rt = rt.child("club-site")
         self.games: list[Game] = [g if g.uid else replace(g, uid=self._uid(g, tz, host)) for g in games]
         self.tz = tz
         self.latency = latency
         self.host = host
         self.ical_style = ical_style
-        self.layout = LAYOUTS[0]
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}; layouts are {', '.join(LAYOUTS)}")
+        self.layout = layout
         self._errors: tuple[int, float] | None = None  # (status, until)
         self._timeouts_until: float | None = None
         self._garble: tuple[str, float] | None = None  # (how, until)
@@ -216,9 +287,9 @@ class ClubSite:
         return game_uid(game.home, game.away, season_of(day), host)
 
     @classmethod
-    def from_page(cls, rt, path: str | Path, **options) -> "ClubSite":
+    def from_page(cls, rt, path: str | Path, selectors: Selectors = Selectors(), **options) -> "ClubSite":
         """A site serving the season found on a saved fixtures page (every game, home and away)."""
-        return cls(rt, read_season(path, options.get("tz", DEFAULT_TZ)), **options)
+        return cls(rt, read_season(path, options.get("tz", DEFAULT_TZ), selectors), **options)
 
     # -- addresses and rendering
     @property

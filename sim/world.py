@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable
 
@@ -29,12 +30,29 @@ from sim.network import Network
 from sim.controller_world import ControllerPart
 from sim.scenario import Scenario, WorldKey
 from sim.radio import SimClock, SimRadio
-from sim.sensors import SimDHT22
+from sim.sensors import ReplayDHT22, SimDHT22, read_recording
 from system.services.bridge import Bridge
 from sim.pushgateway import RecordingPushTarget
 from system.services.prometheus import ReadingPusher
 from system.errors import ScenarioError
 from system.adapters.reading_store import ReadingStore
+
+def _sensor(node) -> dict:
+    """``sensor: {replay: FILE}``: every node's DHT22 sends the values recorded in FILE (``hilsim record``);
+    a node replays its own recording when FILE has one for it, else the file's first node's."""
+    body = node.keys("sensor", {"replay": True})
+    name = body["replay"].text("replay")
+    here = Path(node.ctx.file).resolve().parent
+    found = next((p for p in (Path(name), here / name, here.parent / name) if p.is_file()), None)
+    if found is None:
+        raise body["replay"].error(f"no recording {name!r} (looked in the current directory and next to the "
+                                   "scenario file)")
+    try:
+        samples = read_recording(found)
+    except (ValueError, KeyError) as exc:
+        raise body["replay"].error(f"{name}: {exc}") from None
+    return {"replay": str(found), "samples": samples}
+
 
 # The telemetry world's ``world:`` keys, gathered by sim/vocabulary.py.
 WORLD_KEYS = MappingProxyType({
@@ -45,6 +63,7 @@ WORLD_KEYS = MappingProxyType({
     "read_every": WorldKey(lambda n: n.duration("read_every"), 4.0),
     "history": WorldKey(lambda n: n.integer("history", minimum=1), 60),
     "sntp_after": WorldKey(lambda n: n.duration("sntp_after"), 0.0),
+    "sensor": WorldKey(_sensor, None),
 })
 NODE_FAULTS = (SensorFault, WifiWeak, WifiDrop)
 LINK_FAULTS = (LinkDown, LinkUp, LinkDegraded)
@@ -74,6 +93,15 @@ def check_parties(scenario: Scenario) -> None:
         if isinstance(fault, NODE_FAULTS) and fault.node not in nodes:
             raise ScenarioError(f"no node {fault.node!r} in this world; nodes: {', '.join(nodes) or 'none'}",
                                 file=scenario.file, line=event.line)
+
+
+def make_sensor(rt, name: str, world: dict[str, Any]) -> SimDHT22:
+    """Node ``name``'s simulated DHT22: the daily cycle, or the recording of ``world: {sensor: {replay: ...}}``."""
+    replay = world.get("sensor")
+    if replay is None:
+        return SimDHT22(rt, name)
+    samples = replay["samples"]
+    return ReplayDHT22(rt, name, samples.get(name) or next(iter(samples.values())))
 
 
 @dataclass
@@ -110,7 +138,7 @@ class World:
             node_rt = rt.child(name)
             link = self.network.link(name, "broker", latency=cfg["latency"])
             will = Message(status_topic(name), OFFLINE, 1, True)
-            sensor = self.sensors[name] = SimDHT22(node_rt, name)
+            sensor = self.sensors[name] = self._sensor(node_rt, name)
             radio = self.radios[name] = SimRadio(node_rt, name, on_down=lambda l=link: self.hold_down(l, "wifi"),
                                                  on_up=lambda l=link: self.release(l, "wifi"))
             clock = SimClock(node_rt, name, cfg["sntp_after"])
@@ -131,6 +159,9 @@ class World:
             self.controller = ControllerPart(self, cfg["controller"])
             self.services.append(("controller", self.controller.run))
             self._appliers.update(self.controller.appliers())
+
+    def _sensor(self, rt, name: str) -> SimDHT22:
+        return make_sensor(rt, name, self.scenario.world)
 
     def start(self) -> None:
         for name, service in self.services:

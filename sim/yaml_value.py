@@ -2,7 +2,7 @@
 
 Scalars are read as the strings written (no YAML 1.1 guessing: ``10:30`` is a time
 of day, not 630) and typed when asked: durations like ``90s``, ``2h30m``, ``1d``;
-times like ``09:00`` (first such time at or after the start, in the start's UTC
+times like ``09:00`` or ``9u30`` (first such time at or after the start, in the start's UTC
 offset), ``+2h`` (after the start) or ISO timestamps with an offset. Every reader
 raises a :class:`~system.errors.ScenarioError` naming the file and the line, and
 ``keys()`` refuses unknown keys with the keys that are allowed.
@@ -17,12 +17,13 @@ from typing import Any
 
 import yaml
 
-from system.errors import ScenarioError
+from system.decisions.localtime import parse_hhmm
+from system.errors import RefusedInput, ScenarioError
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_CLOCK = re.compile(r"^\d{1,2}\s*[:.uUhH]\s*\d{0,2}$")  # shaped like a time of day: 09:00, 9u, 20h30
 
 
 class YamlValue:
@@ -98,12 +99,13 @@ class YamlValue:
             raise self.error("the scenario needs 'start' before times can be read")
         if raw.startswith("+"):
             return YamlValue(raw[1:], self.line, self.ctx).duration(what)
-        clock = _CLOCK.match(raw)
-        if clock:
-            h, m, s = int(clock[1]), int(clock[2]), int(clock[3] or 0)
-            if h > 23 or m > 59 or s > 59:
-                raise self.error(f"{what}: {raw!r} is not a time of day")
-            at = start.replace(hour=h, minute=m, second=s, microsecond=0)
+        if _CLOCK.match(raw):
+            try:
+                h, m = parse_hhmm(raw)  # the one HH:MM reader (system/decisions/localtime.py)
+            except RefusedInput:
+                raise self.error(f"{what}: {raw!r} is not a time of day") from None
+            # in the start's fixed UTC offset, where every wall-clock time happens exactly once
+            at = start.replace(hour=h, minute=m, second=0, microsecond=0)
             if at < start:
                 at += timedelta(days=1)
             return (at - start).total_seconds()

@@ -9,6 +9,8 @@ the adapters (``system/adapters/``) or the sim models (``sim/``) that implement 
     ReadingSink     system.adapters.reading_store.ReadingStore (SQLite, in memory in sim)
     FixturesStore   system.adapters.store.Store
     AlertStore      system.adapters.store.Store
+    OutboxStore     system.adapters.store.Store (cloud sync)
+    JobStore        system.adapters.store.Store (cloud jobs)
     PushTarget      sim.pushgateway.RecordingPushTarget  system.adapters.pushgateway.PushgatewayTarget
     RelayBackend    sim.relay.SimRelay                   system.adapters.relays.GpiodRelay, SerialRelayBoard
     HTTP            ``httpx.AsyncClient`` itself: in sim its transport is the simulated web
@@ -130,6 +132,34 @@ class AlertStore(FixturesStore, Protocol):
     def record_ended(self, alert_id: str, at: float, now: float) -> bool: ...
 
     def close(self) -> None: ...
+
+
+class OutboxStore(Protocol):
+    """What cloud sync needs: the outbox in commit order, its position, and a consistent snapshot."""
+
+    def outbox_pending(self, limit: int = 100) -> list[Any]: ...
+
+    def outbox_ack(self, up_to_id: int) -> int: ...
+
+    def outbox_position(self) -> tuple[int, int]: ...
+
+    def snapshot(self) -> tuple[int, dict[str, dict[str, dict]]]: ...
+
+    def on_change(self, listener: Callable[[], None]) -> None: ...
+
+
+class JobStore(AlertStore, Protocol):
+    """What the job agent needs: one transaction around a job's effect and its id, and the jobs seen."""
+
+    def atomic(self) -> ContextManager[None]: ...
+
+    def add_job(self, job_id: str, kind: str, document: dict, now: float) -> bool: ...
+
+    def finish_job(self, job_id: str, status: str, result: dict | None, now: float) -> None: ...
+
+    def job(self, job_id: str) -> Any: ...
+
+    def remove_extra(self, event_key: str, before: float) -> bool: ...
 
 
 class PushTarget(Protocol):

@@ -1,15 +1,30 @@
 import os
+import shutil
 
 import pytest
 
 from sim.runtime import SimRuntime
 from system.adapters.asyncio_runtime import AsyncioRuntime
 
-from processes import free_port, start_server, stop_server
+from processes import MOSQUITTO, free_port, start_server, stop_server
 # HILSIM_REQUIRE_ALL=1 (set by .ci/run): a skipped live or micropython test fails (see require_all.py).
 from require_all import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401
 
 PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--hil-port", default=None, metavar="PORT",
+                     help="Serial port of a real ESP32 running hilsim's firmware: runs the tests marked hardware.")
+
+
+@pytest.fixture
+def hil_port(request):
+    """The real board's port from --hil-port; tests that need one skip (marker hardware) without it."""
+    port = request.config.getoption("--hil-port")
+    if not port:
+        pytest.skip("no real ESP32 attached: pass --hil-port PORT (e.g. /dev/ttyUSB0) to run the hardware tests")
+    return port
 
 
 @pytest.fixture(params=["sim", "live"])
@@ -29,4 +44,17 @@ def pushgateway(tmp_path):
     proc = start_server([PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}",
                          f"--persistence.file={tmp_path / 'pushgateway.db'}"], port)
     yield f"http://127.0.0.1:{port}"
+    stop_server(proc)
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    """A real Mosquitto (Debian package) on a free loopback port, anonymous, no persistence; yields its port."""
+    if not os.access(MOSQUITTO, os.X_OK) or not shutil.which("mosquitto_pub"):
+        pytest.skip("Debian package mosquitto (and mosquitto-clients) not installed")
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = start_server([MOSQUITTO, "-c", str(conf)], port)
+    yield port
     stop_server(proc)

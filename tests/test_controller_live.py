@@ -27,10 +27,14 @@ from processes import ROOT, WAIT, TracedProcess, free_port
 pytestmark = pytest.mark.live
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
+STARTUP = 20.0  # seconds a controller process may take to start and plan, on 2 loaded cores
+LEAD = 10.0  # seconds from its first fetch of the feed to the alert window: parse, store and plan in between
+LATE = 5.0  # the light goes on at most this long after its window opens
 
 
 class ClubSite:
-    """A loopback web server whose one page (``/kalender``) the test rewrites at will."""
+    """A loopback web server whose one page (``/kalender``) the test rewrites at will (``body`` is the text, or a
+    function called for each request)."""
 
     def __init__(self, body: str, content_type: str):
         site = self
@@ -39,7 +43,7 @@ class ClubSite:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 site.requests += 1
-                data = site.body.encode()
+                data = (site.body() if callable(site.body) else site.body).encode()
                 self.send_response(200 if self.path == "/kalender" else 404)
                 self.send_header("content-type", site.content_type)
                 self.send_header("content-length", str(len(data)))
@@ -143,9 +147,16 @@ def ics(kickoff: datetime) -> str:
 
 def test_a_game_from_the_ical_feed_turns_the_real_controllers_light_on_at_its_first_alert(tmp_path):
     first_alert = max(rule.before for rule in DEFAULT_POLICIES[GAME])
-    # A kickoff a few seconds more than the first alert's lead: its window opens while we watch.
-    kickoff = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=first_alert + 6)
-    site = ClubSite(ics(kickoff), "text/calendar")
+    fixed: list[datetime] = []
+
+    def feed() -> str:
+        # The kickoff is fixed when the controller first asks, so that its window opens LEAD seconds later
+        # however long the process took to start: the light must go on while we watch, never at start-up.
+        if not fixed:
+            fixed.append(datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=first_alert + LEAD))
+        return ics(fixed[0])
+
+    site = ClubSite(feed, "text/calendar")
     ctl = ControllerProcess("--db", str(tmp_path / "c.db"), "--fixtures-url", site.url, "--format", "ical")
     try:
         ctl.until(lambda rs: ctl.of_kind("relay.on"), "the light on")
@@ -153,19 +164,20 @@ def test_a_game_from_the_ical_feed_turns_the_real_controllers_light_on_at_its_fi
         code = ctl.stop(signal.SIGTERM)  # as systemd stops it
         site.close()
     assert code == 0 and "controller: stopped" in ctl.proc.stderr.read()
+    (kickoff,) = fixed
     (added,) = ctl.of_kind("fixture.added")
     assert added["start"] == kickoff.timestamp()
     (fired,) = ctl.of_kind("alert.fired")
     opens = kickoff.timestamp() - first_alert
     assert fired["at"] == opens
     (on,) = ctl.of_kind("relay.on")
-    assert opens <= ctl.wall(on) < opens + 5, "the light goes on when the window opens, not before, not much after"
+    assert opens <= ctl.wall(on) < opens + LATE, "the light goes on when the window opens, not before, not much after"
 
 
 def test_offline_from_the_start_the_stored_game_still_turns_the_light_on(tmp_path):
     """No internet at all (fixtures and push endpoints refuse connections): the local store decides."""
     first_alert = max(rule.before for rule in DEFAULT_POLICIES[GAME])
-    kickoff = time.time() + first_alert + 5
+    kickoff = time.time() + first_alert + STARTUP  # the store is read at start: the window opens after that
     db = str(tmp_path / "c.db")
     store = Store(db)
     store.put_event(Event(key="g1", kind=GAME, title="KAA Gent - Club Brugge", start=kickoff))
@@ -181,8 +193,42 @@ def test_offline_from_the_start_the_stored_game_still_turns_the_light_on(tmp_pat
     assert code == 0
     assert {r["reason"] for r in ctl.of_kind("scrape.failed")} == {"unreachable"}
     assert not ctl.of_kind("fixture.cancelled") and not ctl.of_kind("metrics.pushed")
+    (started,) = ctl.of_kind("controller.started")
+    assert started["epoch"] < kickoff - first_alert, f"the controller took more than {STARTUP} s to start"
     (on,) = ctl.of_kind("relay.on")
-    assert kickoff - first_alert <= ctl.wall(on) < kickoff - first_alert + 5
+    assert kickoff - first_alert <= ctl.wall(on) < kickoff - first_alert + LATE
     store = Store(db)
     (kept,) = store.stored_events()
     assert (kept.key, kept.start, kept.status) == ("g1", kickoff, SCHEDULED)
+
+
+def test_a_snooze_from_the_console_darkens_the_running_controllers_light_within_seconds(tmp_path):
+    """An operator on the Pi: the light is on for an alert; ``hilsim controller snooze`` in another process
+    writes the snooze to the store, and the running controller (which polls the store for changes made
+    elsewhere every 2 s) switches the light off."""
+    import subprocess
+    import sys
+
+    first_alert = max(rule.before for rule in DEFAULT_POLICIES[GAME])
+    kickoff = time.time() + first_alert - 2  # the first alert's window opened two seconds ago
+    db = str(tmp_path / "c.db")
+    store = Store(db)
+    store.put_event(Event(key="g1", kind=GAME, title="KAA Gent - Club Brugge", start=kickoff))
+    store.close()
+    ctl = ControllerProcess("--db", db)
+    try:
+        ctl.until(lambda rs: ctl.of_kind("relay.on"), "the light on")
+        plan = subprocess.run([sys.executable, "-m", "hilsim", "controller", "plan", "--db", db], cwd=ROOT,
+                              capture_output=True, text=True, timeout=WAIT)
+        assert plan.returncode == 0 and "on now (fired)" in plan.stdout, plan.stdout + plan.stderr
+        asked = time.time()
+        snooze = subprocess.run([sys.executable, "-m", "hilsim", "controller", "snooze", "--db", db,
+                                 f"g1/policy/{int(first_alert)}"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=WAIT)
+        assert snooze.returncode == 0, snooze.stderr
+        ctl.until(lambda rs: ctl.of_kind("relay.off"), "the light off after the console's snooze")
+    finally:
+        code = ctl.stop()
+    assert code == 0
+    (off,) = ctl.of_kind("relay.off")
+    assert ctl.wall(off) - asked < 8, "picked up at the controller's next look at the store (every 2 s)"

@@ -160,3 +160,43 @@ def test_a_whole_season_follows_the_schedule():
     # the outage: no scrape got through for three days, yet the light came on from the local store
     outage = [r for r in run.trace.records if r["src"] == "controller~internet"]
     assert [r["kind"] for r in outage] == ["link.down", "link.up"]
+
+
+@pytest.mark.parametrize("layout", ["positional", "day-cards"])
+def test_a_club_page_in_another_layout_read_by_its_selectors_file_drives_the_light(layout):
+    """The site serves the season as an old positional table or as day-header cards; the controller reads it
+    with the same selectors file as ``hilsim controller --selectors``, through a reschedule and an added cup
+    tie, and the light follows the schedule recomputed from the site's calendar."""
+    text = SHORT.replace("fixtures: fixtures/pages/kaagent-2025-26.html",
+                         f"fixtures: fixtures/pages/{layout}-2025-26.html\n"
+                         f"    selectors: fixtures/pages/{layout}-2025-26.toml\n    layout: {layout}")
+    text = text.replace("expect:", '''  - at: 2025-07-31T11:00:00+02:00
+    fixture: {add: "KAA Gent - OH Leuven", competition: Croky Cup, kickoff: "2025-08-04T20:30:00+02:00"}
+expect:''')
+    run = run_scenario(parse(text, f"{layout}.yaml"))
+    assert [(v.name, v.measured) for v in run.verdicts if not v.ok] == []
+    added = [r for r in run.trace.of_kind("fixture.added") if "Croky Cup" in r["key"]]
+    assert [r["kickoff"] for r in added] == ["2025-08-04T20:30+02:00"]
+    assert run.trace.of_kind("fixture.rescheduled") and not run.trace.of_kind("source.suspicious")
+
+
+@pytest.mark.parametrize("change, words", [
+    ("    selectors: nowhere.toml", "no selectors file 'nowhere.toml'"),
+    ("    layout: scroll", "unknown layout 'scroll'; layouts are table, cards, positional, day-cards"),
+])
+def test_a_bad_selectors_file_or_layout_is_refused_at_load(change, words):
+    text = SHORT.replace("    fixtures: fixtures/pages/kaagent-2025-26.html",
+                         "    fixtures: fixtures/pages/kaagent-2025-26.html\n" + change)
+    with pytest.raises(ScenarioError) as error:
+        parse(text, "bad.yaml")
+    assert "bad.yaml:8: " in str(error.value) and words in str(error.value)
+
+
+def test_a_selectors_file_mistake_names_its_own_file_and_line(tmp_path):
+    (tmp_path / "club.toml").write_text('row = "tr"\nrows = "x"\n', encoding="utf-8")
+    text = SHORT.replace("    fixtures: fixtures/pages/kaagent-2025-26.html",
+                         f"    fixtures: fixtures/pages/kaagent-2025-26.html\n    selectors: {tmp_path / 'club.toml'}")
+    with pytest.raises(ScenarioError) as error:
+        parse(text, "bad.yaml")
+    assert "bad.yaml:8: the selectors file is unusable: " in str(error.value)
+    assert "club.toml:2: key 'rows': unknown key; known: row, home" in str(error.value)

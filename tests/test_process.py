@@ -4,10 +4,8 @@ lines an operator reads on stderr while the process retries, with or without --t
 from __future__ import annotations
 
 import io
-import os
 import queue
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,10 +15,9 @@ import time
 import pytest
 
 from hilsim.process import run_process, spawn_service, start_part
-from processes import ROOT, free_port, start_server, stop_server
+from processes import ROOT, free_port
 
 WAIT = 30.0
-MOSQUITTO = "/usr/sbin/mosquitto"
 STAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d "
 
 
@@ -128,27 +125,18 @@ def test_a_bridge_without_a_broker_says_it_retries_and_stops_on_sigterm(tmp_path
 
 
 @pytest.mark.live
-def test_a_bridge_says_when_it_connects_and_why_it_refuses_a_message(tmp_path):
-    if not os.access(MOSQUITTO, os.X_OK) or not shutil.which("mosquitto_pub"):
-        pytest.skip("Debian package mosquitto (and mosquitto-clients) not installed")
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    mosquitto = start_server([MOSQUITTO, "-c", str(conf)], port)
+def test_a_bridge_says_when_it_connects_and_why_it_refuses_a_message(mosquitto, tmp_path):
+    bridge = Stderr("bridge", "--broker", f"mqtt://127.0.0.1:{mosquitto}", "--db", str(tmp_path / "r.db"),
+                    "--metrics-port", "-1", "--trace", str(tmp_path / "trace.jsonl"))
     try:
-        bridge = Stderr("bridge", "--broker", f"mqtt://127.0.0.1:{port}", "--db", str(tmp_path / "r.db"),
-                        "--metrics-port", "-1", "--trace", str(tmp_path / "trace.jsonl"))
-        try:
-            bridge.expect(r"bridge: connected to the broker$")
-            subprocess.run(["mosquitto_pub", "-p", str(port), "-q", "1", "-t", "sensors/node-1/reading",
-                            "-m", "not json"], check=True, timeout=WAIT)
-            bridge.expect(r"bridge: refused input on sensors/node-1/reading: \w+")
-        finally:
-            code = bridge.stop(signal.SIGTERM)
-        bridge.expect(r"bridge: stopped \(SIGTERM\)$")
-        assert code == 0
+        bridge.expect(r"bridge: connected to the broker$")
+        subprocess.run(["mosquitto_pub", "-p", str(mosquitto), "-q", "1", "-t", "sensors/node-1/reading",
+                        "-m", "not json"], check=True, timeout=WAIT)
+        bridge.expect(r"bridge: refused input on sensors/node-1/reading: \w+")
     finally:
-        stop_server(mosquitto)
+        code = bridge.stop(signal.SIGTERM)
+    bridge.expect(r"bridge: stopped \(SIGTERM\)$")
+    assert code == 0
 
 
 @pytest.mark.live

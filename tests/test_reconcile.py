@@ -13,8 +13,8 @@ NOW = 100 * H
 
 
 def game(key: str, start: float, status: str = SCHEDULED, **kw) -> Event:
-    return Event(key=key, kind=GAME, title=f"KAA Gent - {key}", start=start, status=status, home="KAA Gent",
-                 away=key, **kw)
+    return Event(key=key, kind=GAME, start=start, status=status,
+                 **{"title": f"KAA Gent - {key}", "home": "KAA Gent", "away": key, **kw})
 
 
 CONCERT = Event(key="custom:concert", kind=CUSTOM, title="Concert", start=NOW + 50 * H)
@@ -111,11 +111,19 @@ KEYS = [f"g{i}" for i in range(8)]
 times = st.integers(90, 110).map(lambda h: h * H)
 
 
+# Every detail a source can change about a game (written here, not taken from reconcile.DETAILS, so that a
+# field dropped from that list is caught), each with two values to switch between.
+DETAIL_VALUES = {"title": ["", "KAA Gent - Club Brugge"], "home": ["KAA Gent", "AA Gent"],
+                 "away": ["", "Club Brugge"], "competition": ["Jupiler Pro League", "Croky Cup"],
+                 "location": ["", "Planet Group Arena"]}
+
+
 @st.composite
 def games_of(draw, keys=KEYS, statuses=(SCHEDULED, SCHEDULED, CANCELLED)):
     chosen = draw(st.lists(st.sampled_from(keys), unique=True))
     return [game(k, draw(times), draw(st.sampled_from(statuses)),
-                 location=draw(st.sampled_from(["", "Planet Group Arena"]))) for k in chosen]
+                 **{name: draw(st.sampled_from(values)) for name, values in DETAIL_VALUES.items()})
+            for k in chosen]
 
 
 @given(games_of(), games_of(), times, st.sets(st.sampled_from(KEYS), max_size=2))
@@ -128,6 +136,43 @@ def test_reconcile_is_idempotent(stored, scraped, now, pending):
     else:
         assert reconcile(after, scraped, now=now, pending=pending) == Reconciliation()
     assert CONCERT in after
+
+
+@st.composite
+def season_and_scrape(draw) -> tuple[list[Event], list[Event]]:
+    """Stored games, and a scrape of the same season: a game may be the same, gone, new, or have its kickoff,
+    its status or one of its details changed."""
+    stored = draw(games_of())
+    scraped = []
+    for event in stored:
+        # one change per game at most, so that a change of a single detail is common and nothing hides it
+        what = draw(st.sampled_from(["same", "gone", "start", "status", *DETAIL_VALUES]))
+        if what == "gone":
+            continue
+        if what == "start":
+            event = replace(event, start=draw(times))
+        elif what == "status":
+            event = replace(event, status=CANCELLED if event.status == SCHEDULED else SCHEDULED)
+        elif what in DETAIL_VALUES:  # the other value: a change, not a redraw of the same one
+            event = replace(event, **{what: next(v for v in DETAIL_VALUES[what] if v != getattr(event, what))})
+        scraped.append(event)
+    free = [k for k in KEYS if k not in {e.key for e in stored}]
+    return stored, scraped + (draw(games_of(free)) if free else [])
+
+
+@given(season_and_scrape(), times, st.sets(st.sampled_from(KEYS), max_size=2))
+def test_after_a_healthy_reconciliation_the_store_holds_every_listed_game_as_listed(season, now, pending):
+    """Whatever changed (kickoff, status, title, teams, competition, location), the store ends up with the
+    source's version of every game it lists as scheduled; only a suspicious scrape leaves it behind."""
+    stored, scraped = season
+    pending = pending - {e.key for e in scraped}
+    r = reconcile(stored + [CONCERT], scraped, now=now, pending=pending)
+    if r.suspicious:
+        return
+    after = {e.key: e for e in apply_reconciliation(stored + [CONCERT], r)}
+    for listed in scraped:
+        if listed.status == SCHEDULED:
+            assert after[listed.key] == listed
 
 
 @given(games_of(), games_of(), times, st.randoms(use_true_random=False))

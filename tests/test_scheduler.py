@@ -1,5 +1,5 @@
 """The scheduler in the sim runtime: light exactly during alert windows, exactly-once firing across
-restarts, user operations, and (freezegun) wall-clock conversion around DST changes."""
+restarts, user operations, and (freezegun) a live plan across a DST change."""
 
 import time
 from dataclasses import dataclass, field, replace
@@ -15,7 +15,8 @@ from system.decisions.events import CUSTOM, GAME, AlertRule, Event
 from system.services.metrics import Metrics
 from sim.relay import SimRelay
 from system.services.relay import RelayDriver
-from system.services.scheduler import Scheduler, local_epoch, next_local, parse_hhmm, to_local
+from system.services.scheduler import Scheduler
+from system.decisions.localtime import local_epoch, to_local
 from system.adapters.store import Store
 from system.trace import Trace
 
@@ -215,32 +216,9 @@ def utc(*args):
     return datetime(*args, tzinfo=timezone.utc).timestamp()
 
 
-def test_local_times_are_dst_correct_on_the_change_days():
-    assert local_epoch(date(2026, 3, 28), "20u30") == utc(2026, 3, 28, 19, 30)  # CET
-    assert local_epoch(date(2026, 3, 29), "20:30") == utc(2026, 3, 29, 18, 30)  # CEST from 29 March
-    assert local_epoch(date(2026, 10, 25), "20:30") == utc(2026, 10, 25, 19, 30)  # CET again on 25 October
-    assert local_epoch(date(2026, 3, 29), "02:30") == utc(2026, 3, 29, 1, 30)  # in the gap: 03:30 CEST
-    assert local_epoch(date(2026, 10, 25), "02:30") == utc(2026, 10, 25, 0, 30)  # twice: the first (CEST)
-    assert to_local(utc(2026, 10, 25, 1, 30)).strftime("%H:%M %Z") == "02:30 CET"
-    with pytest.raises(RefusedInput):
-        parse_hhmm("25:00")
-
-
-@pytest.mark.parametrize("frozen, expected", [
-    ("2026-03-28T12:00:00Z", utc(2026, 3, 29, 6, 0)),   # the night the clocks go forward: 18 h away
-    ("2026-03-29T00:30:00Z", utc(2026, 3, 29, 6, 0)),
-    ("2026-10-24T12:00:00Z", utc(2026, 10, 25, 7, 0)),  # the night the clocks go back: 19 h away
-    ("2026-10-25T07:00:00Z", utc(2026, 10, 26, 7, 0)),  # exactly 08:00 now: the next one is tomorrow
-])
-def test_next_local_time_from_the_live_clock(frozen, expected):
-    with freeze_time(frozen):
-        rt = AsyncioRuntime(clock=time.time)
-        assert next_local("08:00", rt.now()) == expected
-
-
 def test_live_plan_across_the_spring_change_uses_elapsed_hours(tmp_path):
     """A 04:00 kickoff on 29 March: 4 h before is 23:00 CET the evening before (only 3 h on the clock face)."""
-    kickoff = local_epoch(date(2026, 3, 29), "04:00")
+    kickoff = local_epoch(date(2026, 3, 29), 4, 0)
     store = Store(str(tmp_path / "c.db"))
     store.put_event(game("g1", kickoff))
     with freeze_time("2026-03-28T22:05:00Z"):  # 23:05 CET

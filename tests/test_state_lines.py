@@ -39,3 +39,11 @@ def test_lines_carry_the_wall_clock_time_of_the_record_and_the_process_name():
     when = datetime.fromtimestamp(1_764_356_402.5).astimezone().isoformat(timespec="seconds")
     assert line == f"{when} bridge: stopped (SIGTERM)"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", when)
+
+
+def test_the_cloud_and_its_controller_say_what_an_operator_acts_on():
+    assert state_line({"kind": "alarm.raised", "device": "pi"}) == "alarm raised: no heartbeat from pi"
+    assert state_line({"kind": "alarm.cleared", "device": "pi"}) == "alarm cleared: heartbeat back from pi"
+    assert state_line({"kind": "sync.failed", "error": "cloud unreachable", "retry_in": 5.04}) == \
+        "cloud sync failed: cloud unreachable; retry in 5.0 s"
+    assert "keeps running" in state_line({"kind": "ota.failed", "reason": "bad_hash", "detail": "got 00"})

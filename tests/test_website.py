@@ -10,7 +10,7 @@ import pytest
 from sim.runtime import SimRuntime
 from sim.website import OPPONENTS, ClubSite, render_html, render_ical, sample_season
 from system.decisions.events import CANCELLED
-from system.decisions.fixtures import parse_fixtures_html, parse_fixtures_ical, read_fixtures_html, read_fixtures_ical
+from system.decisions.fixtures import read_fixtures_html, read_fixtures_ical
 from system.trace import Trace
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
@@ -20,8 +20,8 @@ PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
 def test_page_and_feed_in_every_style_read_back_as_the_season(style):
     season = sample_season()
     want = sorted((g.title, g.kickoff) for g in season)
-    assert sorted((e.title, e.start) for e in parse_fixtures_html(render_html(season), club=None)) == want
-    assert sorted((e.title, e.start) for e in parse_fixtures_ical(render_ical(season, style=style), club=None)) == want
+    assert sorted((e.title, e.start) for e in list(read_fixtures_html(render_html(season), club=None).events)) == want
+    assert sorted((e.title, e.start) for e in list(read_fixtures_ical(render_ical(season, style=style), club=None).events)) == want
 
 
 def test_the_sample_files_are_the_rendering_of_the_sample_season():

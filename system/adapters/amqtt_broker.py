@@ -50,29 +50,15 @@ from amqtt.errors import AMQTTError, BrokerError
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import OUTGOING, Session
-from pwdlib.hashers.argon2 import Argon2Hasher
 
+from system.adapters.passwords import hash_password, verify_password
 from system.errors import BackendError, ConfigError
 
 log = logging.getLogger(__name__)
 
-_HASHER = Argon2Hasher()
-
-
-def hash_password(password: str, *, time_cost: int = 3, memory_cost: int = 65536) -> str:
-    """An Argon2id hash of ``password`` (the cost parameters travel inside the hash).
-
-    Lower costs are for tests only: they make a brute-force attack cheap too.
-    """
-    return Argon2Hasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=1).hash(password)
-
-
-def verify_password(password: str, password_hash: str) -> bool:
-    """True if ``password`` matches ``password_hash``; a malformed hash never matches."""
-    try:
-        return _HASHER.verify(password, password_hash)
-    except Exception:  # a corrupt hash line must refuse the login, not crash the broker
-        return False
+# hash_password is re-exported: callers that write password files import it from here.
+__all__ = ["BrokerSettings", "DeviceAuthPlugin", "EmbeddedBroker", "TlsConfig", "add_user", "hash_password",
+           "read_password_file", "verify_password"]
 
 
 def read_password_file(path: Path) -> dict[str, str]:

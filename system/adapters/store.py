@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from system.decisions.alerts import Snooze
 from system.decisions.events import CANCELLED, CUSTOM, SCHEDULED, Alert, AlertRule, Event
@@ -74,6 +75,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+MIRRORED = ("events", "policies", "extras", "snoozes", "alert_log", "jobs")  # the tables the outbox carries
 
 
 @dataclass(frozen=True)
@@ -139,16 +141,40 @@ def migrate(db: sqlite3.Connection, source: str | None = None) -> int:
     return found
 
 
+def _open_readonly(path: str) -> sqlite3.Connection:
+    """A connection that cannot write (a dry run, the console's plan), to a store of this schema.
+
+    WAL lets it read while the controller writes; a missing file or another schema version is a ConfigError.
+    """
+    from urllib.parse import quote
+
+    try:
+        db = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, isolation_level=None)
+        found = db.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot read the store ({exc})", source=path) from None
+    if found != SCHEMA_VERSION:
+        db.close()
+        raise ConfigError(f"store has schema v{found}, this hilsim reads v{SCHEMA_VERSION} "
+                          "(the controller upgrades it when it starts)", source=path)
+    return db
+
+
 class Store:
     """The controller's SQLite store (``path`` a file; ``:memory:`` for quick tests).
 
     ``metrics`` (optional) gets ``count(name, n)`` for events added/updated/cancelled.
     """
 
-    def __init__(self, path: str = ":memory:", *, metrics: Any = None):
+    def __init__(self, path: str = ":memory:", *, metrics: Any = None, readonly: bool = False):
         self.path = path
         self.metrics = metrics
         self._listeners: list[Callable[[], None]] = []
+        self._depth = 0  # > 0 inside atomic(): nested changes join its transaction
+        if readonly:
+            self.db = _open_readonly(path)
+            self.migrated_from = self.schema_version()
+            return
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -161,7 +187,35 @@ class Store:
         """Call ``listener()`` after every committed change."""
         self._listeners.append(listener)
 
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction around several changes (a job's effect and its id): all of them or none.
+
+        Listeners run once, after the commit; an exception rolls everything back and propagates.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self.db.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.db.execute("COMMIT")
+        for listener in self._listeners:
+            listener()
+
     def _commit(self, work: Callable[[], Any]) -> Any:
+        if self._depth:
+            return work()  # inside atomic(): its transaction commits, and tells the listeners
         self.db.execute("BEGIN IMMEDIATE")
         try:
             result = work()
@@ -180,6 +234,14 @@ class Store:
     def _count(self, name: str, n: int) -> None:
         if self.metrics is not None and n:
             self.metrics.count(name, n)
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another connection (``hilsim controller snooze`` at the console) committed a change since
+        the last call; the live controller polls this so a console snooze darkens the light within seconds."""
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        changed = getattr(self, "_data_version", version) != version
+        self._data_version = version
+        return changed
 
     def journal_mode(self) -> str:
         return self.db.execute("PRAGMA journal_mode").fetchone()[0]
@@ -298,6 +360,16 @@ class Store:
 
         self._commit(work)
 
+    def remove_extra(self, event_key: str, before: float) -> bool:
+        """Remove the extra alert ``before`` seconds ahead of ``event_key`` (a job updating it); True if it was there."""
+        def work() -> bool:
+            cur = self.db.execute("DELETE FROM extras WHERE event_key = ? AND before = ?", (event_key, float(before)))
+            if cur.rowcount:
+                self._outbox("extras", f"{event_key}|{float(before)!r}", None)
+            return cur.rowcount > 0
+
+        return self._commit(work)
+
     def snoozes(self) -> list[Snooze]:
         rows = self.db.execute("SELECT alert_id, since, until FROM snoozes ORDER BY id")
         return [Snooze(*row) for row in rows]
@@ -396,6 +468,54 @@ class Store:
         cur = self.db.execute("DELETE FROM outbox WHERE id <= ?", (up_to_id,))
         self.db.execute("COMMIT")
         return cur.rowcount
+
+    def outbox_position(self) -> tuple[int, int]:
+        """``(acked, last)``: every change up to ``acked`` has left the outbox (the cloud has it);
+        ``last`` is the newest change ever queued. Ids are never reused (AUTOINCREMENT)."""
+        last = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        last = last[0] if last else 0
+        first = self.db.execute("SELECT min(id) FROM outbox").fetchone()[0]
+        return (last if first is None else first - 1), last
+
+    def snapshot(self) -> tuple[int, dict[str, dict[str, dict]]]:
+        """The whole store as the cloud mirror holds it, and the outbox position it includes.
+
+        Rows have the shape the outbox changes build up (each change's payload merged over the
+        row's earlier ones), so a mirror rebuilt from a snapshot equals one that followed every
+        change. Read in one transaction: no change can slip between the rows and the position.
+        """
+        self.db.execute("BEGIN")
+        try:
+            upto = self.outbox_position()[1]
+            rows: dict[str, dict[str, dict]] = {t: {} for t in MIRRORED}
+            for event in self.stored_events():
+                rows["events"][event.key] = asdict(event)
+            kinds = [k for (k,) in self.db.execute("SELECT kind FROM policy_kinds ORDER BY kind")]
+            for kind in kinds:
+                rules = self.db.execute("SELECT before, duration FROM policies WHERE kind = ? ORDER BY before DESC",
+                                        (kind,)).fetchall()
+                rows["policies"][kind] = {"kind": kind, "rules": [[b, d] for b, d in rules]}
+            for key, before, duration in self.db.execute("SELECT event_key, before, duration FROM extras"):
+                rows["extras"][f"{key}|{float(before)!r}"] = {"event_key": key, "before": before, "duration": duration}
+            for rowid, alert_id, since, until in self.db.execute("SELECT id, alert_id, since, until FROM snoozes"):
+                rows["snoozes"][str(rowid)] = {"alert_id": alert_id, "since": since, "until": until}
+            for entry in self.alert_log():
+                rows["alert_log"][f"{entry.alert_id}@{entry.at!r}"] = {
+                    "alert_id": entry.alert_id, "at": entry.at, "outcome": entry.outcome, "settled": entry.settled,
+                    "ended": entry.ended}
+            for job in self.jobs():
+                row = {"id": job.id, "kind": job.kind, "status": job.status}
+                if job.finished is not None:
+                    row["result"] = job.result
+                rows["jobs"][job.id] = row
+        finally:
+            self.db.execute("COMMIT")
+        return upto, rows
+
+    def job(self, job_id: str) -> Job | None:
+        """One recorded job, or None if this id never reached the device."""
+        found = [j for j in self.jobs() if j.id == job_id]
+        return found[0] if found else None
 
 
 def _with_status(event: Event, status: str) -> Event:

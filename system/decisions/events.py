@@ -13,6 +13,10 @@ CUSTOM = "custom"
 SCHEDULED = "scheduled"
 CANCELLED = "cancelled"
 
+# The details of an event a source may change without moving it: a change to any of these is an
+# update (reconcile), traced with the names of the fields that changed (scraper).
+DETAILS = ("title", "home", "away", "competition", "location")
+
 
 @dataclass(frozen=True)
 class Event:

@@ -4,11 +4,20 @@ Pure functions over text (no I/O, no clock): the scraper fetches, these decide w
 the text says. Rules, in one place:
 
 - Only home games of the configured club are kept (``club=None`` keeps every game,
-  which is what the simulated club website uses to load a season from a page).
-- Local times are Europe/Brussels unless told otherwise and are converted with
-  zoneinfo, so a game at 18u30 on the last Sunday of March is 16:30 UTC and one on
-  the last Sunday of October is 17:30 UTC. A local time that does not exist (inside
-  the spring-forward gap) is refused; an ambiguous one takes its first (summer) reading.
+  which is what the simulated club website uses to load a season from a page). A game
+  is home when its home team is one of the club's names (compared after folding case,
+  accents and dots: "K.A.A. Gent" is "KAA Gent"), or when it is played at one of the
+  club's home grounds (``ground``: the row's ``location`` cell or the feed's
+  ``LOCATION`` contains the ground's name), even if the names differ.
+- Where the games are on a page is :class:`~system.decisions.selectors.Selectors` (CSS
+  or XPath); what a date, time or kickoff cell says is :mod:`system.decisions.kickoff`.
+- Local times are Europe/Brussels unless told otherwise and follow the one rule of
+  :mod:`system.decisions.localtime`: a game at 18u30 on the last Sunday of March is
+  16:30 UTC; a kickoff inside the spring-forward gap is read past the gap (and noted,
+  never dropped); an ambiguous autumn time takes its first (summer) reading.
+- An iCalendar feed's ``Z`` (UTC) times are read as published, unless the source says
+  they are really local wall-clock times (``utc_is_local``, a known bug of some club
+  feeds).
 - A row whose date is known but whose time is not yet fixed (``nnb``, ``TBD``, empty)
   is *pending*: it is not an event yet, but its key is reported so reconciliation
   does not take it for a cancelled game. A row marked postponed (``uitgesteld``,
@@ -16,16 +25,19 @@ the text says. Rules, in one place:
 - Keys are stable across scrapes: the feed's UID when there is one, else
   ``home|away|competition|season`` (season ``2025-26`` runs from July to June).
 - Garbled input raises :class:`~system.errors.RefusedInput` with a short reason
-  (``no_rows``, ``missing_cell``, ``bad_date``, ``bad_time``, ``ical_unparseable``,
-  ``bad_summary``, ``bad_dtstart``, ``unknown_tzid``, ``nonexistent_local_time``,
-  ``duplicate_key``); the service counts it and changes nothing.
+  (``no_rows``, ``missing_cell``, ``bad_date``, ``ambiguous_date``, ``bad_time``,
+  ``ambiguous_time``, ``bad_kickoff``, ``ical_unparseable``, ``bad_summary``,
+  ``bad_dtstart``, ``unknown_tzid``, ``duplicate_key``); the service counts it and
+  changes nothing. With ``strict=False`` a reader instead reports every refused row
+  in :attr:`Fixtures.notes` (what ``hilsim fixtures check`` prints); the page is still
+  refused as a whole when any row is (:attr:`Fixtures.refused`).
 
 For example::
 
     >>> html = ('<table class="kalender"><tr class="wedstrijd"><td class="datum">zo 29/03/2026</td>'
     ...         '<td class="uur">18u30</td><td class="competitie">Jupiler Pro League</td>'
     ...         '<td class="thuis">KAA Gent</td><td class="uit">Club Brugge</td></tr></table>')
-    >>> [(e.key, e.start) for e in parse_fixtures_html(html, Selectors())]
+    >>> [(e.key, e.start) for e in read_fixtures_html(html, Selectors()).events]
     [('KAA Gent|Club Brugge|Jupiler Pro League|2025-26', 1774801800.0)]
 """
 
@@ -34,68 +46,80 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Iterable, Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Iterable, Sequence
+from zoneinfo import ZoneInfo
 
-from system.errors import RefusedInput
 from system.decisions.events import CANCELLED, GAME, SCHEDULED, Event
+from system.decisions.kickoff import (POSTPONED, Kickoff, KickoffFormat, fold, parse_date, parse_time,
+                                      read_kickoff)
+from system.decisions.localtime import DEFAULT_TZ, LocalTime, aware_epoch, resolve, zone
+from system.decisions.selectors import Selectors, expression
+from system.errors import RefusedInput
 
-DEFAULT_TZ = "Europe/Brussels"
+__all__ = ["DEFAULT_CLUB", "DEFAULT_TZ", "Fixtures", "HomeRule", "Note", "Selectors", "parse_date", "parse_time",
+           "pairing_key", "season_of", "read_fixtures_html", "read_fixtures_ical"]
+
 DEFAULT_CLUB = "KAA Gent"
+PENDING = "pending"
+REFUSED = "refused"
+SHIFTED = "shifted"
 
 
 @dataclass(frozen=True)
-class Selectors:
-    """CSS selectors of a fixtures page: ``row`` picks the rows, the others a cell inside a row.
+class Note:
+    """A row that did not become a plain game: ``pending`` (time not fixed), ``refused`` (with the refusal's
+    ``reason`` code and ``detail``), or ``shifted`` (a kickoff inside the spring gap, read past it)."""
 
-    ``competition`` and ``location`` may be ``None`` when the page has no such column.
-    The defaults fit ``fixtures/pages/kaagent-2025-26.html``.
-    """
-
-    row: str = "table.kalender tr.wedstrijd"
-    date: str = "td.datum"
-    time: str = "td.uur"
-    home: str = "td.thuis"
-    away: str = "td.uit"
-    competition: str | None = "td.competitie"
-    location: str | None = "td.stadion"
+    status: str
+    row: str
+    reason: str
+    detail: str = ""
+    key: str = ""
 
 
 @dataclass(frozen=True)
 class Fixtures:
-    """What a source says: its (home) games, and the keys of games whose time is not fixed yet."""
+    """What a source says: its (home) games, the keys of games whose time is not fixed yet, and notes."""
 
     events: tuple[Event, ...]
     pending: frozenset[str] = field(default_factory=frozenset)
+    notes: tuple[Note, ...] = ()
+
+    @property
+    def refused(self) -> tuple[Note, ...]:
+        """The refused rows (only with ``strict=False``; a strict read raises at the first)."""
+        return tuple(n for n in self.notes if n.status == REFUSED)
+
+
+@dataclass(frozen=True)
+class HomeRule:
+    """Which games are the club's home games: by the home team's name, or by where they are played."""
+
+    names: frozenset[str] | None
+    grounds: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, club: str | Iterable[str] | None, ground: str | Iterable[str] = ()) -> "HomeRule":
+        names = None if club is None else frozenset(fold(n) for n in ([club] if isinstance(club, str) else club))
+        grounds = tuple(" ".join(_words(g)) for g in ([ground] if isinstance(ground, str) else ground) if _words(g))
+        return cls(names, grounds)
+
+    def is_home(self, home: str, location: str = "") -> bool:
+        if self.names is None or fold(home) in self.names:
+            return True
+        # the ground's words in a row, anywhere in the location ("Planet Group Arena, Gent")
+        where = f" {' '.join(_words(location))} "
+        return any(f" {g} " in where for g in self.grounds)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", fold(text))
 
 
 # -- shared helpers ----------------------------------------------------------------------
 
-_PENDING_TIMES = {"", "-", "--", "?", "tbd", "tba", "nnb", "n.n.b.", "ntb", "n.t.b.", "nog te bepalen",
-                  "à déterminer", "a determiner", "--:--", "-:-"}
-_POSTPONED = ("uitgesteld", "afgelast", "reporté", "reporte", "postponed", "cancelled", "canceled", "annulé")
-
-_MONTHS = {
-    # Dutch, French, English; abbreviations are matched by their first three letters.
-    "januari": 1, "februari": 2, "maart": 3, "april": 4, "mei": 5, "juni": 6, "juli": 7,
-    "augustus": 8, "september": 9, "oktober": 10, "november": 11, "december": 12,
-    "janvier": 1, "février": 2, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6,
-    "juillet": 7, "août": 8, "aout": 8, "septembre": 9, "octobre": 10, "novembre": 11, "décembre": 12,
-    "january": 1, "february": 2, "march": 3, "may": 5, "june": 6, "july": 7, "august": 8,
-    "october": 10,
-}
-_NUMERIC_DATE = re.compile(r"(?<!\d)(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?!\d)")
-_WORDED_DATE = re.compile(r"(?<!\d)(\d{1,2})\.?\s+([^\W\d_]+)\.?\s+(\d{4})(?!\d)")
-_ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
-_TIME = re.compile(r"^(\d{1,2})\s*(?:u|h|:|\.)\s*(\d{2})?$")
-
-
 def _clean(text: str) -> str:
     return " ".join(text.split())
-
-
-def _fold(name: str) -> str:
-    return _clean(name).casefold()
 
 
 def season_of(day: date) -> str:
@@ -109,66 +133,11 @@ def pairing_key(home: str, away: str, competition: str, season: str) -> str:
     return "|".join((_clean(home), _clean(away), _clean(competition), season))
 
 
-def parse_date(text: str) -> date:
-    """A calendar date as clubs write it: ``za 14/03/2026``, ``14.03.26``, ``zaterdag 14 maart 2026``."""
-    cleaned = _clean(text).lower()
-    found = _ISO_DATE.search(cleaned)
-    try:
-        if found:
-            return date(int(found[1]), int(found[2]), int(found[3]))
-        found = _NUMERIC_DATE.search(cleaned)
-        if found:
-            year = int(found[3])
-            return date(year + 2000 if year < 100 else year, int(found[2]), int(found[1]))
-        found = _WORDED_DATE.search(cleaned)
-        if found:
-            word = found[2]
-            month = _MONTHS.get(word) or next((m for n, m in _MONTHS.items() if len(word) >= 3 and n.startswith(word)), None)
-            if month:
-                return date(int(found[3]), month, int(found[1]))
-    except ValueError:
-        pass  # 31/02/2026 and the like fall through to the refusal
-    raise RefusedInput("bad_date", repr(text[:60]))
-
-
-def parse_time(text: str) -> tuple[int, int] | None:
-    """A kickoff time like ``20u30``, ``20h30``, ``20:30`` or ``20u``; ``None`` when not fixed yet."""
-    cleaned = _clean(text).lower()
-    if cleaned in _PENDING_TIMES:
-        return None
-    found = _TIME.match(cleaned)
-    if found:
-        hour, minute = int(found[1]), int(found[2] or 0)
-        if hour < 24 and minute < 60:
-            return hour, minute
-    raise RefusedInput("bad_time", repr(text[:60]))
-
-
-def local_epoch(day: date, hour: int, minute: int, tz: str = DEFAULT_TZ) -> float:
-    """Epoch seconds of a wall-clock time in ``tz``; refuses times inside a DST gap."""
-    zone = ZoneInfo(tz)
-    naive = datetime(day.year, day.month, day.day, hour, minute)
-    return _aware_epoch(naive.replace(tzinfo=zone), zone)
-
-
-def _aware_epoch(local: datetime, zone: ZoneInfo) -> float:
-    # A wall time that does not exist maps back to a different wall time; fold=0 keeps
-    # the first reading of an ambiguous (autumn) time.
-    roundtrip = datetime.fromtimestamp(local.timestamp(), zone).replace(tzinfo=None)
-    if roundtrip != local.replace(tzinfo=None, fold=0):
-        raise RefusedInput("nonexistent_local_time", f"{local:%Y-%m-%d %H:%M} does not exist in {zone.key}")
-    return local.timestamp()
-
-
-def _is_home(home: str, clubs: frozenset[str] | None) -> bool:
-    return clubs is None or _fold(home) in clubs
-
-
-def _club_names(club: str | Iterable[str] | None) -> frozenset[str] | None:
-    if club is None:
-        return None
-    names = [club] if isinstance(club, str) else list(club)
-    return frozenset(_fold(n) for n in names)
+def _shifted_note(row: str, when: LocalTime, day: date, clock: tuple[int, int], tz: str, key: str) -> Note:
+    shown = datetime.fromtimestamp(when.epoch, zone(tz)).strftime("%H:%M")
+    return Note(SHIFTED, row, "nonexistent_local_time",
+                f"{clock[0]:02d}:{clock[1]:02d} does not exist on {day.isoformat()} in {tz} (clocks go forward); "
+                f"read as {shown}", key)
 
 
 def _check_unique(events: Sequence[Event], pending: Iterable[str]) -> None:
@@ -179,71 +148,150 @@ def _check_unique(events: Sequence[Event], pending: Iterable[str]) -> None:
         seen.add(key)
 
 
+class _Reader:
+    """Collects games, pending keys and notes; raises at the first refusal when strict."""
+
+    def __init__(self, strict: bool):
+        self.strict = strict
+        self.events: list[Event] = []
+        self.pending: list[str] = []
+        self.notes: list[Note] = []
+
+    def refuse(self, row: str, refused: RefusedInput) -> None:
+        if self.strict:
+            raise refused  # as it was found: the trace's source.suspicious detail says what the cell said
+        self.notes.append(Note(REFUSED, row, refused.reason, refused.detail))
+
+    def result(self) -> Fixtures:
+        try:
+            _check_unique(self.events, self.pending)
+        except RefusedInput as refused:
+            if self.strict:
+                raise
+            self.notes.append(Note(REFUSED, "page", refused.reason, refused.detail))
+        return Fixtures(tuple(self.events), frozenset(self.pending), tuple(self.notes))
+
+
 # -- HTML ----------------------------------------------------------------------------------
 
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def html_document(html: str) -> Any:
+    """The page as an lxml tree; refuses (``no_rows``) text lxml cannot make a document of."""
+    from lxml import etree, html as lxml_html  # imported here so importing the module stays cheap
+
+    if not isinstance(html, str):
+        raise RefusedInput("not_text", type(html).__name__)
+    text = _CONTROL.sub("", _XML_DECLARATION.sub("", html))
+    try:
+        return lxml_html.document_fromstring(text)
+    except (etree.ParserError, ValueError) as exc:
+        raise RefusedInput("no_rows", f"not an HTML page: {exc}") from None
+
+
+def _row_label(n: int, cells: dict[str, str | None], row: Any) -> str:
+    shown = [cells.get(k) for k in ("kickoff", "date", "time")] + [
+        f"{cells.get('home') or '?'} - {cells.get('away') or '?'}" if cells.get("home") or cells.get("away") else None]
+    text = " | ".join(c for c in shown if c) or " ".join(" ".join(row.itertext()).split())
+    return f"row {n} ({text[:80]})"
+
+
 def read_fixtures_html(html: str, selectors: Selectors = Selectors(), tz: str = DEFAULT_TZ,
-                       club: str | Iterable[str] | None = DEFAULT_CLUB, source: str = "html") -> Fixtures:
+                       club: str | Iterable[str] | None = DEFAULT_CLUB, source: str = "html", *,
+                       ground: str | Iterable[str] = (), season: str | None = None,
+                       strict: bool = True) -> Fixtures:
     """Read an HTML fixtures page into home games and pending keys.
 
     Rows matched by ``selectors.row`` that hold none of the cells (month headers,
     separators) are skipped; a row with some but not all cells refuses the page,
-    because a half-understood page must not cancel games.
+    because a half-understood page must not cancel games. ``season`` (``2025-26``)
+    dates cells written without a year.
     """
-    from bs4 import BeautifulSoup  # imported here so importing the module stays cheap
-
-    if not isinstance(html, str):
-        raise RefusedInput("not_text", type(html).__name__)
-    soup = BeautifulSoup(html, "html.parser")
-    rows = soup.select(selectors.row)
+    document = html_document(html)
+    row_expr = expression(selectors.row, row=True)
+    rows = [r for r in row_expr.nodes(document) if hasattr(r, "itertext")]
     if not rows:
         raise RefusedInput("no_rows", f"selector {selectors.row!r} matched nothing")
-    clubs = _club_names(club)
-    events: list[Event] = []
-    pending: list[str] = []
-    wanted = {"date": selectors.date, "time": selectors.time, "home": selectors.home, "away": selectors.away}
+    wanted = {"home": selectors.home, "away": selectors.away}
+    if selectors.kickoff:
+        wanted["kickoff"] = selectors.kickoff
+    else:
+        wanted.update(date=selectors.date or "", time=selectors.time or "")
+    cell_exprs = {name: expression(sel) for name, sel in wanted.items()}
+    kickoff_format = KickoffFormat(selectors.kickoff_format) if selectors.kickoff_format else None
+    rule = HomeRule.of(club, ground)
+    reader = _Reader(strict)
     for n, row in enumerate(rows, start=1):
-        cells = {name: row.select_one(sel) for name, sel in wanted.items()}
-        present = [name for name, cell in cells.items() if cell is not None]
+        cells = {name: expr.text(row) for name, expr in cell_exprs.items()}
+        present = [name for name, text in cells.items() if text is not None]
+        label = _row_label(n, cells, row)
         if not present:
             continue
         if len(present) < len(wanted):
             missing = sorted(set(wanted) - set(present))
-            raise RefusedInput("missing_cell", f"row {n} has no {', '.join(missing)}")
-        text = {name: _clean(cell.get_text(" ")) for name, cell in cells.items()}
-        home, away = text["home"], text["away"]
+            reader.refuse(label, RefusedInput("missing_cell", f"row {n} has no {', '.join(missing)}"))
+            continue
+        home, away = cells["home"] or "", cells["away"] or ""
         if not home or not away:
-            raise RefusedInput("missing_cell", f"row {n} has an empty team name")
+            reader.refuse(label, RefusedInput("missing_cell", f"row {n} has an empty team name"))
+            continue
         competition = _optional_cell(row, selectors.competition)
         location = _optional_cell(row, selectors.location)
-        day = parse_date(text["date"])
-        key = pairing_key(home, away, competition, season_of(day))
-        if not _is_home(home, clubs):
+        home_game = rule.is_home(home, location)
+        try:
+            kickoff = _kickoff(cells, kickoff_format, season, home_game)
+        except RefusedInput as refused:
+            reader.refuse(label, refused)
             continue
-        postponed = any(word in text["time"].lower() for word in _POSTPONED)
-        clock = None if postponed else parse_time(text["time"])
-        if clock is None and not postponed:
-            pending.append(key)
+        if kickoff is None or not home_game:
+            continue  # not the club's home game: only its date had to make sense
+        day_season = season_of(kickoff.day)
+        key = pairing_key(home, away, competition, day_season)
+        if kickoff.clock is None and not kickoff.postponed:
+            reader.pending.append(key)
+            reader.notes.append(Note(PENDING, label, "time_not_fixed", "the time is not fixed yet", key))
             continue
-        start = local_epoch(day, *(clock or (0, 0)), tz=tz)
-        events.append(Event(key=key, kind=GAME, title=f"{home} - {away}", start=start,
-                            status=CANCELLED if postponed else SCHEDULED, home=home, away=away,
-                            competition=competition, season=season_of(day), location=location,
-                            source=source))
-    _check_unique(events, pending)
-    return Fixtures(tuple(events), frozenset(pending))
+        clock = kickoff.clock or (0, 0)
+        try:
+            when = resolve(kickoff.day, *clock, tz)
+        except RefusedInput as refused:
+            reader.refuse(label, refused)
+            continue
+        if when.shifted and not kickoff.postponed:
+            reader.notes.append(_shifted_note(label, when, kickoff.day, clock, tz, key))
+        reader.events.append(Event(key=key, kind=GAME, title=f"{home} - {away}", start=when.epoch,
+                                   status=CANCELLED if kickoff.postponed else SCHEDULED, home=home, away=away,
+                                   competition=competition, season=day_season, location=location,
+                                   source=source))
+    return reader.result()
 
 
-def _optional_cell(row, selector: str | None) -> str:
+def _kickoff(cells: dict[str, str | None], fmt: KickoffFormat | None, season: str | None,
+             home_game: bool) -> Kickoff | None:
+    """The row's kickoff; ``None`` for an away game whose time cannot be read (its date still must be)."""
+    if "kickoff" in cells:
+        text = cells["kickoff"] or ""
+        try:
+            return fmt.read(text, season) if fmt is not None else read_kickoff(text, season)
+        except RefusedInput as refused:
+            if home_game or refused.reason not in ("bad_time", "ambiguous_time"):
+                raise
+            return None
+    day = parse_date(cells["date"] or "", season)
+    if not home_game:
+        return None
+    time_text = fold(cells["time"] or "")
+    if any(word in time_text for word in POSTPONED):
+        return Kickoff(day, None, postponed=True)
+    return Kickoff(day, parse_time(cells["time"] or ""))
+
+
+def _optional_cell(row: Any, selector: str | None) -> str:
     if not selector:
         return ""
-    cell = row.select_one(selector)
-    return _clean(cell.get_text(" ")) if cell is not None else ""
-
-
-def parse_fixtures_html(html: str, selectors: Selectors = Selectors(), tz: str = DEFAULT_TZ,
-                        club: str | Iterable[str] | None = DEFAULT_CLUB, source: str = "html") -> list[Event]:
-    """The home games on an HTML fixtures page (see :func:`read_fixtures_html`)."""
-    return list(read_fixtures_html(html, selectors, tz=tz, club=club, source=source).events)
+    return expression(selector).text(row) or ""
 
 
 # -- iCalendar -------------------------------------------------------------------------------
@@ -252,12 +300,14 @@ _SUMMARY = re.compile(r"^(.+?)\s+[-\u2013\u2014]\s+(.+)$")
 
 
 def read_fixtures_ical(text: str | bytes, tz: str = DEFAULT_TZ, club: str | Iterable[str] | None = DEFAULT_CLUB,
-                       source: str = "ical") -> Fixtures:
+                       source: str = "ical", *, ground: str | Iterable[str] = (), utc_is_local: bool = False,
+                       strict: bool = True) -> Fixtures:
     """Read an iCalendar feed: ``SUMMARY`` "Home - Away", ``DTSTART`` with TZID, in UTC or floating.
 
-    Floating times are local to ``tz``; a whole-day ``DTSTART`` is a pending game;
-    ``UID`` is the key (a feed without UIDs falls back to the pairing key);
-    ``CATEGORIES`` names the competition, ``LOCATION`` the ground.
+    Floating times are local to ``tz``; ``Z`` times are UTC, or wall-clock times in
+    ``tz`` when ``utc_is_local``; a whole-day ``DTSTART`` is a pending game; ``UID`` is
+    the key (a feed without UIDs falls back to the pairing key); ``CATEGORIES`` names
+    the competition, ``LOCATION`` the ground.
     """
     import icalendar
 
@@ -270,64 +320,87 @@ def read_fixtures_ical(text: str | bytes, tz: str = DEFAULT_TZ, club: str | Iter
         raise RefusedInput("ical_unparseable", f"{type(exc).__name__}: {str(exc)[:80]}") from None
     if calendar.name != "VCALENDAR":
         raise RefusedInput("ical_unparseable", f"top component is {calendar.name}")
-    clubs = _club_names(club)
-    zone = ZoneInfo(tz)
-    events: list[Event] = []
-    pending: list[str] = []
+    rule = HomeRule.of(club, ground)
+    local_zone = zone(tz)
+    reader = _Reader(strict)
     for n, vevent in enumerate(calendar.walk("VEVENT"), start=1):
         summary = _clean(str(vevent.get("SUMMARY", "")))
-        teams = _SUMMARY.match(summary)
-        if not teams:
-            raise RefusedInput("bad_summary", f"event {n}: {summary[:60]!r} is not 'Home - Away'")
-        home, away = _clean(teams[1]), _clean(teams[2])
-        broken = [name for name, _ in getattr(vevent, "errors", ())]
-        if "DTSTART" not in vevent or "DTSTART" in broken:
-            raise RefusedInput("bad_dtstart", f"event {n} ({summary[:40]})")
-        start_prop = vevent["DTSTART"]
-        value = getattr(start_prop, "dt", None)
-        competition = _categories(vevent.get("CATEGORIES"))
-        location = _clean(str(vevent.get("LOCATION", "")))
-        uid = _clean(str(vevent.get("UID", "")))
-        day = value.date() if isinstance(value, datetime) else value
-        if not isinstance(day, date):
-            raise RefusedInput("bad_dtstart", f"event {n}: {value!r}")
-        season = season_of(_local_day(value, zone))
-        key = uid or pairing_key(home, away, competition, season)
-        if not _is_home(home, clubs):
-            continue
-        if not isinstance(value, datetime):
-            pending.append(key)
-            continue
-        start = _ical_epoch(value, start_prop.params.get("TZID"), zone)
-        status = CANCELLED if str(vevent.get("STATUS", "")).upper() == "CANCELLED" else SCHEDULED
-        events.append(Event(key=key, kind=GAME, title=f"{home} - {away}", start=start, status=status,
-                            home=home, away=away, competition=competition, season=season,
-                            location=location, source=source))
-    _check_unique(events, pending)
-    return Fixtures(tuple(events), frozenset(pending))
+        label = f"event {n} ({summary[:60]})"
+        try:
+            _read_vevent(vevent, summary, rule, local_zone, tz, utc_is_local, source, label, reader)
+        except RefusedInput as refused:
+            reader.refuse(label, RefusedInput(refused.reason, f"event {n}: {refused.detail}"))
+    return reader.result()
 
 
-def _local_day(value: date | datetime, zone: ZoneInfo) -> date:
+def _read_vevent(vevent: Any, summary: str, rule: HomeRule, local_zone: ZoneInfo, tz: str, utc_is_local: bool,
+                 source: str, label: str, reader: _Reader) -> None:
+    teams = _SUMMARY.match(summary)
+    if not teams:
+        raise RefusedInput("bad_summary", f"{summary[:60]!r} is not 'Home - Away'")
+    home, away = _clean(teams[1]), _clean(teams[2])
+    broken = [name for name, _ in getattr(vevent, "errors", ())]
+    if "DTSTART" not in vevent or "DTSTART" in broken:
+        raise RefusedInput("bad_dtstart", "no usable DTSTART")
+    start_prop = vevent["DTSTART"]
+    value = getattr(start_prop, "dt", None)
+    competition = _categories(vevent.get("CATEGORIES"))
+    location = _clean(str(vevent.get("LOCATION", "")))
+    uid = _clean(str(vevent.get("UID", "")))
+    day = value.date() if isinstance(value, datetime) else value
+    if not isinstance(day, date):
+        raise RefusedInput("bad_dtstart", repr(value))
+    if isinstance(value, datetime) and utc_is_local and _written_in_utc(start_prop):
+        value = value.replace(tzinfo=None)  # the feed's "Z" is a lie: the wall clock in tz
+    season = season_of(_local_day(value, local_zone))
+    key = uid or pairing_key(home, away, competition, season)
+    if not rule.is_home(home, location):
+        return
+    if not isinstance(value, datetime):
+        reader.pending.append(key)
+        reader.notes.append(Note(PENDING, label, "time_not_fixed", "a whole-day event: the time is not fixed yet",
+                                 key))
+        return
+    when = _ical_epoch(value, start_prop.params.get("TZID"), local_zone)
+    if when.shifted:
+        local = value.replace(tzinfo=None)
+        reader.notes.append(_shifted_note(label, when, local.date(), (local.hour, local.minute),
+                                          getattr(value.tzinfo, "key", tz), key))
+    status = CANCELLED if str(vevent.get("STATUS", "")).upper() == "CANCELLED" else SCHEDULED
+    reader.events.append(Event(key=key, kind=GAME, title=f"{home} - {away}", start=when.epoch, status=status,
+                               home=home, away=away, competition=competition, season=season,
+                               location=location, source=source))
+
+
+def _written_in_utc(prop: Any) -> bool:
+    """Whether the property was written as a UTC time (``...T183000Z``), not with a TZID or floating."""
+    if prop.params.get("TZID"):
+        return False
+    try:
+        return prop.to_ical().strip().upper().endswith(b"Z")
+    except (AttributeError, ValueError):
+        return False
+
+
+def _local_day(value: date | datetime, where: ZoneInfo) -> date:
     if isinstance(value, datetime):
-        return (value.astimezone(zone) if value.tzinfo else value).date()
+        return (value.astimezone(where) if value.tzinfo else value).date()
     return value
 
 
-def _ical_epoch(value: datetime, tzid: str | None, zone: ZoneInfo) -> float:
+def _ical_epoch(value: datetime, tzid: str | None, where: ZoneInfo) -> LocalTime:
     if value.tzinfo is not None:
-        if isinstance(value.tzinfo, ZoneInfo):
-            return _aware_epoch(value, value.tzinfo)
-        return value.timestamp()  # a zone built from the feed's own VTIMEZONE, or UTC
+        return aware_epoch(value)  # a zoneinfo zone by the one rule; UTC or the feed's own VTIMEZONE as is
     if tzid:
         # icalendar leaves a time naive when it knows neither the TZID nor a VTIMEZONE for it
         try:
-            zone = ZoneInfo(str(tzid))
-        except (ZoneInfoNotFoundError, ValueError, OSError):
+            where = ZoneInfo(str(tzid))
+        except (ValueError, OSError, LookupError):
             raise RefusedInput("unknown_tzid", str(tzid)[:60]) from None
-    return _aware_epoch(value.replace(tzinfo=zone), zone)
+    return aware_epoch(value.replace(tzinfo=where))
 
 
-def _categories(prop) -> str:
+def _categories(prop: Any) -> str:
     if prop is None:
         return ""
     props = prop if isinstance(prop, list) else [prop]
@@ -337,9 +410,4 @@ def _categories(prop) -> str:
         names.extend(str(c) for c in cats) if cats is not None else names.append(str(p))
     return _clean(", ".join(names))
 
-
-def parse_fixtures_ical(text: str | bytes, tz: str = DEFAULT_TZ, club: str | Iterable[str] | None = DEFAULT_CLUB,
-                        source: str = "ical") -> list[Event]:
-    """The home games in an iCalendar feed (see :func:`read_fixtures_ical`)."""
-    return list(read_fixtures_ical(text, tz=tz, club=club, source=source).events)
 

@@ -44,9 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Collection, Sequence
 
-from system.decisions.events import CANCELLED, GAME, SCHEDULED, Event
-
-DETAILS = ("title", "home", "away", "competition", "location")
+from system.decisions.events import CANCELLED, DETAILS, GAME, SCHEDULED, Event
 
 
 @dataclass(frozen=True)

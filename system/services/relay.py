@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from firmware.backoff import next_backoff
-from system.errors import BackendError, ConfigError
+from system.errors import ConfigError
 
 STEADY = "steady"
 BLINK = "blink"

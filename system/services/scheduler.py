@@ -12,59 +12,18 @@ Users (dashboard, cloud jobs) act through :meth:`Scheduler.snooze`,
 :meth:`Scheduler.add_alert` and :meth:`Scheduler.create_event`; bad requests raise
 :class:`~system.errors.RefusedInput` for the caller to count and report.
 
-Times are epoch seconds throughout; :func:`local_epoch` and :func:`next_local` convert
-a wall-clock time in the club's zone (Europe/Brussels) for the dashboard and config.
+Times are epoch seconds throughout; :mod:`system.decisions.localtime` converts wall-clock
+times in the club's zone (Europe/Brussels) for the dashboard, the console and config.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime, time as clock_time, timedelta, timezone
 from typing import Any, Mapping, Sequence
-from zoneinfo import ZoneInfo
 
 from system.decisions.alerts import DEFAULT_POLICIES, Plan, Snooze, plan_alerts, skip_reason
 from system.decisions.alerts import alert_id as make_alert_id
 from system.errors import RefusedInput
 from system.decisions.events import CANCELLED, CUSTOM, Alert, AlertRule, Event
-
-BRUSSELS = "Europe/Brussels"
-_HHMM = re.compile(r"^\s*(\d{1,2})\s*[:uUhH.]\s*(\d{2})\s*$")
-
-
-def parse_hhmm(text: str) -> tuple[int, int]:
-    """``"20:30"`` or the Belgian ``"20u30"`` as (hour, minute); refuses anything else."""
-    m = _HHMM.match(text)
-    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-        raise RefusedInput("bad_time", f"{text!r} is not a time like 20:30 or 20u30")
-    return int(m.group(1)), int(m.group(2))
-
-
-def local_epoch(day: date, hhmm: str, tz: str = BRUSSELS) -> float:
-    """Epoch seconds of wall-clock ``hhmm`` on ``day`` in ``tz``.
-
-    On the autumn change an ambiguous time (02:30 twice) is its first occurrence
-    (summer time); in the spring gap a nonexistent time (02:30) is read with the
-    winter offset, which lands one hour later on the clock (03:30 summer time).
-    """
-    hour, minute = parse_hhmm(hhmm)
-    return datetime.combine(day, clock_time(hour, minute), tzinfo=ZoneInfo(tz)).timestamp()
-
-
-def to_local(epoch: float, tz: str = BRUSSELS) -> datetime:
-    """The wall-clock time in ``tz`` of an epoch instant (for display)."""
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).astimezone(ZoneInfo(tz))
-
-
-def next_local(hhmm: str, now: float, tz: str = BRUSSELS) -> float:
-    """The first instant after ``now`` that the clock in ``tz`` shows ``hhmm`` ("snooze until 08:00")."""
-    today = to_local(now, tz).date()
-    for offset in range(3):
-        candidate = local_epoch(today + timedelta(days=offset), hhmm, tz)
-        if candidate > now:
-            return candidate
-    raise AssertionError("unreachable: a wall-clock time recurs within two days")
-
 
 class Scheduler:
     """Service: fires alerts exactly once and keeps the light on while any alert is lit.

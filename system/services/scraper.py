@@ -25,20 +25,23 @@ from __future__ import annotations
 import inspect
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Callable, Mapping
-from zoneinfo import ZoneInfo
 
 import httpx
 
 from firmware.backoff import next_backoff
 from system.errors import BackendError, ConfigError, RefusedInput
+from system.decisions.events import DETAILS
 from system.decisions.fixtures import DEFAULT_CLUB, DEFAULT_TZ, Fixtures, Selectors, read_fixtures_html, read_fixtures_ical
+from system.decisions.localtime import to_local, zone
+from system.decisions.page_text import decode_page, source_kind
+from system.decisions.selectors import SelectorsFile
 from system.decisions.reconcile import Reconciliation, reconcile
 from system.ports import FixturesStore
 
 HTML = "html"
 ICAL = "ical"
+AUTO = "auto"  # told apart by content (system.decisions.page_text.source_kind)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,11 @@ class Source:
     """Where the fixtures come from and how to read them.
 
     ``name`` becomes :attr:`Event.source` of the games it lists, so two sources never
-    cancel each other's games.
+    cancel each other's games. ``club`` are the names the club goes by, ``ground`` its
+    home ground(s); ``season`` dates cells written without a year; ``utc_is_local``
+    reads a feed's ``Z`` times as local wall-clock times (see
+    :mod:`system.decisions.fixtures`). :meth:`from_file` takes all but the URL from a
+    selectors file.
     """
 
     url: str
@@ -55,10 +62,25 @@ class Source:
     club: str | tuple[str, ...] = DEFAULT_CLUB
     tz: str = DEFAULT_TZ
     name: str = "club-site"
+    ground: tuple[str, ...] = ()
+    season: str | None = None
+    utc_is_local: bool = False
 
     def __post_init__(self) -> None:
-        if self.format not in (HTML, ICAL):
-            raise ConfigError(f"source format {self.format!r} is not {HTML!r} or {ICAL!r}")
+        if self.format not in (HTML, ICAL, AUTO):
+            raise ConfigError(f"{self.format!r} is not {HTML!r}, {ICAL!r} or {AUTO!r}", source="format")
+        try:
+            zone(self.tz)
+        except RefusedInput:
+            raise ConfigError(f"{self.tz!r} is not a time zone name like Europe/Brussels", source="tz") from None
+
+    @classmethod
+    def from_file(cls, url: str, config: SelectorsFile, *, format: str = HTML,
+                  club: str | tuple[str, ...] | None = None, **options: Any) -> "Source":
+        """A source read as a selectors file says; ``club`` (e.g. from ``--club``) wins over the file's."""
+        names = club or config.club or DEFAULT_CLUB
+        return cls(url, format=format, selectors=config.selectors, club=names, ground=config.ground,
+                   season=config.season, utc_is_local=config.utc_is_local, **options)
 
 
 class FetchFailed(BackendError):
@@ -70,7 +92,8 @@ class FetchFailed(BackendError):
 
 
 async def fetch_text(client: httpx.AsyncClient, url: str) -> str:
-    """GET ``url`` and return its text; every failure becomes :class:`FetchFailed`."""
+    """GET ``url`` and return its text (charset by :func:`~system.decisions.page_text.decode_page`: header,
+    meta, detection); every failure becomes :class:`FetchFailed`."""
     try:
         response = await client.get(url, headers={"accept": "text/html, text/calendar;q=0.9, */*;q=0.5"})
     except httpx.TimeoutException as exc:
@@ -81,14 +104,18 @@ async def fetch_text(client: httpx.AsyncClient, url: str) -> str:
         raise FetchFailed("transport", f"{type(exc).__name__}: {exc}") from exc
     if response.status_code != 200:
         raise FetchFailed(f"http_{response.status_code}", url)
-    return response.text
+    return decode_page(response.content, response.headers.get("content-type"))
 
 
-def read_source(text: str, source: Source) -> Fixtures:
-    """Parse fetched text as ``source`` says (pure; raises RefusedInput when garbled)."""
-    if source.format == ICAL:
-        return read_fixtures_ical(text, tz=source.tz, club=source.club, source=source.name)
-    return read_fixtures_html(text, source.selectors, tz=source.tz, club=source.club, source=source.name)
+def read_source(text: str, source: Source, *, strict: bool = True) -> Fixtures:
+    """Parse fetched text as ``source`` says (pure; raises RefusedInput when garbled; ``strict=False``
+    lists refused rows instead, for ``hilsim fixtures check``)."""
+    kind = source_kind(text) if source.format == AUTO else source.format
+    if kind == ICAL:
+        return read_fixtures_ical(text, tz=source.tz, club=source.club, source=source.name, ground=source.ground,
+                                  utc_is_local=source.utc_is_local, strict=strict)
+    return read_fixtures_html(text, source.selectors, tz=source.tz, club=source.club, source=source.name,
+                              ground=source.ground, season=source.season, strict=strict)
 
 
 class Scraper:
@@ -109,7 +136,6 @@ class Scraper:
         self.stats: Counter[str] = Counter()
         self._count_hook = count
         self._rng = rt.rng(f"scraper/{source.name}/backoff")
-        self._zone = ZoneInfo(source.tz)
         self._last: tuple[str, Fixtures | RefusedInput] | None = None  # the last text read, and what it said
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -187,7 +213,7 @@ class Scraper:
             await self.rt.sleep(delay)
 
     def _kickoff(self, start: float) -> str:
-        return datetime.fromtimestamp(start, self._zone).isoformat(timespec="minutes")
+        return to_local(start, self.source.tz).isoformat(timespec="minutes")
 
     def _trace_changes(self, r: Reconciliation) -> None:
         for e in r.added:
@@ -200,6 +226,5 @@ class Scraper:
         for e in r.reinstated:
             self.rt.trace("fixture.reinstated", key=e.key, title=e.title, start=e.start, kickoff=self._kickoff(e.start))
         for old, new in r.updated:
-            fields = sorted(f for f in ("title", "home", "away", "competition", "location")
-                            if getattr(old, f) != getattr(new, f))
+            fields = sorted(f for f in DETAILS if getattr(old, f) != getattr(new, f))
             self.rt.trace("fixture.updated", key=new.key, title=new.title, fields=fields)

@@ -1,0 +1,37 @@
+"""The firmware as a host process: ``main.py`` of a bundle directory under the MicroPython Unix port
+(or CPython when the port is not installed), its console on stdin/stdout."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+
+def interpreter(prefer: str = "micropython") -> list[str]:
+    """The command that runs the firmware: the MicroPython Unix port when installed, else this CPython."""
+    if prefer == "micropython":
+        found = shutil.which("micropython")
+        if found:
+            return [found]
+    return [sys.executable, "-u"]
+
+
+def start_firmware(fs: Path, command: list[str] | None = None, stderr=subprocess.STDOUT) -> subprocess.Popen:
+    """Start ``main.py`` in directory ``fs`` (the board's filesystem) with its console on pipes."""
+    return subprocess.Popen([*(command or interpreter()), "main.py"], cwd=fs, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=stderr, bufsize=0)
+
+
+def stop_firmware(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for stream in (proc.stdin, proc.stdout):
+        if stream:
+            stream.close()

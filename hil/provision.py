@@ -1,0 +1,129 @@
+"""Board provisioning: identify (esptool), flash a MicroPython image and verify it (esptool), deploy the
+firmware bundle (mpremote), watch the boot banner.
+
+esptool is used through its public Python API (``esptool.cmds``); mpremote through its
+command line, the interface it documents. Both talk to a real board on a USB port or to
+``hilsim virtual-board``'s pseudo-terminal: a virtual board has no DTR/RTS lines, so it
+is reached with esptool's ``no-reset`` modes and reset through its console.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from hil.bundle import write_bundle
+from hil.dut import Dut
+from system.errors import BackendError, ConfigError
+
+MICROPYTHON_OFFSET = 0x1000  # where MicroPython's ESP32 image starts (bootloader + partitions + app)
+
+
+def is_virtual(port: str) -> bool:
+    """A pseudo-terminal (a virtual board, QEMU): no modem lines, so no DTR/RTS reset."""
+    return os.path.realpath(port).startswith("/dev/pts/")
+
+
+@dataclass(frozen=True)
+class ChipInfo:
+    """What esptool reads from the ROM bootloader."""
+
+    chip: str
+    description: str
+    features: tuple[str, ...]
+    mac: str
+    flash_size: str | None
+
+
+@contextlib.contextmanager
+def _esptool(port: str, before: str | None, after: str | None, quiet: bool = True):
+    """An esptool ESPLoader connected to ``port`` in ROM mode (no stub); closed and reset as ``after`` says."""
+    from esptool.cmds import detect_chip, reset_chip
+    from esptool.util import FatalError
+
+    virtual = is_virtual(port)
+    before = before or ("no-reset" if virtual else "default-reset")
+    after = after or ("no-reset" if virtual else "hard-reset")
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+            esp = detect_chip(port, connect_mode=before, connect_attempts=3)
+    except (FatalError, OSError) as exc:
+        raise BackendError(f"esptool could not reach the ROM bootloader on {port}: {exc}"
+                           + ("" if virtual else " (hold BOOT while pressing EN, then retry)")) from exc
+    with esp:  # the loader closes its port on leaving
+        try:
+            yield esp
+        except FatalError as exc:
+            raise BackendError(f"esptool on {port}: {exc}") from exc
+        finally:
+            with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+                if after != "no-reset":
+                    reset_chip(esp, after)
+
+
+def chip_info(port: str, *, before: str | None = None, after: str | None = None) -> ChipInfo:
+    """Chip type, features, MAC and flash size, read by esptool."""
+    from esptool.cmds import detect_flash_size
+
+    with _esptool(port, before, after) as esp:
+        mac = ":".join(f"{b:02x}" for b in esp.read_mac())
+        sink = io.StringIO()
+        with contextlib.redirect_stdout(sink):
+            size = detect_flash_size(esp)
+        return ChipInfo(esp.CHIP_NAME, esp.get_chip_description(), tuple(esp.get_chip_features()), mac, size)
+
+
+def flash_image(port: str, image: Path, *, offset: int = MICROPYTHON_OFFSET, before: str | None = None,
+                after: str | None = None, quiet: bool = True) -> ChipInfo:
+    """Write ``image`` at ``offset`` and verify it by MD5 (esptool's write and verify commands)."""
+    from esptool.cmds import attach_flash, verify_flash, write_flash
+
+    if not image.is_file():
+        raise ConfigError("no such image file", source=str(image))
+    with _esptool(port, before, after, quiet=quiet) as esp:
+        mac = ":".join(f"{b:02x}" for b in esp.read_mac())
+        description = esp.get_chip_description()
+        sink = io.StringIO()
+        with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+            attach_flash(esp)
+            write_flash(esp, [(offset, str(image))])
+            verify_flash(esp, [(offset, str(image))])
+        return ChipInfo(esp.CHIP_NAME, description, (), mac, None)
+
+
+def mpremote(port: str, *args: str, cwd: Path | None = None, timeout: float = 300) -> str:
+    """Run ``mpremote connect PORT ARGS...``; its output, or a BackendError with its message."""
+    try:
+        done = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args], cwd=cwd,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise BackendError(f"mpremote on {port} did not finish within {timeout:g} s") from exc
+    if done.returncode != 0:
+        raise BackendError(f"mpremote on {port} failed: {(done.stderr or done.stdout).strip()[-500:]}")
+    return done.stdout
+
+
+def deploy(port: str, config: dict, *, boot_timeout: float = 30.0, log: Path | None = None) -> dict:
+    """Copy the firmware, its MicroPython dependencies (none: the MQTT client is ours) and ``config`` onto
+    the board with mpremote, soft-reset it into the new code, and return its boot banner."""
+    from firmware.board.config import check_config
+
+    try:
+        check_config(config)
+    except ValueError as exc:
+        raise ConfigError(str(exc), source="config.json") from exc
+    with tempfile.TemporaryDirectory(prefix="hilsim-bundle-") as tmp:
+        staged = write_bundle(Path(tmp), config)
+        names = sorted(p.name for p in staged.iterdir())
+        mpremote(port, "cp", "-r", *names, ":./", cwd=staged)
+    with Dut.open(port, log=log, name=config["node"]) as dut:
+        dut.write(b"\r\x03\x03")  # stop whatever runs, to the friendly REPL
+        dut.write(b"\x04")  # Ctrl-D there: soft reboot, which runs boot.py and main.py
+        return dut.expect_message("boot", node=config["node"], timeout=boot_timeout)

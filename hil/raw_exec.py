@@ -1,0 +1,163 @@
+# The virtual board's Python: runs code sent through the raw REPL, in the board's filesystem.
+#
+# Run by hil/virtual_board.py as ``micropython raw_exec.py FS`` (or CPython when the Unix
+# port is missing). It reads "<length>\n<code>" from stdin, executes the code in one
+# persistent namespace (mpremote's file transfer spans several executions), and writes
+# what the raw REPL writes after "OK": the output, 0x04, the traceback if any, 0x04.
+# ``machine.reset()`` ends the process with status 76, which the virtual board turns
+# into a hard reset. Paths are the board's: "/" is the filesystem directory, and ".."
+# may not leave it (mpremote's ``rm -r :/`` must not reach the host's root).
+# MicroPython-compatible: no f-strings, no typing.
+
+import os
+import sys
+
+RESET_EXIT = 76
+MICROPYTHON = sys.implementation.name == "micropython"
+
+
+class Machine:
+    # What mpremote's reset and bootloader shortcuts call; the rest of machine is not simulated.
+    def reset(self):
+        sys.exit(RESET_EXIT)
+
+    def soft_reset(self):
+        sys.exit(RESET_EXIT)
+
+    def bootloader(self):
+        sys.exit(RESET_EXIT)
+
+    def unique_id(self):
+        return b"\x24\x0a\xc4\x12\x34\x56"
+
+    def freq(self):
+        return 240000000
+
+
+class BoardOs:
+    # The board's os module, jailed in its filesystem directory: "/main.py" is FS/main.py, and no path
+    # may climb out with "..". Everything else is the host interpreter's os.
+
+    def __init__(self, real, root):
+        self._os = real
+        self._root = root.rstrip("/")
+
+    def __getattr__(self, name):
+        return getattr(self._os, name)
+
+    def path(self, p):
+        p = p.decode() if isinstance(p, bytes) else str(p)
+        if ".." in p.split("/"):
+            raise OSError(13, "EACCES")
+        if p.startswith("/"):
+            return self._root + p
+        return p
+
+    def getcwd(self):
+        cwd = self._os.getcwd()
+        return cwd[len(self._root):] or "/"
+
+    def chdir(self, p):
+        self._os.chdir(self.path(p))
+
+    def stat(self, p):
+        return tuple(self._os.stat(self.path(p)))
+
+    def statvfs(self, p):
+        return tuple(self._os.statvfs(self.path(p)))
+
+    def listdir(self, p="."):
+        return self._os.listdir(self.path(p or "."))
+
+    def ilistdir(self, p="."):
+        p = self.path(p or ".")
+        if hasattr(self._os, "ilistdir"):
+            return self._os.ilistdir(p)
+        return [(e.name, 0x4000 if e.is_dir() else 0x8000, 0, 0 if e.is_dir() else e.stat().st_size)
+                for e in self._os.scandir(p)]
+
+    def mkdir(self, p):
+        self._os.mkdir(self.path(p))
+
+    def rmdir(self, p):
+        self._os.rmdir(self.path(p))
+
+    def remove(self, p):
+        self._os.remove(self.path(p))
+
+    unlink = remove
+
+    def rename(self, a, b):
+        self._os.rename(self.path(a), self.path(b))
+
+    def uname(self):
+        return ("esp32", "esp32", "1.24.1", "v1.24.1 on 2024-11-29", "Generic ESP32 module with ESP32")
+
+
+def read_code(stdin):
+    header = b""
+    while not header.endswith(b"\n"):
+        ch = stdin.read(1)
+        if not ch:
+            return None
+        header += ch
+    n = int(header)
+    code = b""
+    while len(code) < n:
+        part = stdin.read(n - len(code))
+        if not part:
+            return None
+        code += part
+    return code.decode("utf-8")
+
+
+def out(text):
+    sys.stdout.write(text)
+    if not MICROPYTHON:
+        sys.stdout.flush()
+
+
+def show_exception(exc):
+    if MICROPYTHON:
+        sys.print_exception(exc, sys.stdout)
+    elif isinstance(exc, OSError) and exc.errno is not None:
+        # as MicroPython words it, which is what mpremote reads back ("OSError: [Errno 2] ENOENT")
+        import errno
+        out('Traceback (most recent call last):\n  File "<stdin>", line 1, in <module>\n'
+            + "OSError: [Errno %d] %s\n" % (exc.errno, errno.errorcode.get(exc.errno, "EIO")))
+    else:
+        import traceback
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stdout)
+
+
+def main():
+    os.chdir(sys.argv[1])
+    board_os = BoardOs(os, os.getcwd())
+    sys.modules["machine"] = Machine()
+    sys.modules["os"] = board_os
+    import builtins
+    host_open = builtins.open
+
+    def board_open(path, *args, **kwargs):
+        return host_open(board_os.path(path), *args, **kwargs)
+
+    builtins.open = board_open
+    stdin = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
+    namespace = {"__name__": "__main__"}
+    while True:
+        code = read_code(stdin)
+        if code is None:
+            return
+        error = None
+        try:
+            exec(compile(code, "<stdin>", "exec"), namespace)
+        except Exception as exc:
+            error = exc
+        out("\x04")
+        if error is not None:
+            show_exception(error)
+        out("\x04")
+
+
+if __name__ == "__main__":
+    main()

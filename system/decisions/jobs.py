@@ -1,0 +1,169 @@
+"""Cloud jobs: what a job document may say, and how a job execution's state may move.
+
+Rules, in one place:
+
+- A job document is a JSON object with an ``operation`` and that operation's fields
+  (:data:`OPERATIONS`). Anything else (an unknown operation, a missing field, a field of
+  the wrong type, an unknown field, a non-finite number) is refused with a reason before
+  anything runs. With ``alerts``/``events`` given (the device's current ones), a
+  ``local_alert_id`` or ``event_key`` the device does not know is refused too; the cloud
+  checks the shape only (it holds a mirror, not the truth).
+- Execution states follow the AWS IoT Jobs API: a job is QUEUED, the device's
+  ``start-next`` makes it IN_PROGRESS, the device ends it SUCCEEDED, FAILED or REJECTED;
+  the cloud ends it TIMED_OUT (in progress too long) or CANCELED (by a user). A terminal
+  state never changes again. Every change bumps the execution's ``versionNumber``; an
+  update that names another ``expectedVersion`` is refused (``VersionMismatch``).
+
+For example::
+
+    >>> validate_job({"operation": "snoozeAlert", "local_alert_id": "g1/policy/14400"}).operation
+    'snoozeAlert'
+    >>> validate_job({"operation": "reboot"}).reason
+    'unknown_operation'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Collection, Mapping
+
+QUEUED = "QUEUED"
+IN_PROGRESS = "IN_PROGRESS"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+REJECTED = "REJECTED"
+TIMED_OUT = "TIMED_OUT"
+CANCELED = "CANCELED"
+STATES = (QUEUED, IN_PROGRESS, SUCCEEDED, FAILED, REJECTED, TIMED_OUT, CANCELED)
+TERMINAL = frozenset({SUCCEEDED, FAILED, REJECTED, TIMED_OUT, CANCELED})
+PENDING = frozenset({QUEUED, IN_PROGRESS})
+# What the device may report (the cloud alone times out and cancels).
+DEVICE_STATES = frozenset({IN_PROGRESS, SUCCEEDED, FAILED, REJECTED})
+TRANSITIONS: dict[str, frozenset[str]] = {
+    QUEUED: frozenset({IN_PROGRESS, REJECTED, FAILED, CANCELED}),
+    IN_PROGRESS: frozenset({IN_PROGRESS, SUCCEEDED, FAILED, REJECTED, TIMED_OUT, CANCELED}),
+    **{state: frozenset() for state in TERMINAL},
+}
+
+_NUMBER = "number"
+_TEXT = "text"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
+
+# operation -> {field: (type, required)}
+OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
+    "snoozeAlert": {"local_alert_id": (_TEXT, True), "until": (_NUMBER, False), "for_seconds": (_NUMBER, False),
+                    "event_title": (_TEXT, False)},
+    "updateAlert": {"local_alert_id": (_TEXT, True), "before": (_NUMBER, False), "duration": (_NUMBER, False),
+                    "event_title": (_TEXT, False)},
+    "createEvent": {"title": (_TEXT, True), "start": (_NUMBER, True), "kind": (_TEXT, False)},
+    "createAlert": {"event_key": (_TEXT, True), "before": (_NUMBER, True), "duration": (_NUMBER, False),
+                    "event_title": (_TEXT, False)},
+    "updateApplication": {"version": (_TEXT, True), "url": (_TEXT, True), "sha256": (_TEXT, True)},
+}
+EVENT_KINDS = ("game", "custom")
+MAX_TEXT = 200
+
+
+@dataclass(frozen=True)
+class Command:
+    """A valid job document: ``operation`` and its fields (only the known ones)."""
+
+    operation: str
+    fields: Mapping[str, Any]
+
+    ok = True
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused job document or update: ``reason`` is a stable code, ``detail`` says what to fix."""
+
+    reason: str
+    detail: str = ""
+
+    ok = False
+
+
+def validate_job(document: Any, *, alerts: Collection[str] | None = None,
+                 events: Collection[str] | None = None) -> Command | Refusal:
+    """Check a job document; ``alerts`` and ``events`` (alert ids, event keys) check references too."""
+    if not isinstance(document, dict):
+        return Refusal("not_an_object", f"a job document is a JSON object, not {type(document).__name__}")
+    operation = document.get("operation")
+    if not isinstance(operation, str) or operation not in OPERATIONS:
+        return Refusal("unknown_operation", f"operation {operation!r}; known: {', '.join(OPERATIONS)}")
+    spec = OPERATIONS[operation]
+    unknown = sorted(str(k) for k in document if k != "operation" and k not in spec)
+    if unknown:
+        return Refusal("unknown_field", f"{operation} has no field {unknown[0]!r}; fields: {', '.join(spec)}")
+    fields: dict[str, Any] = {}
+    for name, (kind, required) in spec.items():
+        if name not in document:
+            if required:
+                return Refusal("missing_field", f"{operation} needs {name!r}")
+            continue
+        value = document[name]
+        refused = _check(name, kind, value)
+        if refused is not None:
+            return refused
+        fields[name] = float(value) if kind == _NUMBER else value
+    refused = _rules(operation, fields)
+    if refused is not None:
+        return refused
+    if alerts is not None and "local_alert_id" in fields and fields["local_alert_id"] not in alerts:
+        return Refusal("unknown_alert", f"no alert {fields['local_alert_id']!r} on this device")
+    if events is not None and "event_key" in fields and fields["event_key"] not in events:
+        return Refusal("unknown_event", f"no event {fields['event_key']!r} on this device")
+    return Command(operation, fields)
+
+
+def _check(name: str, kind: str, value: Any) -> Refusal | None:
+    if kind == _NUMBER:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return Refusal("wrong_type", f"{name!r} must be a number, not {type(value).__name__}")
+        if not math.isfinite(value) or abs(value) > 1e12:
+            return Refusal("bad_value", f"{name!r} must be a finite number of seconds")
+        return None
+    if not isinstance(value, str):
+        return Refusal("wrong_type", f"{name!r} must be text, not {type(value).__name__}")
+    if not value.strip() or len(value) > MAX_TEXT or any(ord(c) < 32 for c in value):
+        return Refusal("bad_value", f"{name!r} must be 1-{MAX_TEXT} printable characters")
+    return None
+
+
+def _rules(operation: str, fields: Mapping[str, Any]) -> Refusal | None:
+    if fields.get("duration", 1.0) <= 0 or fields.get("for_seconds", 1.0) <= 0:
+        return Refusal("bad_value", "durations must be positive")
+    if fields.get("before", 0.0) < 0:
+        return Refusal("bad_value", "'before' is seconds before the event, not negative")
+    if operation == "snoozeAlert" and "until" in fields and "for_seconds" in fields:
+        return Refusal("bad_value", "give 'until' or 'for_seconds', not both")
+    if operation == "updateAlert" and "before" not in fields and "duration" not in fields:
+        return Refusal("missing_field", "updateAlert changes 'before' or 'duration'")
+    if operation == "createEvent" and fields.get("kind", "custom") not in EVENT_KINDS:
+        return Refusal("bad_value", f"kind is one of {', '.join(EVENT_KINDS)}")
+    if operation == "updateApplication":
+        if not _SHA256.match(fields["sha256"]):
+            return Refusal("bad_value", "'sha256' is 64 lowercase hex digits")
+        if not _VERSION.match(fields["version"]):
+            return Refusal("bad_value", "'version' is like 1.2.3 (letters, digits, . + _ -)")
+        if not fields["url"].startswith(("http://", "https://")):
+            return Refusal("bad_value", "'url' is an http(s) URL")
+    return None
+
+
+def check_update(status: str, version: int, new_status: Any, expected_version: Any) -> Refusal | None:
+    """Whether a device may move an execution in ``status`` (at ``version``) to ``new_status``."""
+    if not isinstance(new_status, str) or new_status not in DEVICE_STATES:
+        return Refusal("InvalidRequest", f"status {new_status!r}; a device reports one of {sorted(DEVICE_STATES)}")
+    if expected_version is not None:
+        if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+            return Refusal("InvalidRequest", "expectedVersion must be an integer")
+        if expected_version != version:
+            return Refusal("VersionMismatch", f"expected version {expected_version}, the execution is at {version}")
+    if new_status not in TRANSITIONS[status]:
+        return Refusal("InvalidStateTransition", f"{status} -> {new_status}")
+    return None

@@ -1,0 +1,127 @@
+"""hil/dut.py and hil/ports.py: the harness on a pseudo-terminal with the test playing the board."""
+
+from __future__ import annotations
+
+import os
+import pty
+import random
+import threading
+import tty
+
+import pytest
+from serial.tools.list_ports_common import ListPortInfo
+
+from hil.dut import Dut
+from hil.ports import detect_port, find_boards
+from system.errors import BackendError, ConfigError
+
+from test_console import noisy_stream
+
+
+@pytest.fixture
+def board_pty():
+    """(master fd the test writes as the board, slave path the harness opens)."""
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    path = os.ttyname(slave)
+    yield master, path
+    os.close(master)
+    os.close(slave)
+
+
+def test_expect_message_line_and_regex_move_a_cursor_so_each_line_matches_once(board_pty, tmp_path):
+    master, path = board_pty
+    with Dut.open(path, log=tmp_path / "console.log") as dut:
+        os.write(master, b'rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n'
+                         b'{"msg": "boot", "node": "node-1", "version": "0.1.0"}\r\n'
+                         b'{"msg": "reading", "seq": 1}\n{"msg": "reading", "seq": 2}\n')
+        assert dut.expect_regex(r"rst:0x(\d+)").group(1) == "1"
+        assert dut.expect_message("boot")["node"] == "node-1"
+        assert dut.expect_message("reading")["seq"] == 1
+        assert dut.expect_message("reading")["seq"] == 2
+        with pytest.raises(TimeoutError, match="no message reading"):
+            dut.expect_message("reading", timeout=0.3)
+        dut.send("interval", sample_every=5)
+        assert os.read(master, 100) == b'{"cmd": "interval", "sample_every": 5}\n'
+        with pytest.raises(ValueError, match="missing sample_every"):
+            dut.send("interval")
+        with pytest.raises(BackendError, match="no DTR/RTS"):
+            dut.hard_reset()
+    log = (tmp_path / "console.log").read_text().splitlines()
+    assert len(log) == 4 and log[0].split(" ", 1)[1].startswith("rst:0x1") and float(log[0].split()[0]) > 1.7e9
+
+
+def test_the_harness_survives_ten_thousand_noisy_lines_and_reports_each_valid_one_once(board_pty):
+    master, path = board_pty
+    data, valid, expect = noisy_stream(random.Random(11), 10_000)
+    with Dut.open(path) as dut:
+        def board():
+            rng = random.Random(3)
+            i = 0
+            while i < len(data):
+                n = rng.randint(1, 4000)
+                os.write(master, data[i:i + n])
+                i += n
+            os.write(master, b'{"msg": "end"}\n')
+
+        writer = threading.Thread(target=board)
+        writer.start()
+        dut.expect_message("end", timeout=120)
+        writer.join()
+        assert [m["id"] for m in dut.messages("reading")] == valid
+        assert dut.skipped == expect
+
+
+def _port(device, vid, pid):
+    info = ListPortInfo(device)
+    info.vid, info.pid = vid, pid
+    return info
+
+
+def test_boards_are_found_by_usb_ids_and_ambiguity_is_a_config_error():
+    ports = [_port("/dev/ttyS0", None, None), _port("/dev/ttyUSB1", 0x1A86, 0x7523),
+             _port("/dev/ttyACM0", 0x303A, 0x1001), _port("/dev/ttyUSB0", 0x046D, 0xC52B)]
+    found = find_boards(ports)
+    assert [(p.device, p.bridge, p.native_usb) for p in found] == [
+        ("/dev/ttyACM0", "Espressif USB-Serial/JTAG (native USB)", True), ("/dev/ttyUSB1", "WCH CH340", False)]
+    with pytest.raises(ConfigError, match="several ESP32 boards found: /dev/ttyACM0"):
+        detect_port(ports)
+    with pytest.raises(ConfigError, match="no ESP32 found"):
+        detect_port(ports[:1])
+    assert detect_port([_port("/dev/ttyUSB0", 0x10C4, 0xEA60)]).bridge == "Silicon Labs CP210x"
+
+
+class LinesTransport:
+    """A transport that records DTR/RTS changes (as the board's auto-reset circuit would see them)."""
+
+    def __init__(self):
+        self.changes: list[tuple[str, bool]] = []
+        self.closed = threading.Event()
+
+    def read(self) -> bytes:
+        if self.closed.wait(0.05):
+            raise EOFError("closed")
+        return b""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def set_lines(self, *, dtr=None, rts=None):
+        if dtr is not None:
+            self.changes.append(("dtr", dtr))
+        if rts is not None:
+            self.changes.append(("rts", rts))
+
+    def close(self):
+        self.closed.set()
+
+
+def test_resets_drive_dtr_and_rts_in_esptools_order():
+    """Hard reset: EN (RTS) pulsed low with IO0 (DTR) high; bootloader: IO0 held low while EN is released."""
+    transport = LinesTransport()
+    with Dut(transport) as dut:
+        dut.hard_reset()
+        assert transport.changes == [("dtr", False), ("rts", True), ("rts", False)]
+        transport.changes.clear()
+        dut.enter_bootloader()
+        assert transport.changes == [("dtr", False), ("rts", True), ("dtr", True), ("rts", False), ("dtr", False)]
