@@ -61,6 +61,7 @@ class Bridge:
         self.legacy_node = legacy_node
         self.pusher = pusher
         self.batch = batch
+        self._after_commit: list | None = None  # inside a burst: what to announce after its commit
         self.stored_by_node: Counter[str] = Counter()
         self.duplicates_by_node: Counter[str] = Counter()
         self.unclocked_by_node: Counter[str] = Counter()
@@ -107,9 +108,15 @@ class Bridge:
                     burst = [await self.mqtt.next_message()]
                     if self.batch > 1:
                         burst += self.mqtt.received(self.batch - 1)
-                    with self.store.transaction():
-                        for msg in burst:
-                            self.handle(msg.topic, msg.payload)
+                    self._after_commit = []
+                    try:
+                        with self.store.transaction():
+                            for msg in burst:
+                                self.handle(msg.topic, msg.payload)
+                    finally:
+                        done, self._after_commit = self._after_commit, None
+                    for announce in done:  # the trace lines and pushes of what is now committed
+                        announce()
                     for msg in burst:
                         self.mqtt.ack(msg)  # only now: a crash before the commit gets the messages redelivered
             except ConnectionError as exc:
@@ -139,25 +146,34 @@ class Bridge:
         received = self.rt.now()
         if not self.store.add(reading, received=received):
             self.duplicates_by_node[reading.node] += 1
-            self.rt.trace("reading.duplicate", node=reading.node, seq=reading.seq)
+            self._announce(self.rt.trace, "reading.duplicate", node=reading.node, seq=reading.seq)
             return "duplicate"
         self.stored_by_node[reading.node] += 1
         if reading.clock_set:
             lag = received - reading.ts
             self.lag.observe(lag)
             self.last_taken[reading.node] = max(reading.ts, self.last_taken.get(reading.node, reading.ts))
-            self.rt.trace("reading.stored", node=reading.node, seq=reading.seq, lag=lag)
+            self._announce(self.rt.trace, "reading.stored", node=reading.node, seq=reading.seq, lag=lag)
         else:
             self.unclocked_by_node[reading.node] += 1
             self.last_taken[reading.node] = received
-            self.rt.trace("reading.stored", node=reading.node, seq=reading.seq, clock="unset")
+            self._announce(self.rt.trace, "reading.stored", node=reading.node, seq=reading.seq, clock="unset")
         if self.pusher is not None:
-            self.pusher.offer(reading)
+            self._announce(self.pusher.offer, reading)
         return "stored"
+
+    def _announce(self, fn: Any, *args: Any, **fields: Any) -> None:
+        """Trace or push now, or, inside a burst, once its transaction has committed (a killed
+        bridge never traced a reading as stored that SQLite does not have)."""
+        if self._after_commit is None:
+            fn(*args, **fields)
+        else:
+            self._after_commit.append(lambda: fn(*args, **fields))
 
     def _refuse(self, topic: str, reason: str, detail: str) -> str:
         self.refused[reason] += 1
-        self.rt.trace("reading.refused", topic=_printable(topic, 80), reason=reason, detail=_printable(detail))
+        self._announce(self.rt.trace, "reading.refused", topic=_printable(topic, 80), reason=reason,
+                       detail=_printable(detail))
         return "refused"
 
     def exposition(self) -> str:
