@@ -180,7 +180,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller W1 and fleet, one live round")
     parser.add_argument("--only", default=",".join(ROWS), help=f"comma-separated rows of: {', '.join(ROWS)}")
-    parser.add_argument("--save", type=Path, default=None, help="also write the table (markdown) to this file")
+    parser.add_argument("--save", type=Path, default=Path(__file__).resolve().parent / "latest.md",
+                        help="also write the table (markdown) to this file [default: bench/latest.md]")
     args = parser.parse_args()
     wanted = [w.strip() for w in args.only.split(",") if w.strip()]
     unknown = set(wanted) - set(ROWS)
@@ -208,8 +209,7 @@ def main() -> None:
             rows += scenario_rows()
     text = table(rows, machine(), dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"))
     print(text, end="")
-    if args.save is not None:
-        args.save.write_text(text)
+    args.save.write_text(text)
 
 
 if __name__ == "__main__":
