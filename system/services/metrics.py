@@ -100,11 +100,23 @@ class MetricsCollector:
         self.failures = 0
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(metrics)
+        self._rendered: dict[tuple[int, ...], str] = {}  # recent bodies, by the counts they show
+
+    def _body(self, snap: Mapping[str, int]) -> str:
+        # Most periods count the same few things (nothing, or one scrape): the same counts render to the same
+        # text, and a season in sim pushes 87,000 times.
+        counts = tuple(snap.values())
+        body = self._rendered.get(counts)
+        if body is None:
+            if len(self._rendered) >= 32:
+                self._rendered.clear()
+            body = self._rendered[counts] = exposition(self.registry)
+        return body
 
     async def push_once(self) -> bool:
         """Push the current counters; True (and counters reset) when the target took them."""
         snap = self.metrics.snapshot()  # with no await in between, the body carries exactly these counts
-        body = exposition(self.registry)
+        body = self._body(snap)
         try:
             await self.target.push(self.job, body)
         except BackendError as exc:
