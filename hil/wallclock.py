@@ -37,8 +37,9 @@ from hil.bundle import write_bundle
 from hil.dut import Dut
 from hil.fault_proxy import FaultProxy
 from hil.virtual_board import VirtualBoard
-from sim.expect import Verdict, check_all
+from sim.expect import check_all
 from sim.faults import BrokerRestart, LinkDegraded, LinkDown, LinkUp, SensorFault, WifiDrop, WifiWeak
+from sim.runner import Outcome
 from sim.scenario import Scenario
 from sim.vocabulary import default_vocabulary
 from sim.world import make_sensor, node_names
@@ -56,22 +57,10 @@ FOREVER = 10 * 365 * 86400.0
 
 
 @dataclass
-class WallClockResult:
-    """What a wall-clock run gives back; ``check_all`` reads ``scenario``, ``trace`` and ``duration``."""
+class WallClockResult(Outcome):
+    """A wall-clock run, with which parts were real (node -> port)."""
 
-    scenario: Scenario
-    trace: Trace
-    duration: float
-    real: dict[str, str]
-    verdicts: list[Verdict] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(v.ok for v in self.verdicts)
-
-    @property
-    def sha256(self) -> str:
-        return self.trace.hexdigest()
+    real: dict[str, str] = field(kw_only=True)
 
 
 def parse_hil(values: tuple[str, ...], scenario: Scenario) -> dict[str, str]:
@@ -345,6 +334,6 @@ def run_wallclock(scenario: Scenario, real: dict[str, str], *, sink: TextIO | No
     finally:
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
-    result = WallClockResult(scenario, trace, scenario.duration, {**world.descriptions})
+    result = WallClockResult(scenario, trace, scenario.duration, real={**world.descriptions})
     result.verdicts = check_all(result, default_vocabulary().expectations)
     return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Callable, Collection, Iterator
+from typing import IO, Callable, Iterator
 
 from sim.expect import Verdict, check_all, kinds_read
 from sim.runtime import SimRuntime
@@ -23,12 +23,14 @@ Progress = Callable[[float, float], None]
 
 
 @dataclass
-class RunResult:
+class Outcome:
+    """What any run of a scenario gives back (sim here, wall clock in ``hil``): the expectations read
+    ``scenario``, ``trace`` and ``duration``."""
+
     scenario: Scenario
     trace: Trace
-    world: World
     duration: float
-    verdicts: list[Verdict] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list, kw_only=True)
 
     @property
     def ok(self) -> bool:
@@ -37,6 +39,13 @@ class RunResult:
     @property
     def sha256(self) -> str:
         return self.trace.hexdigest()
+
+
+@dataclass
+class RunResult(Outcome):
+    """A sim run, with the world it ran in (the controller's checkers read its truth)."""
+
+    world: World = field(kw_only=True)
 
 
 @contextmanager
@@ -84,6 +93,6 @@ def run_scenario(scenario: Scenario, *, sink: IO | None = None, progress: Progre
             if progress is not None:
                 progress(rt.env.now, scenario.duration)
     trace.flush()
-    result = RunResult(scenario, trace, world, scenario.duration)
+    result = RunResult(scenario, trace, scenario.duration, world=world)
     result.verdicts = check_all(result, words.expectations)
     return result
