@@ -9,6 +9,7 @@ Three folders show the architecture; the modules here are shared by all of them:
   adapters: what they talk to is handed in.
 - ``adapters/``: the live world (asyncio runtime, MQTT client and amqtt broker, SQLite
   stores, HTTP, GPIO and serial relays, Pushgateway). They may import both of the above.
+- ``cloud/``: the cloud service (ASGI app, its SQLite store, jobs, alarm, dashboard).
 - ``ports.py`` the ports as ``typing.Protocol``s; ``errors.py`` the one exception tree;
   ``runtime.py`` what both runtimes share; ``trace.py`` the canonical trace.
 
