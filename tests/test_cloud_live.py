@@ -96,9 +96,9 @@ def test_job_alarm_and_email_with_real_processes(world):
 
 def test_jobs_over_tls_with_client_certificates(tmp_path):
     """As on AWS IoT Core: the broker wants a client certificate, and the cloud and the controller present one."""
-    from test_live_broker import _certificates
+    from certificates import make_certificates
 
-    world = CloudWorld(tmp_path, certificates=_certificates(tmp_path))
+    world = CloudWorld(tmp_path, certificates=make_certificates(tmp_path))
     try:
         world.start_controller()
         client, csrf = world.session()

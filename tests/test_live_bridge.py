@@ -24,6 +24,7 @@ from hilsim.live_bridge import LiveBridge, LiveBridgeConfig
 from system.adapters.reading_store import ReadingStore
 from system.trace import Trace
 
+from certificates import make_certificates
 from processes import MOSQUITTO, free_port, start_server, stop_server, wait_for_port
 
 pytestmark = pytest.mark.live
@@ -166,27 +167,12 @@ def test_a_broker_that_goes_away_is_reported_as_connection_lost_and_the_bridge_r
 # --- the MQTT port itself: credentials, TLS with client certificates, sessions ------------------
 
 
-def _certificates(d: Path) -> dict:
-    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate (EC keys: fast)."""
-    def run(*args):
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
-
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=hilsim test CA")
-    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    for name in ("server", "client"):
-        run("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", f"{name}.crt", "-days", "1", "-extfile", "san.ext")
-    return {name: str(d / name) for name in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key")}
-
-
 @pytest.fixture
 def secured_mosquitto(tmp_path):
     """Mosquitto with a password file, on a plain port and on a TLS port that requires a client certificate."""
     if not os.access(MOSQUITTO, os.X_OK) or not shutil.which("mosquitto_passwd") or not shutil.which("openssl"):
         pytest.skip("mosquitto, mosquitto_passwd or openssl not installed")
-    certs = _certificates(tmp_path)
+    certs = {name: str(path) for name, path in make_certificates(tmp_path).items()}
     passwords = tmp_path / "passwords"
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "bridge", "s3cret"], check=True,
                    capture_output=True)
@@ -197,7 +183,7 @@ def secured_mosquitto(tmp_path):
     conf.write_text(f"user {getpass.getuser()}\nper_listener_settings false\nallow_anonymous false\n"
                     f"password_file {passwords}\n"
                     f"persistence false\nlistener {plain} 127.0.0.1\nlistener {tls} 127.0.0.1\n"
-                    f"cafile {certs['ca.crt']}\ncertfile {certs['server.crt']}\nkeyfile {certs['server.key']}\n"
+                    f"cafile {certs['ca']}\ncertfile {certs['server']}\nkeyfile {certs['server_key']}\n"
                     f"require_certificate true\n")
     proc = start_server([MOSQUITTO, "-c", str(conf)], plain)
     wait_for_port(tls, proc)
@@ -210,7 +196,7 @@ def test_the_port_checks_credentials_and_speaks_tls_with_client_certificates(sec
     from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
 
     plain, tls, certs = secured_mosquitto
-    with_cert = TlsOptions(ca_file=certs["ca.crt"], cert_file=certs["client.crt"], key_file=certs["client.key"])
+    with_cert = TlsOptions(ca_file=certs["ca"], cert_file=certs["client"], key_file=certs["client_key"])
     outcomes = {}
 
     async def attempt(name, url, **options):
@@ -232,7 +218,7 @@ def test_the_port_checks_credentials_and_speaks_tls_with_client_certificates(sec
         await attempt("anonymous", f"mqtt://127.0.0.1:{plain}")
         await attempt("tls", f"mqtts://127.0.0.1:{tls}", username="bridge", password="s3cret", tls=with_cert)
         await attempt("tls-no-cert", f"mqtts://127.0.0.1:{tls}", username="bridge", password="s3cret",
-                      tls=TlsOptions(ca_file=certs["ca.crt"]))
+                      tls=TlsOptions(ca_file=certs["ca"]))
         await attempt("tls-unknown-ca", f"mqtts://127.0.0.1:{tls}", username="bridge", password="s3cret")
 
     run_live(main)
