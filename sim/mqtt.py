@@ -16,6 +16,7 @@ from typing import Any
 from sim.broker_model import BrokerModel, Message, ProtocolViolation
 from sim.network import Link
 from system.errors import ConnectionLost
+from system.mqtt_inbox import Inbox
 from system.decisions.mqtt_message import PendingAcks
 
 
@@ -136,8 +137,7 @@ class SimMqttClient:
         self.will = will
         self.ack_timeout = ack_timeout
         self._conn: _Conn | None = None
-        self._inbox = rt.queue()
-        self._pending_loss: ConnectionLost | None = None
+        self._inbox = Inbox(rt.queue())
         self._waiting: dict[Any, Any] = {}  # token -> rt.event(); the reply lands in _replies
         self._replies: dict[Any, Any] = {}
         self._next_id = 0
@@ -159,8 +159,7 @@ class SimMqttClient:
             return True
         if not self.link.up or not self.host.running:
             raise ConnectionLost(f"{self.client_id}: broker unreachable over {self.link.name}")
-        self._inbox = self.rt.queue()
-        self._pending_loss = None
+        self._inbox = Inbox(self.rt.queue())
         self._unacked.clear()
         self._conn = _Conn(self.host, self, self.link)
         return await self._request("connack", ("connect", self.clean_session, self.will))
@@ -189,25 +188,11 @@ class SimMqttClient:
 
     async def next_message(self) -> Message:
         """The next message the broker delivered; raises ConnectionLost when the connection drops."""
-        if self._pending_loss is not None:
-            lost, self._pending_loss = self._pending_loss, None
-            raise lost
-        item = await self._inbox.get()
-        if isinstance(item, ConnectionLost):
-            raise item
-        return item
+        return await self._inbox.next()
 
     def received(self, limit: int) -> list[Message]:
         """Up to ``limit`` messages that have already arrived, without waiting (a burst to store together)."""
-        out: list[Message] = []
-        inbox = self._inbox
-        while len(out) < limit and not inbox.empty():
-            item = inbox.get_nowait()
-            if isinstance(item, ConnectionLost):
-                self._pending_loss = item  # raised by the next next_message(), after this burst is handled
-                break
-            out.append(item)
-        return out
+        return self._inbox.received(limit)
 
     async def disconnect(self) -> None:
         if self.connected:
@@ -259,7 +244,7 @@ class SimMqttClient:
                 self._unacked.hold(msg)
             elif msg.qos == 1:
                 self._conn.to_host(("puback", msg.packet_id))
-            self._inbox.put_nowait(msg)
+            self._inbox.put(msg)
 
     def _lost(self, conn: _Conn) -> None:
         if conn is not self._conn:
@@ -267,4 +252,4 @@ class SimMqttClient:
         self._unacked.clear()
         for waiter in self._waiting.values():
             waiter.set()
-        self._inbox.put_nowait(ConnectionLost(f"{self.client_id}: connection lost"))
+        self._inbox.put(ConnectionLost(f"{self.client_id}: connection lost"))

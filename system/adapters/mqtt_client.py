@@ -34,6 +34,7 @@ from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as paho
 
+from system.mqtt_inbox import Inbox
 from system.errors import ConfigError, ConnectionLost
 from system.decisions.mqtt_message import Message, PendingAcks
 
@@ -76,8 +77,7 @@ class LiveMqttClient:
         self.connect_timeout = connect_timeout
         self.ack_timeout = ack_timeout
         self._connected = False
-        self._inbox: asyncio.Queue = asyncio.Queue()
-        self._pending_loss: ConnectionLost | None = None
+        self._inbox = Inbox(asyncio.Queue())
         self._events = 0  # paho callbacks so far: tells _readable whether a read made progress
         self._waiting: dict[Any, asyncio.Future] = {}
         self._misc: asyncio.Task | None = None
@@ -119,8 +119,7 @@ class LiveMqttClient:
         if self._connected:
             return True
         self._loop = asyncio.get_running_loop()
-        self._inbox = asyncio.Queue()
-        self._pending_loss = None
+        self._inbox = Inbox(asyncio.Queue())
         self._unacked.clear()
         done = self._waiting["connack"] = self._loop.create_future()
         try:
@@ -156,24 +155,11 @@ class LiveMqttClient:
 
     async def next_message(self) -> Message:
         """The next delivered message; raises ConnectionLost when the connection drops."""
-        if self._pending_loss is not None:
-            lost, self._pending_loss = self._pending_loss, None
-            raise lost
-        item = await self._inbox.get()
-        if isinstance(item, ConnectionLost):
-            raise item
-        return item
+        return await self._inbox.next()
 
     def received(self, limit: int) -> list[Message]:
         """Up to ``limit`` messages that have already arrived, without waiting (a burst to store together)."""
-        out: list[Message] = []
-        while len(out) < limit and not self._inbox.empty():
-            item = self._inbox.get_nowait()
-            if isinstance(item, ConnectionLost):
-                self._pending_loss = item  # raised by the next next_message(), after this burst is handled
-                break
-            out.append(item)
-        return out
+        return self._inbox.received(limit)
 
     def ack(self, msg: Message) -> None:
         """With ``manual_ack``: send the PUBACK of a QoS 1 message once it is safely handled."""
@@ -241,7 +227,7 @@ class LiveMqttClient:
         for key in list(self._waiting):
             self._settle(key, error=ConnectionLost(why))
         if was:
-            self._inbox.put_nowait(ConnectionLost(why))
+            self._inbox.put(ConnectionLost(why))
 
     def _on_message(self, client, userdata, message) -> None:
         msg = Message(topic_text(message), bytes(message.payload), message.qos, bool(message.retain),
@@ -249,7 +235,7 @@ class LiveMqttClient:
         if self.manual_ack and msg.qos == 1:
             self._unacked.hold(msg)
         self._events += 1
-        self._inbox.put_nowait(msg)
+        self._inbox.put(msg)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         self._events += 1
