@@ -105,8 +105,8 @@ def scaling_rows(quick: bool) -> tuple[list[Row], list[dict]]:
 
 
 def w2_rows(quick: bool) -> list[Row]:
-    from sim.loader import load
-    from sim.runner import run_scenario
+    from sim.scenario.loader import load
+    from sim.scenario.runner import run_scenario
 
     scenario = load(ROOT / "scenarios" / "season-2025-26.yaml")
     walls = []
@@ -128,8 +128,8 @@ def live_rows(quick: bool) -> list[Row]:
 
 
 def scenario_rows() -> list[Row]:
-    from sim.loader import load
-    from sim.runner import run_scenario
+    from sim.scenario.loader import load
+    from sim.scenario.runner import run_scenario
 
     rows = []
     for path in sorted((ROOT / "scenarios").glob("*.yaml")):

@@ -18,7 +18,7 @@ import time
 
 import simpy
 
-from sim.runtime import SimRuntime
+from sim.kernel.runtime import SimRuntime
 
 
 def raw_simpy(procs: int, sleeps: int) -> None:

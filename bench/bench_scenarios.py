@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from sim.runner import run_scenario
-from sim.loader import load
+from sim.scenario.runner import run_scenario
+from sim.scenario.loader import load
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ["scenarios/quickstart.yaml", "scenarios/telemetry-outages.yaml", "scenarios/season-2025-26.yaml"]

@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from sim.loader import parse
-from sim.runner import run_scenario
+from sim.scenario.loader import parse
+from sim.scenario.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 
-from hilsim.live_bridge import LiveBridge, LiveBridgeConfig
+from hilsim.wiring.live_bridge import LiveBridge, LiveBridgeConfig
 from system.adapters.asyncio_runtime import AsyncioRuntime
 
 START = 1_773_471_600

@@ -141,9 +141,9 @@ class Dut:
 
     @classmethod
     def detect(cls, baudrate: int = 115200, **kwargs: Any) -> "Dut":
-        """Open the one ESP32 found on USB by its VID:PID (``hil.ports.detect_port``; ConfigError if none or
+        """Open the one ESP32 found on USB by its VID:PID (``hil.serial_ports.detect_port``; ConfigError if none or
         several)."""
-        from hil.ports import detect_port
+        from hil.serial_ports import detect_port
 
         found = detect_port()
         kwargs.setdefault("name", found.device)

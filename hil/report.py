@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from sim.report import timeline_svg
+from sim.scenario.report import timeline_svg
 
 
 def write_hil_html(result, path: Path) -> None:

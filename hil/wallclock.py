@@ -37,12 +37,12 @@ from hil.bundle import write_bundle
 from hil.dut import Dut
 from hil.fault_proxy import FaultProxy
 from hil.virtual_board import VirtualBoard
-from sim.expect import check_all
-from sim.faults import BrokerRestart, LinkDegraded, LinkDown, LinkUp, SensorFault, WifiDrop, WifiWeak
-from sim.runner import Outcome
-from sim.scenario import Scenario
-from sim.vocabulary import default_vocabulary
-from sim.world import make_sensor, node_names
+from sim.scenario.expect import check_all
+from sim.scenario.faults import BrokerRestart, LinkDegraded, LinkDown, LinkUp, SensorFault, WifiDrop, WifiWeak
+from sim.scenario.runner import Outcome
+from sim.scenario.spec import Scenario
+from sim.scenario.vocabulary import default_vocabulary
+from sim.scenario.world import make_sensor, node_names
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.adapters.mqtt_client import LiveMqttClient
 from system.adapters.reading_store import ReadingStore

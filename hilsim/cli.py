@@ -83,12 +83,12 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
     'hilsim run --hil'): a real broker, TCP fault proxies on the links, the boards named.
     """
     if hil:
-        from hilsim.hil_run import run_with_hardware
+        from hilsim.commands.hil_run import run_with_hardware
 
         run_with_hardware(scenario, hil, broker=broker, board_proxy_port=board_proxy_port, out=out, seed=seed,
                           quiet=quiet, passwd=passwd, no_report=no_report)
-    from sim import loader
-    from sim.runner import run_scenario
+    from sim.scenario import loader
+    from sim.scenario.runner import run_scenario
 
     try:
         loaded = loader.load(scenario)
@@ -116,7 +116,7 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
     if hash_only:
         click.echo(f"trace lines: {sum(result.trace.counts.values()) + 1} (not written)")
 
-    from sim.report import write_html, write_junit
+    from sim.scenario.report import write_html, write_junit
 
     write_junit(result, out / "junit.xml")
     written = [out / "junit.xml"] if hash_only else [out / "trace.jsonl", out / "junit.xml"]
@@ -142,16 +142,16 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
 
 
 def _register() -> None:
-    from hilsim.board_cmd import board
-    from hilsim.bridge_cmd import bridge
-    from hilsim.broker_cmd import broker
-    from hilsim.cloud_cmd import cloud
-    from hilsim.controller_cmd import controller
-    from hilsim.fixtures_cmd import fixtures
-    from hilsim.hil_cmds import diff, record
-    from hilsim.plan_cmd import controller_group
-    from hilsim.supervise_cmd import supervise
-    from hilsim.virtual_board_cmd import virtual_board
+    from hilsim.commands.board_cmd import board
+    from hilsim.commands.bridge_cmd import bridge
+    from hilsim.commands.broker_cmd import broker
+    from hilsim.commands.cloud_cmd import cloud
+    from hilsim.commands.controller_cmd import controller
+    from hilsim.commands.fixtures_cmd import fixtures
+    from hilsim.commands.hil_cmds import diff, record
+    from hilsim.commands.plan_cmd import controller_group
+    from hilsim.commands.supervise_cmd import supervise
+    from hilsim.commands.virtual_board_cmd import virtual_board
 
     main.add_command(broker)
     main.add_command(bridge)

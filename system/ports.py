@@ -4,15 +4,15 @@ A service (``system/services/``) is handed objects that fit these; it never impo
 the adapters (``system/adapters/``) or the sim models (``sim/``) that implement them::
 
     port            sim                                  live
-    Runtime         sim.runtime.SimRuntime               system.adapters.asyncio_runtime.AsyncioRuntime
-    MqttPort        sim.mqtt.SimMqttClient               system.adapters.mqtt_client.LiveMqttClient
+    Runtime         sim.kernel.runtime.SimRuntime               system.adapters.asyncio_runtime.AsyncioRuntime
+    MqttPort        sim.models.sim_mqtt.SimMqttClient               system.adapters.mqtt_client.LiveMqttClient
     ReadingSink     system.adapters.reading_store.ReadingStore (SQLite, in memory in sim)
-    FixturesStore   system.adapters.store.Store
-    AlertStore      system.adapters.store.Store
-    OutboxStore     system.adapters.store.Store (cloud sync)
-    JobStore        system.adapters.store.Store (cloud jobs)
-    PushTarget      sim.pushgateway.RecordingPushTarget  system.adapters.pushgateway.PushgatewayTarget
-    RelayBackend    sim.relay.SimRelay                   system.adapters.relays.GpiodRelay, SerialRelayBoard
+    FixturesStore   system.adapters.controller_store.Store
+    AlertStore      system.adapters.controller_store.Store
+    OutboxStore     system.adapters.controller_store.Store (cloud sync)
+    JobStore        system.adapters.controller_store.Store (cloud jobs)
+    PushTarget      sim.models.push_recorder.RecordingPushTarget  system.adapters.pushgateway.PushgatewayTarget
+    RelayBackend    sim.models.sim_relay.SimRelay                   system.adapters.relays.GpiodRelay, SerialRelayBoard
     HTTP            ``httpx.AsyncClient`` itself: in sim its transport is the simulated web
 
 The protocols are structural: nothing inherits from them. Each says only what the
@@ -26,7 +26,7 @@ from typing import Any, Awaitable, Callable, ContextManager, Mapping, Protocol, 
 
 from system.decisions.alerts import Snooze
 from system.decisions.events import Alert, AlertRule, Event
-from system.decisions.mqtt_message import Message
+from system.mqtt.message import Message
 from system.decisions.readings import Reading
 
 

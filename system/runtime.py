@@ -1,6 +1,6 @@
 """What every runtime shares: named random streams, trace lines, per-party views.
 
-The runtime API (see DESIGN.md) is duck-typed; the sim runtime (``sim/runtime.py``)
+The runtime API (see DESIGN.md) is duck-typed; the sim runtime (``sim/kernel/runtime.py``)
 and the asyncio runtime (``system/adapters/asyncio_runtime.py``) both build on this base::
 
     rt.now()  await rt.sleep(s)  rt.spawn(coro, name)  rt.queue(maxsize) (put_nowait, get_nowait, await get)

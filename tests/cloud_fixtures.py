@@ -10,7 +10,7 @@ import httpx
 
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.cloud.app import CloudSettings, create_app
-from system.cloud.store import CloudStore
+from system.adapters.cloud_store import CloudStore
 
 PASSWORD = "correct horse"
 

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from sim.runtime import SimRuntime
+from sim.kernel.runtime import SimRuntime
 from system.adapters.asyncio_runtime import AsyncioRuntime
 
 from processes import MOSQUITTO, free_port, start_server, stop_server

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from system.decisions.jobs import OPERATIONS
+from system.decisions.jobs_protocol import OPERATIONS
 
 VALID = {
     "snoozeAlert": {"operation": "snoozeAlert", "local_alert_id": "g1/policy/14400"},

@@ -7,7 +7,7 @@
 - ``day-cards``: a day header (French: ``samedi 2 août 2025``) above cards that hold the
   kickoff (``20h45``), the teams, the competition and the ground.
 
-The renderers are the simulated club site's (``sim/website.py``); each layout comes with
+The renderers are the simulated club site's (``sim/models/club_site.py``); each layout comes with
 the selectors file that reads it (``SELECTORS``). The pages in ``fixtures/pages/`` were
 written by :func:`write_sample_pages` from the invented sample season.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sim.website import Game, render_day_cards, render_html, render_positional, sample_season
+from sim.models.club_site import Game, render_day_cards, render_html, render_positional, sample_season
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 LAYOUTS = ("table", "positional", "day-cards")

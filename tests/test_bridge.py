@@ -6,11 +6,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from sim.mqtt import BrokerHost, SimMqttClient
-from sim.network import Network
-from sim.runtime import SimRuntime
+from sim.models.sim_mqtt import BrokerHost, SimMqttClient
+from sim.models.network import Network
+from sim.kernel.runtime import SimRuntime
 from system.services.bridge import Bridge
-from sim.pushgateway import RecordingPushTarget
+from sim.models.push_recorder import RecordingPushTarget
 from system.services.prometheus import ReadingPusher
 from system.adapters.reading_store import ReadingStore
 from system.decisions.readings import LEGACY_TOPIC

@@ -82,7 +82,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.broker_model import BrokerModel, Message, topic_matches
+from sim.models.broker_model import BrokerModel, Message, topic_matches
 
 paho = pytest.importorskip("paho.mqtt.client")
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402

@@ -8,7 +8,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import pytest
 
-from sim.broker_model import SUBACK_FAILURE, BrokerModel, Message, ProtocolViolation, topic_matches, valid_filter
+from sim.models.broker_model import SUBACK_FAILURE, BrokerModel, Message, ProtocolViolation, topic_matches, valid_filter
 
 
 def test_wildcards_match_levels_and_hide_dollar_topics():

@@ -3,9 +3,9 @@ cleared when the heartbeat returns, every change notified; a failing notifier st
 
 from __future__ import annotations
 
-from sim.runtime import SimRuntime
+from sim.kernel.runtime import SimRuntime
 from system.cloud.alarm import HeartbeatAlarm
-from system.cloud.store import HEARTBEAT, CloudStore
+from system.adapters.cloud_store import HEARTBEAT, CloudStore
 from system.errors import BackendError
 
 PERIOD = 300.0

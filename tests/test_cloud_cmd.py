@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from processes import ROOT
 
 from hilsim.cli import main
-from system.cloud.store import CloudStore
+from system.adapters.cloud_store import CloudStore
 
 
 def test_add_user_and_device(tmp_path):

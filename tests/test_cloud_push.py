@@ -8,7 +8,7 @@ import json
 
 import httpx
 
-from sim.runtime import SimRuntime
+from sim.kernel.runtime import SimRuntime
 from system.services.cloud_push import CountBoth, LogShipper
 from system.services.metrics import Metrics
 

@@ -1,11 +1,11 @@
-"""The cloud's store (``system/cloud/store.py``): mirror sync applied once, jobs' states and history, credentials."""
+"""The cloud's store (``system/adapters/cloud_store.py``): mirror sync applied once, jobs' states and history, credentials."""
 
 from __future__ import annotations
 
 import pytest
 
-from system.cloud.store import CloudStore
-from system.decisions.jobs import Refusal
+from system.adapters.cloud_store import CloudStore
+from system.decisions.jobs_protocol import Refusal
 
 
 def change(i, key="k", **payload):

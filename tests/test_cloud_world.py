@@ -1,4 +1,4 @@
-"""The cloud in the simulated world (``sim/cloud_world.py``): the same app, store and services as live, the
+"""The cloud in the simulated world (``sim/scenario/cloud_party.py``): the same app, store and services as live, the
 controller's HTTP through the ASGI transport over its internet link, its jobs through the broker model.
 """
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.loader import load, parse
-from sim.runner import run_scenario
+from sim.scenario.loader import load, parse
+from sim.scenario.runner import run_scenario
 from system.errors import ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from system.decisions.alerts import DEFAULT_POLICIES
 from system.decisions.events import CANCELLED, GAME, SCHEDULED, Event
-from system.adapters.store import Store
+from system.adapters.controller_store import Store
 
 from processes import ROOT, WAIT, TracedProcess, free_port
 

@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 from hypothesis import given, strategies as st
 
-from sim.light_check import expected_intervals, light_intervals, merge, subtract
-from sim.runner import run_scenario
-from sim.loader import parse
+from sim.scenario.light_check import expected_intervals, light_intervals, merge, subtract
+from sim.scenario.runner import run_scenario
+from sim.scenario.loader import parse
 from system.errors import ScenarioError
 
 # The first home game of the sample season: KAA Gent - Club Brugge, 2 Aug 2025 20:45 (+02:00).
@@ -61,7 +61,7 @@ def test_the_checker_catches_a_missing_light(short):
     trace.of_kind = lambda *kinds: [r for r in trace.records if r["kind"] in kinds]
     tampered.trace = trace
     assert light_intervals(tampered) != expected_intervals(short)
-    from sim.light_check import light_follows_schedule
+    from sim.scenario.light_check import light_follows_schedule
 
     ok, measured, expected = light_follows_schedule({"tolerance": 0.0}, tampered)
     assert not ok and "first difference" in measured
@@ -147,7 +147,7 @@ def test_controller_events_need_a_controller():
 @pytest.mark.slow
 def test_a_whole_season_follows_the_schedule():
     """The issue's done-when: ten months, reschedules, a cancellation, a garbled page, a 3-day outage."""
-    from sim.loader import load
+    from sim.scenario.loader import load
 
     run = run_scenario(load("scenarios/season-2025-26.yaml"))
     assert [(v.name, v.ok) for v in run.verdicts] == [

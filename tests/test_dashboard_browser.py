@@ -17,7 +17,7 @@ import pytest
 
 from cloud_world import PASSWORD, CloudWorld
 from processes import ROOT
-from system.adapters.store import Store
+from system.adapters.controller_store import Store
 
 pytestmark = pytest.mark.live
 

@@ -1,4 +1,4 @@
-"""hil/dut.py and hil/ports.py: the harness on a pseudo-terminal with the test playing the board."""
+"""hil/dut.py and hil/serial_ports.py: the harness on a pseudo-terminal with the test playing the board."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
 from hil.dut import Dut
-from hil.ports import detect_port, find_boards
+from hil.serial_ports import detect_port, find_boards
 from system.errors import BackendError, ConfigError
 
 from test_console import noisy_stream

@@ -14,7 +14,7 @@ from firmware.dht22 import (CHECKSUM, RANGE, TIMEOUT, SensorError, bits_frame, d
 from firmware.node import Node
 from firmware.reading import encode_reading, make_reading
 from firmware.ring import Ring
-from sim.runtime import SimRuntime
+from sim.kernel.runtime import SimRuntime
 from system.decisions.readings import decode_reading
 from system.trace import Trace
 

@@ -266,7 +266,7 @@ def test_damaged_or_arbitrary_input_is_refused_or_read_as_well_formed_home_games
 
 # -- three page layouts ----------------------------------------------------------------------
 
-from sim.website import Game  # noqa: E402
+from sim.models.club_site import Game  # noqa: E402
 from system.decisions.selectors import parse_selectors_file  # noqa: E402
 from system.decisions.page_text import decode_page  # noqa: E402
 from tests.layouts import LAYOUTS, SELECTORS, render  # noqa: E402

@@ -12,8 +12,8 @@ import respx
 from click.testing import CliRunner
 
 from hilsim.cli import main
-from sim.website import Game, render_ical, sample_season
-from system.adapters.store import Store
+from sim.models.club_site import Game, render_ical, sample_season
+from system.adapters.controller_store import Store
 from system.decisions.fixtures import read_fixtures_html
 from system.decisions.reconcile import reconcile
 from tests.layouts import SELECTORS, render

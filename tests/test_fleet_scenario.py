@@ -2,8 +2,8 @@
 
 import pytest
 
-from sim.loader import load
-from sim.runner import run_scenario
+from sim.scenario.loader import load
+from sim.scenario.runner import run_scenario
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
-"""The device's job agent (``system/services/jobs.py``): checked before it runs, at most once, AWS Jobs topics.
+"""The device's job agent (``system/services/job_agent.py``): checked before it runs, at most once, AWS Jobs topics.
 
-The loop tests run the agent and the cloud's jobs service (``system/cloud/jobs.py``) in the simulated
+The loop tests run the agent and the cloud's jobs service (``system/cloud/jobs_api.py``) in the simulated
 world: the broker model, one link per party, virtual time.
 """
 
@@ -12,14 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from job_documents import malformed_documents
-from sim.mqtt import BrokerHost, SimMqttClient
-from sim.network import Network
-from sim.runtime import SimRuntime
-from system.adapters.store import Store
-from system.cloud.jobs import JobsService
-from system.cloud.store import CloudStore
+from sim.models.sim_mqtt import BrokerHost, SimMqttClient
+from sim.models.network import Network
+from sim.kernel.runtime import SimRuntime
+from system.adapters.controller_store import Store
+from system.cloud.jobs_api import JobsService
+from system.adapters.cloud_store import CloudStore
 from system.decisions.events import Event
-from system.services.jobs import JobAgent, topics
+from system.services.job_agent import JobAgent, topics
 from system.services.scheduler import Scheduler
 
 START = 1_800_000_000.0

@@ -1,4 +1,4 @@
-"""Job documents and execution states (``system/decisions/jobs.py``): what is refused and why."""
+"""Job documents and execution states (``system/decisions/jobs_protocol.py``): what is refused and why."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 
 from job_documents import VALID, malformed_documents
-from system.decisions.jobs import (CANCELED, FAILED, IN_PROGRESS, QUEUED, REJECTED, SUCCEEDED, TERMINAL, TIMED_OUT,
+from system.decisions.jobs_protocol import (CANCELED, FAILED, IN_PROGRESS, QUEUED, REJECTED, SUCCEEDED, TERMINAL, TIMED_OUT,
                                    Command, Refusal, check_update, validate_job)
 
 

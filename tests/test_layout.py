@@ -8,7 +8,7 @@ the moment it is written:
   what MicroPython has (it must run on the board alone);
 - system/decisions/ (pure decisions) imports no I/O library, no clock and no randomness;
 - system/services/ imports no adapter, and no clock, socket or event loop of its own;
-- asyncio appears only in system/adapters/ and above sim (hil, hilsim); simpy only in sim/runtime.py;
+- asyncio appears only in system/adapters/ and above sim (hil, hilsim); simpy only in sim/kernel/runtime.py;
 - no import cycle among the project's modules, counting imports inside functions;
 - importing modules, in any order, changes no other module's state (no registries filled on import).
 """
@@ -121,7 +121,7 @@ def test_asyncio_only_in_live_adapters_and_above_sim():
 
 
 def test_only_the_sim_runtime_imports_simpy():
-    assert {name for name, p in project_modules().items() if "simpy" in top_level(p)} == {"sim.runtime"}
+    assert {name for name, p in project_modules().items() if "simpy" in top_level(p)} == {"sim.kernel.runtime"}
 
 
 def import_graph() -> dict[str, set[str]]:

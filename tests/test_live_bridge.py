@@ -20,7 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from system.adapters.asyncio_runtime import AsyncioRuntime
-from hilsim.live_bridge import LiveBridge, LiveBridgeConfig
+from hilsim.wiring.live_bridge import LiveBridge, LiveBridgeConfig
 from system.adapters.reading_store import ReadingStore
 from system.trace import Trace
 
@@ -288,10 +288,10 @@ def test_with_manual_ack_mosquitto_redelivers_what_was_taken_but_not_acked(mosqu
 
 
 def test_the_bridge_command_runs_the_live_bridge(mosquitto, tmp_path):
-    """``hilsim bridge`` (hilsim/bridge_cmd.py): stores what a node publishes while it runs."""
+    """``hilsim bridge`` (hilsim/commands/bridge_cmd.py): stores what a node publishes while it runs."""
     from click.testing import CliRunner
 
-    from hilsim.bridge_cmd import bridge
+    from hilsim.commands.bridge_cmd import bridge
 
     from system.adapters.mqtt_client import LiveMqttClient
 

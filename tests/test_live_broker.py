@@ -208,7 +208,7 @@ def test_tls_without_required_client_certificate_still_checks_passwords(start_br
 def test_help_names_the_options_and_bad_combinations_are_refused(tmp_path):
     from click.testing import CliRunner
 
-    from hilsim.broker_cmd import broker
+    from hilsim.commands.broker_cmd import broker
 
     text = CliRunner().invoke(broker, ["--help"]).output
     for option in ("--port", "--passwd", "--add-user", "--tls-cert", "--tls-key", "--ca-cert", "--require-client-cert"):

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from sim.faults import BrokerRestart, LinkDegraded, LinkDown
-from sim.loader import parse
+from sim.scenario.faults import BrokerRestart, LinkDegraded, LinkDown
+from sim.scenario.loader import parse
 from system.errors import ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent

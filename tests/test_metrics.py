@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from sim.runtime import SimRuntime
+from sim.kernel.runtime import SimRuntime
 from system.services.metrics import COUNTERS, HEARTBEAT, HeartbeatWatch, Metrics, MetricsCollector, heartbeat_alarm
 from system.services.prometheus import exposition
-from sim.pushgateway import RecordingPushTarget
+from sim.models.push_recorder import RecordingPushTarget
 from system.trace import Trace
 
 T0 = 1_774_000_000.0

@@ -1,4 +1,4 @@
-"""The update steps (``system/services/ota.py``): each failure leaves the running version and says why."""
+"""The update steps (``system/services/updater.py``): each failure leaves the running version and says why."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import hashlib
 import httpx
 import pytest
 
-from sim.runtime import SimRuntime
-from system.services.ota import Updater
+from sim.kernel.runtime import SimRuntime
+from system.services.updater import Updater
 
 PACKAGE = b"PK\x03\x04 pretend wheel"
 GOOD = hashlib.sha256(PACKAGE).hexdigest()

@@ -1,4 +1,4 @@
-"""Over-the-air update of a live controller (``system/services/ota.py``, ``system/adapters/ota.py``) with real
+"""Over-the-air update of a live controller (``system/services/updater.py``, ``system/adapters/ota_supervisor.py``) with real
 processes: ``hilsim supervise`` runs ``hilsim controller``; wheels of hilsim itself are built here, with a
 new version number, and served over HTTP.
 

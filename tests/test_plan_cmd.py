@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from hilsim.cli import main
-from hilsim.plan_cmd import parse_duration
-from system.adapters.store import Store
+from hilsim.commands.plan_cmd import parse_duration
+from system.adapters.controller_store import Store
 from system.decisions.events import GAME, Event
 from system.decisions.localtime import format_local, local_epoch, to_local
 from system.errors import ConfigError
@@ -42,9 +42,9 @@ def test_plan_of_the_season_store_matches_the_independently_recomputed_schedule_
     """Run the season scenario, keep the controller's store as a file, and ask the console for the plan as of
     the season's start: every alert window (policy and the user's extra), in local time, as sim/light_check
     recomputes it from the club's final calendar and the users' actions; each fired, as the light shows."""
-    from sim.light_check import expected_windows, power_off
-    from sim.loader import load
-    from sim.runner import run_scenario
+    from sim.scenario.light_check import expected_windows, power_off
+    from sim.scenario.loader import load
+    from sim.scenario.runner import run_scenario
 
     run = run_scenario(load(ROOT / "scenarios" / "season-2025-26.yaml"))
     assert run.ok

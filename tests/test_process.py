@@ -1,4 +1,4 @@
-"""The one way a live command runs (hilsim/process.py): ordered start and shutdown, signals, and the state
+"""The one way a live command runs (hilsim/wiring/process.py): ordered start and shutdown, signals, and the state
 lines an operator reads on stderr while the process retries, with or without --trace."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from hilsim.process import run_process, spawn_service, start_part
+from hilsim.wiring.process import run_process, spawn_service, start_part
 from processes import ROOT, free_port
 
 WAIT = 30.0

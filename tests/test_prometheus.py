@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from sim.runtime import SimRuntime
+from sim.kernel.runtime import SimRuntime
 from system.services.bridge import Bridge
 from system.errors import BackendError
-from sim.pushgateway import RecordingPushTarget
+from sim.models.push_recorder import RecordingPushTarget
 from system.adapters.pushgateway import PushgatewayTarget
 from system.services.prometheus import LAG_BUCKETS, LagHistogram, ReadingGauges, ReadingPusher, exposition
 from system.adapters.reading_store import ReadingStore

@@ -4,8 +4,8 @@ from collections import defaultdict
 
 import pytest
 
-from sim.runner import run_scenario
-from sim.loader import load
+from sim.scenario.runner import run_scenario
+from sim.scenario.loader import load
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.runtime import SimRuntime
+from sim.kernel.runtime import SimRuntime
 from system.services.bridge import Bridge
 from system.errors import RefusedInput
 from system.adapters.reading_store import ReadingStore

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from sim.loader import load
-from sim.runner import run_scenario
+from sim.scenario.loader import load
+from sim.scenario.runner import run_scenario
 from system.errors import ScenarioError
 
 from processes import ROOT, free_port

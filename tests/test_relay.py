@@ -9,10 +9,10 @@ from enum import Enum
 
 import pytest
 
-from sim.runtime import SimRuntime
+from sim.kernel.runtime import SimRuntime
 from system.errors import BackendError
 from system.services.metrics import Metrics
-from sim.relay import SimRelay
+from sim.models.sim_relay import SimRelay
 from system.adapters.relays import GpiodRelay, SerialRelayBoard
 from system.services.relay import BLINK, LightPattern, RelayDriver
 from system.trace import Trace

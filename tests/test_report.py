@@ -1,8 +1,8 @@
 """The HTML report's timeline shows the scenario's faults where the scenario put them."""
 
-from sim.report import intervals, timeline_svg
-from sim.runner import run_scenario
-from sim.loader import load
+from sim.scenario.report import intervals, timeline_svg
+from sim.scenario.runner import run_scenario
+from sim.scenario.loader import load
 
 
 def test_the_timeline_bars_are_the_faults_of_the_scenario_file():

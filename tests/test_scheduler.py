@@ -8,16 +8,16 @@ from datetime import date, datetime, timezone
 import pytest
 from freezegun import freeze_time
 
-from sim.runtime import SimRuntime
+from sim.kernel.runtime import SimRuntime
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.errors import RefusedInput
 from system.decisions.events import CUSTOM, GAME, AlertRule, Event
 from system.services.metrics import Metrics
-from sim.relay import SimRelay
+from sim.models.sim_relay import SimRelay
 from system.services.relay import RelayDriver
 from system.services.scheduler import Scheduler
 from system.decisions.localtime import local_epoch, to_local
-from system.adapters.store import Store
+from system.adapters.controller_store import Store
 from system.trace import Trace
 
 H = 3600.0

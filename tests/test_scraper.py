@@ -7,9 +7,9 @@ import httpx
 import pytest
 import respx
 
-from sim.network import HttpOverLink, Network
-from sim.runtime import SimRuntime
-from sim.website import ClubSite, sample_season
+from sim.models.network import HttpOverLink, Network
+from sim.kernel.runtime import SimRuntime
+from sim.models.club_site import ClubSite, sample_season
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.decisions.events import CANCELLED, SCHEDULED, Event
 from system.decisions.reconcile import Reconciliation, apply_reconciliation
@@ -26,7 +26,7 @@ def local(*args) -> float:
 
 
 class MemoryEvents:
-    """A store port as plain data (the real store is system/adapters/store.py)."""
+    """A store port as plain data (the real store is system/adapters/controller_store.py)."""
 
     def __init__(self, events=()):
         self.events: list[Event] = list(events)
@@ -268,7 +268,7 @@ def test_postponed_game_is_cancelled_and_games_outside_the_source_are_left_alone
 def test_a_season_against_the_real_store_ends_with_the_site_s_home_games():
     """Ten months of hourly scrapes with reschedules, a cancellation, a garbled page and a
     three-day outage: the SQLite store ends up with exactly the site's home games."""
-    from system.adapters.store import Store
+    from system.adapters.controller_store import Store
 
     rt = SimRuntime(seed=3, start=local(2025, 7, 25, 9, 0), trace=Trace({"scenario": "season", "seed": 3}))
     site = ClubSite(rt, sample_season())

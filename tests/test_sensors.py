@@ -5,12 +5,12 @@ import statistics
 import pytest
 
 from firmware.dht22 import CHECKSUM, NO_RESPONSE, TIMEOUT, SensorError, decode_frame
-from sim.faults import SensorFault
-from sim.radio import SimClock, SimRadio
-from sim.runner import run_scenario
-from sim.runtime import SimRuntime
-from sim.loader import parse
-from sim.sensors import SimDHT22, daily_cycle
+from sim.scenario.faults import SensorFault
+from sim.models.radio import SimClock, SimRadio
+from sim.scenario.runner import run_scenario
+from sim.kernel.runtime import SimRuntime
+from sim.scenario.loader import parse
+from sim.models.sensors import SimDHT22, daily_cycle
 from system.errors import ScenarioError
 from system.trace import Trace
 

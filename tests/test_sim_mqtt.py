@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from sim.broker_model import Message
-from sim.mqtt import BrokerHost, SimMqttClient
-from sim.network import Network
-from sim.runtime import SimRuntime
+from sim.models.broker_model import Message
+from sim.models.sim_mqtt import BrokerHost, SimMqttClient
+from sim.models.network import Network
+from sim.kernel.runtime import SimRuntime
 from system.errors import ConnectionLost
 from system.trace import Trace
 

@@ -2,7 +2,7 @@
 
 from hypothesis import given, settings, strategies as st
 
-from sim.runtime import SimRuntime
+from sim.kernel.runtime import SimRuntime
 
 
 def test_virtual_time_starts_at_the_scenario_start():

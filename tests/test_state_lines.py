@@ -1,10 +1,10 @@
-"""State lines (hilsim/state_lines.py): which trace records an operator sees on stderr, and how."""
+"""State lines (hilsim/wiring/state_lines.py): which trace records an operator sees on stderr, and how."""
 
 import io
 import re
 from datetime import datetime
 
-from hilsim.state_lines import LINES, StateLines, state_line
+from hilsim.wiring.state_lines import LINES, StateLines, state_line
 
 
 def test_every_state_kind_is_one_line_and_other_kinds_stay_in_the_trace():

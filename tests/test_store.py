@@ -19,7 +19,7 @@ from system.decisions.alerts import Snooze
 from system.errors import ConfigError, RefusedInput
 from system.decisions.events import CANCELLED, CUSTOM, GAME, SCHEDULED, Alert, AlertRule, Event
 from system.services.metrics import Metrics
-from system.adapters.store import MIGRATIONS, SCHEMA_VERSION, Store
+from system.adapters.controller_store import MIGRATIONS, SCHEMA_VERSION, Store
 
 
 def game(key, start=1_774_000_000.0, **kw):
@@ -147,7 +147,7 @@ def test_extras_snoozes_policies_jobs_round_trip(path):
 CHILD = textwrap.dedent("""
     import sys
     from system.decisions.events import Event
-    from system.adapters.store import Store
+    from system.adapters.controller_store import Store
     store = Store(sys.argv[1])
     i = 0
     while True:

@@ -3,8 +3,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.broker_model import topic_matches, valid_filter
-from sim.subscriptions import SubscriptionIndex
+from sim.models.broker_model import topic_matches, valid_filter
+from sim.models.subscriptions import SubscriptionIndex
 
 LEVELS = st.sampled_from(["a", "b", "", "$SYS", "sensors"])
 TOPICS = st.lists(LEVELS, min_size=1, max_size=4).map("/".join).filter(bool)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from sim.website import Game
+from sim.models.club_site import Game
 from system.decisions.fixtures import read_fixtures_html
 from system.decisions.kickoff import fold
 from system.decisions.page_text import decode_page

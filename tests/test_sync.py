@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cloud_fixtures import make_cloud
-from system.adapters.store import Store
+from system.adapters.controller_store import Store
 from system.decisions.alerts import Snooze
 from system.decisions.events import Alert, Event
 from system.errors import BackendError
 from system.services.sync import Sync
-from sim.runtime import SimRuntime
+from sim.kernel.runtime import SimRuntime
 
 
 class Link(httpx.AsyncBaseTransport):

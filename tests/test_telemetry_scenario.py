@@ -11,8 +11,8 @@ from collections import defaultdict
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sim.runner import run_scenario
-from sim.loader import load, parse
+from sim.scenario.runner import run_scenario
+from sim.scenario.loader import load, parse
 
 SCENARIO = "scenarios/telemetry-outages.yaml"
 

@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from hil.wallclock import parse_hil
-from sim.loader import load
-from sim.runner import run_scenario
+from sim.scenario.loader import load
+from sim.scenario.runner import run_scenario
 from system.errors import ConfigError
 
 from processes import ROOT

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from sim.runtime import SimRuntime
-from sim.website import OPPONENTS, ClubSite, render_html, render_ical, sample_season
+from sim.kernel.runtime import SimRuntime
+from sim.models.club_site import OPPONENTS, ClubSite, render_html, render_ical, sample_season
 from system.decisions.events import CANCELLED
 from system.decisions.fixtures import read_fixtures_html, read_fixtures_ical
 from system.trace import Trace

@@ -41,7 +41,7 @@ class Queue:
         return self.items.pop(0)
 
 
-class Runtime:
+class BoardRuntime:
     def __init__(self, trace_sink=None, clock=None):
         self._sink = trace_sink
         self._clock = clock

@@ -10,7 +10,7 @@ import json
 import sys
 
 from firmware import console
-from firmware.board.aio import MICROPYTHON, Runtime
+from firmware.board.aio import MICROPYTHON, BoardRuntime
 from firmware.board.config import load_config
 from firmware.board.faults import FaultySensor
 from firmware.board.mqtt import MqttClient
@@ -35,7 +35,7 @@ class App:
     def __init__(self, config, write=write_stdout):
         self.config = config
         self.write = write
-        self.rt = Runtime(self._trace)
+        self.rt = BoardRuntime(self._trace)
         self.reboot = asyncio.Event()
         self.board = config["board"]
         self.node = None

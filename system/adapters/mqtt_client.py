@@ -1,6 +1,6 @@
 """The live MQTT port: paho-mqtt driven by the asyncio event loop, no threads.
 
-Same interface as the sim port (``sim/mqtt.py``)::
+Same interface as the sim port (``sim/models/sim_mqtt.py``)::
 
     await connect() -> session_present      await publish(topic, payload, qos, retain)
     await subscribe(filter, qos) -> granted  await next_message() -> Message
@@ -34,9 +34,9 @@ from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as paho
 
-from system.mqtt_inbox import Inbox
+from system.mqtt.inbox import Inbox
 from system.errors import ConfigError, ConnectionLost
-from system.decisions.mqtt_message import Message, PendingAcks
+from system.mqtt.message import Message, PendingAcks
 
 
 @dataclass(frozen=True)

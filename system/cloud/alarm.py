@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from system.cloud.store import CloudStore
+from system.adapters.cloud_store import CloudStore
 from system.errors import BackendError
 from system.services.metrics import MISSED_PERIODS, PERIOD, heartbeat_alarm
 

@@ -13,7 +13,7 @@ Who may do what, in one place:
 - Missing or wrong credentials: 401; a valid credential used where it does not belong: 403. A refused
   request changes nothing. Malformed bodies: 400 with ``{"error": reason, "detail": ...}``.
 
-The app only touches the runtime's clock (``rt.now()``), the :class:`~system.cloud.store.CloudStore` and
+The app only touches the runtime's clock (``rt.now()``), the :class:`~system.adapters.cloud_store.CloudStore` and
 a ``job_created(device)`` callback (the MQTT jobs service publishes ``notify-next``), so the same app runs
 behind uvicorn live and behind httpx's ASGI transport in sim.
 """
@@ -36,9 +36,9 @@ from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
 from system.cloud import pages
-from system.cloud.store import CloudStore
+from system.adapters.cloud_store import CloudStore
 from system.cloud.views import upcoming
-from system.decisions.jobs import Refusal, validate_job
+from system.decisions.jobs_protocol import Refusal, validate_job
 
 MAX_BODY = 1_000_000
 MAX_CHANGES = 1000

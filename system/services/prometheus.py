@@ -21,7 +21,7 @@ wall clock (no ``_created`` series), so sim stays deterministic.
 
 The push target is a port with one method, ``async push(job, body)`` raising
 ``BackendError``: ``PushgatewayTarget`` (``system/adapters/pushgateway.py``) live,
-``RecordingPushTarget`` (``sim/pushgateway.py``) in sim.
+``RecordingPushTarget`` (``sim/models/push_recorder.py``) in sim.
 """
 
 from __future__ import annotations

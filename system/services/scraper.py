@@ -2,7 +2,7 @@
 
 A thin loop around pure parts (:mod:`system.decisions.fixtures` reads the text,
 :mod:`system.decisions.reconcile` decides) and two ports: an ``httpx.AsyncClient`` (live: the
-internet; sim: :class:`sim.website.SiteTransport`) and a :class:`FixturesStore`, which
+internet; sim: :class:`sim.models.club_site.SiteTransport`) and a :class:`FixturesStore`, which
 the store satisfies (``stored_events()`` and ``apply(reconciliation)``).
 
 What it writes to the trace, where it happens:

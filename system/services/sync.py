@@ -1,6 +1,6 @@
 """Cloud sync: the store's outbox copied to the cloud mirror, in order, in batches, each change once.
 
-The protocol (the cloud side is :meth:`system.cloud.store.CloudStore.apply_sync`):
+The protocol (the cloud side is :meth:`system.adapters.cloud_store.CloudStore.apply_sync`):
 
 - ``POST <cloud>/api/device/<name>/sync`` with ``{"base": acked, "last": newest, "changes": [...]}``:
   the oldest unacknowledged outbox changes, ids ascending. The cloud applies those above its last

@@ -1,0 +1,1 @@
+"""The commands of ``hilsim`` (one module per command group), registered by ``hilsim.cli``."""

@@ -1,0 +1,149 @@
+"""``hilsim board info | flash | deploy | console``: an ESP32 on a serial port (see ``hil/provision.py``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from system.errors import BackendError, ConfigError
+
+_PORT = click.option("--port", "-p", default=None, metavar="PORT",
+                     help="Serial port of the board [default: the one ESP32 found by USB VID:PID].")
+
+
+def _usage_error(message: str) -> None:
+    """A mistake of the user's (option, config file, no board found): one line, exit 2."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def _port(port: str | None) -> str:
+    if port:
+        return port
+    from hil.serial_ports import detect_port
+
+    try:
+        found = detect_port()
+    except ConfigError as exc:
+        _usage_error(str(exc))
+    click.echo(f"using {found.device} ({found.bridge})", err=True)
+    return found.device
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             short_help="Hardware: identify, flash, deploy to and watch an ESP32.")
+def board() -> None:
+    """Identify, flash, deploy to and watch an ESP32 (or a virtual board)."""
+
+
+@board.command()
+@_PORT
+def info(port: str | None) -> None:
+    """Identify the chip and its MAC with esptool."""
+    from hil.provision import chip_info
+
+    port = _port(port)
+    try:
+        chip = chip_info(port)
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"port:        {port}\nchip:        {chip.description}\nfeatures:    {', '.join(chip.features)}\n"
+               f"MAC:         {chip.mac}\nflash size:  {chip.flash_size or 'unknown'}")
+
+
+@board.command(short_help="Write a MicroPython image and verify it (esptool).")
+@_PORT
+@click.argument("image", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--offset", default="0x1000", show_default=True, help="Flash address of the image "
+              "(0x1000 for MicroPython's ESP32 images).")
+def flash(port: str | None, image: Path, offset: str) -> None:
+    """Write a MicroPython IMAGE (the .bin from micropython.org) and verify it."""
+    from hil.provision import flash_image
+
+    try:
+        address = int(offset, 0)
+    except ValueError:
+        raise click.BadParameter("want a number such as 0x1000", param_hint="--offset") from None
+    port = _port(port)
+    try:
+        chip = flash_image(port, image, offset=address, quiet=False)  # esptool shows its progress
+    except ConfigError as exc:
+        _usage_error(str(exc))
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {image} ({image.stat().st_size} bytes) at {address:#x} on {chip.description} "
+               f"{chip.mac}; verified")
+
+
+@board.command(short_help="Firmware and config.json onto the board (mpremote), reset.")
+@_PORT
+@click.option("--config", "config", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
+              help="The node's config.json (node id, WiFi, broker, credentials, pins, intervals).")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the boot banner.")
+def deploy(port: str | None, config: Path, timeout: float) -> None:
+    """Copy the firmware and CONFIG onto the board with mpremote, reset, wait for the boot banner."""
+    from hil.provision import deploy as deploy_bundle
+
+    try:
+        doc = json.loads(config.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        _usage_error(f"{config}: not JSON: {exc}")
+    port = _port(port)
+    try:
+        boot = deploy_bundle(port, doc, boot_timeout=timeout)
+    except ConfigError as exc:
+        _usage_error(f"{config}: {exc.reason}")
+    except (BackendError, TimeoutError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{boot['node']} booted firmware {boot['version']} on {boot['board']} ({port})")
+
+
+def pretty(line) -> str:
+    """One console line for a person: messages as 'HH:MM:SS kind key=value ...', text as it is."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(line.t))
+    m = line.message
+    if m is None:
+        return f"{stamp} | {line.text}"
+    kind = m["msg"] if m["msg"] != "trace" else m.get("kind", "trace")
+    rest = " ".join(f"{k}={json.dumps(v)}" for k, v in m.items() if k not in ("msg", "kind"))
+    return f"{stamp} {kind:<18} {rest}"
+
+
+@board.command(short_help="Serial monitor: the JSON lines pretty-printed.")
+@_PORT
+@click.option("--raw", is_flag=True, help="Print the JSON lines as they come.")
+@click.option("--for", "seconds", type=float, default=None, help="Stop after this many seconds.")
+def console(port: str | None, raw: bool, seconds: float | None) -> None:
+    """A serial monitor that pretty-prints the board's JSON lines; type commands as JSON to send them."""
+    from hil.dut import Dut
+
+    port = _port(port)
+    try:
+        dut = Dut.open(port, name=port)
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
+    dut.on_line(lambda line: click.echo(line.text if raw else pretty(line)))
+    if sys.stdin is not None and sys.stdin.isatty():
+        import threading
+
+        def keyboard() -> None:  # each line typed goes to the board as it is (a JSON command)
+            for typed in sys.stdin:
+                dut.write(typed.encode("utf-8"))
+
+        threading.Thread(target=keyboard, daemon=True).start()
+    deadline = time.monotonic() + seconds if seconds else None
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        skipped = dut.skipped
+        dut.close()
+    if any(skipped.values()):
+        click.echo(f"skipped lines: {skipped}", err=True)
+    sys.exit(0)

@@ -1,0 +1,103 @@
+"""``hilsim broker``: the embedded live MQTT broker (amqtt), see ``system/adapters/amqtt_broker.py``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from hilsim.wiring.live import ConfigProblem, trace_sink, user_errors
+from system.errors import ConfigError
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+_EXISTING = click.Path(dir_okay=False, exists=True, path_type=Path)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]},
+               short_help="Live: the embedded MQTT broker (passwords, TLS, sessions).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 for every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=1883, show_default=True,
+              help="TCP port (8883 is usual with TLS; 0 picks a free port, printed on start).")
+@click.option("--passwd", "passwd", type=_FILE, required=True,
+              help="Password file: one 'user:$argon2id$...' line per device. Create and extend it with --add-user.")
+@click.option("--add-user", metavar="NAME",
+              help="Add NAME to the password file (or change its password) and exit; "
+                   "the password is asked for, or read from stdin with --password-stdin.")
+@click.option("--password-stdin", is_flag=True, help="With --add-user: read the password from the first line of stdin.")
+@click.option("--tls-cert", type=_EXISTING, help="Server certificate (PEM); turns TLS on.")
+@click.option("--tls-key", type=_EXISTING, help="Private key of --tls-cert (PEM).")
+@click.option("--ca-cert", type=_EXISTING,
+              help="CA certificate (PEM) that signs client certificates; a client with a certificate it "
+                   "verifies is let in without a password.")
+@click.option("--require-client-cert", is_flag=True,
+              help="Refuse TLS clients without a certificate signed by --ca-cert (in the TLS handshake).")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Append the JSON Lines trace (clients authenticated, refused, connected, gone) to this file "
+                   "('-' for standard output).")
+@click.option("-v", "--verbose", is_flag=True, help="Log connections and amqtt's own messages on stderr.")
+def broker(host: str, port: int, passwd: Path, add_user: str | None, password_stdin: bool, tls_cert: Path | None,
+           tls_key: Path | None, ca_cert: Path | None, require_client_cert: bool, trace_path: str | None,
+           verbose: bool) -> None:
+    """Run the embedded MQTT broker with per-device passwords and optional TLS, until SIGINT or SIGTERM.
+
+    Prints 'hilsim broker: listening on mqtt://HOST:PORT' on stdout once it listens;
+    state changes (started, stopped) go to stderr, one line each.
+
+    Persistent sessions (clean_session=False) of authenticated clients keep their
+    subscriptions and queue QoS 1 messages while the client is offline. Sessions
+    and retained messages are kept in memory only.
+
+    \b
+    Add a device, then run:
+      hilsim broker --passwd broker.passwd --add-user node-1
+      hilsim broker --passwd broker.passwd --port 1883
+    \b
+    With TLS and client certificates:
+      hilsim broker --passwd broker.passwd --port 8883 --tls-cert server.pem \\
+          --tls-key server.key --ca-cert ca.pem --require-client-cert
+    """
+    from system.adapters.amqtt_broker import BrokerSettings, TlsConfig, read_password_file
+    from system.adapters.amqtt_broker import add_user as add_user_to_file
+    from hilsim.wiring.live_broker import run_live_broker  # amqtt loads only when the broker runs
+
+    if add_user is not None:
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt(f"password for {add_user}", hide_input=True, confirmation_prompt=True)
+        with user_errors(str(passwd)):
+            try:
+                new = add_user_to_file(passwd, add_user, password)
+            except OSError as exc:
+                raise ConfigError(f"cannot write the password file ({exc.strerror})") from exc
+        click.echo(f"{'added' if new else 'changed password of'} {add_user} in {passwd}")
+        return
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigProblem("--tls-cert and --tls-key go together")
+    if tls_cert is None and (ca_cert or require_client_cert):
+        raise ConfigProblem("--ca-cert and --require-client-cert need TLS (--tls-cert and --tls-key)")
+    if require_client_cert and ca_cert is None:
+        raise ConfigProblem("--require-client-cert needs --ca-cert to verify client certificates")
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:  # our refusals stay visible; amqtt's chatter does not
+        logging.getLogger("system.adapters.amqtt_broker").setLevel(logging.WARNING)
+    tls = TlsConfig(tls_cert, tls_key, ca_cert, require_client_cert) if tls_cert else None
+    with user_errors():
+        if tls is not None:
+            tls.context()  # a certificate that does not load is refused before anything listens
+        users = read_password_file(passwd)
+    if not users:
+        click.echo(f"warning: {passwd} lists no users; only client certificates can log in", err=True)
+    settings = BrokerSettings(host=host, port=port, users=users, tls=tls)
+
+    def announce(url: str) -> None:
+        # On stdout, for whoever started it to read the port (--port 0); the state lines go to stderr.
+        click.echo(f"hilsim broker: listening on {url} ({len(users)} users)")
+        sys.stdout.flush()
+
+    with user_errors(), trace_sink(trace_path) as sink:
+        run_live_broker(settings, trace_file=sink, announce=announce)

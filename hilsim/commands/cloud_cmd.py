@@ -1,0 +1,88 @@
+"""``hilsim cloud``: the cloud service (mirror, jobs, metrics, heartbeat alarm, logs, dashboard)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from hilsim.commands.controller_cmd import mqtt_tls
+from hilsim.wiring.live import ConfigProblem, trace_sink, user_errors
+from hilsim.wiring.live_cloud import LiveCloudConfig, run_live_cloud
+from system.adapters.notify import SmtpNotifier
+from system.cloud.app import CloudSettings
+from system.cloud.jobs_api import DEFAULT_PREFIX
+from system.adapters.cloud_store import CloudStore
+
+
+def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
+    if spec is None:
+        return None
+    host, _, port = spec.rpartition(":")
+    if not host or not port.isdigit() or not to:
+        raise ConfigProblem("--smtp: use HOST:PORT together with --mail-to ADDRESS")
+    return SmtpNotifier(host, int(port), sender, to)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]},
+               short_help="Live: the cloud service (mirror, jobs, alarm, dashboard).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--db", default="cloud.sqlite", show_default=True, type=click.Path(dir_okay=False),
+              help="The cloud's SQLite store (created if missing).")
+@click.option("--add-user", metavar="NAME", help="Add a dashboard user (password from stdin's first line) and exit.")
+@click.option("--add-device", metavar="NAME", help="Register a device, print its token once, and exit.")
+@click.option("--mqtt-url", default=None,
+              help="Broker for the jobs topics, mqtt://user:pass@host:port (omit: no jobs).")
+@click.option("--mqtt-ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="CA certificate to verify the jobs broker (implies TLS).")
+@click.option("--mqtt-cert-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The cloud's client certificate (PEM) for the jobs broker.")
+@click.option("--mqtt-key-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Private key of --mqtt-cert-file (PEM).")
+@click.option("--jobs-prefix", default=DEFAULT_PREFIX, show_default=True,
+              help="Topic prefix of the jobs API ('$aws/' on AWS IoT Core; e.g. 'hil/' where '$' is reserved).")
+@click.option("--smtp", default=None, metavar="HOST:PORT", help="Send alarm e-mails through this SMTP server.")
+@click.option("--mail-from", default="hilsim-cloud@localhost", show_default=True)
+@click.option("--mail-to", default=None, help="Who gets the alarm e-mails.")
+@click.option("--webhook", default=None, help="Also POST each alarm change as JSON to this URL.")
+@click.option("--secure-cookies", is_flag=True, help="Session cookies over HTTPS only (behind a TLS proxy).")
+@click.option("--heartbeat-period", type=float, default=300.0, show_default=True,
+              help="Seconds between the devices' heartbeats; the alarm is raised after three missing. "
+                   "Shorter values are for tests.")
+@click.option("--job-timeout", type=float, default=600.0, show_default=True,
+              help="Seconds a job may stay IN_PROGRESS before it is TIMED_OUT.")
+@click.option("--trace", "trace_path", default=None, help="Write the JSON Lines trace to this file ('-': stdout).")
+@click.option("--for", "duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
+def cloud(host: str, port: int, db: str, add_user: str | None, add_device: str | None, mqtt_url: str | None,
+          mqtt_ca_file: str | None, mqtt_cert_file: str | None, mqtt_key_file: str | None,
+          jobs_prefix: str, smtp: str | None, mail_from: str, mail_to: str | None, webhook: str | None,
+          secure_cookies: bool, heartbeat_period: float, job_timeout: float, trace_path: str | None,
+          duration: float | None) -> None:
+    """Run the cloud service: the devices' mirrors, jobs over MQTT, metrics, the heartbeat alarm and the dashboard."""
+    if add_user or add_device:
+        store = CloudStore(db)
+        try:
+            if add_user:
+                password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else \
+                    click.prompt("password", hide_input=True, confirmation_prompt=True)
+                new = store.add_user(add_user, password)
+                click.echo(f"{'added' if new else 'updated'} user {add_user}", err=True)
+            if add_device:
+                click.echo(store.add_device(add_device, time.time()))
+        except ValueError as exc:
+            raise ConfigProblem(str(exc)) from None
+        finally:
+            store.close()
+        return
+    for option, seconds in (("--heartbeat-period", heartbeat_period), ("--job-timeout", job_timeout)):
+        if seconds <= 0:
+            raise ConfigProblem(f"{option}: {seconds:g} must be more than 0 seconds")
+    config = LiveCloudConfig(db=db, host=host, port=port, mqtt_url=mqtt_url, prefix=jobs_prefix,
+                             mqtt_tls=mqtt_tls(mqtt_ca_file, mqtt_cert_file, mqtt_key_file),
+                             heartbeat_period=heartbeat_period, smtp=_smtp(smtp, mail_from, mail_to), webhook=webhook,
+                             settings=CloudSettings(secure_cookies=secure_cookies, job_timeout=job_timeout),
+                             sweep_every=min(30.0, job_timeout / 4))
+    with user_errors(), trace_sink(trace_path) as sink:
+        run_live_cloud(config, trace_file=sink, until=duration)

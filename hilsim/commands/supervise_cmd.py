@@ -1,0 +1,24 @@
+"""``hilsim supervise``: run a live command from the current installed version, and restart it for updates."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from system.adapters.ota_supervisor import supervise as run_supervised
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "ignore_unknown_options": True,
+                                 "allow_interspersed_args": False},  # everything after COMMAND is COMMAND's
+               short_help="Live: the controller, restarted into its updates.")
+@click.option("--ota-root", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The update root: versions/, current, pending.json (created if missing).")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+def supervise(ota_root: Path, command: tuple[str, ...]) -> None:
+    """Run ``hilsim COMMAND...`` (e.g. ``controller --db ... --ota-root DIR``) from the version ``current`` points
+    at; when it installed an update and stopped, start the new version; if that one exits before it confirmed,
+    put the previous one back. Meant as a systemd unit's ExecStart (see deploy/systemd/)."""
+    ota_root.mkdir(parents=True, exist_ok=True)
+    sys.exit(run_supervised(ota_root, list(command)))

@@ -1,0 +1,117 @@
+"""The live bridge: the same ``Bridge`` wired to real parts on the asyncio runtime.
+
+Real parts: a broker (Mosquitto, ``hilsim broker``) through ``LiveMqttClient``
+with a persistent session, a SQLite file, a Prometheus Pushgateway through an
+``httpx.AsyncClient``, and the bridge's own ``/metrics`` endpoint. For example::
+
+    run_live_bridge(LiveBridgeConfig(broker_url="mqtt://bridge:secret@127.0.0.1:1883",
+                                     db_path="readings.sqlite3",
+                                     pushgateway_url="http://127.0.0.1:9091", metrics_port=9108))
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import IO, Any
+
+import httpx
+
+from hilsim.wiring.process import run_process, start_part
+from system.adapters.asyncio_runtime import AsyncioRuntime
+from system.services.bridge import TOPICS, Bridge
+from system.adapters.metrics_http import start_metrics_server
+from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
+from system.adapters.pushgateway import PushgatewayTarget
+from system.services.prometheus import ReadingPusher
+from system.adapters.reading_store import ReadingStore
+from system.decisions.readings import LEGACY_NODE
+from system.errors import BackendError
+
+
+@dataclass(frozen=True)
+class LiveBridgeConfig:
+    """Where the live bridge connects and what it serves; plain data (from a CLI or a file)."""
+
+    broker_url: str = "mqtt://127.0.0.1:1883"
+    db_path: str = "readings.sqlite3"
+    pushgateway_url: str | None = None  # None: no pushes
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = 9108  # None: no /metrics; 0: a free port
+    client_id: str = "hilsim-bridge"
+    username: str | None = None
+    password: str | None = None
+    tls: TlsOptions | None = None
+    legacy_node: str = LEGACY_NODE
+    job: str = "{node}"  # Pushgateway job per node; a template on the node id
+    topics: tuple[str, ...] = TOPICS
+
+
+class LiveBridge:
+    """Starts and stops the live bridge's parts around one ``Bridge``."""
+
+    def __init__(self, rt: Any, config: LiveBridgeConfig):
+        self.rt = rt.child("bridge")
+        self.config = config
+        self.store: ReadingStore | None = None
+        self.bridge: Bridge | None = None
+        self.metrics_port: int | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._server: asyncio.Server | None = None
+        self._task: Any = None
+
+    async def start(self) -> None:
+        """Open the store, the HTTP client and /metrics, then run the bridge as a task."""
+        cfg = self.config
+        # The client first: a malformed broker URL is refused before the store file is created.
+        mqtt = LiveMqttClient(cfg.broker_url, cfg.client_id, clean_session=False, username=cfg.username,
+                              password=cfg.password, tls=cfg.tls, manual_ack=True)
+        self.store = ReadingStore(cfg.db_path)
+        pusher = None
+        if cfg.pushgateway_url:
+            self._http = httpx.AsyncClient()
+            pusher = ReadingPusher(self.rt, PushgatewayTarget(self._http, cfg.pushgateway_url), job=cfg.job)
+        self.bridge = Bridge(self.rt, mqtt, self.store, topics=cfg.topics, legacy_node=cfg.legacy_node,
+                             pusher=pusher)
+        if cfg.metrics_port is not None:
+            try:
+                self._server = await start_metrics_server(self.bridge.exposition, cfg.metrics_host, cfg.metrics_port)
+            except OSError as exc:
+                raise BackendError(f"cannot serve /metrics on {cfg.metrics_host}:{cfg.metrics_port}: "
+                                   f"{exc.strerror or exc}") from exc
+            self.metrics_port = self._server.sockets[0].getsockname()[1]
+        self.rt.trace("bridge.started", broker=_without_password(cfg.broker_url), db=cfg.db_path,
+                      pushgateway=cfg.pushgateway_url, metrics_port=self.metrics_port)
+        self._task = self.rt.spawn(self.bridge.run(), "bridge")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self.bridge is not None:
+            await self.bridge.mqtt.disconnect()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._http is not None:
+            await self._http.aclose()
+        if self.store is not None:
+            self.store.close()
+
+
+
+def _without_password(url: str) -> str:
+    head, at, tail = url.rpartition("@")
+    return url if not at else head.split("://")[0] + "://***@" + tail
+
+
+def run_live_bridge(config: LiveBridgeConfig, *, trace_file: IO[str] | None = None,
+                    until: float | None = None) -> str:
+    """Run the live bridge on the wall clock (for ``until`` seconds, or until SIGINT/SIGTERM); returns why it
+    stopped. A malformed broker URL is a ConfigError before anything connects."""
+
+    async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
+        await start_part(stack, LiveBridge(rt, config))
+
+    return run_process("bridge", build, header={"run": "live-bridge", "broker": _without_password(config.broker_url)},
+                       trace_file=trace_file, until=until)

@@ -1,0 +1,107 @@
+"""The live cloud process: the ASGI app under uvicorn, the MQTT jobs service and the heartbeat alarm, on one
+asyncio loop with one runtime (the same app, store and services as in sim), run by ``hilsim/wiring/process.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import IO, Any, Iterator
+
+import httpx
+import uvicorn
+
+from hilsim.wiring.process import run_process, spawn_service, start_part
+from system.adapters.asyncio_runtime import AsyncioRuntime
+from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
+from system.adapters.notify import SmtpNotifier, WebhookNotifier
+from system.cloud.alarm import HeartbeatAlarm
+from system.cloud.app import CloudSettings, create_app
+from system.cloud.jobs_api import DEFAULT_PREFIX, JobsService
+from system.adapters.cloud_store import CloudStore
+from system.errors import BackendError
+from system.services.metrics import PERIOD
+
+
+@dataclass(frozen=True)
+class LiveCloudConfig:
+    db: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    mqtt_url: str | None = None
+    mqtt_tls: TlsOptions | None = None
+    prefix: str = DEFAULT_PREFIX
+    heartbeat_period: float = PERIOD
+    alarm_check_every: float | None = None
+    sweep_every: float = 30.0
+    smtp: SmtpNotifier | None = None
+    webhook: str | None = None
+    settings: CloudSettings = field(default_factory=CloudSettings)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the process helper decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class WebServer:
+    """uvicorn serving ``app`` as a part with start()/stop(); start returns once it listens."""
+
+    def __init__(self, app: Any, host: str, port: int):
+        self.server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+        self.host, self.port = host, port
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        # The socket is ours: a port in use is one line and exit 1, not uvicorn's log line and sys.exit.
+        try:
+            family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
+            sock = socket.create_server((self.host, self.port), family=family)
+        except OSError as exc:
+            raise BackendError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
+        self._task = asyncio.ensure_future(self.server.serve(sockets=[sock]))
+        while not self.server.started:
+            if self._task.done():
+                self._task = None
+                sock.close()
+                raise BackendError(f"cannot serve on {self.host}:{self.port}")
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self.server.should_exit = True
+            with contextlib.suppress(BaseException):
+                await self._task
+            self._task = None
+
+
+def run_live_cloud(config: LiveCloudConfig, *, trace_file: IO[str] | None = None, until: float | None = None) -> str:
+    """Serve the cloud until SIGINT/SIGTERM (or ``until`` seconds); returns why it stopped."""
+
+    async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
+        cloud = rt.child("cloud")
+        store = CloudStore(config.db)
+        stack.callback(store.close)
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
+        jobs = None
+        if config.mqtt_url:
+            mqtt = LiveMqttClient(config.mqtt_url, "hilsim-cloud-jobs", clean_session=False, tls=config.mqtt_tls)
+            stack.push_async_callback(mqtt.disconnect)
+            jobs = JobsService(cloud, store, mqtt, prefix=config.prefix, sweep_every=config.sweep_every)
+            await spawn_service(rt, stack, jobs.run(), "cloud/jobs")
+        notifiers = [n for n in (config.smtp, WebhookNotifier(client, config.webhook) if config.webhook else None) if n]
+        alarm = HeartbeatAlarm(cloud, store, notifiers, period=config.heartbeat_period,
+                               check_every=config.alarm_check_every)
+        await spawn_service(rt, stack, alarm.run(), "cloud/alarm")
+        app = create_app(store, rt, settings=config.settings, job_created=jobs.notify if jobs else None)
+        await start_part(stack, WebServer(app, config.host, config.port))
+        cloud.trace("cloud.started", host=config.host, port=config.port, db=config.db, mqtt=config.mqtt_url,
+                    epoch=rt.start)
+
+    return run_process("cloud", build, header={"run": "live-cloud", "db": config.db}, trace_file=trace_file,
+                       until=until)
