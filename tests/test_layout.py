@@ -3,7 +3,14 @@
 The rules speak of packages, never of file names, so a new module is held to them
 the moment it is written:
 
-- packages point one way: hilsim -> hil -> sim -> system -> firmware;
+- packages point one way: hilsim -> hil -> sim -> system -> firmware, and bench/ (benchmarks) sits
+  beside hilsim: it may import every package and nothing imports it;
+- inside sim/: scenario -> models -> kernel (the kernel knows no model, a model no scenario);
+- hil/ never calls hilsim, not even as a subprocess (``python -m hilsim``): it is a backend below it;
+- the live wiring (hilsim/wiring/) imports no sim: production code runs no simulated part;
+- the cloud in layers: its handlers (auth, device and dashboard APIs) over views and the jobs API,
+  over the cloud store adapter and decisions; no module of system/cloud/ opens SQLite itself;
+- no function in the packages is over 60 lines (a function past that holds two ideas);
 - firmware/ imports nothing of ours but firmware/, and from the standard library only
   what MicroPython has (it must run on the board alone);
 - system/decisions/ (pure decisions) imports no I/O library, no clock and no randomness;
@@ -24,10 +31,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("firmware", "system", "sim", "hil", "hilsim")
+PACKAGES = ("firmware", "system", "sim", "hil", "hilsim", "bench")
+SHIPPED = PACKAGES[:-1]  # what the wheel holds; bench/ needs its own extras to import
 # what each package may import of ours (the one-way arrow, and a package always imports itself)
 MAY_IMPORT = {"firmware": {"firmware"}, "system": {"system", "firmware"}, "sim": {"sim", "system", "firmware"},
-              "hil": {"hil", "sim", "system", "firmware"}, "hilsim": set(PACKAGES)}
+              "hil": {"hil", "sim", "system", "firmware"}, "hilsim": set(SHIPPED), "bench": set(PACKAGES)}
+LONGEST_FUNCTION = 60
 MICROPYTHON_STDLIB = {"json", "math", "struct", "time", "random", "sys", "gc", "micropython", "asyncio", "re",
                       "machine", "network", "dht", "ntptime", "socket", "os", "select", "binascii", "errno",
                       "hashlib", "io", "collections", "ssl", "umqtt", "uasyncio", "esp", "esp32", "select"}
@@ -116,12 +125,14 @@ def test_services_use_ports_not_adapters(path):
 
 def test_asyncio_only_in_live_adapters_and_above_sim():
     users = {name for name, p in project_modules().items() if "asyncio" in top_level(p)}
-    allowed = ("system.adapters", "hil", "hilsim", "firmware")  # firmware: MicroPython's asyncio on the board
+    # firmware: MicroPython's asyncio on the board; bench: the live ingest benchmark drives a live bridge
+    allowed = ("system.adapters", "hil", "hilsim", "firmware", "bench")
     assert {u for u in users if not u.startswith(allowed)} == set()
 
 
 def test_only_the_sim_runtime_imports_simpy():
-    assert {name for name, p in project_modules().items() if "simpy" in top_level(p)} == {"sim.kernel.runtime"}
+    found = {name for name, p in project_modules().items() if "simpy" in top_level(p)}
+    assert found == {"sim.kernel.runtime", "bench.bench_runtime"}  # the benchmark measures the kernel against raw simpy
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -212,8 +223,74 @@ print(json.dumps(sorted(set(changed))))
 
 @pytest.mark.parametrize("order_seed", [1, 2, 3])
 def test_importing_modules_in_any_order_changes_no_module_state(order_seed):
-    names = sorted(n for n in project_modules() if not n.endswith("__main__"))
+    names = sorted(n for n in project_modules() if not n.endswith("__main__") and n.split(".")[0] in SHIPPED)
     out = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(names), str(order_seed)], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+SIM_PARTS = ("sim.kernel", "sim.models", "sim.scenario")  # each may import only the parts before it
+
+
+@pytest.mark.parametrize("path", in_package("sim"), ids=ids(in_package("sim")))
+def test_sim_parts_point_one_way(path):
+    name = module_name(path)
+    mine = next((i for i, part in enumerate(SIM_PARTS) if name == part or name.startswith(part + ".")), None)
+    if mine is None:  # sim/__init__.py
+        return
+    above = SIM_PARTS[mine + 1:]
+    assert not {n for n in imported_names(path) if n.startswith(above)}, f"{SIM_PARTS[mine]} may not import {above}"
+
+
+@pytest.mark.parametrize("path", in_package("hil"), ids=ids(in_package("hil")))
+def test_hil_never_calls_hilsim(path):
+    """A backend below the command line: no ``python -m hilsim`` (nor a console script) in its code."""
+    literals = {node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    assert not {s for s in literals if s.split(".")[0] == "hilsim"}
+
+
+WIRING = in_package("hilsim.wiring")
+
+
+@pytest.mark.parametrize("path", WIRING, ids=ids(WIRING))
+def test_live_wiring_runs_no_simulated_part(path):
+    assert "sim" not in top_level(path)
+
+
+CLOUD = in_package("system.cloud")
+CLOUD_STORE = "system.adapters.cloud_store"
+
+
+@pytest.mark.parametrize("path", CLOUD, ids=ids(CLOUD))
+def test_cloud_keeps_its_layers(path):
+    assert "sqlite3" not in top_level(path), "the cloud's SQLite is the cloud_store adapter's"
+    assert not {n for n in imported_names(path) if n.startswith(("system.services", "sim", "hil"))}
+
+
+def test_cloud_store_is_below_the_cloud():
+    path = project_modules()[CLOUD_STORE]
+    assert not {n for n in imported_names(path) if n.startswith("system.cloud")}
+
+
+def long_functions(source: str, limit: int = LONGEST_FUNCTION) -> list[str]:
+    """``name (N lines)`` for every function or method from its ``def`` line to its last line past ``limit``."""
+    return [f"{node.name} ({node.end_lineno - node.lineno + 1} lines)" for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > limit]
+
+
+def test_long_function_finder_counts_def_to_last_line():
+    body = "\n".join(f"    x{i} = {i}" for i in range(59))
+    assert long_functions(f"def fits():\n{body}\n") == []
+    assert long_functions(f"class A:\n    async def over(self):\n    {body.replace(chr(10), chr(10) + '    ')}\n"
+                          "        return 1\n") == ["over (61 lines)"]
+
+
+SHIPPED_MODULES = [p for name, p in project_modules().items() if name.split(".")[0] in SHIPPED]
+
+
+@pytest.mark.parametrize("path", SHIPPED_MODULES, ids=ids(SHIPPED_MODULES))
+def test_no_function_over_60_lines(path):
+    assert long_functions(path.read_text(encoding="utf-8")) == []
