@@ -19,20 +19,9 @@
 
 from firmware.backoff import next_backoff
 from firmware.dht22 import SensorError, decode_frame
-from firmware.reading import encode_reading, make_reading
+from firmware.reading import ONLINE, encode_reading, make_reading, reading_topic, status_topic
 from firmware.ring import Ring
 from firmware import web
-
-ONLINE = b"online"
-OFFLINE = b"offline"  # the last will the HAL registers with the broker
-
-
-def status_topic(node_id):
-    return "sensors/" + node_id + "/status"
-
-
-def reading_topic(node_id):
-    return "sensors/" + node_id + "/reading"
 
 
 class Node:

@@ -1,5 +1,13 @@
-# The reading a node publishes, and its wire encoding (the contract in DESIGN.md).
+# The reading a node publishes: where (its MQTT topics) and its wire encoding (the contract
+# in DESIGN.md). The node, the board, the bridge and the reading decoder all take them from here.
 #
+# Topics: a node publishes each reading on sensors/<node>/reading (QoS 1), and its
+# liveness, retained, on sensors/<node>/status: "online" once connected, "offline" as
+# the last will the broker publishes for it. The bridge subscribes to every node's
+# readings and to the original project's /topic/qos1, whose payload names no node.
+# A node id (valid_node) is checked by the board's config and by the bridge alike.
+#
+# Payload:
 # {"node": "node-1", "seq": 42, "ts": 1700000000, "temperature": 21.5,
 #  "humidity": 40.2, "wifi_rssi": -61}
 # Values are held in tenths; the JSON is built in a fixed key order so the bytes
@@ -9,6 +17,39 @@
 import json
 
 from firmware.dht22 import tenths
+
+NODE_MAX = 64  # characters in a node id
+_NODE_FIRST = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_NODE_REST = _NODE_FIRST + "_.:-"
+
+ONLINE = b"online"
+OFFLINE = b"offline"
+LEGACY_TOPIC = "/topic/qos1"
+BRIDGE_FILTERS = ("sensors/+/reading", LEGACY_TOPIC)
+
+
+def valid_node(node):
+    # A node id: 1 to NODE_MAX of A-Z a-z 0-9 _ . : -, starting with a letter or digit. It is a topic
+    # level, a client id, a Prometheus label and a log field, so it holds nothing any of them must escape.
+    if not isinstance(node, str) or not 0 < len(node) <= NODE_MAX or node[0] not in _NODE_FIRST:
+        return False
+    return all(c in _NODE_REST for c in node)
+
+
+def reading_topic(node):
+    return "sensors/" + node + "/reading"
+
+
+def status_topic(node):
+    return "sensors/" + node + "/status"
+
+
+def reading_topic_node(topic):
+    # The node a reading topic names; None when the topic is not sensors/<node>/reading.
+    parts = topic.split("/")
+    if len(parts) != 3 or parts[0] != "sensors" or parts[2] != "reading" or not parts[1]:
+        return None
+    return parts[1]
 
 
 def make_reading(node, seq, ts, temperature10, humidity10, rssi):

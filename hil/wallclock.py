@@ -31,7 +31,8 @@ from urllib.parse import urlparse
 
 from firmware.board.mqtt import MqttClient
 from firmware.board.sim_hal import SimWifi
-from firmware.node import OFFLINE, Node, status_topic
+from firmware.node import Node
+from firmware.reading import OFFLINE, status_topic
 from hil.broker_process import BrokerProcess
 from hil.bundle import write_bundle
 from hil.dut import Dut

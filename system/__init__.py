@@ -10,7 +10,8 @@ Three folders show the architecture; the modules here are shared by all of them:
 - ``adapters/``: the live world (asyncio runtime, MQTT client and amqtt broker, SQLite
   stores, HTTP, GPIO and serial relays, Pushgateway). They may import both of the above.
 - ``cloud/``: the cloud service (ASGI app, its SQLite store, jobs, alarm, dashboard).
-- ``ports.py`` the ports as ``typing.Protocol``s; ``errors.py`` the one exception tree;
+- ``mqtt/``: MQTT as the system code sees it (the port, its message, the inbox rule).
+- ``ports.py`` the other ports as ``typing.Protocol``s; ``errors.py`` the one exception tree;
   ``runtime.py`` what both runtimes share; ``trace.py`` the canonical trace.
 
 May import: ``firmware`` (shared formats and pure decisions such as ``next_backoff``);

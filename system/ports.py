@@ -1,19 +1,20 @@
-"""The ports: what the services need from the world, as ``typing.Protocol``\\ s, in one place.
+"""The ports: what the services need from the world, as ``typing.Protocol``\\ s.
 
 A service (``system/services/``) is handed objects that fit these; it never imports
 the adapters (``system/adapters/``) or the sim models (``sim/``) that implement them::
 
-    port            sim                                  live
-    Runtime         sim.kernel.runtime.SimRuntime               system.adapters.asyncio_runtime.AsyncioRuntime
-    MqttPort        sim.models.sim_mqtt.SimMqttClient               system.adapters.mqtt_client.LiveMqttClient
+    port            sim                                           live
+    Runtime         sim.kernel.runtime.SimRuntime                 system.adapters.asyncio_runtime.AsyncioRuntime
     ReadingSink     system.adapters.reading_store.ReadingStore (SQLite, in memory in sim)
     FixturesStore   system.adapters.controller_store.Store
     AlertStore      system.adapters.controller_store.Store
     OutboxStore     system.adapters.controller_store.Store (cloud sync)
     JobStore        system.adapters.controller_store.Store (cloud jobs)
     PushTarget      sim.models.push_recorder.RecordingPushTarget  system.adapters.pushgateway.PushgatewayTarget
-    RelayBackend    sim.models.sim_relay.SimRelay                   system.adapters.relays.GpiodRelay, SerialRelayBoard
+    RelayBackend    sim.models.sim_relay.SimRelay                 system.adapters.relays.GpiodRelay, SerialRelayBoard
     HTTP            ``httpx.AsyncClient`` itself: in sim its transport is the simulated web
+
+The MQTT port lives with the rest of MQTT: :class:`system.mqtt.port.MqttPort`.
 
 The protocols are structural: nothing inherits from them. Each says only what the
 services call, so a fake in a test needs no more than that.
@@ -26,7 +27,6 @@ from typing import Any, Awaitable, Callable, ContextManager, Mapping, Protocol, 
 
 from system.decisions.alerts import Snooze
 from system.decisions.events import Alert, AlertRule, Event
-from system.mqtt.message import Message
 from system.decisions.readings import Reading
 
 
@@ -58,29 +58,6 @@ class Runtime(Protocol):
     def trace(self, kind: str, **fields: Any) -> None: ...
 
     def child(self, src: str) -> "Runtime": ...
-
-
-class MqttPort(Protocol):
-    """An MQTT 3.1.1 client session. ``connect`` returns whether the broker kept a session;
-    failures raise :class:`~system.errors.ConnectionLost`."""
-
-    def connected(self) -> bool: ...
-
-    async def connect(self) -> bool: ...
-
-    async def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None: ...
-
-    async def subscribe(self, topic_filter: str, qos: int = 1) -> int: ...
-
-    async def next_message(self) -> Message: ...
-
-    def received(self, limit: int) -> list[Message]:
-        """Up to ``limit`` messages that already arrived, without waiting (a burst stored together)."""
-        ...
-
-    def ack(self, msg: Message) -> None: ...
-
-    async def disconnect(self) -> None: ...
 
 
 class ReadingSink(Protocol):

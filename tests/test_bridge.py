@@ -13,7 +13,7 @@ from system.services.bridge import Bridge
 from sim.models.push_recorder import RecordingPushTarget
 from system.services.prometheus import ReadingPusher
 from system.adapters.reading_store import ReadingStore
-from system.decisions.readings import LEGACY_TOPIC
+from firmware.reading import LEGACY_TOPIC
 from system.trace import Trace
 
 START = 1_773_471_600.0  # 2026-03-14 08:00 CET

@@ -2,6 +2,7 @@
 
 import json
 import random
+import re
 from collections import deque
 
 import pytest
@@ -12,7 +13,8 @@ from firmware.backoff import next_backoff
 from firmware.dht22 import (CHECKSUM, RANGE, TIMEOUT, SensorError, bits_frame, decode_frame, encode_frame,
                             frame_bits, tenths)
 from firmware.node import Node
-from firmware.reading import encode_reading, make_reading
+from firmware.reading import (BRIDGE_FILTERS, LEGACY_TOPIC, OFFLINE, ONLINE, encode_reading, make_reading,
+                              reading_topic, reading_topic_node, status_topic, valid_node)
 from firmware.ring import Ring
 from sim.kernel.runtime import SimRuntime
 from system.decisions.readings import decode_reading
@@ -113,6 +115,37 @@ def test_encoded_reading_is_what_the_bridge_accepts(seq, ts, t10, h10, rssi):
     reading = decode_reading("sensors/node-7/reading", payload.encode())
     assert (reading.node, reading.seq, reading.ts) == ("node-7", seq, ts)
     assert (reading.temperature, reading.humidity, reading.wifi_rssi) == (t10 / 10, h10 / 10, rssi)
+
+
+def test_topics_are_the_ones_nodes_in_the_field_and_the_original_devices_use():
+    # Written out here, not taken from the module: nodes in the field and the original project's devices
+    # publish on these, so a change to them is a breaking change.
+    assert (reading_topic("node-1"), status_topic("node-1")) == ("sensors/node-1/reading", "sensors/node-1/status")
+    assert (ONLINE, OFFLINE) == (b"online", b"offline")
+    assert LEGACY_TOPIC == "/topic/qos1"
+    assert BRIDGE_FILTERS == ("sensors/+/reading", "/topic/qos1")
+
+
+@given(st.text(st.characters(exclude_characters="/"), min_size=1, max_size=20))
+def test_a_reading_topic_names_its_node_and_nothing_else_does(node):
+    assert reading_topic_node(reading_topic(node)) == node
+    for other in (status_topic(node), reading_topic(node) + "/x", "x/" + reading_topic(node), LEGACY_TOPIC,
+                  "sensors//reading", "sensors/" + node):
+        assert reading_topic_node(other) is None
+
+
+NODE_ID = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"  # the node ids the bridge has always accepted
+
+
+@given(st.one_of(st.text(max_size=70), st.from_regex(NODE_ID, fullmatch=True),
+                 st.text("aZ09_.:-/+# é٣", min_size=1, max_size=66)))
+def test_a_node_id_is_what_the_bridge_has_always_accepted(name):
+    assert valid_node(name) == bool(re.fullmatch(NODE_ID, name, re.ASCII))
+
+
+def test_a_node_id_is_at_most_64_characters_and_never_anything_but_text():
+    assert valid_node("n" * 64) and not valid_node("n" * 65)
+    assert not any(valid_node(x) for x in ("", None, 7, b"node-1", "-node", "node 1", "n\n"))
 
 
 # --- web --------------------------------------------------------------------------

@@ -48,7 +48,8 @@ def test_config_is_checked_with_a_message_naming_the_key():
     assert (ok["broker_host"], ok["broker_port"], ok["broker_tls"], ok["sample_every"]) == ("broker.local", 8883,
                                                                                            True, 10)
     assert parse_broker("mqtt://10.0.0.2:1884") == ("10.0.0.2", 1884, False)
-    for doc, key in [({"node": "n/1", "broker": "mqtt://h"}, "node"), ({"node": "n", "broker": "http://h"}, "broker"),
+    for doc, key in [({"node": "n/1", "broker": "mqtt://h"}, "node"), ({"node": "node 1", "broker": "mqtt://h"}, "node"),
+                     ({"node": "n", "broker": "http://h"}, "broker"),
                      ({"node": "n", "broker": "mqtt://h"}, "wifi"),
                      ({"node": "n", "board": "sim", "broker": "mqtt://h", "sample_every": 0}, "sample_every"),
                      ({"node": "n", "board": "sim", "broker": "mqtt://h", "pin": 4}, "pin")]:

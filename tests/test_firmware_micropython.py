@@ -197,6 +197,19 @@ def check_reading():
           == '{"node": "node-2", "seq": 1, "ts": 0, "temperature": -0.5, "humidity": 100.0, "wifi_rssi": 0}')
 
 
+def check_topics():
+    from firmware.reading import BRIDGE_FILTERS, reading_topic, reading_topic_node, status_topic, valid_node
+    check("reading topic", reading_topic("node-1") == "sensors/node-1/reading")
+    check("status topic", status_topic("node-1") == "sensors/node-1/status")
+    check("bridge filters", BRIDGE_FILTERS == ("sensors/+/reading", "/topic/qos1"))
+    check("topic node", reading_topic_node("sensors/esp32-a1/reading") == "esp32-a1")
+    check("node ids", [valid_node(n) for n in ("node-1", "esp32-a1b2c3d4", "n" * 64, "n" * 65, "", "-n", "a b",
+                                                "a/b", None)] == [True, True, True, False, False, False, False,
+                                                                  False, False])
+    check("not a reading topic", [reading_topic_node(t) for t in ("sensors/node-1/status", "sensors//reading",
+                                  "sensors/a/b/reading", "/topic/qos1", "")] == [None] * 5)
+
+
 def check_web():
     import json
     from firmware import web
@@ -306,6 +319,7 @@ def main(root):
     check_ring()
     check_backoff()
     check_reading()
+    check_topics()
     check_web()
     check_node()
     print("ALL OK")

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from hypothesis import given, strategies as st
 
-from system.decisions.kickoff import Kickoff, KickoffFormat, fold, parse_date, parse_time, read_kickoff
+from system.decisions.kickoff import Kickoff, KickoffFormat, fold, is_postponed, parse_date, parse_time, read_kickoff
 from system.errors import RefusedInput
 
 NL_DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
@@ -115,3 +115,10 @@ def test_time_cells_and_folding():
     assert parse_time("nnb") is None and parse_time("") is None and parse_time("À déterminer") is None
     assert fold("K.A.A. Gent") == fold("kaa  GENT") == "kaa gent"
     assert fold("Standard de Liège") == "standard de liege"
+
+
+@pytest.mark.parametrize("cell, postponed", [("Uitgesteld", True), ("AFGELAST", True), ("Reporté", True),
+                                             ("match annulé", True), ("Postponed (weather)", True),
+                                             ("20u30", False), ("nnb", False), ("", False), ("uit", False)])
+def test_a_time_cell_says_postponed_in_any_of_the_three_languages(cell, postponed):
+    assert is_postponed(cell) is postponed

@@ -13,7 +13,8 @@ from sim.kernel.runtime import SimRuntime
 from system.services.bridge import Bridge
 from system.errors import RefusedInput
 from system.adapters.reading_store import ReadingStore
-from system.decisions.readings import LEGACY_TOPIC, MAX_PAYLOAD, REASONS, TS_RANGE, Reading, decode_reading
+from firmware.reading import LEGACY_TOPIC
+from system.decisions.readings import MAX_PAYLOAD, REASONS, TS_RANGE, Reading, decode_reading
 from system.trace import Trace
 
 START = 1_773_471_600.0

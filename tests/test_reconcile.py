@@ -6,7 +6,7 @@ from hypothesis import assume, given, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from system.decisions.events import CANCELLED, CUSTOM, GAME, SCHEDULED, Event
-from system.decisions.reconcile import Reconciliation, apply_reconciliation, reconcile
+from system.decisions.reconcile import Reconciliation, apply_reconciliation, changed_details, reconcile
 
 H = 3600.0
 NOW = 100 * H
@@ -116,6 +116,21 @@ times = st.integers(90, 110).map(lambda h: h * H)
 DETAIL_VALUES = {"title": ["", "KAA Gent - Club Brugge"], "home": ["KAA Gent", "AA Gent"],
                  "away": ["", "Club Brugge"], "competition": ["Jupiler Pro League", "Croky Cup"],
                  "location": ["", "Planet Group Arena"]}
+
+
+@given(st.sets(st.sampled_from(sorted(DETAIL_VALUES))))
+def test_changed_details_names_exactly_the_details_that_changed_in_name_order(switched):
+    old = game("g1", NOW + H, **{name: values[0] for name, values in DETAIL_VALUES.items()})
+    new = replace(old, **{name: DETAIL_VALUES[name][1] for name in switched})
+    assert changed_details(old, new) == tuple(name for name in ("away", "competition", "home", "location", "title")
+                                              if name in switched)
+    assert reconcile([old], [new], now=NOW).updated == (((old, new),) if switched else ())
+
+
+def test_a_new_kickoff_status_season_or_source_is_not_a_changed_detail():
+    old = game("g1", NOW + H)
+    assert changed_details(old, replace(old, start=NOW + 2 * H, status=CANCELLED, season="2026-27",
+                                        source="feed")) == ()
 
 
 @st.composite

@@ -14,8 +14,8 @@ from firmware.board.aio import MICROPYTHON, BoardRuntime
 from firmware.board.config import load_config
 from firmware.board.faults import FaultySensor
 from firmware.board.mqtt import MqttClient
-from firmware.node import OFFLINE, Node, status_topic
-from firmware.reading import encode_reading
+from firmware.node import Node
+from firmware.reading import OFFLINE, encode_reading, status_topic
 
 VERSION = "0.1.0"
 REBOOT_EXIT = 75  # exit status of a reboot off the ESP32: the virtual board starts the firmware again

@@ -15,6 +15,8 @@
 
 import json
 
+from firmware.reading import valid_node
+
 DEFAULTS = {"board": "esp32", "wifi": None, "user": None, "password": None, "tls": None, "pins": {"dht": 4},
             "sample_every": 10, "read_every": 4, "buffer_size": 256, "status_every": 60, "web_port": 80,
             "ntp_host": "pool.ntp.org", "keepalive": 30, "sensor": None}
@@ -53,8 +55,8 @@ def check_config(doc):
     for key in doc:
         config[key] = doc[key]
     node = config.get("node")
-    if not isinstance(node, str) or not node or "/" in node or "+" in node or "#" in node:
-        raise ValueError("node: want a name such as node-1 (no / + #)")
+    if not valid_node(node):
+        raise ValueError("node: want a name such as node-1 (up to 64 of A-Z a-z 0-9 _ . : -)")
     if not isinstance(config.get("broker"), str):
         raise ValueError("broker: want mqtt://HOST:PORT")
     config["broker_host"], config["broker_port"], config["broker_tls"] = parse_broker(config["broker"])

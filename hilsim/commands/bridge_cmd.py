@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from firmware.reading import LEGACY_TOPIC
 from hilsim.wiring.live import ConfigProblem, trace_sink, user_errors
 from hilsim.wiring.live_bridge import LiveBridgeConfig, run_live_bridge
 from system.adapters.mqtt_client import TlsOptions
@@ -31,7 +32,7 @@ from system.errors import ConfigError
               help="Client certificate (PEM).")
 @click.option("--key-file", type=click.Path(exists=True, dir_okay=False), default=None, help="Client key (PEM).")
 @click.option("--legacy-node", default=LEGACY_NODE, show_default=True,
-              help="Node id for readings on the original /topic/qos1, which carry no identity.")
+              help=f"Node id for readings on the original {LEGACY_TOPIC}, which carry no identity.")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, writable=True, allow_dash=True), default=None,
               help="Append the JSON Lines trace to this file ('-' for standard output).")
 @click.option("--for", "duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")

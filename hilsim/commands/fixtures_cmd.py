@@ -14,11 +14,11 @@ from pathlib import Path
 import click
 
 from hilsim.wiring.live import ConfigProblem, user_errors
-from system.decisions.events import CANCELLED, DETAILS, Event
+from system.decisions.events import CANCELLED, Event
 from system.decisions.fixtures import DEFAULT_CLUB, PENDING, REFUSED, SHIFTED, Fixtures
 from system.decisions.localtime import DEFAULT_TZ, format_local, zone
 from system.decisions.page_text import ICAL, decode_page, source_kind
-from system.decisions.reconcile import Reconciliation, reconcile
+from system.decisions.reconcile import Reconciliation, changed_details, reconcile
 from system.decisions.selectors import SelectorsFile, format_selectors_file, parse_selectors_file
 from system.decisions.suggest import suggest_selectors
 from system.errors import ConfigError, RefusedInput
@@ -99,8 +99,7 @@ def _show_reconciliation(result: Reconciliation, stored: int, db: str, tz: str) 
     rows += [("reschedule", new, f"  (was {format_local(old.start, tz)})") for old, new in result.rescheduled]
     rows += [("cancel", e, "") for e in result.cancelled]
     rows += [("reinstate", e, "") for e in result.reinstated]
-    rows += [("update", new, "  (" + ", ".join(f for f in DETAILS if getattr(old, f) != getattr(new, f)) + ")")
-             for old, new in result.updated]
+    rows += [("update", new, "  (" + ", ".join(changed_details(old, new)) + ")") for old, new in result.updated]
     for verb, event, extra in rows:
         click.echo(f"  {verb:<10}  {game_line(event, tz)}{extra}")
     if not rows:

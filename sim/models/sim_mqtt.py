@@ -1,9 +1,9 @@
 """MQTT over simulated links: the broker model as a party, and the client port.
 
-``SimMqttClient`` is the MQTT port the system code uses in sim (the bridge, the
-firmware's HAL): ``connect``, ``publish`` (QoS 1 returns once the broker's PUBACK
-came back over the link), ``subscribe``, ``unsubscribe``, ``next_message``,
-``disconnect``. Any break of the link fails pending operations with
+``SimMqttClient`` is the MQTT port (``system.mqtt.port.MqttPort``) the system code
+uses in sim (the bridge, the firmware's HAL): ``connect``, ``publish`` (QoS 1 returns
+once the broker's PUBACK came back over the link), ``subscribe``, ``unsubscribe``,
+``next_message``, ``disconnect``. Any break of the link fails pending operations with
 ``ConnectionLost``, as a dropped TCP connection would; the broker sees the same
 break and publishes the will. A packet MQTT forbids (a PUBLISH to a wildcard
 topic) makes the broker drop the connection, as a real broker does.

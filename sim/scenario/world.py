@@ -20,9 +20,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable
 
-from firmware.node import OFFLINE
 from firmware.node import Node as SensorNode
-from firmware.node import status_topic
+from firmware.reading import OFFLINE, status_topic
 from sim.models.broker_model import Message
 from sim.scenario.faults import BrokerRestart, LinkDegraded, LinkDown, LinkUp, SensorFault, WifiDrop, WifiWeak
 from sim.models.sim_mqtt import BrokerHost, SimMqttClient

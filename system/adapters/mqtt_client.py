@@ -1,6 +1,6 @@
 """The live MQTT port: paho-mqtt driven by the asyncio event loop, no threads.
 
-Same interface as the sim port (``sim/models/sim_mqtt.py``)::
+Same interface as the sim port (``sim/models/sim_mqtt.py``), the protocol ``system.mqtt.port.MqttPort``::
 
     await connect() -> session_present      await publish(topic, payload, qos, retain)
     await subscribe(filter, qos) -> granted  await next_message() -> Message

@@ -9,7 +9,7 @@ Columns, so nobody has to guess what a time means:
 
 Identity: a reading with a sequence number is stored once per ``(node, seq)``
 (QoS 1 redelivery, a node's buffer flushed twice). A legacy reading (the
-original payload on ``/topic/qos1``, no seq) with its clock set is stored once per
+original payload on the legacy topic, no seq) with its clock set is stored once per
 ``(node, ts, values)``: a redelivered copy carries the same bytes, and the original
 node publishes every 10 s, so two different readings never share a second. A
 legacy reading with ts 0 has nothing that tells a redelivery from a new reading

@@ -50,7 +50,7 @@ from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 from system.decisions.events import CANCELLED, GAME, SCHEDULED, Event
-from system.decisions.kickoff import (POSTPONED, Kickoff, KickoffFormat, fold, parse_date, parse_time,
+from system.decisions.kickoff import (Kickoff, KickoffFormat, fold, is_postponed, parse_date, parse_time,
                                       read_kickoff)
 from system.decisions.localtime import DEFAULT_TZ, LocalTime, aware_epoch, resolve, zone
 from system.decisions.selectors import Selectors, expression
@@ -210,62 +210,89 @@ def read_fixtures_html(html: str, selectors: Selectors = Selectors(), tz: str = 
     dates cells written without a year.
     """
     document = html_document(html)
-    row_expr = expression(selectors.row, row=True)
-    rows = [r for r in row_expr.nodes(document) if hasattr(r, "itertext")]
+    rows = [r for r in expression(selectors.row, row=True).nodes(document) if hasattr(r, "itertext")]
     if not rows:
         raise RefusedInput("no_rows", f"selector {selectors.row!r} matched nothing")
-    wanted = {"home": selectors.home, "away": selectors.away}
-    if selectors.kickoff:
-        wanted["kickoff"] = selectors.kickoff
-    else:
-        wanted.update(date=selectors.date or "", time=selectors.time or "")
-    cell_exprs = {name: expression(sel) for name, sel in wanted.items()}
-    kickoff_format = KickoffFormat(selectors.kickoff_format) if selectors.kickoff_format else None
-    rule = HomeRule.of(club, ground)
+    page = _HtmlPage(selectors, tz, club, ground, source, season)
     reader = _Reader(strict)
     for n, row in enumerate(rows, start=1):
-        cells = {name: expr.text(row) for name, expr in cell_exprs.items()}
-        present = [name for name, text in cells.items() if text is not None]
+        page.read_row(reader, n, row)
+    return reader.result()
+
+
+class _HtmlPage:
+    """How to read a page's rows (its cells, its kickoff format, whose home games count), compiled once."""
+
+    def __init__(self, selectors: Selectors, tz: str, club: str | Iterable[str] | None, ground: str | Iterable[str],
+                 source: str, season: str | None):
+        wanted = {"home": selectors.home, "away": selectors.away}
+        if selectors.kickoff:
+            wanted["kickoff"] = selectors.kickoff
+        else:
+            wanted.update(date=selectors.date or "", time=selectors.time or "")
+        self.cells = {name: expression(sel) for name, sel in wanted.items()}
+        self.kickoff_format = KickoffFormat(selectors.kickoff_format) if selectors.kickoff_format else None
+        self.rule = HomeRule.of(club, ground)
+        self.selectors, self.tz, self.source, self.season = selectors, tz, source, season
+
+    def read_row(self, reader: _Reader, n: int, row: Any) -> None:
+        """Row ``n``: a home game, a pending key or a note for ``reader``; nothing for another club's game."""
+        cells = {name: expr.text(row) for name, expr in self.cells.items()}
         label = _row_label(n, cells, row)
-        if not present:
-            continue
-        if len(present) < len(wanted):
-            missing = sorted(set(wanted) - set(present))
-            reader.refuse(label, RefusedInput("missing_cell", f"row {n} has no {', '.join(missing)}"))
-            continue
-        home, away = cells["home"] or "", cells["away"] or ""
-        if not home or not away:
-            reader.refuse(label, RefusedInput("missing_cell", f"row {n} has an empty team name"))
-            continue
-        competition = _optional_cell(row, selectors.competition)
-        location = _optional_cell(row, selectors.location)
-        home_game = rule.is_home(home, location)
         try:
-            kickoff = _kickoff(cells, kickoff_format, season, home_game)
+            teams = _teams(n, cells)
         except RefusedInput as refused:
             reader.refuse(label, refused)
-            continue
+            return
+        if teams is None:
+            return  # none of the cells: a month header, a separator
+        home, away = teams
+        competition = _optional_cell(row, self.selectors.competition)
+        location = _optional_cell(row, self.selectors.location)
+        home_game = self.rule.is_home(home, location)
+        try:
+            kickoff = _kickoff(cells, self.kickoff_format, self.season, home_game)
+        except RefusedInput as refused:
+            reader.refuse(label, refused)
+            return
         if kickoff is None or not home_game:
-            continue  # not the club's home game: only its date had to make sense
+            return  # not the club's home game: only its date had to make sense
+        self._add_game(reader, label, kickoff, home, away, competition, location)
+
+    def _add_game(self, reader: _Reader, label: str, kickoff: Kickoff, home: str, away: str, competition: str,
+                  location: str) -> None:
         day_season = season_of(kickoff.day)
         key = pairing_key(home, away, competition, day_season)
         if kickoff.clock is None and not kickoff.postponed:
             reader.pending.append(key)
             reader.notes.append(Note(PENDING, label, "time_not_fixed", "the time is not fixed yet", key))
-            continue
+            return
         clock = kickoff.clock or (0, 0)
         try:
-            when = resolve(kickoff.day, *clock, tz)
+            when = resolve(kickoff.day, *clock, self.tz)
         except RefusedInput as refused:
             reader.refuse(label, refused)
-            continue
+            return
         if when.shifted and not kickoff.postponed:
-            reader.notes.append(_shifted_note(label, when, kickoff.day, clock, tz, key))
+            reader.notes.append(_shifted_note(label, when, kickoff.day, clock, self.tz, key))
         reader.events.append(Event(key=key, kind=GAME, title=f"{home} - {away}", start=when.epoch,
                                    status=CANCELLED if kickoff.postponed else SCHEDULED, home=home, away=away,
                                    competition=competition, season=day_season, location=location,
-                                   source=source))
-    return reader.result()
+                                   source=self.source))
+
+
+def _teams(n: int, cells: dict[str, str | None]) -> tuple[str, str] | None:
+    """The row's home and away teams; None for a row with none of the cells; refused when it has only some."""
+    present = [name for name, text in cells.items() if text is not None]
+    if not present:
+        return None
+    if len(present) < len(cells):
+        missing = sorted(set(cells) - set(present))
+        raise RefusedInput("missing_cell", f"row {n} has no {', '.join(missing)}")
+    home, away = cells["home"] or "", cells["away"] or ""
+    if not home or not away:
+        raise RefusedInput("missing_cell", f"row {n} has an empty team name")
+    return home, away
 
 
 def _kickoff(cells: dict[str, str | None], fmt: KickoffFormat | None, season: str | None,
@@ -282,8 +309,7 @@ def _kickoff(cells: dict[str, str | None], fmt: KickoffFormat | None, season: st
     day = parse_date(cells["date"] or "", season)
     if not home_game:
         return None
-    time_text = fold(cells["time"] or "")
-    if any(word in time_text for word in POSTPONED):
+    if is_postponed(cells["time"] or ""):
         return Kickoff(day, None, postponed=True)
     return Kickoff(day, parse_time(cells["time"] or ""))
 

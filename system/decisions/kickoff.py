@@ -224,7 +224,12 @@ def _clock(m: re.Match, text: str) -> tuple[int, int]:
 
 
 def _is_postponed(text: str) -> bool:
-    return any(word in text for word in POSTPONED)
+    return any(word in text for word in POSTPONED)  # text already lower case, without accents
+
+
+def is_postponed(text: str) -> bool:
+    """Whether a time cell says the game is postponed (``uitgesteld``, ``afgelast``, ``reporté``, ...)."""
+    return _is_postponed(fold(text))
 
 
 def parse_time(text: str) -> tuple[int, int] | None:

@@ -4,10 +4,10 @@
 raises ``RefusedInput`` with a short reason (one of ``REASONS``) that services
 count. It is total: any bytes on any topic give a Reading or a RefusedInput.
 
-Accepted topics:
+Accepted topics (spelled in ``firmware/reading.py``, with the payload the node builds):
 
-* ``sensors/<node>/reading``: the payload names the same ``node`` and a ``seq``.
-* the original project's ``/topic/qos1``: the original payload
+* a node's reading topic (``reading_topic(node)``): the payload names the same ``node`` and a ``seq``.
+* the original project's legacy topic (``LEGACY_TOPIC``): the original payload
   ``{"temperature", "humidity", "wifi_rssi", "ts"}`` carries no identity, and
   MQTT does not tell a subscriber who published, so such a reading belongs to
   one configured *legacy node* (``legacy_node``, default ``"legacy"``; name it
@@ -26,17 +26,18 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from firmware.dht22 import HUMIDITY_MAX10, TEMP_MAX10, TEMP_MIN10
+from firmware.reading import LEGACY_TOPIC, reading_topic_node, valid_node
 from system.errors import RefusedInput
 
-LEGACY_TOPIC = "/topic/qos1"
 LEGACY_NODE = "legacy"
 MAX_PAYLOAD = 1024  # bytes; a reading is about 110
-NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
-RANGES = {"temperature": (-40.0, 80.0), "humidity": (0.0, 100.0), "wifi_rssi": (-127.0, 0.0)}  # DHT22, 802.11
+# what a DHT22 can measure (its datasheet, as the firmware checks each frame) and what 802.11 reports
+RANGES = {"temperature": (TEMP_MIN10 / 10, TEMP_MAX10 / 10), "humidity": (0.0, HUMIDITY_MAX10 / 10),
+          "wifi_rssi": (-127.0, 0.0)}
 TS_RANGE = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01 UTC; 0 means "clock not set"
 MAX_SEQ = 2**53  # exact in a float, in JSON everywhere
 
@@ -46,8 +47,8 @@ REASONS = (
     "not_json",        # not JSON (including NaN/Infinity literals, too deep nesting)
     "not_object",      # JSON, but not an object
     "duplicate_key",   # the same key twice: which value was meant is unknowable
-    "bad_topic",       # not sensors/<node>/reading nor the legacy topic
-    "bad_node",        # node name missing or not [A-Za-z0-9_.:-]{1,64}
+    "bad_topic",       # neither a node's reading topic nor the legacy topic
+    "bad_node",        # node name missing or not a node id (firmware.reading.valid_node)
     "node_mismatch",   # payload's node differs from the topic's
     "bad_seq",         # seq missing, not an integer, or outside 0 .. 2**53
     "missing_field",   # temperature, humidity, wifi_rssi or ts absent
@@ -86,7 +87,7 @@ def decode_reading(topic: str, payload: bytes, *, legacy_node: str = LEGACY_NODE
 
     For example::
 
-        >>> decode_reading("/topic/qos1", b'{"temperature": 21.5, "humidity": 40.2, "wifi_rssi": -61, "ts": 0}')
+        >>> decode_reading(LEGACY_TOPIC, b'{"temperature": 21.5, "humidity": 40.2, "wifi_rssi": -61, "ts": 0}')
         Reading(node='legacy', seq=None, ts=0.0, temperature=21.5, humidity=40.2, wifi_rssi=-61.0)
     """
     if isinstance(payload, str):
@@ -98,7 +99,7 @@ def decode_reading(topic: str, payload: bytes, *, legacy_node: str = LEGACY_NODE
     node = doc.get("node", legacy_node if legacy else None)
     if not legacy and _topic_node(topic) != node:
         raise RefusedInput("node_mismatch", f"topic says {_topic_node(topic)!r}, payload {node!r}"[:120])
-    if not isinstance(node, str) or not NODE_NAME.fullmatch(node):
+    if not valid_node(node):
         raise RefusedInput("bad_node", repr(node)[:80])
     seq = doc.get("seq")
     if not (legacy and seq is None and "seq" not in doc) and (
@@ -143,10 +144,10 @@ def _constant(name: str) -> Any:
 
 
 def _topic_node(topic: str) -> str:
-    parts = topic.split("/")
-    if len(parts) != 3 or parts[0] != "sensors" or parts[2] != "reading" or not parts[1]:
+    node = reading_topic_node(topic)
+    if node is None:
         raise RefusedInput("bad_topic", repr(topic)[:80])
-    return parts[1]
+    return node
 
 
 def _number(doc: dict, name: str, low: float, high: float) -> float:

@@ -8,7 +8,8 @@ A pure function over the stored events and the scraped games (no store, no clock
 - A scraped game not stored is *added*; a stored game whose kickoff moved is
   *rescheduled* ``(old, new)`` (alert ids do not contain the time, so alerts and
   snoozes follow the game); a stored game whose title, teams, competition or
-  location changed is *updated* ``(old, new)``.
+  location changed is *updated* ``(old, new)``, and :func:`changed_details` names what
+  changed (the scraper traces it, ``hilsim fixtures check`` shows it).
 - A scheduled game in the future that the source no longer lists, or lists as
   postponed, is *cancelled*; a cancelled game the source lists again is *reinstated*
   (with the source's kickoff). Past games (kickoff at or before ``now``) are never
@@ -68,6 +69,24 @@ class Reconciliation:
         return bool(self.added or self.rescheduled or self.cancelled or self.reinstated or self.updated)
 
 
+def changed_details(old: Event, new: Event) -> tuple[str, ...]:
+    """The names of the details (:data:`~system.decisions.events.DETAILS`) that differ between ``old`` and
+    ``new``, in name order; empty when the update rule sees no change.
+
+    For example::
+
+        >>> from system.decisions.events import Event, GAME
+        >>> old = Event("g1", GAME, "KAA Gent - Club Brugge", start=2000.0, location="Ghelamco Arena")
+        >>> changed_details(old, Event("g1", GAME, "Gent - Brugge", start=2000.0, location="Planet Group Arena"))
+        ('location', 'title')
+    """
+    return tuple(sorted(name for name in DETAILS if getattr(old, name) != getattr(new, name)))
+
+
+def _upcoming(event: Event, now: float) -> bool:
+    return event.status == SCHEDULED and event.start > now  # past games are never cancelled
+
+
 def _order(event: Event) -> tuple[float, str]:
     return (event.start, event.key)
 
@@ -90,9 +109,9 @@ def reconcile(stored: Sequence[Event], scraped: Sequence[Event], *, now: float,
         return Reconciliation.refused("empty: the source lists no home games")
     if len(set(keys)) != len(keys) or set(keys) & set(pending):
         return Reconciliation.refused("duplicate_key: the source lists a game twice")
-    stored_upcoming = sum(1 for e in games if e.status == SCHEDULED and e.start > now)
+    stored_upcoming = sum(1 for e in games if _upcoming(e, now))
     # a game listed without a fixed time yet still counts as listed
-    listed_upcoming = sum(1 for e in listed if e.status == SCHEDULED and e.start > now) + len(set(pending))
+    listed_upcoming = sum(1 for e in listed if _upcoming(e, now)) + len(set(pending))
     if stored_upcoming >= min_upcoming and listed_upcoming < min_ratio * stored_upcoming:
         return Reconciliation.refused(
             f"dropped: {listed_upcoming} upcoming home games listed, {stored_upcoming} stored")
@@ -115,11 +134,11 @@ def reconcile(stored: Sequence[Event], scraped: Sequence[Event], *, now: float,
                 cancelled.append(replace(old, status=CANCELLED))
         elif new.start != old.start:
             moved.append((old, new))
-        elif any(getattr(new, f) != getattr(old, f) for f in DETAILS):
+        elif changed_details(old, new):
             updated.append((old, new))
     seen = set(keys) | set(pending)
     for old in games:
-        if old.key not in seen and old.status == SCHEDULED and old.start > now:
+        if old.key not in seen and _upcoming(old, now):
             cancelled.append(replace(old, status=CANCELLED))
     if max_cancelled is not None and len(cancelled) > max_cancelled:
         return Reconciliation.refused(

@@ -26,7 +26,7 @@ from collections import Counter
 from typing import Any, Iterable
 
 from system.decisions.fixtures import html_document, read_fixtures_html
-from system.decisions.kickoff import POSTPONED, fold, parse_date, parse_time, read_kickoff
+from system.decisions.kickoff import fold, is_postponed, parse_date, parse_time, read_kickoff
 from system.decisions.selectors import Selectors, SelectorsFile, expression, node_text
 from system.errors import RefusedInput
 
@@ -123,7 +123,7 @@ def _has_clock(text: str) -> bool:
 
 
 def _is_time(text: str) -> bool:
-    if any(word in fold(text) for word in POSTPONED):
+    if is_postponed(text):
         return True
     parse_time(text)
     return True
@@ -159,6 +159,25 @@ def suggest_selectors(html: str, club: str | Iterable[str]) -> SelectorsFile:
     (``no_suggestion``) when the page does not show them in a way these guesses find."""
     names = {fold(n) for n in ([club] if isinstance(club, str) else club)}
     document = html_document(html)
+    row_sel = _guess_row_selector(document, names)
+    rows = [r for r in expression(row_sel, row=True).nodes(document) if hasattr(r, "itertext")]
+    club_rows = [r for r in rows if any(fold(_text(el)) in names for el in _leaves(r))]
+    columns = _columns(club_rows)
+    roles = _team_roles(columns, names)
+    rest = [s for s in columns if s not in roles.values()]
+    roles.update(_kickoff_roles(rest, columns, club_rows))
+    roles.update(_text_roles([s for s in rest if s not in roles.values()], columns))
+    selectors = Selectors(row=row_sel, home=roles["home"], away=roles["away"], date=roles.get("date"),
+                          time=roles.get("time"), kickoff=roles.get("kickoff"), competition=roles.get("competition"),
+                          location=roles.get("location"))
+    read = read_fixtures_html(html, selectors, club=sorted(names), strict=False)
+    if not read.events and not read.pending:
+        raise RefusedInput("no_suggestion", f"the guessed selectors read no home game (row {row_sel!r})")
+    return SelectorsFile(selectors, club=tuple(club) if not isinstance(club, str) else (club,))
+
+
+def _guess_row_selector(document: Any, names: set[str]) -> str:
+    """The selector of the repeated rows that hold the club's name (the most common kind of such row)."""
     team_cells = [el for el in _elements(document) if fold(_text(el)) in names
                   and not any(isinstance(c.tag, str) and fold(_text(c)) in names for c in el)]
     if not team_cells:
@@ -171,53 +190,49 @@ def suggest_selectors(html: str, club: str | Iterable[str]) -> SelectorsFile:
     cell_tag = next(cell for row, cell in candidates if row is some_row)
     while cell_tag.getparent() is not some_row:
         cell_tag = cell_tag.getparent()
-    row_sel = _row_selector([some_row], cell_tag.tag)
-    rows = [r for r in expression(row_sel, row=True).nodes(document) if hasattr(r, "itertext")]
-    club_rows = [r for r in rows if any(fold(_text(el)) in names for el in _leaves(r))]
-    columns: dict[str, list[str | None]] = {}
-    order: list[str] = []
-    for row in club_rows:
-        for leaf in _leaves(row):
-            selector = _cell_selector(row, leaf)
-            if selector not in columns:
-                columns[selector] = []
-                order.append(selector)
-    for selector in order:
-        columns[selector] = [expression(selector).text(row) for row in club_rows]
-    roles: dict[str, str] = {}
-    teams = [s for s in order if _share(columns[s], lambda t: fold(t) in names) > 0]
+    return _row_selector([some_row], cell_tag.tag)
+
+
+def _columns(rows: list[Any]) -> dict[str, list[str | None]]:
+    """Each cell selector found in ``rows`` (in the order first found) with what it reads in every row."""
+    selectors = dict.fromkeys(_cell_selector(row, leaf) for row in rows for leaf in _leaves(row))
+    return {selector: [expression(selector).text(row) for row in rows] for selector in selectors}
+
+
+def _team_roles(columns: dict[str, list[str | None]], names: set[str]) -> dict[str, str]:
+    teams = [s for s in columns if _share(columns[s], lambda t: fold(t) in names) > 0]
     if len(teams) < 2:
         raise RefusedInput("no_suggestion", "found no two team columns (home, then away) in the rows")
-    roles["home"], roles["away"] = teams[0], teams[1]
-    rest = [s for s in order if s not in teams[:2]]
+    return {"home": teams[0], "away": teams[1]}
+
+
+def _kickoff_roles(rest: list[str], columns: dict[str, list[str | None]], club_rows: list[Any]) -> dict[str, str]:
+    """``kickoff``, or ``time`` and ``date`` (a column, else the day header above the rows)."""
     # a column of kickoffs (or times) reads as such in most rows and shows a clock time in at least one
     kickoff = next((s for s in rest if _share(columns[s], _is_kickoff) >= _MOST
                     and _share(columns[s], _has_clock) > 0), None)
     if kickoff:
-        roles["kickoff"] = kickoff
-    else:
-        date = next((s for s in rest if _share(columns[s], parse_date) >= _MOST), None)
-        time = next((s for s in rest if s != date and _share(columns[s], _is_time) >= _MOST
-                     and _share(columns[s], _a_time) > 0), None)
-        if time is None:
-            raise RefusedInput("no_suggestion", "found no column with kickoff times in the rows")
-        roles["time"] = time
-        header = None if date else _day_header(club_rows)
-        if date is None and header is None:
-            raise RefusedInput("no_suggestion", "found no dates in the rows nor in headers above them")
-        roles["date"] = date or header or ""
-    left = [s for s in rest if s not in roles.values()
-            and _share(columns[s], lambda t: fold(t) not in _SEPARATORS and any(c.isalpha() for c in t)) >= _MOST]
+        return {"kickoff": kickoff}
+    date = next((s for s in rest if _share(columns[s], parse_date) >= _MOST), None)
+    time = next((s for s in rest if s != date and _share(columns[s], _is_time) >= _MOST
+                 and _share(columns[s], _a_time) > 0), None)
+    if time is None:
+        raise RefusedInput("no_suggestion", "found no column with kickoff times in the rows")
+    header = None if date else _day_header(club_rows)
+    if date is None and header is None:
+        raise RefusedInput("no_suggestion", "found no dates in the rows nor in headers above them")
+    return {"time": time, "date": date or header or ""}
+
+
+def _text_roles(rest: list[str], columns: dict[str, list[str | None]]) -> dict[str, str]:
+    """``location`` (a text column whose class speaks of a ground) and ``competition`` (the first other one)."""
+    left = [s for s in rest
+            if _share(columns[s], lambda t: fold(t) not in _SEPARATORS and any(c.isalpha() for c in t)) >= _MOST]
     ground = next((s for s in left if any(w in s.lower() for w in _GROUND_WORDS)), None)
+    competition = next((s for s in left if s != ground), None)
+    roles: dict[str, str] = {}
     if ground:
         roles["location"] = ground
-    competition = next((s for s in left if s != ground), None)
     if competition:
         roles["competition"] = competition
-    selectors = Selectors(row=row_sel, home=roles["home"], away=roles["away"], date=roles.get("date"),
-                          time=roles.get("time"), kickoff=roles.get("kickoff"), competition=roles.get("competition"),
-                          location=roles.get("location"))
-    read = read_fixtures_html(html, selectors, club=sorted(names), strict=False)
-    if not read.events and not read.pending:
-        raise RefusedInput("no_suggestion", f"the guessed selectors read no home game (row {row_sel!r})")
-    return SelectorsFile(selectors, club=tuple(club) if not isinstance(club, str) else (club,))
+    return roles

@@ -8,7 +8,7 @@ cloud), ``jobs`` (cloud jobs executed at most once), ``cloud_push`` (counters an
 cloud), ``ota`` (the application update job). A service decides nothing itself:
 it calls a decision and talks to its ports.
 
-May import: ``system.decisions``, ``system.ports``, ``system.errors``, ``firmware``,
+May import: ``system.decisions``, ``system.ports``, ``system.mqtt``, ``system.errors``, ``firmware``,
 httpx (its transport is the port); never ``system.adapters``, a clock, sockets or an
 event loop (checked by tests/test_layout.py).
 """

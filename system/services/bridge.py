@@ -5,8 +5,9 @@ port, ``system/adapters/mqtt_client.py``). Nothing it receives can crash it: eve
 a counted reason and a ``reading.refused`` trace line; QoS 1 redelivery is absorbed
 by the store's identity, so each reading is stored exactly once.
 
-Subscribed: ``sensors/+/reading`` and the original project's ``/topic/qos1``
-(readings without identity belong to ``legacy_node``; see ``system/decisions/readings.py``).
+Subscribed: every node's reading topic and the original project's legacy topic
+(``BRIDGE_FILTERS`` in ``firmware/reading.py``; readings without identity belong to
+``legacy_node``, see ``system/decisions/readings.py``).
 A reading whose node clock was not set (``ts`` 0) is dated on arrival by the
 bridge's clock (``taken`` = ``received`` in the store, ``ts`` stays 0).
 
@@ -25,12 +26,14 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from firmware.backoff import next_backoff
+from firmware.reading import BRIDGE_FILTERS
 from system.errors import RefusedInput
-from system.ports import MqttPort, ReadingSink, Runtime
+from system.mqtt.port import MqttPort
+from system.ports import ReadingSink, Runtime
 from system.services.prometheus import LagHistogram, exposition
-from system.decisions.readings import LEGACY_NODE, LEGACY_TOPIC, REASONS, decode_reading
+from system.decisions.readings import LEGACY_NODE, REASONS, decode_reading
 
-TOPICS = ("sensors/+/reading", LEGACY_TOPIC)
+TOPICS = BRIDGE_FILTERS  # what the bridge subscribes to unless told otherwise
 BATCH = 500  # messages stored in one transaction at most
 
 

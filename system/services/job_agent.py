@@ -31,7 +31,8 @@ from firmware.backoff import next_backoff
 from system.decisions.alerts import alert_id
 from system.decisions.jobs_protocol import FAILED, IN_PROGRESS, REJECTED, SUCCEEDED, TERMINAL, Command, Refusal, validate_job
 from system.errors import ConnectionLost, RefusedInput
-from system.ports import JobStore, MqttPort
+from system.mqtt.port import MqttPort
+from system.ports import JobStore
 
 DEFAULT_PREFIX = "$aws/"
 # The store's job states as the Jobs API names them ("queued": an update installed, its restart under way).

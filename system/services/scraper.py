@@ -31,12 +31,11 @@ import httpx
 
 from firmware.backoff import next_backoff
 from system.errors import BackendError, ConfigError, RefusedInput
-from system.decisions.events import DETAILS
 from system.decisions.fixtures import DEFAULT_CLUB, DEFAULT_TZ, Fixtures, Selectors, read_fixtures_html, read_fixtures_ical
 from system.decisions.localtime import to_local, zone
 from system.decisions.page_text import decode_page, source_kind
 from system.decisions.selectors import SelectorsFile
-from system.decisions.reconcile import Reconciliation, reconcile
+from system.decisions.reconcile import Reconciliation, changed_details, reconcile
 from system.ports import FixturesStore
 
 HTML = "html"
@@ -226,5 +225,4 @@ class Scraper:
         for e in r.reinstated:
             self.rt.trace("fixture.reinstated", key=e.key, title=e.title, start=e.start, kickoff=self._kickoff(e.start))
         for old, new in r.updated:
-            fields = sorted(f for f in DETAILS if getattr(old, f) != getattr(new, f))
-            self.rt.trace("fixture.updated", key=new.key, title=new.title, fields=fields)
+            self.rt.trace("fixture.updated", key=new.key, title=new.title, fields=list(changed_details(old, new)))
