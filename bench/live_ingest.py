@@ -27,6 +27,7 @@ import paho.mqtt.client as paho
 
 from hilsim.wiring.live_bridge import LiveBridge, LiveBridgeConfig
 from system.adapters.asyncio_runtime import AsyncioRuntime
+from system.adapters.child_process import stop
 
 START = 1_773_471_600
 
@@ -51,7 +52,7 @@ def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen, int]:
             return proc, port
         except OSError:
             time.sleep(0.02)
-    proc.kill()
+    stop(proc, 5)
     raise RuntimeError("mosquitto did not start")
 
 
@@ -160,8 +161,7 @@ def measure(readings: int = 20000, rounds: int = 2) -> dict:
                 paho_rates.append(readings / drain_paho(port, f"paho-{r}", readings))
                 bridge_rates.append(readings / drain_bridge(port, f"bridge-{r}", readings, work / f"r{r}.sqlite3"))
         finally:
-            proc.terminate()
-            proc.wait(5)
+            stop(proc, 5)
     paho_best, bridge_best = max(paho_rates), max(bridge_rates)
     ratios = [b / p for p, b in zip(paho_rates, bridge_rates)]
     return {"readings": readings, "paho_rate": paho_best, "bridge_rate": bridge_best,

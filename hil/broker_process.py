@@ -1,4 +1,5 @@
-"""A real ``hilsim broker`` started for a wall-clock run, with one generated password per party."""
+"""A real broker process (the embedded amqtt broker, ``system/adapters/broker_main.py``) started for a wall-clock
+run, with one generated password per party."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from system.adapters.amqtt_broker import add_user
+from system.adapters.child_process import stop
 from system.errors import BackendError
 
 
 @dataclass
 class BrokerProcess:
-    """``python -m hilsim broker`` on a free port (or ``port``); ``users`` maps name -> password.
+    """``python -m system.adapters.broker_main`` on a free port (or ``port``); ``users`` maps name -> password.
 
     ``base_passwd``: a password file to start from (a real board's user is already in it, with the password
     its config.json holds); the generated users are added to a copy of it.
@@ -42,7 +44,7 @@ class BrokerProcess:
                 shutil.copyfile(self.base_passwd, passwd)
             for user, password in self.users.items():
                 add_user(passwd, user, password)
-        self.proc = subprocess.Popen([sys.executable, "-m", "hilsim", "broker", "--passwd", str(passwd),
+        self.proc = subprocess.Popen([sys.executable, "-m", "system.adapters.broker_main", "--passwd", str(passwd),
                                       "--port", str(self.port), "--host", self.host], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         with selectors.DefaultSelector() as sel:
@@ -52,16 +54,11 @@ class BrokerProcess:
         found = re.search(r"listening on mqtts?://[^:]+:(\d+)", line)
         if not found:
             self.stop()
-            raise BackendError(f"hilsim broker did not start: {line.strip() or 'no output'}")
+            raise BackendError(f"the broker did not start: {line.strip() or 'no output'}")
         self.port = int(found.group(1))  # a restart comes back on the same port
         return self.port
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop(self.proc, 10)
         self.proc = None

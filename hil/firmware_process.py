@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from system.adapters.child_process import stop
+
 
 def interpreter(prefer: str = "micropython") -> list[str]:
     """The command that runs the firmware: the MicroPython Unix port when installed, else this CPython."""
@@ -25,13 +27,8 @@ def start_firmware(fs: Path, command: list[str] | None = None, stderr=subprocess
 
 
 def stop_firmware(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """Stop the firmware (SIGTERM, SIGKILL after 5 s) and close its console pipes."""
+    stop(proc, 5)
     for stream in (proc.stdin, proc.stdout):
         if stream:
             stream.close()

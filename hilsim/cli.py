@@ -1,7 +1,8 @@
 """The ``hilsim`` command line.
 
 Exit codes of ``hilsim run``: 0 every expectation holds, 1 one failed (or the
-determinism self-check found a difference), 2 the scenario file is unusable.
+determinism self-check found a difference), 2 the scenario file is unusable (one
+``Error: ...`` line, as every command's mistakes: ``hilsim/commands/user_errors.py``).
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+from typing import IO
+
 import click
 
-from system.errors import ConfigError, ScenarioError
+from hilsim.commands.user_errors import user_errors
+from system.errors import ConfigError
 from system.trace import VERSION, first_difference
 
 
@@ -90,25 +94,35 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
     from sim.scenario import loader
     from sim.scenario.runner import run_scenario
 
-    try:
+    out = out or Path("runs") / scenario.stem
+    with user_errors():
         loaded = loader.load(scenario)
         if seed is not None:
             loaded = loaded.with_seed(seed)
-        out = out or Path("runs") / scenario.stem
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            sink = None if hash_only else open(out / "trace.jsonl", "wb")
-        except OSError as exc:
-            raise ConfigError(f"cannot write the run's files ({exc.strerror})", source=str(out)) from exc
+        sink = _open_run_files(out, hash_only)
         if sink is None:
             result = run_scenario(loaded, progress=_progress(quiet), hash_only=True)
         else:
             with sink:
                 result = run_scenario(loaded, sink=sink, progress=_progress(quiet))
-    except (ScenarioError, ConfigError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    _print_verdicts(result, hash_only)
+    _write_reports(result, out, hash_only=hash_only, html=not no_report)
+    status = 0 if result.ok else 1
+    if check_determinism and not _runs_again_alike(loaded, result, hash_only):
+        status = 1
+    sys.exit(status)
 
+
+def _open_run_files(out: Path, hash_only: bool) -> IO[bytes] | None:
+    """The run's directory, made; the trace file opened in it (None with --hash-only)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return None if hash_only else open(out / "trace.jsonl", "wb")
+    except OSError as exc:
+        raise ConfigError(f"cannot write the run's files ({exc.strerror})", source=str(out)) from exc
+
+
+def _print_verdicts(result, hash_only: bool) -> None:
     width = max((len(v.name) for v in result.verdicts), default=0)
     for v in result.verdicts:
         click.echo(f"{'PASS' if v.ok else 'FAIL'}  {v.name:<{width}}  measured {v.measured}  (expected {v.expected})")
@@ -116,29 +130,33 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
     if hash_only:
         click.echo(f"trace lines: {sum(result.trace.counts.values()) + 1} (not written)")
 
+
+def _write_reports(result, out: Path, *, hash_only: bool, html: bool) -> None:
     from sim.scenario.report import write_html, write_junit
 
     write_junit(result, out / "junit.xml")
     written = [out / "junit.xml"] if hash_only else [out / "trace.jsonl", out / "junit.xml"]
-    if not (no_report or hash_only):
+    if html and not hash_only:
         write_html(result, out / "report.html")
         written.append(out / "report.html")
     click.echo("wrote " + ", ".join(map(str, written)), err=True)
 
-    status = 0 if result.ok else 1
-    if check_determinism:
-        again = run_scenario(loaded, hash_only=hash_only)
-        if hash_only:
-            diff = None if again.sha256 == result.sha256 else (0, result.sha256, again.sha256)
-        else:
-            diff = first_difference(result.trace.lines(), again.trace.lines())
-        if diff is None:
-            click.echo("determinism: two runs wrote identical traces")
-        else:
-            line, left, right = diff
-            click.echo(f"determinism: traces diverge at line {line}\n  first:  {left}\n  second: {right}")
-            status = 1
-    sys.exit(status)
+
+def _runs_again_alike(loaded, result, hash_only: bool) -> bool:
+    """--check-determinism: run again; print whether the two traces are identical, or where they part."""
+    from sim.scenario.runner import run_scenario
+
+    again = run_scenario(loaded, hash_only=hash_only)
+    if hash_only:
+        diff = None if again.sha256 == result.sha256 else (0, result.sha256, again.sha256)
+    else:
+        diff = first_difference(result.trace.lines(), again.trace.lines())
+    if diff is None:
+        click.echo("determinism: two runs wrote identical traces")
+        return True
+    line, left, right = diff
+    click.echo(f"determinism: traces diverge at line {line}\n  first:  {left}\n  second: {right}")
+    return False
 
 
 def _register() -> None:

@@ -11,7 +11,8 @@ the adapters (``system/adapters/``) or the sim models (``sim/``) that implement 
     OutboxStore     system.adapters.controller_store.Store (cloud sync)
     JobStore        system.adapters.controller_store.Store (cloud jobs)
     PushTarget      sim.models.push_recorder.RecordingPushTarget  system.adapters.pushgateway.PushgatewayTarget
-    RelayBackend    sim.models.sim_relay.SimRelay                 system.adapters.relays.GpiodRelay, SerialRelayBoard
+    RelayBackend    sim.models.sim_relay.SimRelay                   system.adapters.relays.GpiodRelay, SerialRelayBoard,
+                                                                    TracedRelay (no hardware)
     HTTP            ``httpx.AsyncClient`` itself: in sim its transport is the simulated web
 
 The MQTT port lives with the rest of MQTT: :class:`system.mqtt.port.MqttPort`.

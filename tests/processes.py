@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from system.adapters.child_process import stop
+
+stop_server = stop  # what the tests call it: SIGTERM, SIGKILL after the timeout, reaped
+
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 60.0  # an upper bound only: every wait ends as soon as its condition holds (2 loaded cores)
 MOSQUITTO = "/usr/sbin/mosquitto"  # Debian package mosquitto
@@ -46,18 +50,9 @@ def start_server(args: list[str], port: int) -> subprocess.Popen:
     try:
         wait_for_port(port, proc)
     except BaseException:
-        proc.kill()
+        stop(proc, 5)
         raise
     return proc
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 class TracedProcess:
@@ -104,11 +99,4 @@ class TracedProcess:
 
     def stop(self, sig: int = signal.SIGINT) -> int:
         """Ctrl-C, as an operator would (or ``sig``, e.g. SIGTERM as systemd); returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop(self.proc, WAIT, sig=sig)

@@ -162,9 +162,32 @@ def test_broker_refuses_a_certificate_that_does_not_load(tmp_path):
     assert "TLS setup failed" in line
 
 
+def test_controller_and_cloud_refuse_half_a_client_certificate_for_the_jobs_broker(tmp_path):
+    pem = tmp_path / "client.pem"
+    pem.write_text("not used")
+    for command in (["controller", "--db", str(tmp_path / "c.db")], ["cloud", "--db", str(tmp_path / "cloud.db")]):
+        assert "--mqtt-cert-file/--mqtt-key-file: give both or neither" in _bad_value(
+            *command, "--mqtt-key-file", str(pem), "--for", "5")
+    assert not (tmp_path / "c.db").exists() and not (tmp_path / "cloud.db").exists()
+
+
+def test_a_bad_duration_is_a_usage_error_and_a_missing_port_exit_1(tmp_path):
+    from click.testing import CliRunner
+
+    from hilsim.cli import main
+
+    assert "--for: '10 minutes' is not a duration like 90s" in _bad_value(
+        "record", "--port", str(tmp_path / "ttyNONE"), "--for", "10 minutes")
+    assert "--tolerance: '5x' is not a duration" in _bad_value("diff", __file__, __file__, "--tolerance", "5x")
+    result = CliRunner().invoke(main, ["record", "--port", str(tmp_path / "ttyNONE"), "--for", "1s"])
+    lines = result.output.splitlines()
+    assert result.exit_code == 1 and "Traceback" not in result.output and len(lines) == 1, lines
+    assert lines[0].startswith(f"Error: cannot open serial port {tmp_path / 'ttyNONE'}: ")
+
+
 def test_run_refuses_an_output_directory_it_cannot_create(tmp_path):
     (tmp_path / "file").write_text("")
     result = hilsim("run", "scenarios/quickstart.yaml", "--out", str(tmp_path / "file" / "out"), "--no-report")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.splitlines() == [f"error: {tmp_path / 'file' / 'out'}: cannot write the run's files "
+    assert result.stderr.splitlines() == [f"Error: {tmp_path / 'file' / 'out'}: cannot write the run's files "
                                           f"(Not a directory)"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from certificates import make_certificates
+from system.adapters.child_process import stop
 
 paho = pytest.importorskip("paho.mqtt.client")
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
@@ -51,12 +52,7 @@ def start_broker(tmp_path):
 
     yield start
     for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, WAIT)
 
 
 class Client:
@@ -217,3 +213,20 @@ def test_help_names_the_options_and_bad_combinations_are_refused(tmp_path):
     assert result.exit_code == 2 and "need TLS" in result.output
     result = CliRunner().invoke(broker, ["--passwd", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "--add-user" in result.output  # a configuration mistake
+
+
+def test_the_bare_broker_process_of_wallclock_runs_lets_its_users_in_and_exits_0_on_sigterm(tmp_path):
+    """``hil/broker_process.py`` runs ``python -m system.adapters.broker_main`` (hil never calls up into hilsim)."""
+    from hil.broker_process import BrokerProcess
+
+    broker = BrokerProcess.for_parties(tmp_path, ["bridge", "node-1"])
+    port = broker.start(timeout=WAIT)
+    proc = broker.proc
+    try:
+        ok = Client(port, "bridge", user="bridge", password=broker.users["bridge"])
+        assert ok.connect()
+        ok.close()
+        assert not Client(port, "node-1", user="node-1", password=broker.users["bridge"]).connect()
+    finally:
+        broker.stop()
+    assert proc.returncode == 0 and proc.args[1:3] == ["-m", "system.adapters.broker_main"]

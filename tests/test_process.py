@@ -15,6 +15,7 @@ import time
 import pytest
 
 from hilsim.wiring.process import run_process, spawn_service, start_part
+from system.adapters.child_process import stop
 from processes import ROOT, free_port
 
 WAIT = 30.0
@@ -99,12 +100,8 @@ class Stderr:
                 return found
 
     def stop(self, sig: int) -> int:
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
+        """Send ``sig`` and return the exit code (-9 if it had to be killed after WAIT seconds)."""
+        return stop(self.proc, WAIT, sig=sig)
 
 
 @pytest.mark.live

@@ -12,6 +12,7 @@ import pytest
 
 from sim.scenario.loader import load
 from sim.scenario.runner import run_scenario
+from system.adapters.child_process import stop
 from system.errors import ScenarioError
 
 from processes import ROOT, free_port
@@ -48,8 +49,7 @@ def test_a_board_recording_replays_in_sim_with_the_recorded_values(tmp_path):
         done = subprocess.run([sys.executable, "-m", "hilsim", "record", "--port", port, "--for", "8s", "--out",
                                str(recording)], capture_output=True, text=True, timeout=60, cwd=ROOT)
     finally:
-        board.terminate()
-        board.wait(10)
+        stop(board, 10)
     assert done.returncode == 0, done.stderr
     count = int(re.search(r"recorded (\d+) readings", done.stdout).group(1))
     assert count >= 4

@@ -13,7 +13,7 @@ from sim.kernel.runtime import SimRuntime
 from system.errors import BackendError
 from system.services.metrics import Metrics
 from sim.models.sim_relay import SimRelay
-from system.adapters.relays import GpiodRelay, SerialRelayBoard
+from system.adapters.relays import GpiodRelay, SerialRelayBoard, TracedRelay
 from system.services.relay import BLINK, LightPattern, RelayDriver
 from system.trace import Trace
 
@@ -281,3 +281,21 @@ def test_with_the_real_libgpiod_bindings_a_missing_chip_is_a_clear_backend_error
     rt, _ = sim()
     with pytest.raises(BackendError, match="cannot request /dev/gpiochip-hilsim-missing line 17"):
         rt.run(relay.on())
+
+
+def test_the_live_relay_without_hardware_traces_each_edge_once():
+    """``--relay sim`` in the live controller: no hardware, the edges only go to the trace."""
+    rt, trace = sim()
+    relay = TracedRelay(rt.child("controller"))
+    relay.open()
+
+    async def main():
+        await relay.on()
+        await relay.on()  # already on: no edge
+        await rt.sleep(5)
+        await relay.off()
+        await relay.off()
+
+    rt.run(main())
+    relay.close()
+    assert edges(trace) == [(0.0, "relay.on"), (5.0, "relay.off")]

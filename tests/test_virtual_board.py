@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from hil.dut import Dut
+from system.adapters.child_process import stop
 
 from boards import Readings, hilsim_broker, node_config
 from processes import ROOT
@@ -29,12 +30,7 @@ def virtual_board(request, tmp_path):
     match = re.search(r"virtual board on (\S+)", line)
     assert match, f"no port line: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
     yield match.group(1), tmp_path
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop(proc, 10)
 
 
 def hilsim(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -120,7 +116,7 @@ def test_deploy_refuses_a_bad_config_before_touching_the_board(virtual_board):
     bad.write_text('{"node": "node-1", "board": "sim", "broker": "http://x"}')
     done = hilsim("board", "deploy", "--port", port, "--config", str(bad))
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.startswith(f"error: {bad}: broker: want mqtt://")
+    assert done.stderr.startswith(f"Error: {bad}: broker: want mqtt://")
     assert not (home / "fs" / "main.py").exists()
 
 

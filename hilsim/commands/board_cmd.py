@@ -9,16 +9,11 @@ from pathlib import Path
 
 import click
 
+from hilsim.commands.user_errors import BackendProblem, UsageProblem, user_errors
 from system.errors import BackendError, ConfigError
 
 _PORT = click.option("--port", "-p", default=None, metavar="PORT",
                      help="Serial port of the board [default: the one ESP32 found by USB VID:PID].")
-
-
-def _usage_error(message: str) -> None:
-    """A mistake of the user's (option, config file, no board found): one line, exit 2."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
 
 
 def _port(port: str | None) -> str:
@@ -26,10 +21,8 @@ def _port(port: str | None) -> str:
         return port
     from hil.serial_ports import detect_port
 
-    try:
+    with user_errors():  # no board found, or several: pass --port
         found = detect_port()
-    except ConfigError as exc:
-        _usage_error(str(exc))
     click.echo(f"using {found.device} ({found.bridge})", err=True)
     return found.device
 
@@ -47,10 +40,8 @@ def info(port: str | None) -> None:
     from hil.provision import chip_info
 
     port = _port(port)
-    try:
+    with user_errors():
         chip = chip_info(port)
-    except BackendError as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"port:        {port}\nchip:        {chip.description}\nfeatures:    {', '.join(chip.features)}\n"
                f"MAC:         {chip.mac}\nflash size:  {chip.flash_size or 'unknown'}")
 
@@ -67,14 +58,10 @@ def flash(port: str | None, image: Path, offset: str) -> None:
     try:
         address = int(offset, 0)
     except ValueError:
-        raise click.BadParameter("want a number such as 0x1000", param_hint="--offset") from None
+        raise UsageProblem(f"--offset: {offset!r} is not a number such as 0x1000") from None
     port = _port(port)
-    try:
+    with user_errors():
         chip = flash_image(port, image, offset=address, quiet=False)  # esptool shows its progress
-    except ConfigError as exc:
-        _usage_error(str(exc))
-    except BackendError as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {image} ({image.stat().st_size} bytes) at {address:#x} on {chip.description} "
                f"{chip.mac}; verified")
 
@@ -91,14 +78,14 @@ def deploy(port: str | None, config: Path, timeout: float) -> None:
     try:
         doc = json.loads(config.read_text(encoding="utf-8"))
     except ValueError as exc:
-        _usage_error(f"{config}: not JSON: {exc}")
+        raise UsageProblem(f"{config}: not JSON: {exc}") from None
     port = _port(port)
     try:
         boot = deploy_bundle(port, doc, boot_timeout=timeout)
     except ConfigError as exc:
-        _usage_error(f"{config}: {exc.reason}")
-    except (BackendError, TimeoutError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise UsageProblem(f"{config}: {exc.reason}") from None
+    except (BackendError, TimeoutError) as exc:  # no board answers, or it never booted
+        raise BackendProblem(str(exc)) from None
     click.echo(f"{boot['node']} booted firmware {boot['version']} on {boot['board']} ({port})")
 
 
@@ -122,10 +109,8 @@ def console(port: str | None, raw: bool, seconds: float | None) -> None:
     from hil.dut import Dut
 
     port = _port(port)
-    try:
+    with user_errors():
         dut = Dut.open(port, name=port)
-    except BackendError as exc:
-        raise click.ClickException(str(exc)) from exc
     dut.on_line(lambda line: click.echo(line.text if raw else pretty(line)))
     if sys.stdin is not None and sys.stdin.isatty():
         import threading

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from firmware.reading import LEGACY_TOPIC
-from hilsim.wiring.live import ConfigProblem, trace_sink, user_errors
+from hilsim.commands.options import mqtt_tls_options, trace_sink
+from hilsim.commands.user_errors import user_errors
 from hilsim.wiring.live_bridge import LiveBridgeConfig, run_live_bridge
 from system.adapters.mqtt_client import TlsOptions
 from system.decisions.readings import LEGACY_NODE
@@ -26,28 +27,21 @@ from system.errors import ConfigError
               help="MQTT client id; keep it stable, the broker keeps the session under it.")
 @click.option("--username", default=None)
 @click.option("--password", default=None, envvar="HILSIM_MQTT_PASSWORD", help="Or set HILSIM_MQTT_PASSWORD.")
-@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="CA certificate to verify the broker (implies TLS).")
-@click.option("--cert-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Client certificate (PEM).")
-@click.option("--key-file", type=click.Path(exists=True, dir_okay=False), default=None, help="Client key (PEM).")
+@mqtt_tls_options()
 @click.option("--legacy-node", default=LEGACY_NODE, show_default=True,
               help=f"Node id for readings on the original {LEGACY_TOPIC}, which carry no identity.")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, writable=True, allow_dash=True), default=None,
               help="Append the JSON Lines trace to this file ('-' for standard output).")
 @click.option("--for", "duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
 def bridge(broker_url: str, db_path: str, pushgateway_url: str | None, job: str, metrics_port: int,
-           metrics_host: str, client_id: str, username: str | None, password: str | None, ca_file: str | None,
-           cert_file: str | None, key_file: str | None, legacy_node: str, trace_path: str | None,
+           metrics_host: str, client_id: str, username: str | None, password: str | None, tls: TlsOptions | None,
+           legacy_node: str, trace_path: str | None,
            duration: float | None) -> None:
     """Run the live bridge: readings from the broker into SQLite, gauges to a Pushgateway, /metrics served.
 
     Until SIGINT or SIGTERM (or --for): state changes (started, connected, disconnected with the reason
     and the retry delay, refused input, stopped) go to stderr, one line each, with or without --trace.
     """
-    if (cert_file is None) != (key_file is None):
-        raise ConfigProblem("--cert-file/--key-file: give both or neither")
-    tls = TlsOptions(ca_file=ca_file, cert_file=cert_file, key_file=key_file) if ca_file or cert_file else None
     with user_errors("--job"):
         try:
             job.format(node="node-1")

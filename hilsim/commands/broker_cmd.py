@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from hilsim.wiring.live import ConfigProblem, trace_sink, user_errors
+from hilsim.commands.options import trace_sink
+from hilsim.commands.user_errors import UsageProblem, user_errors
 from system.errors import ConfigError
+
+if TYPE_CHECKING:
+    from system.adapters.amqtt_broker import TlsConfig
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _EXISTING = click.Path(dir_okay=False, exists=True, path_type=Path)
@@ -59,33 +64,14 @@ def broker(host: str, port: int, passwd: Path, add_user: str | None, password_st
       hilsim broker --passwd broker.passwd --port 8883 --tls-cert server.pem \\
           --tls-key server.key --ca-cert ca.pem --require-client-cert
     """
-    from system.adapters.amqtt_broker import BrokerSettings, TlsConfig, read_password_file
-    from system.adapters.amqtt_broker import add_user as add_user_to_file
+    from system.adapters.amqtt_broker import BrokerSettings, read_password_file
     from hilsim.wiring.live_broker import run_live_broker  # amqtt loads only when the broker runs
 
     if add_user is not None:
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        else:
-            password = click.prompt(f"password for {add_user}", hide_input=True, confirmation_prompt=True)
-        with user_errors(str(passwd)):
-            try:
-                new = add_user_to_file(passwd, add_user, password)
-            except OSError as exc:
-                raise ConfigError(f"cannot write the password file ({exc.strerror})") from exc
-        click.echo(f"{'added' if new else 'changed password of'} {add_user} in {passwd}")
+        _add_user(passwd, add_user, password_stdin)
         return
-    if (tls_cert is None) != (tls_key is None):
-        raise ConfigProblem("--tls-cert and --tls-key go together")
-    if tls_cert is None and (ca_cert or require_client_cert):
-        raise ConfigProblem("--ca-cert and --require-client-cert need TLS (--tls-cert and --tls-key)")
-    if require_client_cert and ca_cert is None:
-        raise ConfigProblem("--require-client-cert needs --ca-cert to verify client certificates")
-    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not verbose:  # our refusals stay visible; amqtt's chatter does not
-        logging.getLogger("system.adapters.amqtt_broker").setLevel(logging.WARNING)
-    tls = TlsConfig(tls_cert, tls_key, ca_cert, require_client_cert) if tls_cert else None
+    tls = _tls(tls_cert, tls_key, ca_cert, require_client_cert)
+    _log_to_stderr(verbose)
     with user_errors():
         if tls is not None:
             tls.context()  # a certificate that does not load is refused before anything listens
@@ -101,3 +87,39 @@ def broker(host: str, port: int, passwd: Path, add_user: str | None, password_st
 
     with user_errors(), trace_sink(trace_path) as sink:
         run_live_broker(settings, trace_file=sink, announce=announce)
+
+
+def _add_user(passwd: Path, name: str, password_stdin: bool) -> None:
+    """--add-user: NAME's password asked for (or read from stdin) and written into the password file."""
+    from system.adapters.amqtt_broker import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
+    with user_errors(str(passwd)):
+        try:
+            new = add_user(passwd, name, password)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the password file ({exc.strerror})") from exc
+    click.echo(f"{'added' if new else 'changed password of'} {name} in {passwd}")
+
+
+def _tls(cert: Path | None, key: Path | None, ca: Path | None, require_client_cert: bool) -> "TlsConfig | None":
+    """The TLS options as one setting (None: plain MQTT), refused when they do not fit together."""
+    from system.adapters.amqtt_broker import TlsConfig
+
+    if (cert is None) != (key is None):
+        raise UsageProblem("--tls-cert and --tls-key go together")
+    if cert is None and (ca or require_client_cert):
+        raise UsageProblem("--ca-cert and --require-client-cert need TLS (--tls-cert and --tls-key)")
+    if require_client_cert and ca is None:
+        raise UsageProblem("--require-client-cert needs --ca-cert to verify client certificates")
+    return TlsConfig(cert, key, ca, require_client_cert) if cert else None
+
+
+def _log_to_stderr(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:  # our refusals stay visible; amqtt's chatter does not
+        logging.getLogger("system.adapters.amqtt_broker").setLevel(logging.WARNING)

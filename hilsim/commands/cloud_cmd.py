@@ -7,9 +7,10 @@ import time
 
 import click
 
-from hilsim.commands.controller_cmd import mqtt_tls
-from hilsim.wiring.live import ConfigProblem, trace_sink, user_errors
+from hilsim.commands.options import mqtt_tls_options, trace_sink
+from hilsim.commands.user_errors import UsageProblem, user_errors
 from hilsim.wiring.live_cloud import LiveCloudConfig, run_live_cloud
+from system.adapters.mqtt_client import TlsOptions
 from system.adapters.notify import SmtpNotifier
 from system.cloud.app import CloudSettings
 from system.cloud.jobs_api import DEFAULT_PREFIX
@@ -21,7 +22,7 @@ def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
         return None
     host, _, port = spec.rpartition(":")
     if not host or not port.isdigit() or not to:
-        raise ConfigProblem("--smtp: use HOST:PORT together with --mail-to ADDRESS")
+        raise UsageProblem("--smtp: use HOST:PORT together with --mail-to ADDRESS")
     return SmtpNotifier(host, int(port), sender, to)
 
 
@@ -35,12 +36,7 @@ def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
 @click.option("--add-device", metavar="NAME", help="Register a device, print its token once, and exit.")
 @click.option("--mqtt-url", default=None,
               help="Broker for the jobs topics, mqtt://user:pass@host:port (omit: no jobs).")
-@click.option("--mqtt-ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="CA certificate to verify the jobs broker (implies TLS).")
-@click.option("--mqtt-cert-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="The cloud's client certificate (PEM) for the jobs broker.")
-@click.option("--mqtt-key-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Private key of --mqtt-cert-file (PEM).")
+@mqtt_tls_options("mqtt-", broker="the jobs broker")
 @click.option("--jobs-prefix", default=DEFAULT_PREFIX, show_default=True,
               help="Topic prefix of the jobs API ('$aws/' on AWS IoT Core; e.g. 'hil/' where '$' is reserved).")
 @click.option("--smtp", default=None, metavar="HOST:PORT", help="Send alarm e-mails through this SMTP server.")
@@ -56,9 +52,8 @@ def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
 @click.option("--trace", "trace_path", default=None, help="Write the JSON Lines trace to this file ('-': stdout).")
 @click.option("--for", "duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
 def cloud(host: str, port: int, db: str, add_user: str | None, add_device: str | None, mqtt_url: str | None,
-          mqtt_ca_file: str | None, mqtt_cert_file: str | None, mqtt_key_file: str | None,
-          jobs_prefix: str, smtp: str | None, mail_from: str, mail_to: str | None, webhook: str | None,
-          secure_cookies: bool, heartbeat_period: float, job_timeout: float, trace_path: str | None,
+          tls: TlsOptions | None, jobs_prefix: str, smtp: str | None, mail_from: str, mail_to: str | None,
+          webhook: str | None, secure_cookies: bool, heartbeat_period: float, job_timeout: float, trace_path: str | None,
           duration: float | None) -> None:
     """Run the cloud service: the devices' mirrors, jobs over MQTT, metrics, the heartbeat alarm and the dashboard."""
     if add_user or add_device:
@@ -72,15 +67,15 @@ def cloud(host: str, port: int, db: str, add_user: str | None, add_device: str |
             if add_device:
                 click.echo(store.add_device(add_device, time.time()))
         except ValueError as exc:
-            raise ConfigProblem(str(exc)) from None
+            raise UsageProblem(str(exc)) from None
         finally:
             store.close()
         return
     for option, seconds in (("--heartbeat-period", heartbeat_period), ("--job-timeout", job_timeout)):
         if seconds <= 0:
-            raise ConfigProblem(f"{option}: {seconds:g} must be more than 0 seconds")
+            raise UsageProblem(f"{option}: {seconds:g} must be more than 0 seconds")
     config = LiveCloudConfig(db=db, host=host, port=port, mqtt_url=mqtt_url, prefix=jobs_prefix,
-                             mqtt_tls=mqtt_tls(mqtt_ca_file, mqtt_cert_file, mqtt_key_file),
+                             mqtt_tls=tls,
                              heartbeat_period=heartbeat_period, smtp=_smtp(smtp, mail_from, mail_to), webhook=webhook,
                              settings=CloudSettings(secure_cookies=secure_cookies, job_timeout=job_timeout),
                              sweep_every=min(30.0, job_timeout / 4))

@@ -8,35 +8,29 @@ from pathlib import Path
 import click
 
 from hilsim.commands.fixtures_cmd import load_selectors_file
-from hilsim.wiring.live import ConfigProblem, trace_sink, user_errors
+from hilsim.commands.options import mqtt_tls_options, trace_sink
+from hilsim.commands.user_errors import UsageProblem, user_errors
 from hilsim.wiring.live_controller import LiveControllerConfig, parse_relay, run_live_controller
 from system.adapters.mqtt_client import TlsOptions
 from system.services.controller import CloudLink
 from system.services.relay import LightPattern
 
 
-def mqtt_tls(ca_file: str | None, cert_file: str | None, key_file: str | None) -> TlsOptions | None:
-    """The ``--mqtt-*-file`` options as TLS settings (None: plain MQTT)."""
-    if (cert_file is None) != (key_file is None):
-        raise ConfigProblem("--mqtt-cert-file/--mqtt-key-file: give both or neither")
-    return TlsOptions(ca_file=ca_file, cert_file=cert_file, key_file=key_file) if ca_file or cert_file else None
-
-
 def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqtt_url: str | None, prefix: str,
                 sync_every: float, poll_every: float, log_every: float) -> CloudLink | None:
     if not url:
         if mqtt_url:
-            raise ConfigProblem("--mqtt-url: cloud jobs need --cloud-url too")
+            raise UsageProblem("--mqtt-url: cloud jobs need --cloud-url too")
         return None
     if token_file:
         try:
             token = Path(token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigProblem(f"--token-file: cannot read {token_file} ({exc.strerror})") from None
+            raise UsageProblem(f"--token-file: cannot read {token_file} ({exc.strerror})") from None
     else:
         token = os.environ.get("HILSIM_DEVICE_TOKEN", "").strip()
     if not device or not token:
-        raise ConfigProblem("--cloud-url: needs --device and a token (--token-file or HILSIM_DEVICE_TOKEN)")
+        raise UsageProblem("--cloud-url: needs --device and a token (--token-file or HILSIM_DEVICE_TOKEN)")
     return CloudLink(url, device, token, prefix=prefix, sync_every=sync_every, poll_every=poll_every,
                      log_every=log_every)
 
@@ -62,12 +56,7 @@ def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqt
 @click.option("--token-file", type=click.Path(dir_okay=False), default=None,
               help="File holding the device token (from `hilsim cloud --add-device NAME`); or set HILSIM_DEVICE_TOKEN.")
 @click.option("--mqtt-url", default=None, help="Broker for cloud jobs, mqtt://user:pass@host:port (omit: no jobs).")
-@click.option("--mqtt-ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="CA certificate to verify the jobs broker (implies TLS; AWS IoT Core: its root CA).")
-@click.option("--mqtt-cert-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="This device's client certificate (PEM) for the jobs broker.")
-@click.option("--mqtt-key-file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Private key of --mqtt-cert-file (PEM).")
+@mqtt_tls_options("mqtt-", broker="the jobs broker")
 @click.option("--jobs-prefix", default="$aws/", show_default=True,
               help="Topic prefix of the jobs API ('$aws/' on AWS IoT Core; another where a broker reserves '$').")
 @click.option("--sync-every", type=float, default=300.0, show_default=True,
@@ -82,9 +71,9 @@ def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqt
 def controller(db: str, fixtures_url: str | None, fixtures_format: str, selectors_path: str | None,
                club: tuple[str, ...], relay: str, blink: float | None,
                push_url: str | None, scrape_every: float, push_every: float, cloud_url: str | None,
-               device: str | None, token_file: str | None, mqtt_url: str | None, mqtt_ca_file: str | None,
-               mqtt_cert_file: str | None, mqtt_key_file: str | None, jobs_prefix: str, sync_every: float, poll_every: float, log_every: float, ota_root: str | None, trace_path: str | None,
-               duration: float | None) -> None:
+               device: str | None, token_file: str | None, mqtt_url: str | None, tls: TlsOptions | None,
+               jobs_prefix: str, sync_every: float, poll_every: float, log_every: float, ota_root: str | None,
+               trace_path: str | None, duration: float | None) -> None:
     """Run the match-day controller: scrape fixtures, plan alerts, switch the light, push counters.
 
     It keeps working offline: alerts come from the local store. Killing it at any
@@ -98,13 +87,13 @@ def controller(db: str, fixtures_url: str | None, fixtures_format: str, selector
     for option, seconds in (("--scrape-every", scrape_every), ("--push-every", push_every),
                             ("--sync-every", sync_every), ("--poll-every", poll_every), ("--log-every", log_every)):
         if seconds <= 0:
-            raise ConfigProblem(f"{option}: {seconds:g} must be more than 0 seconds")
+            raise UsageProblem(f"{option}: {seconds:g} must be more than 0 seconds")
     with user_errors():
         page = load_selectors_file(selectors_path) if selectors_path else None
     config = LiveControllerConfig(db=db, fixtures_url=fixtures_url, fixtures_format=fixtures_format, relay=relay,
                                   pattern=pattern, push_url=push_url, scrape_every=scrape_every,
                                   push_every=push_every, page=page, club=club, mqtt_url=mqtt_url, ota_root=ota_root,
-                                  mqtt_tls=mqtt_tls(mqtt_ca_file, mqtt_cert_file, mqtt_key_file),
+                                  mqtt_tls=tls,
                                   cloud=_cloud_link(cloud_url, device, token_file, mqtt_url, jobs_prefix,
                                                     sync_every, poll_every, log_every))
     with user_errors(), trace_sink(trace_path) as sink:

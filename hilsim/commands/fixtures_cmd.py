@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from hilsim.wiring.live import ConfigProblem, user_errors
+from hilsim.commands.user_errors import UsageProblem, user_errors
 from system.decisions.events import CANCELLED, Event
 from system.decisions.fixtures import DEFAULT_CLUB, PENDING, REFUSED, SHIFTED, Fixtures
 from system.decisions.localtime import DEFAULT_TZ, format_local, zone
@@ -187,7 +187,7 @@ def _stored_events(db: str) -> list[Event]:
 
 def _suggest(text: str, names: tuple[str, ...], config: SelectorsFile) -> None:
     if source_kind(text) == ICAL:
-        raise ConfigProblem("--suggest: this is an iCalendar feed; it needs no selectors")
+        raise UsageProblem("--suggest: this is an iCalendar feed; it needs no selectors")
     try:
         found = suggest_selectors(text, names)
     except RefusedInput as refused:

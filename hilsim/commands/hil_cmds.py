@@ -7,17 +7,8 @@ from pathlib import Path
 
 import click
 
-from system.errors import BackendError, ScenarioError
-
-
-def _seconds(text: str, option: str) -> float:
-    from sim.scenario.yaml_value import Context, YamlValue
-
-    try:
-        return YamlValue(text, 0, Context(option)).duration(option)
-    except ScenarioError:
-        click.echo(f"error: {option}: want a duration like 90s, 10m or 2h, got {text!r}", err=True)
-        sys.exit(2)
+from hilsim.commands.options import duration_option
+from hilsim.commands.user_errors import UsageProblem, user_errors
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]},
@@ -35,11 +26,9 @@ def record(port: str, duration: str, out: Path) -> None:
     from hil.dut import Dut
     from hil.record import record as record_console
 
-    seconds = _seconds(duration, "--for")
-    try:
+    with user_errors():
+        seconds = duration_option(duration, "--for")
         dut = Dut.open(port, name=port)
-    except BackendError as exc:
-        raise click.ClickException(str(exc)) from exc
     try:
         with open(out, "w", encoding="utf-8") as sink:
             trace = record_console(dut, seconds, sink, port=port)
@@ -65,12 +54,12 @@ def diff(trace_a: Path, trace_b: Path, tolerance: str, kinds: tuple[str, ...]) -
     """
     from hil.trace_diff import DEFAULT_KINDS, diff as diff_traces, read_trace
 
-    seconds = _seconds(tolerance, "--tolerance")
+    with user_errors():
+        seconds = duration_option(tolerance, "--tolerance", zero=True)
     try:
         a, b = read_trace(trace_a), read_trace(trace_b)
     except ValueError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        raise UsageProblem(str(exc)) from None
     found = diff_traces(a, b, tolerance=seconds, kinds=kinds or DEFAULT_KINDS)
     if not found:
         click.echo(f"no difference beyond {seconds:g} s in {', '.join(kinds or DEFAULT_KINDS)}")

@@ -13,29 +13,22 @@ argument that is not ``plan``, ``snooze`` or ``run`` is an option of ``run``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import click
 
 from hilsim.commands.fixtures_cmd import parse_at
-from hilsim.wiring.live import trace_sink, user_errors
+from hilsim.commands.options import duration_option, trace_sink
+from hilsim.commands.user_errors import user_errors
 from system.decisions.alerts import DEFAULT_POLICIES, Snooze, alerts_for, light_schedule, lit_intervals
 from system.decisions.events import CANCELLED, Alert, Event
 from system.decisions.localtime import DEFAULT_TZ, format_local, to_local
 from system.errors import ConfigError, RefusedInput
 
-_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[dhms])+$")
-_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
-_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
-
 
 def parse_duration(text: str, option: str = "--for") -> float:
     """``90s``, ``10m``, ``2h30m``, ``1d`` as seconds (more than zero); ConfigError naming ``option`` otherwise."""
-    raw = text.replace(" ", "").lower()
-    if not _DURATION.match(raw) or sum(float(n) * _UNITS[u] for n, u in _PART.findall(raw)) <= 0:
-        raise ConfigError(f"{text!r} is not a duration like 90s, 10m, 2h30m or 1d", source=option)
-    return sum(float(n) * _UNITS[u] for n, u in _PART.findall(raw))
+    return duration_option(text, option)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""``hilsim supervise``: run a live command from the current installed version, and restart it for updates."""
+"""``hilsim supervise``: run a live command from the current installed version, and restart it for updates.
+
+The one long-running command that does not go through the process helper (``hilsim/wiring/process.py``):
+it starts no parts and runs no event loop, it is a parent process. It must pass SIGINT and SIGTERM on to
+its child and exit with the child's code, where the helper takes a signal as its own order to stop and
+shut its parts down. The loop lives in ``system/adapters/ota_supervisor.py``.
+"""
 
 from __future__ import annotations
 

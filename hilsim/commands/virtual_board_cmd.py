@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
 from pathlib import Path
 
 import click
 
+from hilsim.commands.user_errors import user_errors
 from system.errors import ConfigError
 
 
@@ -31,7 +30,8 @@ def virtual_board(fs: Path, flash: Path | None, config: Path | None, cpython: bo
     The board runs our firmware (main.py on FS) under the MicroPython Unix port when it
     is installed, else CPython, with a simulated sensor and WiFi and real TCP to the
     broker in its config.json. esptool (--before no-reset --no-stub --after no-reset)
-    and mpremote work on the printed port. Stop with Ctrl-C.
+    and mpremote work on the printed port. Until SIGINT (Ctrl-C) or SIGTERM; state
+    changes (started, stopped) go to stderr, one line each.
 
     \b
       hilsim virtual-board --fs vboard/fs
@@ -40,24 +40,23 @@ def virtual_board(fs: Path, flash: Path | None, config: Path | None, cpython: bo
     from hil.bundle import write_bundle
     from hil.firmware_process import interpreter
     from hil.virtual_board import VirtualBoard
+    from hilsim.wiring.live_virtual_board import run_virtual_board
 
     if config is not None:
-        try:
-            doc = json.loads(config.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise ConfigError(f"not JSON: {exc}", source=str(config)) from exc
-        write_bundle(fs, doc)
+        with user_errors():
+            try:
+                doc = json.loads(config.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise ConfigError(f"not JSON: {exc}", source=str(config)) from exc
+            write_bundle(fs, doc)
     command = interpreter("cpython" if cpython else "micropython")
     board = VirtualBoard(fs, flash or fs.parent / "flash.bin", command=command,
                          log=(lambda s: click.echo(f"virtual-board: {s}", err=True)) if verbose else None)
-    port = board.open()
-    click.echo(f"virtual board on {port} (firmware under {Path(command[0]).name}, filesystem {fs})")
-    sys.stdout.flush()
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *a: board.stop())
-    try:
-        board.serve()
-    finally:
-        board.close()
-    click.echo("virtual board: stopped", err=True)
+
+    def announce(port: str) -> None:
+        # On stdout, for whoever started it to read the port; the state lines go to stderr.
+        click.echo(f"virtual board on {port} (firmware under {Path(command[0]).name}, filesystem {fs})")
+        sys.stdout.flush()
+
+    with user_errors():
+        run_virtual_board(board, announce=announce)

@@ -1,7 +1,7 @@
 """The live controller process: the same ``Controller`` as in sim, on asyncio and real parts.
 
-Relay backends are named on the command line: ``sim`` (no hardware: edges only go
-to the trace), ``gpiod:CHIP:LINE[:active-low]`` (libgpiod v2), ``serial:URL``
+Relay backends are named on the command line: ``sim`` (no hardware, a simulated light:
+edges only go to the trace, ``TracedRelay``), ``gpiod:CHIP:LINE[:active-low]`` (libgpiod v2), ``serial:URL``
 (a serial relay board, any pyserial URL).
 """
 
@@ -22,8 +22,7 @@ from system.services.updater import Updater
 from system.trace import VERSION
 from system.services.controller import CloudLink, Controller
 from system.adapters.pushgateway import PushgatewayTarget
-from system.adapters.relays import GpiodRelay, SerialRelayBoard
-from sim.models.sim_relay import SimRelay
+from system.adapters.relays import GpiodRelay, SerialRelayBoard, TracedRelay
 from system.services.relay import LightPattern
 from system.adapters.controller_store import Store
 from system.errors import ConfigError
@@ -68,7 +67,7 @@ def relay_backend(spec: str, rt: Any) -> Any:
     """Build and open the relay backend named by ``spec`` (BackendError if the hardware is missing)."""
     kind, options = parse_relay(spec)
     if kind == "sim":
-        return SimRelay(rt)
+        return TracedRelay(rt)
     backend = GpiodRelay(**options) if kind == "gpiod" else SerialRelayBoard(options["url"])
     backend.open()
     return backend

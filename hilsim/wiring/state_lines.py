@@ -94,6 +94,10 @@ def _ota(r: dict) -> str:
     return f"update refused: {r.get('reason')} ({r.get('detail')}); this version keeps running"
 
 
+def _board_started(r: dict) -> str:
+    return f"started: port {r.get('port')}, filesystem {r.get('fs')}"
+
+
 def _stopped(r: dict) -> str:
     return f"stopped ({r.get('reason')})"
 
@@ -117,6 +121,7 @@ LINES: dict[str, Callable[[dict], str]] = {
     "sync.failed": _sync_failed,
     "ota.installed": _ota,
     "ota.failed": _ota,
+    "virtual_board.started": _board_started,
     "process.stopped": _stopped,
 }
 

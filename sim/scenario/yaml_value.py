@@ -17,12 +17,10 @@ from typing import Any
 
 import yaml
 
+from system.decisions.durations import parse_duration
 from system.decisions.localtime import parse_hhmm
 from system.errors import RefusedInput, ScenarioError
 
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))+$")
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _CLOCK = re.compile(r"^\d{1,2}\s*[:.uUhH]\s*\d{0,2}$")  # shaped like a time of day: 09:00, 9u, 20h30
 
 
@@ -76,10 +74,11 @@ class YamlValue:
         raise self.error(f"{what} must be true or false, got {raw!r}")
 
     def duration(self, what: str) -> float:
-        raw = self.text(what).replace(" ", "")
-        if not _DURATION.match(raw):
-            raise self.error(f"{what} must be a duration like 90s, 10m, 2h30m or 1d, got {raw!r}")
-        return sum(float(n) * _UNITS[u] for n, u in _PART.findall(raw))
+        raw = self.text(what)
+        try:
+            return parse_duration(raw)  # the one duration reader (system/decisions/durations.py)
+        except RefusedInput:
+            raise self.error(f"{what} must be a duration like 90s, 10m, 2h30m or 1d, got {raw!r}") from None
 
     def timestamp(self, what: str) -> datetime:
         raw = self.text(what)

@@ -34,6 +34,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from system.adapters.child_process import stop
 from system.errors import BackendError
 from system.decisions.jobs_protocol import FAILED, SUCCEEDED
 
@@ -167,5 +168,7 @@ def supervise(root: str | Path, args: Sequence[str], *, python: str = sys.execut
             if state["phase"] == FAILED_PHASE and code != 0:
                 return code  # the old version failed too: let systemd see it
     finally:
+        if child is not None:  # normally exited already; after an error here, no orphan controller is left
+            stop(child)
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -1,8 +1,10 @@
-"""The relay's hardware backends: a GPIO line through libgpiod v2, or a serial relay board.
+"""The relay's live backends: a GPIO line through libgpiod v2, a serial relay board, or no hardware at all.
 
 Each has ``async on()``, ``async off()``, ``open()`` and ``close()`` and raises
 :class:`~system.errors.BackendError` when the hardware does not obey; the hardware
 library is imported on ``open()``, so a machine without it can still run the rest.
+``TracedRelay`` switches nothing: the light's edges only go to the trace (a controller
+on a desk, a demo, the live tests).
 """
 
 from __future__ import annotations
@@ -10,6 +12,31 @@ from __future__ import annotations
 from typing import Any
 
 from system.errors import BackendError, ConfigError
+
+
+class TracedRelay:
+    """No hardware: each edge of the light is a ``relay.on`` / ``relay.off`` trace line, and nothing else."""
+
+    def __init__(self, rt: Any):
+        self.rt = rt
+        self.state = False
+
+    def open(self) -> None:
+        pass
+
+    async def on(self) -> None:
+        self._switch(True)
+
+    async def off(self) -> None:
+        self._switch(False)
+
+    def _switch(self, state: bool) -> None:
+        if state != self.state:
+            self.state = state
+            self.rt.trace("relay.on" if state else "relay.off")
+
+    def close(self) -> None:
+        pass
 
 
 class GpiodRelay:
