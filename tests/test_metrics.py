@@ -10,7 +10,8 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from sim.kernel.runtime import SimRuntime
-from system.services.metrics import COUNTERS, HEARTBEAT, HeartbeatWatch, Metrics, MetricsCollector, heartbeat_alarm
+from system.decisions.heartbeat import heartbeat_alarm
+from system.services.metrics import COUNTERS, HEARTBEAT, HeartbeatWatch, Metrics, MetricsCollector
 from system.services.prometheus import exposition
 from sim.models.push_recorder import RecordingPushTarget
 from system.trace import Trace

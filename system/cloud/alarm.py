@@ -1,6 +1,6 @@
 """The heartbeat alarm: raised when a device's heartbeat is missing for three periods, cleared when it returns.
 
-Every ``check_every`` seconds, for every registered device, :func:`system.services.metrics.heartbeat_alarm`
+Every ``check_every`` seconds, for every registered device, :func:`system.decisions.heartbeat.heartbeat_alarm`
 decides from the last heartbeat the device pushed (or, before its first one, from when the watch
 began). A change of state is stored with its history and sent to every notifier (SMTP, webhook):
 ports with ``async notify(subject, body)``; a notifier that fails is traced and does not stop the others.
@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from system.adapters.cloud_store import CloudStore
 from system.errors import BackendError
-from system.services.metrics import MISSED_PERIODS, PERIOD, heartbeat_alarm
+from system.decisions.heartbeat import MISSED_PERIODS, PERIOD, heartbeat_alarm
 
 
 class HeartbeatAlarm:

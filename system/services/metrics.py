@@ -22,6 +22,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from system.decisions.heartbeat import MISSED_PERIODS, PERIOD, heartbeat_alarm
 from system.errors import BackendError
 from system.services.prometheus import exposition
 
@@ -40,8 +41,6 @@ COUNTERS: dict[str, str] = {
 }
 HEARTBEAT = "RPI_BACKEND_STATUS"
 HEARTBEAT_HELP = "1 while the controller's backend runs."
-PERIOD = 300.0
-MISSED_PERIODS = 3
 
 
 class Metrics:
@@ -71,17 +70,6 @@ class Metrics:
         for name, value in self.values.items():
             yield GaugeMetricFamily(name, COUNTERS[name], value=value)
         yield GaugeMetricFamily(HEARTBEAT, HEARTBEAT_HELP, value=1)
-
-
-def heartbeat_alarm(last_push_times: Iterable[float], now: float, period: float = PERIOD,
-                    since: float | None = None) -> bool:
-    """True when no push arrived for ``MISSED_PERIODS`` periods before ``now``.
-
-    With no push ever seen, counts from ``since`` (when watching began), or never alarms.
-    """
-    times = [t for t in last_push_times if t <= now]
-    last = max(times) if times else since
-    return last is not None and now - last >= MISSED_PERIODS * period
 
 
 class MetricsCollector:
