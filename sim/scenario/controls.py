@@ -6,8 +6,8 @@ the control of its target. Every backend able to suffer the fault implements tha
 =========  ===============================================  =============================================
 control    simulated (``sim/``)                             wall clock (``hil/``)
 =========  ===============================================  =============================================
-link       :class:`sim.models.network.Link`                 the TCP fault proxy (``hil.backends.ProxyLink``)
-node       the simulated node's DHT22 and radio (``world``)  a board's console (``hil.backends.BoardNode``)
+link       :class:`sim.models.network.Link`                 the TCP fault proxy (``hil.fault_proxy.ProxyLink``)
+node       the simulated node's DHT22 and radio (``world``)  a board's console (``hil.board_node.BoardNode``)
 power      the controller machine (``controller_party``)    none yet
 site       the club site (``sim.models.club_site``)         none yet
 broker     the broker model's host (``BrokerHost``)          a ``hilsim broker`` process

@@ -17,6 +17,26 @@ To add a fault (say an ``earthquake:`` that shakes a node):
    fault is refused when the scenario loads, not halfway through a run);
 3. one line in :data:`TIMELINE`: ``"earthquake": _earthquake``.
 
+For example::
+
+    @dataclass(frozen=True)
+    class Earthquake:
+        '''A node shakes for ``duration`` seconds.'''
+
+        node: str
+        duration: float
+        control: ClassVar[str] = "node"
+
+        @property
+        def target(self) -> str:
+            return self.node
+
+        def needs(self) -> tuple[str, ...]:
+            return ("a shake",)
+
+        def apply(self, node: NodeControl, stage: Stage) -> None:
+            node.shake(self.duration)  # NodeControl.shake: the sim node's and the board's
+
 The loader's whole-scenario checks (:mod:`sim.scenario.loader`) then refuse an earthquake on a party the
 world lacks, and ``hilsim run --hil`` refuses it on a backend that cannot suffer it.
 """
@@ -89,7 +109,8 @@ class LinkDegraded:
         return self.link
 
     def needs(self) -> tuple[str, ...]:
-        return ("latency",) * (self.latency is not None) + ("packet loss",) * bool(self.loss)
+        needs = ("latency",) if self.latency is not None else ()
+        return needs + ("packet loss",) if self.loss else needs
 
     def apply(self, link: LinkControl, stage: Stage) -> None:
         before = (link.latency, link.loss)
@@ -141,7 +162,8 @@ class SensorFault:
         return self.node
 
     def needs(self) -> tuple[str, ...]:
-        return (f"the sensor fault {self.kind!r}",) + ("a rate of faulty reads",) * (self.rate not in (None, 1.0))
+        needs = (f"the sensor fault {self.kind!r}",)
+        return needs if self.rate in (None, 1.0) else needs + ("a rate of faulty reads",)
 
     def apply(self, node: NodeControl, stage: Stage) -> None:
         node.sensor_fault(self)

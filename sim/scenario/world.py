@@ -135,9 +135,9 @@ class World:
         self.rt = rt
         self.scenario = scenario
         self.backends = backends if backends is not None else SimBackends(rt)
-        self.network = getattr(self.backends, "network", None)  # the sim's links, for models that need them
         self.links: dict[str, LinkControl] = {}
         self._holds: dict[str, Counter[str]] = {}  # link -> reasons holding it down (fault, wifi, cloud)
+        self.services: list[tuple[str, Callable[[], Any]]] = []  # (task name, coroutine function), in start order
         self.tasks: list[Any] = []
         cfg = scenario.world
         self.broker = self.backends.broker(rt)
@@ -166,7 +166,7 @@ class World:
         self.pushgateway = RecordingPushTarget(self.rt.child("pushgateway"), history=10_000)
         self.bridge = Bridge(bridge_rt, self.backends.bridge_mqtt(bridge_rt, link), self.readings,
                              pusher=ReadingPusher(bridge_rt, self.pushgateway))
-        self.services: list[tuple[str, Callable[[], Any]]] = [("bridge", self.bridge.run)]
+        self.services.append(("bridge", self.bridge.run))
 
     def _assemble_node(self, name: str, cfg: dict[str, Any]) -> None:
         node_rt = self.rt.child(name)
