@@ -12,6 +12,10 @@ piped to the broker. The link's faults act on the bytes:
 
 ``configure(latency=None, rate=None)`` clears delay and throttle. Link state changes are
 traced as ``link.down`` / ``link.up`` / ``link.degraded`` / ``link.reset`` with the link's name.
+
+:class:`ProxyLink` is the proxy as the world's link control (``sim.scenario.controls.LinkControl``), so
+the scenario's link faults apply to it exactly as to a simulated link. TCP carries no loss: the proxy
+cannot drop packets, so a scenario asking for loss on it is refused when it loads (``PROXY``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,12 @@ import asyncio
 import socket
 import struct
 from typing import Any
+
+from sim.scenario.controls import Backend
+from system.errors import BackendError
+
+PROXY = Backend("a TCP fault proxy", cannot={
+    "packet loss": "TCP carries no loss: the fault proxy cannot drop packets (latency, down and up work)"})
 
 
 class FaultProxy:
@@ -59,10 +69,10 @@ class FaultProxy:
 
     # --- faults -------------------------------------------------------------------------
 
-    def cut(self) -> None:
+    def cut(self, reason: str = "cut") -> None:
         if not self.is_cut:
             self.is_cut = True
-            self._trace("link.down", reason="cut")
+            self._trace("link.down", reason=reason)
         self._abort_all()
 
     def restore(self) -> None:
@@ -157,6 +167,31 @@ class FaultProxy:
             pass
         finally:
             writer_task.cancel()
+
+
+class ProxyLink:
+    """A fault proxy as the world's link control: down and up, and its latency (it has no loss)."""
+
+    loss = 0.0
+
+    def __init__(self, proxy: FaultProxy):
+        self.proxy = proxy
+        self.name = proxy.link
+
+    @property
+    def latency(self) -> float:
+        return self.proxy.latency
+
+    def set_down(self, reason: str = "fault") -> None:
+        self.proxy.cut(reason)
+
+    def set_up(self) -> None:
+        self.proxy.restore()
+
+    def configure(self, *, latency: float | None = None, loss: float | None = None) -> None:
+        if loss:
+            raise BackendError(f"{self.name}: {PROXY.cannot['packet loss']}")  # refused when loading
+        self.proxy.configure(latency=self.proxy.latency if latency is None else latency, rate=self.proxy.rate)
 
 
 def _abort(writer: asyncio.StreamWriter) -> None:

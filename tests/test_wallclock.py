@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
-from hil.wallclock import parse_hil
-from sim.scenario.loader import load
+from hil.wallclock import check_hil, parse_hil
+from sim.scenario.loader import load, parse
 from sim.scenario.runner import run_scenario
-from system.errors import ConfigError
+from system.errors import ConfigError, ScenarioError
 
 from processes import ROOT
 
@@ -31,6 +31,49 @@ def test_hil_option_names_a_node_of_the_scenario_and_a_port():
         parse_hil(("node-1",), scenario)
 
 
+def _story(event: str) -> str:
+    return ("name: x\nstart: 2026-03-14T08:00:00+01:00\nduration: 3m\nworld: {nodes: 2}\ntimeline:\n"
+            "  - at: +10s\n    link: {name: node-2~broker, down_for: 30s}\n"
+            f"  - at: +40s\n    {event}\n")
+
+
+@pytest.mark.parametrize("event, real, reason", [
+    ("link: {name: node-2~broker, loss: 0.2}", {},
+     "node-2~broker is a TCP fault proxy without packet loss: TCP carries no loss: the fault proxy cannot drop "
+     "packets"),
+    ("wifi: {node: node-1, rssi: -85, for: 1m}", {"node-1": "virtual"},
+     "node-1 is a virtual board without a WiFi signal level"),
+    ("sensor: {node: node-1, fault: spike}", {"node-1": "/dev/ttyUSB0"},
+     "node-1 is a serial board without the sensor fault 'spike'"),
+    ("sensor: {node: node-1, fault: timeout, rate: 0.5}", {"node-1": "virtual"},
+     "node-1 is a virtual board without a rate of faulty reads"),
+])
+def test_a_fault_the_chosen_backend_cannot_suffer_is_refused_when_loading_with_its_line(event, real, reason):
+    scenario = parse(_story(event), "bench.yaml")
+    run_scenario(scenario)  # the sim world suffers every one of them
+    with pytest.raises(ScenarioError) as refused:
+        check_hil(scenario, real)
+    assert str(refused.value).startswith(f"bench.yaml:8: {reason}")
+
+
+def test_faults_a_board_and_the_proxies_can_suffer_pass_the_check():
+    for event in ("wifi: {node: node-1, drop_for: 20s}", "sensor: {node: node-1, fault: checksum, for: 1m}",
+                  "link: {name: node-1~broker, latency: 200ms, for: 1m}", "broker: {restart: true, down_for: 5s}"):
+        check_hil(parse(_story(event), "bench.yaml"), {"node-1": "virtual"})
+    with pytest.raises(ScenarioError, match="bench.yaml:8: broker is a broker given by URL without a restart"):
+        check_hil(parse(_story("broker: {restart: true}"), "bench.yaml"), {}, "mqtt://u:p@127.0.0.1:1883")
+
+
+def test_the_run_command_refuses_it_before_anything_runs(tmp_path):
+    bench = tmp_path / "bench.yaml"
+    bench.write_text(_story("wifi: {node: node-1, rssi: -85}"))
+    done = subprocess.run([sys.executable, "-m", "hilsim", "run", str(bench), "--hil", "node-1=virtual",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 2
+    assert f"{bench}:8: node-1 is a virtual board without a WiFi signal level" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.live
 @pytest.mark.micropython
@@ -38,14 +81,16 @@ def test_three_wall_clock_minutes_with_a_virtual_board_and_a_30_s_link_cut_lose_
     done = subprocess.run([sys.executable, "-m", "hilsim", "run", str(QUICKSTART), "--hil", "node-1=virtual",
                            "--out", str(tmp_path)], capture_output=True, text=True, timeout=420, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
-    assert "node-1   REAL: virtual board on /dev/pts/" in done.stdout and "under micropython" in done.stdout
-    assert "node-2   simulated" in done.stdout and "broker   hilsim broker on 127.0.0.1:" in done.stdout
+    # a virtual board is not real hardware; the broker is a live process
+    assert "node-1   virtual board  on /dev/pts/" in done.stdout and "under micropython" in done.stdout
+    assert "REAL" not in done.stdout and "real hardware" not in done.stdout
+    assert "node-2   simulated" in done.stdout and "broker   live process   hilsim broker on 127.0.0.1:" in done.stdout
     lost = next(line for line in done.stdout.splitlines() if "readings_lost" in line)
     assert lost.startswith("PASS") and "measured 0 of " in lost
 
     report = (tmp_path / "report.html").read_text()
-    assert "<tr class=real><td>node-1</td><td>real</td>" in report
-    assert "<tr class=sim><td>node-2</td><td>simulated</td>" in report
+    assert "<tr class=virtual><td>node-1</td><td>virtual board</td>" in report
+    assert "<tr class=sim><td>node-2</td><td>simulated</td>" in report and "class=real" not in report
 
     records = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
     assert records[0]["real"] == {"node-1": "virtual"} and records[0]["clock"] == "wall"

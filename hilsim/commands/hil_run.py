@@ -14,8 +14,9 @@ from system.errors import BackendError, ConfigError, ScenarioError
 def run_with_hardware(scenario_path: Path, hil: tuple[str, ...], *, broker: str | None, board_proxy_port: int,
                       out: Path | None, seed: int | None, quiet: bool, passwd: Path | None = None,
                       no_report: bool = False) -> None:
-    """Load, run on the wall clock, print the verdicts and which parts were real, write trace and JUnit; exit."""
-    from hil.wallclock import parse_hil, run_wallclock
+    """Load, refuse faults the chosen backends cannot suffer, run on the wall clock, print the verdicts and
+    what each part was (real hardware, virtual board, live process, simulated), write trace and JUnit; exit."""
+    from hil.wallclock import check_hil, parse_hil, run_wallclock
     from sim.scenario.loader import load
     from sim.scenario.report import write_junit
 
@@ -24,6 +25,7 @@ def run_with_hardware(scenario_path: Path, hil: tuple[str, ...], *, broker: str 
         if seed is not None:
             scenario = scenario.with_seed(seed)
         real = parse_hil(hil, scenario)
+        check_hil(scenario, real, broker)
     except (ScenarioError, ConfigError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -41,8 +43,8 @@ def run_with_hardware(scenario_path: Path, hil: tuple[str, ...], *, broker: str 
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     click.echo("parts:")
-    for party, what in sorted(result.real.items()):
-        click.echo(f"  {party:<8} {what}")
+    for party, (kind, what) in sorted(result.parts.items()):
+        click.echo(f"  {party:<8} {kind:<13}  {what}")
     width = max((len(v.name) for v in result.verdicts), default=0)
     for v in result.verdicts:
         click.echo(f"{'PASS' if v.ok else 'FAIL'}  {v.name:<{width}}  measured {v.measured}  (expected {v.expected})")

@@ -14,75 +14,32 @@ as with a restore from an old backup; the next sync rebuilds it). ``user: {updat
 good one makes the controller restart into ``VERSION`` (a world event: no real installation).
 
 Every ``check_every`` seconds the world compares the mirror with the device's store and traces
-``mirror.checked`` (``in_sync``, ``behind``): what ``cloud_in_sync`` reads.
+``mirror.checked`` (``in_sync``, ``behind``): what ``cloud_in_sync`` (``sim/scenario/cloud_check.py``) reads.
+The cloud is the control of ``cloud:`` events (``set_up``, ``lose_mirror``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 import httpx
 
-from sim.scenario.expect import ExpectationKind
 from sim.scenario.faults import UserAction
 from sim.models.sim_mqtt import SimMqttClient
 from sim.models.network import HttpOverLink
-from sim.scenario.yaml_value import YamlValue
+from sim.scenario.spec import CloudConfig
 from system.cloud.alarm import HeartbeatAlarm
 from system.cloud.app import CloudSettings, create_app
 from system.cloud.jobs_api import JobsService
 from system.adapters.cloud_store import CloudStore
-from system.decisions.jobs_protocol import STATES
 from system.services.controller import CloudLink
 from system.services.updater import Updater
 
 DEVICE = "controller"
 USER, PASSWORD = "office", "sim-password"
 UPDATES = "http://updates.example"
-
-
-@dataclass(frozen=True)
-class CloudConfig:
-    sync_every: float = 300.0
-    poll_every: float = 30.0
-    heartbeat_period: float = 300.0
-    job_timeout: float = 3600.0
-    check_every: float = 60.0
-
-
-def parse_cloud(node: YamlValue) -> CloudConfig:
-    """``cloud: {}`` or with ``sync_every``, ``poll_every``, ``heartbeat_period``, ``job_timeout``."""
-    if node.value in (None, "", {}):
-        return CloudConfig()
-    keys = ("sync_every", "poll_every", "heartbeat_period", "job_timeout", "check_every")
-    body = node.keys("cloud", {k: False for k in keys})
-    return CloudConfig(**{k: body[k].duration(k) for k in keys if k in body})
-
-
-@dataclass(frozen=True)
-class CloudFault:
-    """The cloud service: ``down`` (for ``duration`` seconds, None: until ``up``), ``up``, ``lose_mirror``."""
-
-    action: str
-    duration: float | None = None
-
-
-def _cloud_event(node: YamlValue) -> object:
-    body = node.keys("cloud", {"down_for": False, "down": False, "up": False, "lose_mirror": False})
-    if "down_for" in body:
-        return CloudFault("down", body["down_for"].duration("down_for"))
-    for action in ("down", "up", "lose_mirror"):
-        if action in body and body[action].boolean(action):
-            return CloudFault(action)
-    raise node.error("a cloud event needs down_for, down: true, up: true or lose_mirror: true")
-
-
-# The cloud's timeline words, gathered by sim/scenario/vocabulary.py.
-CLOUD_EVENTS = MappingProxyType({"cloud": _cloud_event})
 
 
 class _Gate(httpx.AsyncBaseTransport):
@@ -157,7 +114,7 @@ class CloudPart:
         self.store = CloudStore(":memory:")
         self.token = self.store.add_device(DEVICE, self.rt.now())
         self.store.add_user(USER, PASSWORD, time_cost=1, memory_cost=1024)  # a simulated user: a cheap hash
-        self.link = world.network.link("cloud", "broker", latency=0.01)
+        self.link = world.link("cloud", "broker", latency=0.01)
         mqtt = SimMqttClient(self.rt, world.broker, self.link, "cloud-jobs", clean_session=False)
         self.jobs = JobsService(self.rt, self.store, mqtt, sweep_every=60.0)
         self.alarm = HeartbeatAlarm(self.rt, self.store, [_TracedNotifier(self.rt)], period=config.heartbeat_period)
@@ -187,23 +144,17 @@ class CloudPart:
 
     # -- world events ------------------------------------------------------------------------------
 
-    def fault(self, fault: CloudFault) -> None:
-        if fault.action == "down":
-            self._set(False)
-            if fault.duration is not None:
-                self.world.later(fault.duration, lambda: self._set(True), "cloud/back")
-        elif fault.action == "up":
-            self._set(True)
-        else:
-            self.store.reset_mirror(DEVICE)
-            self.rt.trace("mirror.lost")
-
-    def _set(self, up: bool) -> None:
+    def set_up(self, up: bool) -> None:
+        """The cloud service comes up or goes down (HTTP refused, its broker link held down)."""
         if up == self.up:
             return
         self.up = up
         self.rt.trace("cloud.up" if up else "cloud.down")
         self.world.release(self.link, "cloud") if up else self.world.hold_down(self.link, "cloud")
+
+    def lose_mirror(self) -> None:
+        self.store.reset_mirror(DEVICE)
+        self.rt.trace("mirror.lost")
 
     async def _watch(self) -> None:
         while True:
@@ -282,94 +233,3 @@ class CloudPart:
         if action.duration is not None:
             doc["for_seconds"] = action.duration
         return doc
-
-
-# -- expectations ------------------------------------------------------------------------------------
-
-
-def _sync_args(node: YamlValue) -> dict:
-    body = node.keys("cloud_in_sync", {"within": True, "after": True})
-    return {"within": body["within"].duration("within"), "after": body["after"].moment("after")}
-
-
-def cloud_in_sync(args, run):
-    """At ``after + within`` the mirror equals the device's store, and has since the time measured."""
-    deadline = args["after"] + args["within"]
-    checks = [r for r in run.trace.of_kind("mirror.checked") if args["after"] <= r["t"] <= deadline + 1e-6]
-    if not checks or not checks[-1]["in_sync"]:
-        behind = checks[-1]["behind"] if checks else "?"
-        return False, f"not in sync {args['within']:g} s after ({behind} changes behind)", \
-            f"in sync within {args['within']:g} s"
-    since = checks[-1]["t"]
-    for r in reversed(checks):
-        if not r["in_sync"]:
-            break
-        since = r["t"]
-    return True, f"in sync from {since - args['after']:g} s after", f"<= {args['within']:g} s"
-
-
-def _job_args(node: YamlValue) -> dict:
-    body = node.keys("job_state", {"job": True, "state": True, "at": False})
-    state = body["state"].text("state")
-    if state not in STATES:
-        raise body["state"].error(f"state is one of {', '.join(STATES)}")
-    return {"job": body["job"].integer("job", minimum=1), "state": state,
-            "at": body["at"].moment("at") if "at" in body else None}
-
-
-def job_state(args, run):
-    """The ``job``-th job queued in the run was in ``state`` at ``at`` (default: at the end)."""
-    until = run.duration if args["at"] is None else args["at"]
-    queued = [r["job"] for r in run.trace.of_kind("job.queued") if r["t"] <= until]
-    if len(queued) < args["job"]:
-        return False, f"only {len(queued)} jobs queued", args["state"]
-    job = queued[args["job"] - 1]
-    named = {"job.started": "IN_PROGRESS", "job.timed_out": "TIMED_OUT", "job.canceled": "CANCELED"}
-    states = [r["status"] if r["kind"] == "job.updated" else named[r["kind"]] for r in run.trace.records
-              if r["kind"] in ("job.updated", *named) and r.get("job") == job and r["src"] == "cloud"
-              and r["t"] <= until]
-    last = states[-1] if states else "QUEUED"
-    return last == args["state"], f"{job}: {' -> '.join(['QUEUED', *states])}", args["state"]
-
-
-def _count(node: YamlValue) -> dict:
-    if isinstance(node.value, str) and node.value.strip().lower() in ("true", "yes"):
-        return {"min": 1}
-    body = node.keys("the count", {"min": True})
-    return {"min": body["min"].integer("min", minimum=0)}
-
-
-def alarm_raised(args, run):
-    n = len(run.trace.of_kind("alarm.raised"))
-    return n >= args["min"], f"raised {n} times", f">= {args['min']}"
-
-
-def alarm_cleared(args, run):
-    n = len(run.trace.of_kind("alarm.cleared"))
-    return n >= args["min"], f"cleared {n} times", f">= {args['min']}"
-
-
-def _true(node: YamlValue) -> bool:
-    if not node.boolean("jobs_executed_once"):
-        raise node.error("write 'jobs_executed_once: true' (or leave it out)")
-    return True
-
-
-def jobs_executed_once(args, run):
-    """No job ran twice on the controller, across lost updates, outages and power cuts."""
-    runs: dict[str, int] = {}
-    for r in run.trace.records:
-        if r["kind"] == "job.received" and r["src"] == "controller":
-            runs[r["job"]] = runs.get(r["job"], 0) + 1
-    twice = sorted(j for j, n in runs.items() if n > 1)
-    return not twice, f"{len(runs)} jobs run, {len(twice)} more than once", "each at most once"
-
-
-# The cloud's expectations, gathered by sim/scenario/vocabulary.py.
-EXPECTATIONS = MappingProxyType({
-    "cloud_in_sync": ExpectationKind(_sync_args, cloud_in_sync),
-    "job_state": ExpectationKind(_job_args, job_state),
-    "alarm_raised": ExpectationKind(_count, alarm_raised),
-    "alarm_cleared": ExpectationKind(_count, alarm_cleared),
-    "jobs_executed_once": ExpectationKind(_true, jobs_executed_once),
-})

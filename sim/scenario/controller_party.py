@@ -4,140 +4,30 @@ Enabled by ``world: {controller: {fixtures: PAGE}}`` (with ``selectors: FILE`` a
 a club page in another layout, read by the same selectors file as ``hilsim controller --selectors``). The controller (system code)
 reaches the club site and the cloud's push endpoint only over the
 ``controller~internet`` link; its SQLite store is its disk and survives power loss.
+
+It is the control of ``power:`` (``power_loss``) and ``user:`` events (``user``); the club site
+(``self.site``) is the control of ``fixture:`` and ``site:`` events, and the cloud part of ``cloud:``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from types import MappingProxyType
-
-from sim.scenario.cloud_party import CloudConfig, CloudFault, CloudPart, parse_cloud
+from sim.scenario.cloud_party import CloudPart
 from sim.models.sim_mqtt import SimMqttClient
 from sim.models.network import HttpOverLink
-from sim.scenario.faults import FixtureChange, PowerLoss, SiteTrouble, UserAction
-from sim.scenario.spec import Scenario, WorldKey
-from sim.models.club_site import LAYOUTS, ClubSite, Game, find_game, read_season
-from sim.scenario.yaml_value import YamlValue
+from sim.scenario.faults import INTERNET, UserAction
+from sim.scenario.spec import ControllerConfig
+from sim.models.club_site import ClubSite
 from system.services.controller import Controller
-from system.decisions.selectors import Selectors, SelectorsFile, parse_selectors_file
-from system.errors import BackendError, ConfigError, RefusedInput, ScenarioError
+from system.errors import BackendError, RefusedInput
 from sim.models.push_recorder import RecordingPushTarget
 from sim.models.sim_relay import SimRelay
 from system.services.scraper import Source
 from system.adapters.controller_store import Store
 from system.trace import VERSION
-
-
-@dataclass(frozen=True)
-class ControllerConfig:
-    """``fixtures``: the saved page the club site serves its season from; ``selectors``: the selectors file
-    (the same as ``hilsim controller --selectors``) that reads it, for the site and the controller alike;
-    ``layout``: how the site renders the season (``sim.models.club_site.LAYOUTS``)."""
-
-    fixtures: str
-    format: str = "html"
-    scrape_every: float = 3600.0
-    push_every: float = 300.0
-    cloud: CloudConfig | None = None
-    selectors: SelectorsFile | None = None
-    layout: str = LAYOUTS[0]
-
-
-def _parse(node: YamlValue) -> ControllerConfig:
-    body = node.keys("controller", {"fixtures": True, "format": False, "scrape_every": False, "push_every": False,
-                                    "selectors": False, "layout": False, "cloud": False})
-    page = body["fixtures"].text("fixtures")
-    found = _find(page, node.ctx.file)
-    if found is None:
-        raise body["fixtures"].error(f"no fixtures page {page!r} (looked in the current directory and next to "
-                                     "the scenario file)")
-    fmt = body["format"].text("format") if "format" in body else "html"
-    if fmt not in ("html", "ical"):
-        raise body["format"].error("format is 'html' (the fixtures page) or 'ical' (the feed)")
-    selectors = None
-    if "selectors" in body:
-        name = body["selectors"].text("selectors")
-        path = _find(name, node.ctx.file)
-        if path is None:
-            raise body["selectors"].error(f"no selectors file {name!r} (looked in the current directory and next "
-                                          "to the scenario file)")
-        try:
-            selectors = parse_selectors_file(path.read_text(encoding="utf-8"), name)
-        except ConfigError as exc:
-            raise body["selectors"].error(f"the selectors file is unusable: {exc}") from None
-    layout = body["layout"].text("layout") if "layout" in body else LAYOUTS[0]
-    if layout not in LAYOUTS:
-        raise body["layout"].error(f"unknown layout {layout!r}; layouts are {', '.join(LAYOUTS)}")
-    return ControllerConfig(
-        fixtures=str(found), format=fmt,
-        scrape_every=body["scrape_every"].duration("scrape_every") if "scrape_every" in body else 3600.0,
-        push_every=body["push_every"].duration("push_every") if "push_every" in body else 300.0,
-        cloud=parse_cloud(body["cloud"]) if "cloud" in body else None,
-        selectors=selectors, layout=layout,
-    )
-
-
-def _page_selectors(config: ControllerConfig) -> Selectors:
-    return config.selectors.selectors if config.selectors is not None else Selectors()
-
-
-def _find(page: str, scenario_file: str) -> Path | None:
-    here = Path(scenario_file).resolve().parent
-    for candidate in (Path(page), here / page, here.parent / page):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-# The controller's ``world:`` key, gathered by sim/scenario/vocabulary.py.
-WORLD_KEYS = MappingProxyType({"controller": WorldKey(_parse, None)})
-CONTROLLER_EVENTS = (FixtureChange, SiteTrouble, UserAction, PowerLoss, CloudFault)
-
-
-def check(scenario: Scenario) -> None:
-    """Refuse, before anything runs, controller events this world cannot apply: events without a
-    controller, power cuts of other parties, games that are not on the club's page, user actions on
-    events that never exist."""
-    config: ControllerConfig | None = scenario.world.get("controller")
-
-    def refuse(event, message: str) -> ScenarioError:
-        return ScenarioError(message, file=scenario.file, line=event.line)
-
-    if config is None:
-        for event in scenario.timeline:
-            if isinstance(event.fault, CONTROLLER_EVENTS) or getattr(event.fault, "link", None) == ControllerPart.LINK:
-                raise refuse(event, "this event needs a controller in the world (world: {controller: ...})")
-        return
-    for event in scenario.timeline:
-        needs_cloud = isinstance(event.fault, CloudFault) or (
-            isinstance(event.fault, UserAction) and event.fault.action in ("update_alert", "update_application"))
-        if needs_cloud and config.cloud is None:
-            raise refuse(event, "this event needs a cloud in the world (world: {controller: {cloud: {}}})")
-    games = read_season(config.fixtures, selectors=_page_selectors(config))
-    titles = {g.title for g in games}  # what users can act on: games and the events they create
-    for event in scenario.timeline:
-        fault = event.fault
-        if isinstance(fault, PowerLoss) and fault.party != "controller":
-            raise refuse(event, f"only the controller can lose power so far, not {fault.party!r}; parties: controller")
-        if isinstance(fault, FixtureChange) and fault.action == "add":
-            home, away = fault.pair.split(" - ", 1)
-            games.append(Game(home, away, 0.0, **({"competition": fault.competition} if fault.competition else {})))
-            titles.add(fault.pair)
-        elif isinstance(fault, FixtureChange) and find_game(games, fault.pair, fault.competition) is None:
-            known = sorted({g.title + (f" ({g.competition})" if fault.competition else "") for g in games})
-            raise refuse(event, f"no game {fault.pair!r}"
-                         + (f" in {fault.competition!r}" if fault.competition else "")
-                         + f" on the club's page {Path(config.fixtures).name}; games: {', '.join(known)}")
-        if isinstance(fault, UserAction) and fault.action == "create_event":
-            titles.add(fault.title)
-        elif isinstance(fault, UserAction) and fault.action != "update_application" and fault.title not in titles:
-            raise refuse(event, f"{fault.action}: no event {fault.title!r} on the club's page or created earlier "
-                         f"in the timeline; events: {', '.join(sorted(titles))}")
 
 
 class _PushOverLink:
@@ -157,15 +47,15 @@ class ControllerPart:
     site nor the push endpoint can be reached (the one model of "internet down").
     """
 
-    LINK = "controller~internet"
+    LINK = INTERNET
 
     def __init__(self, world: Any, config: ControllerConfig):
         self.world = world
         self.rt = world.rt
         self.config = config
-        self.link = world.network.link("controller", "internet", latency=0.02)
+        self.link = world.link("controller", "internet", latency=0.02)
         assert self.link.name == self.LINK
-        self.site = ClubSite.from_page(self.rt, config.fixtures, _page_selectors(config), layout=config.layout)
+        self.site = ClubSite.from_page(self.rt, config.fixtures, config.page_selectors(), layout=config.layout)
         self.cloud = RecordingPushTarget(self.rt.child("cloud"))
         self.disk = Store(":memory:")  # survives power loss, as the SD card would
         self.controller: Controller | None = None
@@ -224,48 +114,20 @@ class ControllerPart:
 
         self.world.later(0.0, restart, "controller/restart")
 
-    def power_loss(self, fault: PowerLoss) -> None:
+    def power_loss(self, seconds: float) -> None:
+        """The power control: the machine stops now and boots again ``seconds`` later."""
         self._halt()
-        self._power.trace("power.lost", duration=fault.duration)
+        self._power.trace("power.lost", duration=seconds)
         if self.relay is not None:
             self.relay.lose_power()
-        self.world.later(fault.duration, self._power_back, "controller/power")
+        self.world.later(seconds, self._power_back, "controller/power")
 
     def _power_back(self) -> None:
         self._power.trace("power.restored")
         self.boot()
 
-    def appliers(self) -> dict[type, Any]:
-        """The world events this part applies, by type."""
-        found = {FixtureChange: self.fixture, SiteTrouble: self.trouble, UserAction: self.user,
-                 PowerLoss: self.power_loss}
-        if self.cloud_part is not None:
-            found[CloudFault] = self.cloud_part.fault
-        return found
-
-    def fixture(self, change: FixtureChange) -> None:
-        if change.action == "reschedule":
-            self.site.reschedule(change.pair, change.kickoff, change.competition)
-        elif change.action == "cancel":
-            self.site.cancel(change.pair, change.competition)
-        elif change.action == "postpone":
-            self.site.postpone(change.pair, change.competition)
-        else:
-            home, away = change.pair.split(" - ", 1)
-            extra = {"competition": change.competition} if change.competition else {}
-            self.site.add_game(home, away, change.kickoff, **extra)
-
-    def trouble(self, trouble: SiteTrouble) -> None:
-        if trouble.kind == "errors":
-            self.site.serve_errors(trouble.status, trouble.duration)
-        elif trouble.kind == "timeouts":
-            self.site.timeouts(trouble.duration)
-        elif trouble.kind == "garble":
-            self.site.garble_page(trouble.how, trouble.duration)
-        else:
-            self.site.change_layout(trouble.how)
-
     def user(self, action: UserAction) -> None:
+        """A user acts: through the dashboard (a job) with a cloud, else on the controller's own scheduler."""
         if self.cloud_part is not None:
             self.cloud_part.user(action)  # through the dashboard: a job for the controller
             return

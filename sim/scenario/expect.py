@@ -1,8 +1,10 @@
 """Expectations: what a scenario promises, checked against the run's trace.
 
-Each ``expect:`` key has a parser (YAML -> arguments) and a checker (arguments,
-run -> Verdict). Checkers read the trace, where every kind is written at the
-moment the thing happened, never the services' internal state.
+Each ``expect:`` key has a parser (YAML -> arguments), all of them here, and a checker
+(arguments, run -> Verdict): the telemetry's here, the alarm light's in
+:mod:`sim.scenario.light_check`, the cloud's in :mod:`sim.scenario.cloud_check`. Checkers read
+the trace, where every kind is written at the moment the thing happened, never the services'
+internal state. :data:`EXPECTATIONS` joins them, for the loader's vocabulary.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from sim.scenario import cloud_check, light_check
 from sim.scenario.yaml_value import YamlValue
+from system.decisions.jobs_protocol import STATES
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,54 @@ def sensor_errors(args, run):
     return failed >= args["min"], str(failed), f">= {args['min']}"
 
 
-# The telemetry expectations, gathered by sim/scenario/vocabulary.py.
+def _flag(node: YamlValue) -> dict:
+    if isinstance(node.value, str):
+        if not node.boolean("light_follows_schedule"):
+            raise node.error("write 'light_follows_schedule: true' (or leave it out)")
+        return {"tolerance": 0.0}
+    body = node.keys("light_follows_schedule", {"tolerance": True})
+    return {"tolerance": body["tolerance"].duration("tolerance")}
+
+
+def _period(node: YamlValue) -> dict:
+    body = node.keys("the period", {"from": True, "until": True})
+    lo, hi = body["from"].moment("from"), body["until"].moment("until")
+    if hi <= lo:
+        raise node.error("'until' must come after 'from'")
+    return {"from": lo, "until": hi}
+
+
+def _true(what: str) -> Callable[[YamlValue], bool]:
+    def parse(node: YamlValue) -> bool:
+        if not node.boolean(what):
+            raise node.error(f"write '{what}: true' (or leave it out)")
+        return True
+
+    return parse
+
+
+def _sync_args(node: YamlValue) -> dict:
+    body = node.keys("cloud_in_sync", {"within": True, "after": True})
+    return {"within": body["within"].duration("within"), "after": body["after"].moment("after")}
+
+
+def _job_args(node: YamlValue) -> dict:
+    body = node.keys("job_state", {"job": True, "state": True, "at": False})
+    state = body["state"].text("state")
+    if state not in STATES:
+        raise body["state"].error(f"state is one of {', '.join(STATES)}")
+    return {"job": body["job"].integer("job", minimum=1), "state": state,
+            "at": body["at"].moment("at") if "at" in body else None}
+
+
+def _count(node: YamlValue) -> dict:
+    if isinstance(node.value, str) and node.value.strip().lower() in ("true", "yes"):
+        return {"min": 1}
+    body = node.keys("the count", {"min": True})
+    return {"min": body["min"].integer("min", minimum=0)}
+
+
+# Every expectation: its parser and its checker, for the loader's vocabulary.
 EXPECTATIONS = MappingProxyType({
     "readings_lost": ExpectationKind(_count_limit, readings_lost, frozenset({"reading.sampled", "reading.stored"})),
     "readings_duplicated": ExpectationKind(_count_limit, readings_duplicated, frozenset({"reading.stored"})),
@@ -112,6 +163,15 @@ EXPECTATIONS = MappingProxyType({
     "readings_refused": ExpectationKind(_count_limit, readings_refused, frozenset({"reading.refused"})),
     "sequence_gaps": ExpectationKind(_count_limit, sequence_gaps, frozenset({"reading.stored", "reading.dropped"})),
     "sensor_errors": ExpectationKind(_minimum, sensor_errors, frozenset({"reading.failed"})),
+    "light_follows_schedule": ExpectationKind(_flag, light_check.light_follows_schedule),
+    "light_on": ExpectationKind(_period, light_check.light_on),
+    "light_off": ExpectationKind(_period, light_check.light_off),
+    "alerts_fired_once": ExpectationKind(_true("alerts_fired_once"), light_check.alerts_fired_once),
+    "cloud_in_sync": ExpectationKind(_sync_args, cloud_check.cloud_in_sync),
+    "job_state": ExpectationKind(_job_args, cloud_check.job_state),
+    "alarm_raised": ExpectationKind(_count, cloud_check.alarm_raised),
+    "alarm_cleared": ExpectationKind(_count, cloud_check.alarm_cleared),
+    "jobs_executed_once": ExpectationKind(_true("jobs_executed_once"), cloud_check.jobs_executed_once),
 })
 
 

@@ -1,18 +1,58 @@
 """Faults are world events: plain data, made by scenario files and Hypothesis strategies alike.
 
 Each timeline key (``link:``, ``internet:``, ``broker:``, ``sensor:``, ``wifi:``; ``fixture:``, ``site:``,
-``user:``, ``power:`` for the controller) has a parser here that turns the YAML into a fault object;
-``sim/scenario/world.py`` and ``sim/scenario/controller_party.py`` apply fault objects. The parsers are gathered in
-:data:`TELEMETRY_EVENTS` and :data:`CONTROLLER_EVENTS` for :mod:`sim.scenario.vocabulary`.
+``user:``, ``power:``, ``cloud:`` for the controller and its cloud) has a parser here that turns the YAML into
+a fault object, gathered in :data:`TIMELINE`. A fault applies itself, in one place, to the control of its
+target (:mod:`sim.scenario.controls`), whatever backend runs the target: the simulated link or the TCP fault
+proxy, the simulated DHT22 or a board's console. The one timeline player is :mod:`sim.scenario.player`.
+
+To add a fault (say an ``earthquake:`` that shakes a node):
+
+1. here, one frozen dataclass with a docstring, its ``control`` (the kind of control it acts on: link,
+   node, power, site, broker, cloud, user), its ``target`` (the party or link), ``needs()`` (what it asks
+   of a backend, in words a refusal can quote) and ``apply(control, stage)``; and its parser ``_earthquake``,
+   raising ``node.error(...)`` for anything wrong;
+2. if the control lacks a method it needs, add it to the protocol in :mod:`sim.scenario.controls` and to
+   every backend that can suffer it (a backend that cannot lists the need in its ``Backend.cannot``, so the
+   fault is refused when the scenario loads, not halfway through a run);
+3. one line in :data:`TIMELINE`: ``"earthquake": _earthquake``.
+
+For example::
+
+    @dataclass(frozen=True)
+    class Earthquake:
+        '''A node shakes for ``duration`` seconds.'''
+
+        node: str
+        duration: float
+        control: ClassVar[str] = "node"
+
+        @property
+        def target(self) -> str:
+            return self.node
+
+        def needs(self) -> tuple[str, ...]:
+            return ("a shake",)
+
+        def apply(self, node: NodeControl, stage: Stage) -> None:
+            node.shake(self.duration)  # NodeControl.shake: the sim node's and the board's
+
+The loader's whole-scenario checks (:mod:`sim.scenario.loader`) then refuse an earthquake on a party the
+world lacks, and ``hilsim run --hil`` refuses it on a backend that cannot suffer it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import ClassVar
 
-from sim.scenario.yaml_value import YamlValue
 from sim.models.club_site import LAYOUTS
+from sim.scenario.controls import (BrokerControl, CloudControl, LinkControl, NodeControl, PowerControl,
+                                   SiteControl, Stage, UserControl)
+from sim.scenario.yaml_value import YamlValue
+
+BROKER, CLUB_SITE, CLOUD, CONTROLLER = "broker", "club-site", "cloud", "controller"  # the parties' names
 
 
 @dataclass(frozen=True)
@@ -21,11 +61,37 @@ class LinkDown:
 
     link: str
     duration: float | None = None
+    control: ClassVar[str] = "link"
+
+    @property
+    def target(self) -> str:
+        return self.link
+
+    def needs(self) -> tuple[str, ...]:
+        return ("down and up",)
+
+    def apply(self, link: LinkControl, stage: Stage) -> None:
+        stage.hold_down(link, "fault")
+        if self.duration is not None:
+            stage.later(self.duration, lambda: stage.release(link, "fault"), f"{link.name}/restore")
 
 
 @dataclass(frozen=True)
 class LinkUp:
+    """The link comes back up, whatever faults held it down."""
+
     link: str
+    control: ClassVar[str] = "link"
+
+    @property
+    def target(self) -> str:
+        return self.link
+
+    def needs(self) -> tuple[str, ...]:
+        return ("down and up",)
+
+    def apply(self, link: LinkControl, stage: Stage) -> None:
+        stage.release(link, "fault", all_holds=True)
 
 
 @dataclass(frozen=True)
@@ -36,6 +102,22 @@ class LinkDegraded:
     latency: float | None = None
     loss: float | None = None
     duration: float | None = None
+    control: ClassVar[str] = "link"
+
+    @property
+    def target(self) -> str:
+        return self.link
+
+    def needs(self) -> tuple[str, ...]:
+        needs = ("latency",) if self.latency is not None else ()
+        return needs + ("packet loss",) if self.loss else needs
+
+    def apply(self, link: LinkControl, stage: Stage) -> None:
+        before = (link.latency, link.loss)
+        link.configure(latency=self.latency, loss=self.loss)
+        if self.duration is not None:
+            stage.later(self.duration, lambda: link.configure(latency=before[0], loss=before[1]),
+                        f"{link.name}/restore")
 
 
 @dataclass(frozen=True)
@@ -43,6 +125,15 @@ class BrokerRestart:
     """The broker process stops and starts again ``down_for`` seconds later; sessions persist."""
 
     down_for: float = 0.0
+    control: ClassVar[str] = "broker"
+    target: ClassVar[str] = BROKER
+
+    def needs(self) -> tuple[str, ...]:
+        return ("a restart",)
+
+    def apply(self, broker: BrokerControl, stage: Stage) -> None:
+        broker.stop()
+        stage.later(self.down_for, broker.start, "broker/restart")
 
 
 INTERNET = "controller~internet"  # the link an ``internet:`` event acts on
@@ -64,6 +155,18 @@ class SensorFault:
     rate: float | None = None
     size: float = 10.0
     per_hour: float = 2.0
+    control: ClassVar[str] = "node"
+
+    @property
+    def target(self) -> str:
+        return self.node
+
+    def needs(self) -> tuple[str, ...]:
+        needs = (f"the sensor fault {self.kind!r}",)
+        return needs if self.rate in (None, 1.0) else needs + ("a rate of faulty reads",)
+
+    def apply(self, node: NodeControl, stage: Stage) -> None:
+        node.sensor_fault(self)
 
 
 @dataclass(frozen=True)
@@ -73,6 +176,17 @@ class WifiWeak:
     node: str
     rssi: float
     duration: float | None = None
+    control: ClassVar[str] = "node"
+
+    @property
+    def target(self) -> str:
+        return self.node
+
+    def needs(self) -> tuple[str, ...]:
+        return ("a WiFi signal level",)
+
+    def apply(self, node: NodeControl, stage: Stage) -> None:
+        node.weaken_wifi(self.rssi, self.duration)
 
 
 @dataclass(frozen=True)
@@ -81,6 +195,17 @@ class WifiDrop:
 
     node: str
     duration: float | None = None
+    control: ClassVar[str] = "node"
+
+    @property
+    def target(self) -> str:
+        return self.node
+
+    def needs(self) -> tuple[str, ...]:
+        return ("a WiFi drop",)
+
+    def apply(self, node: NodeControl, stage: Stage) -> None:
+        node.drop_wifi(self.duration)
 
 
 def _sensor(node: YamlValue) -> object:
@@ -157,11 +282,6 @@ def _broker(node: YamlValue) -> object:
     return BrokerRestart(body["down_for"].duration("down_for") if "down_for" in body else 0.0)
 
 
-# The timeline words of the telemetry world, gathered by sim/scenario/vocabulary.py.
-TELEMETRY_EVENTS = MappingProxyType({"link": _link, "internet": _internet, "broker": _broker, "sensor": _sensor,
-                                     "wifi": _wifi})
-
-
 # -- the match-day controller's world: the club site, the users, the controller's power --------
 
 
@@ -173,6 +293,22 @@ class FixtureChange:
     pair: str
     kickoff: float | None = None
     competition: str | None = None
+    control: ClassVar[str] = "site"
+    target: ClassVar[str] = CLUB_SITE
+
+    def needs(self) -> tuple[str, ...]:
+        return ("a calendar",)
+
+    def apply(self, site: SiteControl, stage: Stage) -> None:
+        if self.action == "reschedule":
+            site.reschedule(self.pair, self.kickoff, self.competition)
+        elif self.action == "cancel":
+            site.cancel(self.pair, self.competition)
+        elif self.action == "postpone":
+            site.postpone(self.pair, self.competition)
+        else:
+            home, away = self.pair.split(" - ", 1)
+            site.add_game(home, away, self.kickoff, **({"competition": self.competition} if self.competition else {}))
 
 
 @dataclass(frozen=True)
@@ -184,6 +320,21 @@ class SiteTrouble:
     duration: float = 3600.0
     status: int = 500
     how: str = "template"
+    control: ClassVar[str] = "site"
+    target: ClassVar[str] = CLUB_SITE
+
+    def needs(self) -> tuple[str, ...]:
+        return ("site troubles",)
+
+    def apply(self, site: SiteControl, stage: Stage) -> None:
+        if self.kind == "errors":
+            site.serve_errors(self.status, self.duration)
+        elif self.kind == "timeouts":
+            site.timeouts(self.duration)
+        elif self.kind == "garble":
+            site.garble_page(self.how, self.duration)
+        else:
+            site.change_layout(self.how)
 
 
 @dataclass(frozen=True)
@@ -201,6 +352,14 @@ class UserAction:
     before: float | None = None
     duration: float | None = 600.0
     bad_hash: bool = False  # update_application (``title`` is the version): a package with the wrong SHA-256
+    control: ClassVar[str] = "user"
+    target: ClassVar[str] = CONTROLLER
+
+    def needs(self) -> tuple[str, ...]:
+        return ("users",)
+
+    def apply(self, users: UserControl, stage: Stage) -> None:
+        users.user(self)
 
 
 @dataclass(frozen=True)
@@ -209,6 +368,41 @@ class PowerLoss:
 
     party: str
     duration: float
+    control: ClassVar[str] = "power"
+
+    @property
+    def target(self) -> str:
+        return self.party
+
+    def needs(self) -> tuple[str, ...]:
+        return ("a power control",)
+
+    def apply(self, power: PowerControl, stage: Stage) -> None:
+        power.power_loss(self.duration)
+
+
+@dataclass(frozen=True)
+class CloudFault:
+    """The cloud service: ``down`` (for ``duration`` seconds, None: until ``up``), ``up``, ``lose_mirror``
+    (as with a restore from an old backup; the next sync rebuilds it)."""
+
+    action: str
+    duration: float | None = None
+    control: ClassVar[str] = "cloud"
+    target: ClassVar[str] = CLOUD
+
+    def needs(self) -> tuple[str, ...]:
+        return ("cloud faults",)
+
+    def apply(self, cloud: CloudControl, stage: Stage) -> None:
+        if self.action == "down":
+            cloud.set_up(False)
+            if self.duration is not None:
+                stage.later(self.duration, lambda: cloud.set_up(True), "cloud/back")
+        elif self.action == "up":
+            cloud.set_up(True)
+        else:
+            cloud.lose_mirror()
 
 
 def _fixture(node: YamlValue) -> object:
@@ -287,5 +481,19 @@ def _power(node: YamlValue) -> object:
     return PowerLoss(body["party"].text("party"), body["off_for"].duration("off_for"))
 
 
-# The timeline words of the match-day controller's world, gathered by sim/scenario/vocabulary.py.
-CONTROLLER_EVENTS = MappingProxyType({"fixture": _fixture, "site": _site, "user": _user, "power": _power})
+def _cloud(node: YamlValue) -> object:
+    body = node.keys("cloud", {"down_for": False, "down": False, "up": False, "lose_mirror": False})
+    if "down_for" in body:
+        return CloudFault("down", body["down_for"].duration("down_for"))
+    for action in ("down", "up", "lose_mirror"):
+        if action in body and body[action].boolean(action):
+            return CloudFault(action)
+    raise node.error("a cloud event needs down_for, down: true, up: true or lose_mirror: true")
+
+
+# Every timeline word: its parser. The loader reads the timeline with these (sim/scenario/loader.py).
+TIMELINE = MappingProxyType({
+    "link": _link, "internet": _internet, "broker": _broker, "sensor": _sensor, "wifi": _wifi,
+    "fixture": _fixture, "site": _site, "user": _user, "power": _power, "cloud": _cloud,
+})
+NEEDS_A_CONTROLLER = ("site", "user", "power", "cloud")  # controls only a world with a controller has

@@ -4,17 +4,15 @@
 the world's truth (the club site's final calendar, the users' actions in the
 scenario, the controller's power cuts) when the light must be on, using the
 documented policy (10 minutes at 4h, 3h30 and 3h15 before every home game and
-custom event), and compares that with the relay edges in the trace.
+custom event), and compares that with the relay edges in the trace. The checkers are here; their
+parsers, with every expectation's, in :mod:`sim.scenario.expect`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
-from sim.scenario.expect import ExpectationKind
 from sim.scenario.faults import UserAction
-from sim.scenario.yaml_value import YamlValue
 
 # The documented default policy, written out again on purpose (not imported from system/).
 POLICY = ((4 * 3600.0, 600.0), (3.5 * 3600.0, 600.0), (3.25 * 3600.0, 600.0))
@@ -128,14 +126,6 @@ def power_off(run) -> list[tuple[float, float]]:
     return off
 
 
-def _flag(node: YamlValue) -> dict:
-    if isinstance(node.value, str):
-        if not node.boolean("light_follows_schedule"):
-            raise node.error("write 'light_follows_schedule: true' (or leave it out)")
-        return {"tolerance": 0.0}
-    body = node.keys("light_follows_schedule", {"tolerance": True})
-    return {"tolerance": body["tolerance"].duration("tolerance")}
-
 
 def _hm(run, t: float) -> str:
     from datetime import datetime, timezone
@@ -160,14 +150,6 @@ def light_follows_schedule(args, run):
     raise AssertionError("unreachable")
 
 
-def _period(node: YamlValue) -> dict:
-    body = node.keys("the period", {"from": True, "until": True})
-    lo, hi = body["from"].moment("from"), body["until"].moment("until")
-    if hi <= lo:
-        raise node.error("'until' must come after 'from'")
-    return {"from": lo, "until": hi}
-
-
 def light_on(args, run):
     """The light was on for the whole period."""
     covered = any(lo <= args["from"] + EPS and hi >= args["until"] - EPS for lo, hi in light_intervals(run))
@@ -180,12 +162,6 @@ def light_off(args, run):
     return not overlap, f"on {len(overlap)} times", "off throughout"
 
 
-def _true(node: YamlValue) -> bool:
-    if not node.boolean("alerts_fired_once"):
-        raise node.error("write 'alerts_fired_once: true' (or leave it out)")
-    return True
-
-
 def alerts_fired_once(args, run):
     """No alert (id and time) fired twice, across restarts and power cuts."""
     seen: dict[tuple, int] = {}
@@ -194,12 +170,3 @@ def alerts_fired_once(args, run):
         seen[key] = seen.get(key, 0) + 1
     twice = sum(1 for n in seen.values() if n > 1)
     return twice == 0, f"{len(seen)} alerts fired, {twice} more than once", "each once"
-
-
-# The alarm light's expectations, gathered by sim/scenario/vocabulary.py.
-EXPECTATIONS = MappingProxyType({
-    "light_follows_schedule": ExpectationKind(_flag, light_follows_schedule),
-    "light_on": ExpectationKind(_period, light_on),
-    "light_off": ExpectationKind(_period, light_off),
-    "alerts_fired_once": ExpectationKind(_true, alerts_fired_once),
-})

@@ -1,26 +1,50 @@
 """Scenario files: YAML in, a validated :class:`~sim.scenario.spec.Scenario` out, or a ScenarioError.
 
-Validation is complete when the file is loaded, before anything runs: every key is
-known, every value typed (:mod:`sim.scenario.yaml_value`), and then every whole-scenario
-check of the vocabulary runs (links and nodes that exist in the world, games that
-are on the club's page, events that need a controller). A mistake is a
+Validation is complete when the file is loaded, before anything runs, and reads in three files:
+this one (the file's structure, the ``world:`` section, and the whole-scenario checks: links and
+nodes that exist in the world, games that are on the club's page, events that need a controller or
+a cloud, and :func:`check_backends` for a run whose parties have other backends),
+:mod:`sim.scenario.faults` (each timeline event's parser) and :mod:`sim.scenario.expect` (each
+expectation's parser). Values are typed by :mod:`sim.scenario.yaml_value`. A mistake is a
 :class:`~system.errors.ScenarioError` naming the file, the line and the known values.
 
-The words a scenario may use come from a :class:`~sim.scenario.vocabulary.Vocabulary`, handed
-in; :func:`sim.scenario.vocabulary.default_vocabulary` is the one hilsim ships.
+The words a scenario may use are a :class:`Vocabulary`, handed in; :func:`default_vocabulary` is the
+one hilsim ships. A user who adds a world event builds one with one more entry::
+
+    words = default_vocabulary()
+    mine = replace(words, timeline={**words.timeline, "earthquake": parse_earthquake})
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
-from sim.scenario.spec import Expectation, Scenario, TimedEvent
-from sim.scenario.vocabulary import Vocabulary, default_vocabulary
+from sim.models.club_site import LAYOUTS, Game, find_game, read_season
+from sim.models.sensors import read_recording
+from sim.scenario import expect, faults
+from sim.scenario.controls import Backend
+from sim.scenario.expect import ExpectationKind
+from sim.scenario.spec import CloudConfig, ControllerConfig, Expectation, Scenario, TimedEvent, WorldKey
 from sim.scenario.yaml_value import YamlValue, compose
-from system.errors import ScenarioError
+from system.decisions.selectors import SelectorsFile, parse_selectors_file
+from system.errors import ConfigError, ScenarioError
 
 TOP = {"name": True, "seed": False, "start": True, "duration": True, "world": False,
        "timeline": False, "expect": False, "description": False}
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """``world`` keys (parser and default), ``timeline`` event parsers, ``expectations`` (parser and
+    checker), and ``checks`` run on the whole parsed scenario before anything runs."""
+
+    world: Mapping[str, WorldKey]
+    timeline: Mapping[str, Callable[[YamlValue], Any]]
+    expectations: Mapping[str, ExpectationKind]
+    checks: tuple[Callable[[Scenario], None], ...]
 
 
 def load(path: str | Path, vocabulary: Vocabulary | None = None) -> Scenario:
@@ -81,3 +105,180 @@ def _expectations(node: YamlValue, words: Vocabulary) -> list[Expectation]:
         kind, body = entry.single("expectation", words.expectations)
         out.append(Expectation(kind, words.expectations[kind].parse(body), entry.line))
     return out
+
+
+# -- the world: section ----------------------------------------------------------------------------------
+
+
+def _find(name: str, scenario_file: str) -> Path | None:
+    """A file a scenario names: in the current directory, next to the scenario, or one level up."""
+    here = Path(scenario_file).resolve().parent
+    return next((p for p in (Path(name), here / name, here.parent / name) if p.is_file()), None)
+
+
+def _sensor(node: YamlValue) -> dict:
+    """``sensor: {replay: FILE}``: every node's DHT22 sends the values recorded in FILE (``hilsim record``);
+    a node replays its own recording when FILE has one for it, else the file's first node's."""
+    body = node.keys("sensor", {"replay": True})
+    name = body["replay"].text("replay")
+    found = _find(name, node.ctx.file)
+    if found is None:
+        raise body["replay"].error(f"no recording {name!r} (looked in the current directory and next to the "
+                                   "scenario file)")
+    try:
+        samples = read_recording(found)
+    except (ValueError, KeyError) as exc:
+        raise body["replay"].error(f"{name}: {exc}") from None
+    return {"replay": str(found), "samples": samples}
+
+
+def _controller(node: YamlValue) -> ControllerConfig:
+    body = node.keys("controller", {"fixtures": True, "format": False, "scrape_every": False, "push_every": False,
+                                    "selectors": False, "layout": False, "cloud": False})
+    page = body["fixtures"].text("fixtures")
+    found = _find(page, node.ctx.file)
+    if found is None:
+        raise body["fixtures"].error(f"no fixtures page {page!r} (looked in the current directory and next to "
+                                     "the scenario file)")
+    fmt = body["format"].text("format") if "format" in body else "html"
+    if fmt not in ("html", "ical"):
+        raise body["format"].error("format is 'html' (the fixtures page) or 'ical' (the feed)")
+    layout = body["layout"].text("layout") if "layout" in body else LAYOUTS[0]
+    if layout not in LAYOUTS:
+        raise body["layout"].error(f"unknown layout {layout!r}; layouts are {', '.join(LAYOUTS)}")
+    return ControllerConfig(
+        fixtures=str(found), format=fmt,
+        scrape_every=body["scrape_every"].duration("scrape_every") if "scrape_every" in body else 3600.0,
+        push_every=body["push_every"].duration("push_every") if "push_every" in body else 300.0,
+        cloud=_cloud(body["cloud"]) if "cloud" in body else None,
+        selectors=_selectors(body["selectors"]) if "selectors" in body else None, layout=layout,
+    )
+
+
+def _selectors(node: YamlValue) -> SelectorsFile:
+    name = node.text("selectors")
+    path = _find(name, node.ctx.file)
+    if path is None:
+        raise node.error(f"no selectors file {name!r} (looked in the current directory and next to the scenario "
+                         "file)")
+    try:
+        return parse_selectors_file(path.read_text(encoding="utf-8"), name)
+    except ConfigError as exc:
+        raise node.error(f"the selectors file is unusable: {exc}") from None
+
+
+def _cloud(node: YamlValue) -> CloudConfig:
+    """``cloud: {}`` or with ``sync_every``, ``poll_every``, ``heartbeat_period``, ``job_timeout``."""
+    if node.value in (None, "", {}):
+        return CloudConfig()
+    keys = ("sync_every", "poll_every", "heartbeat_period", "job_timeout", "check_every")
+    body = node.keys("cloud", {k: False for k in keys})
+    return CloudConfig(**{k: body[k].duration(k) for k in keys if k in body})
+
+
+WORLD = MappingProxyType({
+    "nodes": WorldKey(lambda n: n.integer("nodes", minimum=0), 3),
+    "sample_every": WorldKey(lambda n: n.duration("sample_every"), 10.0),
+    "buffer_size": WorldKey(lambda n: n.integer("buffer_size", minimum=1), 256),
+    "latency": WorldKey(lambda n: n.duration("latency"), 0.005),
+    "read_every": WorldKey(lambda n: n.duration("read_every"), 4.0),
+    "history": WorldKey(lambda n: n.integer("history", minimum=1), 60),
+    "sntp_after": WorldKey(lambda n: n.duration("sntp_after"), 0.0),
+    "sensor": WorldKey(_sensor, None),
+    "controller": WorldKey(_controller, None),
+})
+
+
+# -- the parties and links of a world, named once ------------------------------------------------------
+
+
+def node_names(world: dict[str, Any]) -> list[str]:
+    """The sensor nodes of a ``world:`` section, in order."""
+    return [f"node-{i}" for i in range(1, world["nodes"] + 1)]
+
+
+def link_names(world: dict[str, Any]) -> list[str]:
+    """Every link of a ``world:`` section."""
+    found = ["bridge~broker"] + [f"{name}~broker" for name in node_names(world)]
+    if world.get("controller") is not None:
+        found.append(faults.INTERNET)
+    return found
+
+
+# -- whole-scenario checks -----------------------------------------------------------------------------
+
+
+def _refuse(scenario: Scenario, event: TimedEvent, message: str) -> ScenarioError:
+    return ScenarioError(message, file=scenario.file, line=event.line)
+
+
+def check_parties(scenario: Scenario) -> None:
+    """Refuse timeline events naming a link or node this world does not have."""
+    links, nodes = link_names(scenario.world), node_names(scenario.world)
+    for event in scenario.timeline:
+        fault = event.fault
+        if fault.control == "link" and fault.target not in links:
+            raise _refuse(scenario, event, f"no link {fault.target!r} in this world; links: {', '.join(links)}")
+        if fault.control == "node" and fault.target not in nodes:
+            raise _refuse(scenario, event, f"no node {fault.target!r} in this world; nodes: "
+                                           f"{', '.join(nodes) or 'none'}")
+
+
+def check_controller(scenario: Scenario) -> None:
+    """Refuse, before anything runs, controller events this world cannot apply: events without a
+    controller or cloud, power cuts of other parties, games that are not on the club's page, user
+    actions on events that never exist."""
+    config: ControllerConfig | None = scenario.world.get("controller")
+    for event in scenario.timeline:
+        fault = event.fault
+        if config is None and (fault.control in faults.NEEDS_A_CONTROLLER or fault.target == faults.INTERNET):
+            raise _refuse(scenario, event, "this event needs a controller in the world (world: {controller: ...})")
+        needs_cloud = fault.control == "cloud" or (
+            fault.control == "user" and fault.action in ("update_alert", "update_application"))
+        if config is not None and needs_cloud and config.cloud is None:
+            raise _refuse(scenario, event, "this event needs a cloud in the world (world: {controller: {cloud: {}}})")
+        if fault.control == "power" and fault.target != faults.CONTROLLER:
+            raise _refuse(scenario, event, f"only the controller can lose power so far, not {fault.target!r}; "
+                                           "parties: controller")
+    if config is not None:
+        _check_calendar(scenario, config)
+
+
+def _check_calendar(scenario: Scenario, config: ControllerConfig) -> None:
+    """Games changed on the timeline are on the club's page; users act on events that exist by then."""
+    games = read_season(config.fixtures, selectors=config.page_selectors())
+    titles = {g.title for g in games}  # what users can act on: games and the events they create
+    for event in scenario.timeline:
+        fault = event.fault
+        if isinstance(fault, faults.FixtureChange) and fault.action == "add":
+            home, away = fault.pair.split(" - ", 1)
+            games.append(Game(home, away, 0.0, **({"competition": fault.competition} if fault.competition else {})))
+            titles.add(fault.pair)
+        elif isinstance(fault, faults.FixtureChange) and find_game(games, fault.pair, fault.competition) is None:
+            known = sorted({g.title + (f" ({g.competition})" if fault.competition else "") for g in games})
+            raise _refuse(scenario, event, f"no game {fault.pair!r}"
+                          + (f" in {fault.competition!r}" if fault.competition else "")
+                          + f" on the club's page {Path(config.fixtures).name}; games: {', '.join(known)}")
+        if isinstance(fault, faults.UserAction) and fault.action == "create_event":
+            titles.add(fault.title)
+        elif isinstance(fault, faults.UserAction) and fault.action != "update_application" \
+                and fault.title not in titles:
+            raise _refuse(scenario, event, f"{fault.action}: no event {fault.title!r} on the club's page or "
+                                           f"created earlier in the timeline; events: {', '.join(sorted(titles))}")
+
+
+def check_backends(scenario: Scenario, backends: Mapping[str, Backend]) -> None:
+    """Refuse a timeline event whose target's backend (party or link name -> Backend; simulated when
+    absent) cannot suffer it, e.g. packet loss on a link that is real TCP. The run command calls this
+    right after loading, when the backends are chosen."""
+    for event in scenario.timeline:
+        backend = backends.get(event.fault.target)
+        reason = backend.refusal(event.fault.target, event.fault) if backend is not None else None
+        if reason is not None:
+            raise _refuse(scenario, event, reason)
+
+
+def default_vocabulary() -> Vocabulary:
+    """Everything hilsim's world knows: telemetry, the match-day controller and its cloud."""
+    return Vocabulary(world=WORLD, timeline=faults.TIMELINE, expectations=expect.EXPECTATIONS,
+                      checks=(check_controller, check_parties))

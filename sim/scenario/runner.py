@@ -15,7 +15,7 @@ from typing import IO, Callable, Iterator
 from sim.scenario.expect import Verdict, check_all, kinds_read
 from sim.kernel.runtime import SimRuntime
 from sim.scenario.spec import Scenario
-from sim.scenario.vocabulary import Vocabulary, default_vocabulary
+from sim.scenario.loader import Vocabulary, default_vocabulary
 from sim.scenario.world import World
 from system.trace import Trace
 

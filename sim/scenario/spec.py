@@ -1,7 +1,8 @@
 """A scenario as plain data: the story of one run, validated and ready to play.
 
 Made by :mod:`sim.scenario.loader` from a YAML file (or built directly by tests and
-Hypothesis strategies); read by the world, the runner and the expectations.
+Hypothesis strategies); read by the world, the runner and the expectations. The ``world:`` section's
+controller and cloud are plain data too (:class:`ControllerConfig`, :class:`CloudConfig`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable
+
+from sim.models.club_site import LAYOUTS
+from system.decisions.selectors import Selectors, SelectorsFile
 
 
 @dataclass(frozen=True)
@@ -55,3 +59,34 @@ class Scenario:
 
     def with_seed(self, seed: int) -> "Scenario":
         return replace(self, seed=seed)
+
+
+@dataclass(frozen=True)
+class CloudConfig:
+    """``world: {controller: {cloud: {...}}}``: how often the controller syncs and polls for jobs, the heartbeat
+    alarm's period, a job's timeout, and how often the world compares the mirror with the device's store."""
+
+    sync_every: float = 300.0
+    poll_every: float = 30.0
+    heartbeat_period: float = 300.0
+    job_timeout: float = 3600.0
+    check_every: float = 60.0
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """``fixtures``: the saved page the club site serves its season from; ``selectors``: the selectors file
+    (the same as ``hilsim controller --selectors``) that reads it, for the site and the controller alike;
+    ``layout``: how the site renders the season (``sim.models.club_site.LAYOUTS``)."""
+
+    fixtures: str
+    format: str = "html"
+    scrape_every: float = 3600.0
+    push_every: float = 300.0
+    cloud: CloudConfig | None = None
+    selectors: SelectorsFile | None = None
+    layout: str = LAYOUTS[0]
+
+    def page_selectors(self) -> Selectors:
+        """The selectors that read the club's page (the defaults without a selectors file)."""
+        return self.selectors.selectors if self.selectors is not None else Selectors()

@@ -1,100 +1,92 @@
-"""The world of a scenario: parties, links and models, built from the ``world:`` section.
+"""The one world of a scenario: every party assembled once, each on the backend chosen for it.
 
-The world owns everything the system does not: links between parties, the
-broker process, sensors, radios, and (with ``world: {controller: ...}``) the
-match-day controller's machine with its club site and internet link
-(:mod:`sim.scenario.controller_party`). It starts the system's services (firmware nodes,
-bridge, controller) as tasks on the runtime and applies the timeline's faults.
+The world owns everything the system does not: links between parties, the broker,
+sensors, radios, and (with ``world: {controller: ...}``) the match-day controller's
+machine with its club site, internet link and cloud (:mod:`sim.scenario.controller_party`).
+It starts the system's services (firmware nodes, bridge, controller) as tasks on the
+runtime, and the one timeline player (:mod:`sim.scenario.player`), which applies each
+fault to the control of its target (:meth:`World.control`).
 
-Parties and links are named once, here: ``node-1..n``, ``broker``, ``bridge``;
-links ``node-i~broker`` and ``bridge~broker`` (and ``controller~internet``). The
-loader checks a scenario against the same names (:func:`check_parties`) before
-anything runs.
+Where a party runs is the :class:`Backends`' choice, handed in: :class:`SimBackends` (the
+default) simulates them all in virtual time; ``hil`` hands in real parts for a wall-clock
+run (a broker process, TCP fault proxies as links, the live MQTT client, boards as nodes).
+The assembly of each party is the same either way, and so is the order in which links,
+tasks, random streams and trace lines are made, which keeps the sim's trace hashes.
+
+Parties and links are named once (:func:`sim.scenario.loader.node_names`, ``link_names``):
+``node-1..n``, ``broker``, ``bridge``; links ``node-i~broker`` and ``bridge~broker`` (and
+``controller~internet``, ``cloud~broker``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from firmware.node import Node as SensorNode
 from firmware.reading import OFFLINE, status_topic
-from sim.models.broker_model import Message
-from sim.scenario.faults import BrokerRestart, LinkDegraded, LinkDown, LinkUp, SensorFault, WifiDrop, WifiWeak
-from sim.models.sim_mqtt import BrokerHost, SimMqttClient
 from sim.models.network import Network
-from sim.scenario.controller_party import ControllerPart
-from sim.scenario.spec import Scenario, WorldKey
-from sim.models.radio import SimClock, SimRadio
-from sim.models.sensors import ReplayDHT22, SimDHT22, read_recording
-from system.services.bridge import Bridge
 from sim.models.push_recorder import RecordingPushTarget
-from system.services.prometheus import ReadingPusher
-from system.errors import ScenarioError
+from sim.models.radio import SimClock, SimRadio
+from sim.models.sensors import ReplayDHT22, SimDHT22
+from sim.models.sim_mqtt import BrokerHost, SimMqttClient
+from sim.scenario import player
+from sim.scenario.controller_party import ControllerPart
+from sim.scenario.controls import BrokerControl, LinkControl, NodeControl
+from sim.scenario.loader import node_names
+from sim.scenario.spec import Scenario
 from system.adapters.reading_store import ReadingStore
-
-def _sensor(node) -> dict:
-    """``sensor: {replay: FILE}``: every node's DHT22 sends the values recorded in FILE (``hilsim record``);
-    a node replays its own recording when FILE has one for it, else the file's first node's."""
-    body = node.keys("sensor", {"replay": True})
-    name = body["replay"].text("replay")
-    here = Path(node.ctx.file).resolve().parent
-    found = next((p for p in (Path(name), here / name, here.parent / name) if p.is_file()), None)
-    if found is None:
-        raise body["replay"].error(f"no recording {name!r} (looked in the current directory and next to the "
-                                   "scenario file)")
-    try:
-        samples = read_recording(found)
-    except (ValueError, KeyError) as exc:
-        raise body["replay"].error(f"{name}: {exc}") from None
-    return {"replay": str(found), "samples": samples}
+from system.mqtt.message import Message
+from system.services.bridge import Bridge
+from system.services.prometheus import ReadingPusher
 
 
-# The telemetry world's ``world:`` keys, gathered by sim/scenario/vocabulary.py.
-WORLD_KEYS = MappingProxyType({
-    "nodes": WorldKey(lambda n: n.integer("nodes", minimum=0), 3),
-    "sample_every": WorldKey(lambda n: n.duration("sample_every"), 10.0),
-    "buffer_size": WorldKey(lambda n: n.integer("buffer_size", minimum=1), 256),
-    "latency": WorldKey(lambda n: n.duration("latency"), 0.005),
-    "read_every": WorldKey(lambda n: n.duration("read_every"), 4.0),
-    "history": WorldKey(lambda n: n.integer("history", minimum=1), 60),
-    "sntp_after": WorldKey(lambda n: n.duration("sntp_after"), 0.0),
-    "sensor": WorldKey(_sensor, None),
-})
-NODE_FAULTS = (SensorFault, WifiWeak, WifiDrop)
-LINK_FAULTS = (LinkDown, LinkUp, LinkDegraded)
+class Backends(Protocol):
+    """Where the parties of a world run. Each method makes one part of a party's assembly."""
+
+    def broker(self, rt: Any) -> BrokerControl:
+        """The broker (its control: stop and start)."""
+
+    def link(self, a: str, b: str, latency: float) -> LinkControl:
+        """The link ``a~b``."""
+
+    def bridge_mqtt(self, rt: Any, link: LinkControl) -> Any:
+        """The bridge's MQTT client (persistent session, manual acks) over ``link``."""
+
+    def node_mqtt(self, rt: Any, name: str, link: LinkControl, will: Message, wifi: Any) -> Any:
+        """A simulated node's MQTT client over ``link``, refused while ``wifi`` is not connected."""
+
+    def board(self, name: str) -> NodeControl | None:
+        """The board that is node ``name`` (its console as the node's control, ``run()`` boots it), None to
+        simulate it."""
 
 
-def node_names(world: dict[str, Any]) -> list[str]:
-    """The sensor nodes of a ``world:`` section, in order."""
-    return [f"node-{i}" for i in range(1, world["nodes"] + 1)]
+class SimBackends:
+    """Every party simulated, in virtual time: the network of links and the broker model."""
+
+    def __init__(self, rt: Any):
+        self.network = Network(rt)
+        self.host: BrokerHost | None = None
+
+    def broker(self, rt: Any) -> BrokerHost:
+        self.host = BrokerHost(rt)
+        return self.host
+
+    def link(self, a: str, b: str, latency: float) -> LinkControl:
+        return self.network.link(a, b, latency=latency)
+
+    def bridge_mqtt(self, rt: Any, link: LinkControl) -> SimMqttClient:
+        return SimMqttClient(rt, self.host, link, "bridge", clean_session=False, manual_ack=True)
+
+    def node_mqtt(self, rt: Any, name: str, link: LinkControl, will: Message, wifi: Any) -> SimMqttClient:
+        return SimMqttClient(rt, self.host, link, name, clean_session=False, will=will)
+
+    def board(self, name: str) -> NodeControl | None:
+        return None
 
 
-def link_names(world: dict[str, Any]) -> list[str]:
-    """Every link of a ``world:`` section."""
-    found = ["bridge~broker"] + [f"{name}~broker" for name in node_names(world)]
-    if world.get("controller") is not None:
-        found.append(ControllerPart.LINK)
-    return found
-
-
-def check_parties(scenario: Scenario) -> None:
-    """Refuse timeline events naming a link or node this world does not have."""
-    links, nodes = link_names(scenario.world), node_names(scenario.world)
-    for event in scenario.timeline:
-        fault = event.fault
-        if isinstance(fault, LINK_FAULTS) and fault.link not in links:
-            raise ScenarioError(f"no link {fault.link!r} in this world; links: {', '.join(links)}",
-                                file=scenario.file, line=event.line)
-        if isinstance(fault, NODE_FAULTS) and fault.node not in nodes:
-            raise ScenarioError(f"no node {fault.node!r} in this world; nodes: {', '.join(nodes) or 'none'}",
-                                file=scenario.file, line=event.line)
-
-
-def make_sensor(rt, name: str, world: dict[str, Any]) -> SimDHT22:
+def make_sensor(rt: Any, name: str, world: dict[str, Any]) -> SimDHT22:
     """Node ``name``'s simulated DHT22: the daily cycle, or the recording of ``world: {sensor: {replay: ...}}``."""
     replay = world.get("sensor")
     if replay is None:
@@ -113,69 +105,108 @@ class SimHal:
     clock: Any = None
 
 
+class SimNodeControl:
+    """A simulated node's control: faults on its DHT22 model and its radio, undone by the world's timer."""
+
+    def __init__(self, world: "World", name: str, sensor: SimDHT22, radio: SimRadio):
+        self.world, self.name, self.sensor, self.radio = world, name, sensor, radio
+
+    def sensor_fault(self, fault: Any) -> None:
+        self.sensor.add_fault(fault)
+        if fault.duration is not None:
+            self.world.later(fault.duration, lambda: self.sensor.remove_fault(fault), f"{self.name}/sensor-restore")
+
+    def weaken_wifi(self, rssi: float, seconds: float | None) -> None:
+        self.radio.weaken(rssi)
+        if seconds is not None:
+            self.world.later(seconds, self.radio.restore, f"{self.name}/wifi-restore")
+
+    def drop_wifi(self, seconds: float | None) -> None:
+        self.radio.drop()
+        if seconds is not None:
+            self.world.later(seconds, self.radio.undrop, f"{self.name}/wifi-restore")
+
+
 class World:
-    def __init__(self, rt, scenario: Scenario):
+    """The parties of ``scenario`` on ``rt``, each assembled once on the backend ``backends`` gives it."""
+
+    def __init__(self, rt: Any, scenario: Scenario, backends: Backends | None = None):
         self.rt = rt
         self.scenario = scenario
+        self.backends = backends if backends is not None else SimBackends(rt)
+        self.links: dict[str, LinkControl] = {}
+        self._holds: dict[str, Counter[str]] = {}  # link -> reasons holding it down (fault, wifi, cloud)
+        self.services: list[tuple[str, Callable[[], Any]]] = []  # (task name, coroutine function), in start order
+        self.tasks: list[Any] = []
         cfg = scenario.world
-        self.network = Network(rt)
-        self.broker = BrokerHost(rt)
-        self.readings = ReadingStore()
-        bridge_rt = rt.child("bridge")
-        bridge_link = self.network.link("bridge", "broker", latency=cfg["latency"])
-        # the last pushes only (every node's latest body stays in .latest): a fleet pushes once per reading
-        self.pushgateway = RecordingPushTarget(rt.child("pushgateway"), history=10_000)
-        self.bridge = Bridge(bridge_rt, SimMqttClient(bridge_rt, self.broker, bridge_link, "bridge",
-                                                       clean_session=False, manual_ack=True), self.readings,
-                             pusher=ReadingPusher(bridge_rt, self.pushgateway))
-        self._holds: dict[str, Counter[str]] = {}  # link -> reasons holding it down (fault, wifi)
+        self.broker = self.backends.broker(rt)
+        self._assemble_bridge(cfg)
         self.nodes: dict[str, SensorNode] = {}
         self.sensors: dict[str, SimDHT22] = {}
         self.radios: dict[str, SimRadio] = {}
-        self.services: list[tuple[str, Callable[[], Any]]] = [("bridge", self.bridge.run)]
+        self.node_controls: dict[str, NodeControl] = {}
         for name in node_names(cfg):
-            node_rt = rt.child(name)
-            link = self.network.link(name, "broker", latency=cfg["latency"])
-            will = Message(status_topic(name), OFFLINE, 1, True)
-            sensor = self.sensors[name] = self._sensor(node_rt, name)
-            radio = self.radios[name] = SimRadio(node_rt, name, on_down=lambda l=link: self.hold_down(l, "wifi"),
-                                                 on_up=lambda l=link: self.release(l, "wifi"))
-            clock = SimClock(node_rt, name, cfg["sntp_after"])
-            hal = SimHal(sensor=sensor, wifi=radio, clock=clock,
-                         mqtt=SimMqttClient(node_rt, self.broker, link, name, clean_session=False, will=will))
-            self.nodes[name] = SensorNode(node_rt, hal, name, sample_every=cfg["sample_every"],
-                                          buffer_size=cfg["buffer_size"], read_every=cfg["read_every"],
-                                          history=cfg["history"])
-            self.services += [(name, self.nodes[name].run), (f"{name}/radio", radio.run),
-                              (f"{name}/clock", clock.run)]
-        self._appliers: dict[type, Callable[[Any], None]] = {
-            LinkDown: self._link_down, LinkUp: self._link_up,
-            LinkDegraded: self._link_degraded, BrokerRestart: self._broker_restart,
-            SensorFault: self._sensor_fault, WifiWeak: self._wifi_weak, WifiDrop: self._wifi_drop,
-        }
+            self._assemble_node(name, cfg)
         self.controller: ControllerPart | None = None
         if cfg.get("controller") is not None:
             self.controller = ControllerPart(self, cfg["controller"])
             self.services.append(("controller", self.controller.run))
-            self._appliers.update(self.controller.appliers())
 
-    def _sensor(self, rt, name: str) -> SimDHT22:
-        return make_sensor(rt, name, self.scenario.world)
+    def link(self, a: str, b: str, *, latency: float) -> LinkControl:
+        """The link ``a~b``, made once by the backends."""
+        made = self.links[f"{a}~{b}"] = self.backends.link(a, b, latency)
+        return made
+
+    def _assemble_bridge(self, cfg: dict[str, Any]) -> None:
+        self.readings = ReadingStore()
+        bridge_rt = self.rt.child("bridge")
+        link = self.link("bridge", "broker", latency=cfg["latency"])
+        # the last pushes only (every node's latest body stays in .latest): a fleet pushes once per reading
+        self.pushgateway = RecordingPushTarget(self.rt.child("pushgateway"), history=10_000)
+        self.bridge = Bridge(bridge_rt, self.backends.bridge_mqtt(bridge_rt, link), self.readings,
+                             pusher=ReadingPusher(bridge_rt, self.pushgateway))
+        self.services.append(("bridge", self.bridge.run))
+
+    def _assemble_node(self, name: str, cfg: dict[str, Any]) -> None:
+        node_rt = self.rt.child(name)
+        link = self.link(name, "broker", latency=cfg["latency"])
+        board = self.backends.board(name)
+        if board is not None:  # its console is its control; booting it is its service
+            self.node_controls[name] = board
+            self.services.append((name, board.run))
+            return
+        will = Message(status_topic(name), OFFLINE, 1, True)
+        sensor = self.sensors[name] = make_sensor(node_rt, name, cfg)
+        radio = self.radios[name] = SimRadio(node_rt, name, on_down=lambda: self.hold_down(link, "wifi"),
+                                             on_up=lambda: self.release(link, "wifi"))
+        clock = SimClock(node_rt, name, cfg["sntp_after"])
+        hal = SimHal(sensor=sensor, wifi=radio, clock=clock,
+                     mqtt=self.backends.node_mqtt(node_rt, name, link, will, radio))
+        self.nodes[name] = SensorNode(node_rt, hal, name, sample_every=cfg["sample_every"],
+                                      buffer_size=cfg["buffer_size"], read_every=cfg["read_every"],
+                                      history=cfg["history"])
+        self.node_controls[name] = SimNodeControl(self, name, sensor, radio)
+        self.services += [(name, self.nodes[name].run), (f"{name}/radio", radio.run), (f"{name}/clock", clock.run)]
 
     def start(self) -> None:
-        for name, service in self.services:
-            self.rt.spawn(service(), name)
-        self.rt.spawn(self._play(self.scenario.timeline), "timeline")
+        """Spawn every party's services, then the timeline player."""
+        self.tasks = [self.rt.spawn(service(), name) for name, service in self.services]
+        self.tasks.append(self.rt.spawn(player.play(self, self.scenario.timeline), "timeline"))
 
-    async def _play(self, timeline) -> None:
-        for event in timeline:
-            wait = self.rt.start + event.at - self.rt.now()
-            if wait > 0:
-                await self.rt.sleep(wait)
-            self.apply(event.fault)
+    def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
 
-    def apply(self, fault: Any) -> None:
-        self._appliers[type(fault)](fault)
+    def control(self, kind: str, target: str) -> Any:
+        """The control of kind ``kind`` (see :mod:`sim.scenario.controls`) of party or link ``target``."""
+        if kind == "link":
+            return self.links[target]
+        if kind == "node":
+            return self.node_controls[target]
+        if kind == "broker":
+            return self.broker
+        part = self.controller
+        return {"power": part, "user": part, "site": part.site, "cloud": part.cloud_part}[kind]
 
     def later(self, seconds: float, action: Callable[[], None], name: str) -> None:
         async def _later():
@@ -184,53 +215,14 @@ class World:
 
         self.rt.spawn(_later(), name)
 
-    def hold_down(self, link, reason: str) -> None:
+    def hold_down(self, link: LinkControl, reason: str) -> None:
         """Keep ``link`` down for ``reason`` (a fault, the node's WiFi) until every hold is released."""
         holds = self._holds.setdefault(link.name, Counter())
         holds[reason] += 1
         link.set_down(reason)
 
-    def release(self, link, reason: str, *, all_holds: bool = False) -> None:
+    def release(self, link: LinkControl, reason: str, *, all_holds: bool = False) -> None:
         holds = self._holds.setdefault(link.name, Counter())
         holds[reason] = 0 if all_holds else max(0, holds[reason] - 1)
         if not +holds:
             link.set_up()
-
-    def _link_down(self, fault: LinkDown) -> None:
-        link = self.network.get(fault.link)
-        self.hold_down(link, "fault")
-        if fault.duration is not None:
-            self.later(fault.duration, lambda: self.release(link, "fault"), f"{link.name}/restore")
-
-    def _link_up(self, fault: LinkUp) -> None:
-        self.release(self.network.get(fault.link), "fault", all_holds=True)
-
-    def _sensor_fault(self, fault: SensorFault) -> None:
-        sensor = self.sensors[fault.node]
-        sensor.add_fault(fault)
-        if fault.duration is not None:
-            self.later(fault.duration, lambda: sensor.remove_fault(fault), f"{fault.node}/sensor-restore")
-
-    def _wifi_weak(self, fault: WifiWeak) -> None:
-        radio = self.radios[fault.node]
-        radio.weaken(fault.rssi)
-        if fault.duration is not None:
-            self.later(fault.duration, radio.restore, f"{fault.node}/wifi-restore")
-
-    def _wifi_drop(self, fault: WifiDrop) -> None:
-        radio = self.radios[fault.node]
-        radio.drop()
-        if fault.duration is not None:
-            self.later(fault.duration, radio.undrop, f"{fault.node}/wifi-restore")
-
-    def _link_degraded(self, fault: LinkDegraded) -> None:
-        link = self.network.get(fault.link)
-        before = (link.latency, link.loss)
-        link.configure(latency=fault.latency, loss=fault.loss)
-        if fault.duration is not None:
-            self.later(fault.duration, lambda: link.configure(latency=before[0], loss=before[1]),
-                       f"{link.name}/restore")
-
-    def _broker_restart(self, fault: BrokerRestart) -> None:
-        self.broker.stop()
-        self.later(fault.down_for, self.broker.start, "broker/restart")

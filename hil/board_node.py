@@ -1,0 +1,106 @@
+"""A sensor node that is a board, as a party of the one world: a real ESP32 on a serial port, or a
+virtual board (our firmware under the MicroPython Unix port on a pseudo-terminal).
+
+Its console lines become its trace lines; its console is the node's control
+(:class:`sim.scenario.controls.NodeControl`): sensor faults are ``inject`` commands, a WiFi drop is
+``wifi_drop``. What a console cannot do (weaken the WiFi signal, spike or drift the sensor, fail a
+fraction of reads) is listed in :data:`BOARD_CANNOT`, so the loader refuses it before a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from hil.bundle import write_bundle
+from hil.dut import Dut
+from hil.virtual_board import VirtualBoard
+from system.errors import BackendError
+
+VIRTUAL = "virtual"
+# the sim's sensor faults as the console's inject command knows them (a timeout mid-frame fails the
+# read as no answer does: the reading is lost and counted either way)
+INJECT = {"stuck": "stuck", "checksum": "checksum", "disconnected": "no_response", "timeout": "no_response"}
+FOREVER = 10 * 365 * 86400.0
+_KINDS = ", ".join(INJECT)
+BOARD_CANNOT = {
+    "a WiFi signal level": "its console drops the WiFi (wifi: {drop_for: ...}) but cannot weaken its signal",
+    "the sensor fault 'spike'": f"its console injects {_KINDS}",
+    "the sensor fault 'drift'": f"its console injects {_KINDS}",
+    "a rate of faulty reads": "an injected sensor fault fails every read",
+    "a power control": "",
+}
+
+
+class BoardNode:
+    """Node ``node`` on ``port`` (a serial port or ``virtual``): ``open()`` its console, ``run()`` boots it,
+    ``await close()``. ``config`` is the board's config.json (for a virtual board)."""
+
+    def __init__(self, rt: Any, node: str, port: str, workdir: Path, config: dict,
+                 log: Callable[[str], None]):
+        self.rt = rt.child(node)
+        self.node, self.port, self.workdir, self.config, self.log = node, port, workdir, config, log
+        self.virtual: VirtualBoard | None = None
+        self._thread: threading.Thread | None = None
+        self.dut: Dut | None = None
+        self.description = ""
+
+    def open(self) -> None:
+        """Open the console (for a virtual board, its pseudo-terminal first); called on the run's event loop."""
+        loop = asyncio.get_running_loop()
+        path = self.port
+        if self.port == VIRTUAL:
+            fs = write_bundle(self.workdir / self.node / "fs", self.config)
+            self.virtual = VirtualBoard(fs, self.workdir / self.node / "flash.bin")
+            path = self.virtual.open()
+            self.description = f"on {path}, firmware under {Path(self.virtual.command[0]).name}"
+        else:
+            self.description = f"ESP32 on {self.port}"
+        self.dut = Dut.open(path, name=self.node, log=self.workdir / f"{self.node}.console.log")
+        self.dut.on_line(lambda line: loop.call_soon_threadsafe(self._line, line.message))
+        self.log(f"{self.node}: {'virtual board ' if self.virtual else ''}{self.description}")
+
+    async def run(self) -> None:
+        """Boot the board (a virtual one powers on; a real one reboots: sequence numbers from 1) and wait for it."""
+        if self.virtual is not None:
+            self._thread = threading.Thread(target=self.virtual.serve, name=f"virtual-{self.node}", daemon=True)
+            self._thread.start()
+        else:
+            self.dut.send("reboot")
+        boot = await asyncio.to_thread(self.dut.expect_message, "boot", node=self.node, timeout=60)
+        if self.virtual is None:
+            self.dut.send("interval", sample_every=self.config["sample_every"])
+        self.log(f"{self.node}: booted firmware {boot['version']} on {boot['board']}")
+
+    def _line(self, msg: dict | None) -> None:
+        if msg is None:
+            return
+        fields = {k: v for k, v in msg.items() if k not in ("msg", "kind")}
+        if msg["msg"] == "trace":
+            self.rt.trace(msg["kind"], **fields)
+        elif msg["msg"] == "boot":
+            self.rt.trace("board.booted", **fields)
+        elif msg["msg"] == "error":
+            self.rt.trace("board.error", **fields)
+
+    # -- the node's control: what the console can do -----------------------------------------------
+
+    def sensor_fault(self, fault: Any) -> None:
+        self.dut.send("inject", sensor=INJECT[fault.kind], seconds=FOREVER if fault.duration is None else fault.duration)
+
+    def weaken_wifi(self, rssi: float, seconds: float | None) -> None:
+        raise BackendError(f"{self.node}: {BOARD_CANNOT['a WiFi signal level']}")  # refused when loading
+
+    def drop_wifi(self, seconds: float | None) -> None:
+        self.dut.send("wifi_drop", seconds=FOREVER if seconds is None else seconds)
+
+    async def close(self) -> None:
+        if self.virtual is not None:
+            self.virtual.stop()
+            if self._thread is not None:
+                await asyncio.to_thread(self._thread.join, 10)
+            self.virtual.close()
+        if self.dut is not None:
+            self.dut.close()
