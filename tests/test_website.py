@@ -11,7 +11,7 @@ import pytest
 from sim.kernel.runtime import SimRuntime
 from sim.models.club_pages import render_day_cards, render_html, render_ical, render_positional
 from sim.models.club_season import OPPONENTS, load_season, sample_season
-from sim.models.club_site import ClubSite, read_season
+from sim.models.club_site import ClubSite
 from system.decisions.events import CANCELLED
 from system.decisions.fixtures import read_fixtures_html, read_fixtures_ical
 from system.trace import Trace
@@ -58,16 +58,6 @@ def test_the_site_modules_import_no_parser_of_the_system():
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         assert not {m for m in imported if m and m.startswith(forbidden)}, path.name
-
-
-def test_a_recorded_page_stands_for_the_season_file_that_lists_it():
-    """``read_season`` and ``ClubSite.from_page`` (kept while scenarios name pages) load the season file that
-    lists the page; the page itself is not read."""
-    rt = SimRuntime(seed=1, start=1_756_000_000.0)
-    for page in ("kaagent-2025-26.html", "positional-2025-26.html", "day-cards-2025-26.html"):
-        assert read_season(PAGES / page) == load_season(SEASON)
-        assert ClubSite.from_page(rt, PAGES / page).games == ClubSite.from_season(rt, SEASON).games
-    assert read_season(SEASON) == load_season(SEASON)
 
 
 def test_site_loaded_from_the_season_file_serves_it_over_httpx_in_sim_time():

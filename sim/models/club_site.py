@@ -31,13 +31,12 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from sim.models.club_pages import GARBLES, LAYOUTS, render_day_cards, render_html, render_ical, render_positional
-from sim.models.club_season import (HOST, OPPONENTS, Game, game_uid, load_season, sample_season,
-                                    season_file_for, season_name)
+from sim.models.club_season import HOST, OPPONENTS, Game, game_uid, load_season, sample_season, season_name
 from system.decisions.localtime import DEFAULT_TZ
 
 # Names that lived here before the renderers and the season moved out; importers may keep using them.
 __all__ = ["FEED_PATH", "GARBLES", "HOST", "LAYOUTS", "OPPONENTS", "PAGE_PATH", "ClubSite", "Game",
-           "SiteTransport", "find_game", "game_uid", "load_season", "read_season", "render_day_cards",
+           "SiteTransport", "find_game", "game_uid", "load_season", "render_day_cards",
            "render_html", "render_ical", "render_positional", "sample_season"]
 
 PAGE_PATH = "/kalender"
@@ -52,19 +51,6 @@ def _as_epoch(kickoff: float | datetime | str, tz: str) -> float:
             kickoff = kickoff.replace(tzinfo=ZoneInfo(tz))
         return kickoff.timestamp()
     return float(kickoff)
-
-
-# -- the season of a recorded page (until scenarios name season files) ---------------------------
-
-def read_season(path: str | Path, tz: str = DEFAULT_TZ, selectors: object = None) -> list[Game]:
-    """Every game (home and away) of the season a recorded page shows: the season file that lists the page
-    (:func:`~sim.models.club_season.season_file_for`), or ``path`` itself when it is a season file. The page
-    is not read, so ``tz`` and ``selectors`` (how the controller reads it) do not matter here."""
-    return load_season(_season_path(path))
-
-
-def _season_path(path: str | Path) -> Path:
-    return Path(path) if Path(path).suffix == ".toml" else season_file_for(path)
 
 
 def find_game(games: list[Game], pair: str, competition: str | None = None, *, now: float | None = None) -> int | None:
@@ -112,11 +98,6 @@ class ClubSite:
         """A site serving the games of a season file (``fixtures/seasons/*.toml``); ``options`` as for the
         constructor (``layout``, ``tz``, ``latency``, ``host``, ``ical_style``)."""
         return cls(rt, load_season(path), **options)
-
-    @classmethod
-    def from_page(cls, rt, path: str | Path, selectors: object = None, **options) -> "ClubSite":
-        """A site serving the season a recorded page shows (see :func:`read_season`; the page is not read)."""
-        return cls.from_season(rt, _season_path(path), **options)
 
     # -- addresses and rendering
     @property
