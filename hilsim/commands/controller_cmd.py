@@ -11,6 +11,7 @@ from hilsim.commands.fixtures_cmd import load_selectors_file
 from hilsim.wiring.live import ConfigProblem, trace_sink, user_errors
 from hilsim.wiring.live_controller import LiveControllerConfig, parse_relay, run_live_controller
 from system.adapters.mqtt_client import TlsOptions
+from system.decisions.jobs_protocol import DEFAULT_PREFIX
 from system.services.controller import CloudLink
 from system.services.relay import LightPattern
 
@@ -68,7 +69,7 @@ def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqt
               help="This device's client certificate (PEM) for the jobs broker.")
 @click.option("--mqtt-key-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Private key of --mqtt-cert-file (PEM).")
-@click.option("--jobs-prefix", default="$aws/", show_default=True,
+@click.option("--jobs-prefix", default=DEFAULT_PREFIX, show_default=True,
               help="Topic prefix of the jobs API ('$aws/' on AWS IoT Core; another where a broker reserves '$').")
 @click.option("--sync-every", type=float, default=300.0, show_default=True,
               help="Seconds between syncs when nothing changed (changes sync at once).")
