@@ -1,7 +1,7 @@
 """The device side of cloud jobs: the AWS IoT Jobs MQTT API, each job executed at most once.
 
-Its topics, states and message shapes are :mod:`system.decisions.jobs_protocol`'s (``prefix`` is ``$aws/`` for AWS IoT Core; a local broker that
-reserves ``$`` topics gets another, e.g. ``hil/``).
+Its topics, states and message shapes are :mod:`system.decisions.jobs_protocol`'s (``prefix`` is
+``$aws/`` for AWS IoT Core; a local broker that reserves ``$`` topics gets another, e.g. ``hil/``).
 
 The agent asks for the next job every ``poll_every`` seconds while connected and whenever
 ``notify-next`` arrives. A job is checked (:func:`system.decisions.jobs_protocol.validate_job` against the
@@ -148,7 +148,8 @@ class JobAgent:
         return f"{self.thing}-{self._token}"
 
     async def _start_next(self) -> None:
-        await self.mqtt.publish(self.topics.start_next, json.dumps(jobs.start_next_request(self._client_token())), qos=1)
+        body = jobs.start_next_request(self._client_token())
+        await self.mqtt.publish(self.topics.start_next, json.dumps(body), qos=1)
 
     async def _report(self, job_id: str, status: str, details: dict, version: Any) -> None:
         body = jobs.update_request(status, details, self._client_token(), version)
