@@ -44,6 +44,11 @@ def status_topic(node):
     return "sensors/" + node + "/status"
 
 
+def last_will(node):
+    # (topic, payload, qos, retain): the broker marks the node offline when it goes without a goodbye
+    return (status_topic(node), OFFLINE, 1, True)
+
+
 def reading_topic_node(topic):
     # The node a reading topic names; None when the topic is not sensors/<node>/reading.
     parts = topic.split("/")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from serial.tools import list_ports
 
-from system.errors import ConfigError
+from system.errors import BackendError, ConfigError
 
 # USB VID:PID of ESP32 boards' USB-serial bridges and of Espressif's native USB.
 KNOWN_BRIDGES: dict[tuple[int, int], str] = {
@@ -49,11 +49,12 @@ def find_boards(ports=None) -> list[FoundPort]:
 
 
 def detect_port(ports=None) -> FoundPort:
-    """The one attached ESP32, or a ConfigError saying none or which ones (then pass --port)."""
+    """The one attached ESP32; a BackendError when none is attached (missing hardware), a ConfigError
+    naming them when several are (the user picks one with --port)."""
     found = find_boards(ports)
     if not found:
-        raise ConfigError("no ESP32 found on USB (looked for CP210x, CH340/CH9102, FTDI and Espressif native "
-                          "USB); plug one in or pass --port", source="--port")
+        raise BackendError("no ESP32 found on USB (looked for CP210x, CH340/CH9102, FTDI and Espressif native "
+                           "USB); plug one in or pass --port")
     if len(found) > 1:
         listed = ", ".join(f"{p.device} ({p.bridge})" for p in found)
         raise ConfigError(f"several ESP32 boards found: {listed}; pick one with --port", source="--port")

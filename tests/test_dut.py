@@ -86,7 +86,7 @@ def test_boards_are_found_by_usb_ids_and_ambiguity_is_a_config_error():
         ("/dev/ttyACM0", "Espressif USB-Serial/JTAG (native USB)", True), ("/dev/ttyUSB1", "WCH CH340", False)]
     with pytest.raises(ConfigError, match="several ESP32 boards found: /dev/ttyACM0"):
         detect_port(ports)
-    with pytest.raises(ConfigError, match="no ESP32 found"):
+    with pytest.raises(BackendError, match="no ESP32 found"):  # missing hardware: exit 1, not a usage error
         detect_port(ports[:1])
     assert detect_port([_port("/dev/ttyUSB0", 0x10C4, 0xEA60)]).bridge == "Silicon Labs CP210x"
 

@@ -15,7 +15,7 @@ from firmware.board.config import load_config
 from firmware.board.faults import FaultySensor
 from firmware.board.mqtt import MqttClient
 from firmware.node import Node
-from firmware.reading import OFFLINE, encode_reading, status_topic
+from firmware.reading import encode_reading, last_will
 
 VERSION = "0.1.0"
 REBOOT_EXIT = 75  # exit status of a reboot off the ESP32: the virtual board starts the firmware again
@@ -57,7 +57,7 @@ class App:
         hal.sensor = FaultySensor(sensor, self.rt.now)
         hal.mqtt = MqttClient(config["node"], config["broker_host"], config["broker_port"], config["user"],
                               config["password"], config["keepalive"],
-                              will=(status_topic(config["node"]), OFFLINE, 1, True),
+                              will=last_will(config["node"]),
                               ssl=self._tls() if config["broker_tls"] else None, gate=self._wifi_gate)
         hal.wifi.on_drop = hal.mqtt.close
         self.hal = hal

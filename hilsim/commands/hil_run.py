@@ -1,5 +1,10 @@
 """``hilsim run SCENARIO --hil node-1=PORT``: the scenario on the wall clock with real boards
-(see ``hil/wallclock.py``)."""
+(see ``hil/wallclock.py``).
+
+Not under the process helper (``hilsim.wiring.process``): this is no service that runs until a signal,
+but a run that ends by itself when the scenario's duration is over. ``hil.wallclock.run_wallclock``
+takes its parts down in reverse order however the run ends (a Ctrl-C included).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from system.errors import BackendError, ConfigError, ScenarioError
+from hilsim.commands.user_errors import user_errors
+from system.errors import BackendError
 
 
 def run_with_hardware(scenario_path: Path, hil: tuple[str, ...], *, broker: str | None, board_proxy_port: int,
@@ -16,32 +22,37 @@ def run_with_hardware(scenario_path: Path, hil: tuple[str, ...], *, broker: str 
                       no_report: bool = False) -> None:
     """Load, refuse faults the chosen backends cannot suffer, run on the wall clock, print the verdicts and
     what each part was (real hardware, virtual board, live process, simulated), write trace and JUnit; exit."""
-    from hil.wallclock import check_hil, parse_hil, run_wallclock
-    from sim.scenario.loader import load
-    from sim.scenario.report import write_junit
+    from hil.wallclock import run_wallclock
 
-    try:
-        scenario = load(scenario_path)
-        if seed is not None:
-            scenario = scenario.with_seed(seed)
-        real = parse_hil(hil, scenario)
-        check_hil(scenario, real, broker)
-    except (ScenarioError, ConfigError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    with user_errors():
+        scenario, real = _load(scenario_path, hil, seed, broker)
     out = out or Path("runs") / f"{scenario_path.stem}-hil"
     out.mkdir(parents=True, exist_ok=True)
     say = (lambda s: None) if quiet else (lambda s: click.echo(f"  {s}", err=True))
-    try:
-        with open(out / "trace.jsonl", "w", encoding="utf-8") as sink:
+    with user_errors(), open(out / "trace.jsonl", "w", encoding="utf-8") as sink:
+        try:
             result = run_wallclock(scenario, real, sink=sink, broker_url=broker, board_proxy_port=board_proxy_port,
                                    workdir=out, passwd=passwd, log=say)
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except (BackendError, TimeoutError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        except TimeoutError as exc:  # a board that never booted: hardware, exit 1
+            raise BackendError(f"timed out: {exc}") from None
+    _print_result(result)
+    _write_files(result, out, no_report)
+    sys.exit(0 if result.ok else 1)
+
+
+def _load(scenario_path: Path, hil: tuple[str, ...], seed: int | None, broker: str | None):
+    from hil.wallclock import check_hil, parse_hil
+    from sim.scenario.loader import load
+
+    scenario = load(scenario_path)
+    if seed is not None:
+        scenario = scenario.with_seed(seed)
+    real = parse_hil(hil, scenario)
+    check_hil(scenario, real, broker)
+    return scenario, real
+
+
+def _print_result(result) -> None:
     click.echo("parts:")
     for party, (kind, what) in sorted(result.parts.items()):
         click.echo(f"  {party:<8} {kind:<13}  {what}")
@@ -49,6 +60,11 @@ def run_with_hardware(scenario_path: Path, hil: tuple[str, ...], *, broker: str 
     for v in result.verdicts:
         click.echo(f"{'PASS' if v.ok else 'FAIL'}  {v.name:<{width}}  measured {v.measured}  (expected {v.expected})")
     click.echo(f"trace sha256: {result.sha256} (wall clock: not reproducible by design)")
+
+
+def _write_files(result, out: Path, no_report: bool) -> None:
+    from sim.scenario.report import write_junit
+
     write_junit(result, out / "junit.xml")
     if not no_report:
         from hil.report import write_hil_html
@@ -56,4 +72,3 @@ def run_with_hardware(scenario_path: Path, hil: tuple[str, ...], *, broker: str 
         write_hil_html(result, out / "report.html")
     click.echo(f"wrote {out / 'trace.jsonl'}, {out / 'junit.xml'}" + ("" if no_report else f", {out / 'report.html'}"),
                err=True)
-    sys.exit(0 if result.ok else 1)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from firmware.node import Node as SensorNode
-from firmware.reading import OFFLINE, status_topic
+from firmware.reading import last_will
 from sim.models.network import Network
 from sim.models.push_recorder import RecordingPushTarget
 from sim.models.radio import SimClock, SimRadio
@@ -175,7 +175,7 @@ class World:
             self.node_controls[name] = board
             self.services.append((name, board.run))
             return
-        will = Message(status_topic(name), OFFLINE, 1, True)
+        will = Message(*last_will(name))
         sensor = self.sensors[name] = make_sensor(node_rt, name, cfg)
         radio = self.radios[name] = SimRadio(node_rt, name, on_down=lambda: self.hold_down(link, "wifi"),
                                              on_up=lambda: self.release(link, "wifi"))
