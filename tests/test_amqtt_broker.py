@@ -1,8 +1,7 @@
-"""The embedded broker's amqtt repair is scoped: installed while one of our brokers runs, gone otherwise.
+"""The embedded broker's amqtt repairs are scoped: installed while one of our brokers runs, gone otherwise.
 
-That the repaired broker really sends an unacknowledged QoS 1 message again after the
-connection drops is shown against MQTT and the model in test_broker_differential.py
-(``test_hilsim_broker_sends_an_unacknowledged_message_again_after_the_connection_drops``).
+What the repairs do (keepalive, redelivery, clean sessions, retained messages, QoS) is
+shown rule by rule against MQTT 3.1.1 and Mosquitto in test_broker_differential.py.
 """
 
 from __future__ import annotations
@@ -22,28 +21,43 @@ from system.errors import BackendError
 
 pytestmark = pytest.mark.live  # real brokers on loopback
 
-ORIGINAL = ProtocolHandler._handle_qos1_message_flow
+AMQTT_CLASSES = (Broker, BrokerProtocolHandler, ProtocolHandler)
+SHIPPED = {cls: dict(vars(cls)) for cls in AMQTT_CLASSES}  # as imported, before any broker of ours ran
+REPAIRED = {  # what the repairs wrap (amqtt 0.12.1), by name
+    (BrokerProtocolHandler, "handle_read_timeout"), (BrokerProtocolHandler, "init_from_connect"),
+    (BrokerProtocolHandler, "_handle_qos1_message_flow"), (BrokerProtocolHandler, "_handle_qos2_message_flow"),
+    (Broker, "_initialize_client_session"), (Broker, "_handle_disconnect"), (Broker, "_delete_session"),
+    (Broker, "add_subscription"), (Broker, "_handle_message_delivery"), (Broker, "_broadcast_message"),
+    (Broker, "_publish_session_retained_messages"), (Broker, "_publish_retained_messages_for_subscription"),
+    (Broker, "_client_message_loop"),
+}
+
+
+def changed() -> set[tuple[type, str]]:
+    """The amqtt class attributes that differ from amqtt as shipped (added, removed or replaced)."""
+    return {(cls, name) for cls in AMQTT_CLASSES for name in set(vars(cls)) | set(SHIPPED[cls])
+            if vars(cls).get(name) is not SHIPPED[cls].get(name)}
 
 
 def unpatched() -> bool:
-    """amqtt's QoS 1 flow is the one amqtt ships, for its broker side too."""
-    return ("_handle_qos1_message_flow" not in vars(BrokerProtocolHandler)
-            and BrokerProtocolHandler._handle_qos1_message_flow is ORIGINAL)
+    return changed() == set()
 
 
 def test_importing_the_module_changes_nothing_in_amqtt():
-    """In a fresh interpreter: after the import, a plain amqtt Broker starts with amqtt's own QoS 1 flow."""
+    """In a fresh interpreter: after the import, a plain amqtt Broker starts with amqtt's classes as shipped."""
     code = """
 import asyncio
 from amqtt.broker import Broker
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.mqtt.protocol.handler import ProtocolHandler
+classes = (Broker, BrokerProtocolHandler, ProtocolHandler)
+shipped = [dict(vars(cls)) for cls in classes]
 import system.adapters.amqtt_broker  # noqa: F401
 
 async def main():
     broker = Broker({"listeners": {"default": {"type": "external"}}})
     await broker.start()
-    same = BrokerProtocolHandler._handle_qos1_message_flow is ProtocolHandler._handle_qos1_message_flow
+    same = all(dict(vars(cls)) == before for cls, before in zip(classes, shipped))
     await broker.shutdown()
     print("original" if same else "patched")
 
@@ -62,6 +76,7 @@ def test_the_repair_lives_exactly_as_long_as_our_brokers_run():
         first, second = (EmbeddedBroker(BrokerSettings(port=0, users={})) for _ in range(2))
         await first.start()
         await second.start()
+        assert changed() == REPAIRED
         seen.append(unpatched())
         await first.stop()
         seen.append(unpatched())  # the second still needs it

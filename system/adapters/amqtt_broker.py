@@ -13,14 +13,13 @@ what the field system needs and amqtt does not give as configured out of the box
 - **Sessions that queue.** amqtt queues QoS 1 messages for an offline persistent
   session only if the session is not anonymous; sessions this plugin authenticated
   are not, so a persistent bridge gets what was published while it was away.
-- **Unacknowledged messages are kept.** amqtt drops a QoS 1 message sent to a
-  client whose PUBACK had not come when the connection ended (or within 5 s);
-  MQTT 3.1.1 [MQTT-4.4.0-1] sends it again, with DUP, when the session resumes. For
-  the persistent sessions of clients this broker let in, ``_Qos1Repair`` puts
-  such a message back in the session's in-flight store, where amqtt's own
-  reconnect path resends it. (A bridge that crashed between receiving a reading
-  and storing it gets the reading again.) The repair wraps a private amqtt method
-  only while an ``EmbeddedBroker`` runs; importing this module changes nothing.
+- **MQTT 3.1.1 where amqtt departs from it.** ``amqtt_repairs`` wraps private amqtt
+  methods while an ``EmbeddedBroker`` runs (importing this module changes nothing):
+  keepalive enforced at 1.5x with the will published, unacknowledged QoS 1 and 2
+  messages sent again when a persistent session resumes, clean sessions that end
+  with their connection, takeover, retained messages on SUBSCRIBE only, delivery at
+  min(published, granted) QoS. The rules, and what amqtt does without them, are
+  listed there.
 - **TLS with required client certificates.** amqtt's own TLS listener hard-codes
   ``CERT_OPTIONAL``; the broker here owns its sockets instead (amqtt's ``external``
   listener type), so ``require_client_cert`` refuses a client without a certificate
@@ -43,14 +42,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from amqtt import __version__ as amqtt_version
 from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
 from amqtt.broker import Broker
 from amqtt.errors import AMQTTError, BrokerError
-from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.plugins.base import BaseAuthPlugin
-from amqtt.session import OUTGOING, Session
+from amqtt.session import Session
 
+from system.adapters import amqtt_repairs
 from system.adapters.passwords import hash_password, verify_password
 from system.errors import BackendError, ConfigError
 
@@ -154,73 +152,11 @@ class DeviceAuthPlugin(BaseAuthPlugin):
         return await self.config.owner._authenticate(session)
 
     async def on_broker_client_connected(self, *, client_id: str, client_session: Session) -> None:
-        client_session.attributes[_KEEP_UNACKED] = True
         self.config.owner._trace("client.connected", client=client_id,
                                  session_present=bool(getattr(client_session, "parent", 0)))
 
     async def on_broker_client_disconnected(self, *, client_id: str, client_session: Session) -> None:
         self.config.owner._trace("client.disconnected", client=client_id)
-
-
-_KEEP_UNACKED = "hilsim.keep_unacked"
-
-
-class _Qos1Repair:
-    """The QoS 1 repair, installed on amqtt while at least one ``EmbeddedBroker`` runs.
-
-    Written against amqtt 0.12.1, whose QoS 1 flow (``ProtocolHandler._handle_qos1_message_flow``,
-    a private method inherited by ``BrokerProtocolHandler``) forgets an outgoing message
-    whose PUBACK had not come when the connection dropped, where MQTT 3.1.1 [MQTT-4.4.0-1]
-    requires sending it again on the session's next connection. amqtt has no hook for
-    this, so the method is wrapped, for ``BrokerProtocolHandler`` only, from the first
-    broker's start to the last one's stop (reference-counted); between those, amqtt is
-    exactly as shipped. Even while installed, only sessions our auth plugin let in are
-    marked, so another amqtt broker in the process keeps amqtt's own behaviour. Recheck
-    the wrapper (and the differential tests) when upgrading amqtt.
-    """
-
-    NAME = "_handle_qos1_message_flow"
-
-    def __init__(self) -> None:
-        self.users = 0
-        self._own: Any = None  # what BrokerProtocolHandler itself defined, if anything, to put back
-
-    def install(self) -> None:
-        if self.users == 0:
-            original = getattr(BrokerProtocolHandler, self.NAME, None)
-            if original is None:
-                raise BackendError(f"amqtt {amqtt_version} has no BrokerProtocolHandler.{self.NAME}: the QoS 1 "
-                                   f"repair was written for amqtt 0.12 and needs updating")
-            self._own = BrokerProtocolHandler.__dict__.get(self.NAME)
-            setattr(BrokerProtocolHandler, self.NAME, _keeping_unacked(original))
-        self.users += 1
-
-    def remove(self) -> None:
-        self.users -= 1
-        if self.users == 0:
-            if self._own is None:
-                delattr(BrokerProtocolHandler, self.NAME)  # the inherited method shows through again
-            else:
-                setattr(BrokerProtocolHandler, self.NAME, self._own)
-
-
-def _keeping_unacked(qos1_flow: Any) -> Any:
-    """``qos1_flow``, except that an unacknowledged outgoing message stays owed to a marked session."""
-
-    async def flow(handler: BrokerProtocolHandler, app_message: Any) -> None:
-        session = handler.session  # detached by the time a dropped connection cancels this flow
-        try:
-            await qos1_flow(handler, app_message)
-        except (asyncio.CancelledError, TimeoutError):
-            if (session is not None and session.attributes.get(_KEEP_UNACKED) and not session.clean_session
-                    and app_message.direction == OUTGOING and app_message.puback_packet is None):
-                session.inflight_out[app_message.packet_id] = app_message  # amqtt's reconnect path resends it
-            raise
-
-    return flow
-
-
-_QOS1_REPAIR = _Qos1Repair()
 
 
 class EmbeddedBroker:
@@ -241,7 +177,7 @@ class EmbeddedBroker:
         self._broker: Broker | None = None
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task] = set()
-        self._repaired = False
+        self._repaired: Broker | None = None  # the amqtt Broker our repairs act for
 
     @property
     def port(self) -> int:
@@ -256,11 +192,10 @@ class EmbeddedBroker:
             "listeners": {"default": {"type": "external"}},
             "plugins": {f"{__name__}.DeviceAuthPlugin": {"owner": self}},
         }
-        if not self._repaired:
-            _QOS1_REPAIR.install()
-            self._repaired = True
         try:
             self._broker = Broker(config)
+            amqtt_repairs.install(self._broker)
+            self._repaired = self._broker
             await self._broker.start()
             self._server = await asyncio.start_server(self._connected, self.settings.host, self.settings.port,
                                                       ssl=ssl_context, reuse_address=True)
@@ -282,9 +217,9 @@ class EmbeddedBroker:
         await asyncio.gather(*self._connections, return_exceptions=True)
         if server is not None:
             await server.wait_closed()
-        if self._repaired:
-            _QOS1_REPAIR.remove()
-            self._repaired = False
+        if self._repaired is not None:
+            amqtt_repairs.remove(self._repaired)
+            self._repaired = None
         self._trace("broker.stopped")
 
     async def serve_forever(self) -> None:
