@@ -1,15 +1,16 @@
-"""The deterministic simulated world: the simpy runtime, the world models and the scenario machinery.
+"""The deterministic simulated world, in three parts that point one way (scenario -> models -> kernel):
 
-- runtime: ``runtime`` (system coroutines as simpy processes; the only simpy importer).
-- world models: ``network`` (links), ``broker_model`` and ``mqtt`` (MQTT 3.1.1 broker and
-  client port), ``sensors`` (DHT22), ``radio`` (WiFi, SNTP), ``website`` (the club's
-  site), ``relay`` and ``pushgateway`` (sim fakes of ports), ``controller_world`` (the
-  controller's machine, internet link and power), ``cloud_world`` (the cloud service in
-  process), ``subscriptions`` (the broker model's topic index), ``world`` (builds it all).
-- scenarios: ``scenario`` (plain data), ``yaml_value`` (YAML with lines), ``faults``
-  (timeline events), ``expect`` and ``light_check`` (expectations), ``vocabulary`` (all
-  the words, gathered explicitly), ``loader`` (file -> validated scenario), ``runner``,
-  ``report`` (JUnit, HTML).
+- ``kernel``: ``runtime`` (system coroutines as simpy processes; the only simpy importer).
+- ``models``: the simulated parts the system talks to or suffers: ``network`` (links, HTTP over a
+  link), ``broker_model`` with ``subscriptions`` (MQTT 3.1.1, no I/O) and ``sim_mqtt`` (the MQTT port
+  over a link), ``sensors`` (DHT22), ``radio`` (WiFi, SNTP), ``club_site`` (the club's web site,
+  rendered from season data), ``sim_relay`` and ``push_recorder`` (sim fakes of ports).
+- ``scenario``: the story and its judging: ``spec`` (plain data), ``yaml_value``, ``loader`` (file ->
+  validated scenario), ``faults`` (timeline events, each applied through a control), ``controls``,
+  ``player`` (the one timeline player), ``world`` (the one world builder, each party on the backend
+  handed in) with ``controller_party`` and ``cloud_party``, ``expect``, ``light_check`` and
+  ``cloud_check`` (expectations), ``runner``, ``report`` (JUnit, HTML).
 
-May import: ``system`` and ``firmware`` (it runs them); never ``hil`` or ``hilsim``.
+May import: ``system`` and ``firmware`` (it runs them); never ``hil`` or ``hilsim``: the wall-clock
+backends of ``hil`` are handed to the world builder, not looked up by it.
 """

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from system.decisions.alerts import (DEFAULT_POLICIES, Snooze, alerts_for, light_schedule, lit_alerts, plan_alerts,
-                           skip_reason)
+                           is_lit, skip_reason, snoozed_until)
 from system.decisions.events import CANCELLED, CUSTOM, GAME, Alert, AlertRule, Event
 
 H = 3600.0
@@ -260,3 +260,20 @@ def test_across_restarts_each_alert_fires_once_exactly_when_the_controller_was_u
         else:
             assert (a.id, a.at) not in fired
             assert ((a.id, a.at) in skipped) == any(up >= a.until for up, _ in runs)
+
+
+def test_an_alert_is_snoozed_from_now_or_from_its_start_until_the_snooze_ends():
+    alert = Alert("g1/policy/600", "g1", 100.0, 50.0)
+    early, late = Snooze(alert.id, 90.0, 120.0), Snooze(alert.id, 130.0, 200.0)
+    cases = [  # (t, snoozes, snoozed until, lit)
+        (80.0, [early], 120.0, False),   # ahead: its start is covered
+        (80.0, [late], None, False),     # ahead, the snooze starts later in the window
+        (110.0, [early], 120.0, False),
+        (125.0, [early, late], None, True),
+        (140.0, [early, late], 200.0, False),
+        (150.0, [late], None, False),    # over: not snoozed any more, not lit
+        (100.0, [Snooze(alert.id, 90.0, 110.0), Snooze(alert.id, 95.0, 130.0)], 130.0, False),
+    ]
+    for t, snoozes, until, lit in cases:
+        assert snoozed_until(alert, snoozes, t) == until, (t, snoozes)
+        assert is_lit(alert, snoozes, t) is lit, (t, snoozes)

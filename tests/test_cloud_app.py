@@ -1,4 +1,5 @@
-"""The cloud's HTTP face (``system/cloud/app.py``): who may call what, sessions, CSRF, login limits, refusals.
+"""The cloud's HTTP face (``system/cloud/app.py`` and its handler modules): who may call what, sessions, CSRF,
+login limits, refusals, and the dashboard's static files.
 
 Every endpoint is found by walking ``/openapi.json``, so a new endpoint is checked without editing this file.
 """
@@ -7,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import tomllib
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -207,3 +211,43 @@ def test_malformed_bodies_are_refused_with_reasons_and_change_nothing(target, do
             assert cloud.fingerprint() == before
     finally:
         loop.close()
+
+
+# -- the dashboard: static files, no inline script ----------------------------------------------------
+
+def test_the_dashboard_is_static_files_for_a_logged_in_user_only(cloud):
+    async def go():
+        async with cloud.client() as anonymous:
+            redirected = await anonymous.get("/")
+        client, _ = await logged_in(cloud)
+        page = await client.get("/")
+        files = {name: await client.get(f"/static/{name}") for name in ("dashboard.js", "dashboard.css")}
+        return redirected, page, files
+    redirected, page, files = cloud.run(go())
+    assert redirected.status_code == 303 and redirected.headers["location"] == "/login"
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert files["dashboard.js"].status_code == 200 and "javascript" in files["dashboard.js"].headers["content-type"]
+    assert files["dashboard.css"].headers["content-type"].startswith("text/css")
+    assert 'src="/static/dashboard.js"' in page.text and 'href="/static/dashboard.css"' in page.text
+
+
+def test_no_page_holds_inline_script_or_style(cloud):
+    """What a Content-Security-Policy of 'self' forbids: inline scripts, event handler attributes, inline styles."""
+    async def go():
+        async with cloud.client() as c:
+            login_page = (await c.get("/login")).text
+        client, _ = await logged_in(cloud)
+        return login_page, (await client.get("/")).text, (await client.get("/static/dashboard.js")).text
+    login_page, dashboard, script = cloud.run(go())
+    for html in (login_page, dashboard):
+        assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", html))
+        assert not re.search(r"<style|\son[a-z]+=|\sstyle=", html)
+    assert not re.search(r"\son[a-z]+=|\sstyle=|<script", script)  # nor in the markup the script writes
+
+
+def test_the_static_files_are_in_the_wheel():
+    root = Path(__file__).resolve().parent.parent
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["system.cloud"]
+    shipped = {p.name for g in globs for p in (root / "system" / "cloud").glob(g)}
+    assert shipped == {"dashboard.html", "dashboard.js", "dashboard.css"}
+    assert shipped == {p.name for p in (root / "system" / "cloud" / "static").iterdir()}

@@ -23,7 +23,7 @@ duration: {duration}
 world:
   nodes: 0
   controller:
-    fixtures: fixtures/pages/kaagent-2025-26.html
+    season: fixtures/seasons/kaagent-2025-26.toml
     cloud: {{sync_every: 5m, poll_every: 30s, heartbeat_period: 5m}}
 """
 

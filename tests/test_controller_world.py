@@ -18,7 +18,7 @@ duration: 6d
 world:
   nodes: 0
   controller:
-    fixtures: fixtures/pages/kaagent-2025-26.html
+    season: fixtures/seasons/kaagent-2025-26.toml
 timeline:
   - at: 2025-07-31T10:00:00+02:00
     fixture: {reschedule: "KAA Gent - Club Brugge", kickoff: "2025-08-03T18:00:00+02:00"}
@@ -90,7 +90,7 @@ duration: 2d
 world:
   nodes: 0
   controller:
-    fixtures: fixtures/pages/kaagent-2025-26.html
+    season: fixtures/seasons/kaagent-2025-26.toml
 timeline:
   - at: 2025-08-02T16:48:00+02:00
     user: {snooze: "KAA Gent - Club Brugge", for: 3m}
@@ -127,7 +127,7 @@ def test_snoozes_darken_the_lit_alert_and_the_checker_expects_exactly_that():
     (("    fixture: {reschedule: \"KAA Gent - Club Brugge\", kickoff: \"2025-08-03T18:00:00+02:00\"}",
       "    fixture: {reschedule: \"KAA Gent - Club Brugge\"}"), "needs 'kickoff'"),
     (("party: controller", "party: node-1"), "only the controller can lose power"),
-    (("fixtures/pages/kaagent-2025-26.html", "fixtures/pages/nope.html"), "no fixtures page"),
+    (("fixtures/seasons/kaagent-2025-26.toml", "fixtures/seasons/nope.toml"), "no season file"),
     (("    fixture: {reschedule: \"KAA Gent - Club Brugge\", kickoff: \"2025-08-03T18:00:00+02:00\"}",
       "    fixture: {reschedule: \"Club Brugge\", kickoff: \"2025-08-03T18:00:00+02:00\"}"), "Home - Away"),
 ])
@@ -139,7 +139,7 @@ def test_bad_controller_events_are_refused_before_running(change, words):
 
 
 def test_controller_events_need_a_controller():
-    text = SHORT.replace("  controller:\n    fixtures: fixtures/pages/kaagent-2025-26.html\n", "")
+    text = SHORT.replace("  controller:\n    season: fixtures/seasons/kaagent-2025-26.toml\n", "")
     with pytest.raises(ScenarioError, match="needs a controller in the world"):
         run_scenario(parse(text, "bad.yaml"))
 
@@ -167,8 +167,8 @@ def test_a_club_page_in_another_layout_read_by_its_selectors_file_drives_the_lig
     """The site serves the season as an old positional table or as day-header cards; the controller reads it
     with the same selectors file as ``hilsim controller --selectors``, through a reschedule and an added cup
     tie, and the light follows the schedule recomputed from the site's calendar."""
-    text = SHORT.replace("fixtures: fixtures/pages/kaagent-2025-26.html",
-                         f"fixtures: fixtures/pages/{layout}-2025-26.html\n"
+    text = SHORT.replace("season: fixtures/seasons/kaagent-2025-26.toml",
+                         "season: fixtures/seasons/kaagent-2025-26.toml\n"
                          f"    selectors: fixtures/pages/{layout}-2025-26.toml\n    layout: {layout}")
     text = text.replace("expect:", '''  - at: 2025-07-31T11:00:00+02:00
     fixture: {add: "KAA Gent - OH Leuven", competition: Croky Cup, kickoff: "2025-08-04T20:30:00+02:00"}
@@ -185,8 +185,8 @@ expect:''')
     ("    layout: scroll", "unknown layout 'scroll'; layouts are table, cards, positional, day-cards"),
 ])
 def test_a_bad_selectors_file_or_layout_is_refused_at_load(change, words):
-    text = SHORT.replace("    fixtures: fixtures/pages/kaagent-2025-26.html",
-                         "    fixtures: fixtures/pages/kaagent-2025-26.html\n" + change)
+    text = SHORT.replace("    season: fixtures/seasons/kaagent-2025-26.toml",
+                         "    season: fixtures/seasons/kaagent-2025-26.toml\n" + change)
     with pytest.raises(ScenarioError) as error:
         parse(text, "bad.yaml")
     assert "bad.yaml:8: " in str(error.value) and words in str(error.value)
@@ -194,8 +194,8 @@ def test_a_bad_selectors_file_or_layout_is_refused_at_load(change, words):
 
 def test_a_selectors_file_mistake_names_its_own_file_and_line(tmp_path):
     (tmp_path / "club.toml").write_text('row = "tr"\nrows = "x"\n', encoding="utf-8")
-    text = SHORT.replace("    fixtures: fixtures/pages/kaagent-2025-26.html",
-                         f"    fixtures: fixtures/pages/kaagent-2025-26.html\n    selectors: {tmp_path / 'club.toml'}")
+    text = SHORT.replace("    season: fixtures/seasons/kaagent-2025-26.toml",
+                         f"    season: fixtures/seasons/kaagent-2025-26.toml\n    selectors: {tmp_path / 'club.toml'}")
     with pytest.raises(ScenarioError) as error:
         parse(text, "bad.yaml")
     assert "bad.yaml:8: the selectors file is unusable: " in str(error.value)

@@ -19,7 +19,8 @@ from system.adapters.controller_store import Store
 from system.cloud.jobs_api import JobsService
 from system.adapters.cloud_store import CloudStore
 from system.decisions.events import Event
-from system.services.job_agent import JobAgent, topics
+from system.decisions.jobs_protocol import JobsRequest, ThingTopics, cloud_filters, parse_request
+from system.services.job_agent import JobAgent
 from system.services.scheduler import Scheduler
 
 START = 1_800_000_000.0
@@ -212,10 +213,26 @@ def test_a_job_in_progress_too_long_times_out():
 
 
 def test_topics_follow_the_aws_names():
-    t = topics("$aws/", "pi")
-    assert t["start_next"] == "$aws/things/pi/jobs/start-next"
-    assert t["update"].format(job="j1") == "$aws/things/pi/jobs/j1/update"
-    assert t["notify_next"] == "$aws/things/pi/jobs/notify-next"
+    t = ThingTopics.of("$aws/", "pi")
+    assert t.start_next == "$aws/things/pi/jobs/start-next"
+    assert t.start_accepted == "$aws/things/pi/jobs/start-next/accepted"
+    assert t.start_rejected == "$aws/things/pi/jobs/start-next/rejected"
+    assert t.update("j1") == "$aws/things/pi/jobs/j1/update"
+    assert t.update_replies == "$aws/things/pi/jobs/+/update/+"
+    assert t.notify_next == "$aws/things/pi/jobs/notify-next"
+    assert t.update_reply("$aws/things/pi/jobs/j1/update/accepted") == "accepted"
+    assert t.update_reply("$aws/things/pi/jobs/j1/update/rejected") == "rejected"
+    assert t.update_reply("$aws/things/cam/jobs/j1/update/accepted") is None
+    assert t.update_reply("$aws/things/pi/jobs/start-next/accepted") is None
+    assert cloud_filters("hil/") == ("hil/things/+/jobs/start-next", "hil/things/+/jobs/+/update")
+
+
+def test_the_cloud_reads_requests_from_their_topics():
+    assert parse_request("$aws/", "$aws/things/pi/jobs/start-next") == JobsRequest("pi", "start-next")
+    assert parse_request("$aws/", "$aws/things/pi/jobs/j1/update") == JobsRequest("pi", "update", "j1")
+    for other in ("$aws/things/pi/jobs/start-next/accepted", "$aws/things/pi/jobs/j1/update/rejected",
+                  "$aws/things/pi/jobs/notify-next", "$aws/things/pi/shadow/update", "hil/things/pi/jobs/start-next"):
+        assert parse_request("$aws/", other) is None, other
 
 
 def test_an_update_with_a_stale_version_is_rejected_on_its_topic():

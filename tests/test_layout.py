@@ -263,10 +263,32 @@ CLOUD = in_package("system.cloud")
 CLOUD_STORE = "system.adapters.cloud_store"
 
 
+# The cloud's layers, top down: the app, its handler modules, what they share, and the services below
+# them (views, the jobs API, the alarm), which know nothing of HTTP. Each may import only the layers below.
+CLOUD_LAYERS = (("system.cloud.app",),
+                ("system.cloud.auth", "system.cloud.pages", "system.cloud.dashboard_api", "system.cloud.device_api"),
+                ("system.cloud.handling",),
+                ("system.cloud.views", "system.cloud.jobs_api", "system.cloud.alarm"))
+
+
 @pytest.mark.parametrize("path", CLOUD, ids=ids(CLOUD))
 def test_cloud_keeps_its_layers(path):
-    assert "sqlite3" not in top_level(path), "the cloud's SQLite is the cloud_store adapter's"
+    assert not top_level(path) & {"sqlite3", "asyncio"}, "the cloud's SQLite is the cloud_store adapter's"
     assert not {n for n in imported_names(path) if n.startswith(("system.services", "sim", "hil"))}
+    name = module_name(path)
+    level = next((i for i, layer in enumerate(CLOUD_LAYERS) if name in layer), None)
+    if level is None:
+        assert name == "system.cloud", f"{name}: give it a layer in CLOUD_LAYERS"
+        return
+    above = {m for layer in CLOUD_LAYERS[:level] for m in layer}
+    assert not imported_names(path) & above, f"{name} imports a layer above it"
+    if level == 1:
+        assert not imported_names(path) & {"system.cloud.jobs_api", "system.cloud.alarm"}, \
+            "a handler queues a job in the store; the jobs API hears of it through the app's callback"
+    if level == len(CLOUD_LAYERS) - 1:
+        assert "starlette" not in top_level(path), "the cloud's services know nothing of HTTP"
+        siblings = set(CLOUD_LAYERS[level]) - {name}
+        assert not imported_names(path) & siblings, "a queued job reaches the jobs API only through a callback"
 
 
 def test_cloud_store_is_below_the_cloud():

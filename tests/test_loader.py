@@ -97,7 +97,7 @@ duration: 6d
 world:
   nodes: 2
   controller:
-    fixtures: fixtures/pages/kaagent-2025-26.html
+    season: fixtures/seasons/kaagent-2025-26.toml
 timeline:
   - at: 2025-07-31T10:00:00+02:00
     fixture: {reschedule: "KAA Gent - Club Brugge", kickoff: "2025-08-03T18:00:00+02:00"}
@@ -110,7 +110,7 @@ timeline:
 
 @pytest.mark.parametrize("change, line, words, known", [
     (('reschedule: "KAA Gent - Club Brugge"', 'reschedule: "KAA Gent - Club Bruges"'), 9,
-     "no game 'KAA Gent - Club Bruges' on the club's page kaagent-2025-26.html", ["KAA Gent - Club Brugge",
+     "no game 'KAA Gent - Club Bruges' in the club's season kaagent-2025-26.toml", ["KAA Gent - Club Brugge",
                                                                                  "RSC Anderlecht - KAA Gent"]),
     (("name: node-2~broker", "name: node-3~broker"), 11, "no link 'node-3~broker' in this world",
      ["bridge~broker", "node-1~broker", "node-2~broker", "controller~internet"]),

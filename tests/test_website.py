@@ -1,5 +1,6 @@
 """The simulated club website: what it renders reads back, and it answers through httpx."""
 
+import ast
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -8,12 +9,17 @@ import httpx
 import pytest
 
 from sim.kernel.runtime import SimRuntime
-from sim.models.club_site import OPPONENTS, ClubSite, render_html, render_ical, sample_season
+from sim.models.club_pages import render_day_cards, render_html, render_ical, render_positional
+from sim.models.club_season import OPPONENTS, load_season, sample_season
+from sim.models.club_site import ClubSite
 from system.decisions.events import CANCELLED
 from system.decisions.fixtures import read_fixtures_html, read_fixtures_ical
 from system.trace import Trace
 
-PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ROOT / "fixtures" / "pages"
+SEASON = ROOT / "fixtures" / "seasons" / "kaagent-2025-26.toml"
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 @pytest.mark.parametrize("style", ["tzid", "utc", "floating"])
@@ -30,9 +36,33 @@ def test_the_sample_files_are_the_rendering_of_the_sample_season():
     assert (PAGES / "kaagent-2025-26.ics").read_bytes() == render_ical(season)
 
 
-def test_site_loaded_from_the_sample_page_serves_it_over_httpx_in_sim_time():
+def test_the_recorded_pages_are_the_site_rendering_of_the_season_file():
+    """Byte for byte: what the site renders from the season's data is what was recorded (so the scenarios
+    that serve it keep their hashes)."""
+    season = load_season(SEASON)
+    ordered = sorted(season, key=lambda g: g.kickoff)
+    assert (PAGES / "kaagent-2025-26.html").read_text(encoding="utf-8") == render_html(season)
+    assert (PAGES / "kaagent-2025-26.ics").read_bytes() == render_ical(season)
+    assert (PAGES / "positional-2025-26.html").read_bytes() == render_positional(
+        ordered, BRUSSELS, "Wedstrijden seizoen 2025-2026", charset="iso-8859-1").encode("iso-8859-1")
+    assert (PAGES / "day-cards-2025-26.html").read_bytes() == render_day_cards(
+        ordered, BRUSSELS, "Calendrier 2025-2026").encode("utf-8")
+
+
+def test_the_site_modules_import_no_parser_of_the_system():
+    """The world renders its season; it never reads it through the code it judges."""
+    forbidden = ("system.decisions.fixtures", "system.decisions.page_text", "system.decisions.selectors",
+                 "system.decisions.kickoff")
+    for path in sorted((ROOT / "sim" / "models").glob("club_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not {m for m in imported if m and m.startswith(forbidden)}, path.name
+
+
+def test_site_loaded_from_the_season_file_serves_it_over_httpx_in_sim_time():
     rt = SimRuntime(seed=1, start=1_756_000_000.0)
-    site = ClubSite.from_page(rt, PAGES / "kaagent-2025-26.html", latency=0.25)
+    site = ClubSite.from_season(rt, SEASON, latency=0.25)
 
     async def main():
         async with site.client() as client:

@@ -13,7 +13,7 @@ from hilsim.wiring.live_cloud import LiveCloudConfig, run_live_cloud
 from system.adapters.mqtt_client import TlsOptions
 from system.adapters.notify import SmtpNotifier
 from system.cloud.app import CloudSettings
-from system.cloud.jobs_api import DEFAULT_PREFIX
+from system.decisions.jobs_protocol import DEFAULT_PREFIX
 from system.adapters.cloud_store import CloudStore
 
 

@@ -12,6 +12,7 @@ from hilsim.commands.options import mqtt_tls_options, trace_sink
 from hilsim.commands.user_errors import UsageProblem, user_errors
 from hilsim.wiring.live_controller import LiveControllerConfig, parse_relay, run_live_controller
 from system.adapters.mqtt_client import TlsOptions
+from system.decisions.jobs_protocol import DEFAULT_PREFIX
 from system.services.controller import CloudLink
 from system.services.relay import LightPattern
 
@@ -57,7 +58,7 @@ def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqt
               help="File holding the device token (from `hilsim cloud --add-device NAME`); or set HILSIM_DEVICE_TOKEN.")
 @click.option("--mqtt-url", default=None, help="Broker for cloud jobs, mqtt://user:pass@host:port (omit: no jobs).")
 @mqtt_tls_options("mqtt-", broker="the jobs broker")
-@click.option("--jobs-prefix", default="$aws/", show_default=True,
+@click.option("--jobs-prefix", default=DEFAULT_PREFIX, show_default=True,
               help="Topic prefix of the jobs API ('$aws/' on AWS IoT Core; another where a broker reserves '$').")
 @click.option("--sync-every", type=float, default=300.0, show_default=True,
               help="Seconds between syncs when nothing changed (changes sync at once).")

@@ -20,7 +20,8 @@ import click
 from hilsim.commands.fixtures_cmd import parse_at
 from hilsim.commands.options import duration_option, trace_sink
 from hilsim.commands.user_errors import user_errors
-from system.decisions.alerts import DEFAULT_POLICIES, Snooze, alerts_for, light_schedule, lit_intervals
+from system.decisions.alerts import (DEFAULT_POLICIES, Snooze, alerts_for, is_lit, light_schedule, lit_intervals,
+                                     snoozed_until)
 from system.decisions.events import CANCELLED, Alert, Event
 from system.decisions.localtime import DEFAULT_TZ, format_local, to_local
 from system.errors import ConfigError, RefusedInput
@@ -40,18 +41,17 @@ class Window:
 
 
 def _window_state(alert: Alert, snoozes: list[Snooze], outcome: str | None, now: float, tz: str) -> str:
-    lit = lit_intervals(alert, snoozes)
     if outcome is not None and outcome != "fired":
         return outcome
-    if any(lo <= now < hi for lo, hi in lit):
+    if is_lit(alert, snoozes, now):
         return "on now" + (" (fired)" if outcome == "fired" else "")
     if outcome == "fired":
         return "fired"
-    if not lit:
-        return "snoozed"
-    covering = [s for s in snoozes if s.since <= max(now, alert.at) < s.until and s.until < alert.until]
-    if covering:
-        return f"snoozed until {to_local(max(s.until for s in covering), tz):%H:%M}"
+    until = snoozed_until(alert, snoozes, now)
+    if until is not None and until < alert.until:
+        return f"snoozed until {to_local(until, tz):%H:%M}"
+    if until is not None or not lit_intervals(alert, snoozes):
+        return "snoozed"  # dark for the rest of its window, or was for all of it
     return "upcoming" if alert.at > now else "over"
 
 

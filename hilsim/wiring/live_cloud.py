@@ -19,7 +19,8 @@ from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
 from system.adapters.notify import SmtpNotifier, WebhookNotifier
 from system.cloud.alarm import HeartbeatAlarm
 from system.cloud.app import CloudSettings, create_app
-from system.cloud.jobs_api import DEFAULT_PREFIX, JobsService
+from system.cloud.jobs_api import JobsService
+from system.decisions.jobs_protocol import DEFAULT_PREFIX
 from system.adapters.cloud_store import CloudStore
 from system.errors import BackendError
 from system.services.metrics import PERIOD

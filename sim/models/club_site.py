@@ -1,10 +1,12 @@
 """The club's website in the simulated world: a fixtures page and an iCalendar feed.
 
-Party ``club-site``. The site holds a season (a list of :class:`Game`), renders it as
-the HTML calendar (``/kalender``) and the feed (``/kalender.ics``) on every request,
+Party ``club-site``. The site holds a season (a list of :class:`Game`, loaded from a season file
+by :meth:`ClubSite.from_season`), renders it with its own renderers (:mod:`sim.models.club_pages`)
+as the HTML calendar (``/kalender``) and the feed (``/kalender.ics``) on every request,
 and serves both through :class:`SiteTransport`, an ``httpx.AsyncBaseTransport`` whose
 latency is ``await rt.sleep``: an ``httpx.AsyncClient`` built on it works unchanged
 in the sim runtime (httpx's client awaits nothing but its transport) and on asyncio.
+The site never parses a page: what it serves and what the oracles judge by is the season's data.
 
 World changes are methods, each traced as ``site.changed`` with ``change=...``:
 :meth:`ClubSite.reschedule`, :meth:`~ClubSite.cancel` (the row disappears),
@@ -15,65 +17,30 @@ longer match), :meth:`~ClubSite.serve_errors`, :meth:`~ClubSite.timeouts`,
 link, not the site's business. Every request is traced as ``request.served``.
 
 The sample files ``fixtures/pages/kaagent-2025-26.{html,ics}``, ``positional-2025-26.html`` and
-``day-cards-2025-26.html`` are this module's renderings of an invented 2025-26 season;
-:meth:`ClubSite.from_page` loads one back (with the selectors file next to it).
+``day-cards-2025-26.html`` are renderings of the invented season ``fixtures/seasons/kaagent-2025-26.toml``.
 """
 
 from __future__ import annotations
 
-import html as htmllib
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
 import httpx
 
-from system.decisions.fixtures import DEFAULT_CLUB, DEFAULT_TZ, read_fixtures_html, season_of
-from system.decisions.page_text import decode_page
-from system.decisions.selectors import Selectors
+from sim.models.club_pages import GARBLES, LAYOUTS, render_day_cards, render_html, render_ical, render_positional
+from sim.models.club_season import HOST, OPPONENTS, Game, game_uid, load_season, sample_season, season_name
+from system.decisions.localtime import DEFAULT_TZ
+
+# Names that lived here before the renderers and the season moved out; importers may keep using them.
+__all__ = ["FEED_PATH", "GARBLES", "HOST", "LAYOUTS", "OPPONENTS", "PAGE_PATH", "ClubSite", "Game",
+           "SiteTransport", "find_game", "game_uid", "load_season", "render_day_cards",
+           "render_html", "render_ical", "render_positional", "sample_season"]
 
 PAGE_PATH = "/kalender"
 FEED_PATH = "/kalender.ics"
-HOST = "www.kaagent.example"
-LAYOUTS = ("table", "cards", "positional", "day-cards")
-GARBLES = ("template", "truncated")
-
-_DAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
-_FR_DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_FR_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-              "novembre", "décembre")
-_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
-           "oktober", "november", "december")
-
-
-@dataclass(frozen=True)
-class Game:
-    """One game of the season as the club publishes it; ``kickoff`` in epoch seconds.
-
-    ``time_fixed=False`` shows the date with the time *nnb* (not yet known);
-    ``postponed`` shows *uitgesteld* in the time column and ``STATUS:CANCELLED`` in the feed.
-    """
-
-    home: str
-    away: str
-    kickoff: float
-    competition: str = "Jupiler Pro League"
-    location: str = ""
-    uid: str = ""
-    time_fixed: bool = True
-    postponed: bool = False
-
-    @property
-    def title(self) -> str:
-        return f"{self.home} - {self.away}"
-
-
-def game_uid(home: str, away: str, season: str, host: str = HOST) -> str:
-    """A stable feed UID for a pairing in a season (it survives reschedules)."""
-    slug = lambda s: "".join(c if c.isalnum() else "-" for c in s.lower()).strip("-")  # noqa: E731
-    return f"{season}-{slug(home)}-{slug(away)}@{host}"
 
 
 def _as_epoch(kickoff: float | datetime | str, tz: str) -> float:
@@ -84,166 +51,6 @@ def _as_epoch(kickoff: float | datetime | str, tz: str) -> float:
             kickoff = kickoff.replace(tzinfo=ZoneInfo(tz))
         return kickoff.timestamp()
     return float(kickoff)
-
-
-# -- rendering ---------------------------------------------------------------------------------
-
-def render_html(games: Iterable[Game], *, layout: str = "table", tz: str = DEFAULT_TZ,
-                title: str = "Kalender A-kern 2025-2026", garble: str | None = None) -> str:
-    """The fixtures page in one of :data:`LAYOUTS`: ``table`` (a row per game with classed cells, month
-    headers, times like ``20u30``), ``cards`` (a card per game, same cells), ``positional`` (an old table
-    without classes, date and kickoff in one cell) or ``day-cards`` (French day headers above cards that
-    hold the kickoff). ``garble`` breaks it as a CMS would (``template``, ``truncated``)."""
-    zone = ZoneInfo(tz)
-    ordered = sorted(games, key=lambda g: (g.kickoff, g.home, g.away))
-    if layout == "positional":
-        return _garbled(render_positional(ordered, zone, title, template=garble == "template"), garble, "</tr>")
-    if layout == "day-cards":
-        return _garbled(render_day_cards(ordered, zone, title, template=garble == "template"), garble, "</p></div>")
-    esc = htmllib.escape
-    out = ['<!DOCTYPE html>', '<html lang="nl">', '<head>', '<meta charset="utf-8">',
-           f'<title>{esc(title)} | KAA Gent</title>', '</head>', '<body>',
-           '<header><nav><a href="/">Home</a> <a href="/kalender">Kalender</a> <a href="/tickets">Tickets</a></nav></header>',
-           '<main>', f'<h1>{esc(title)}</h1>',
-           '<p class="info">Alle uren zijn Belgische uren. Wijzigingen voorbehouden.</p>']
-    if layout == "table":
-        out += ['<table class="kalender">', '<thead><tr><th>Datum</th><th>Uur</th><th>Competitie</th>'
-                '<th>Thuisploeg</th><th>Bezoekers</th><th>Stadion</th></tr></thead>', '<tbody>']
-    else:
-        out += ['<section class="match-list">']
-    month = None
-    for game in ordered:
-        local = datetime.fromtimestamp(game.kickoff, zone)
-        day = f"{_DAYS[local.weekday()]} {local:%d/%m/%Y}"
-        clock = "uitgesteld" if game.postponed else (f"{local.hour}u{local.minute:02d}" if game.time_fixed else "nnb")
-        if garble == "template":
-            day, clock = "{{ match.date|format }}", "{{ match.time }}"
-        cells = dict(datum=day, uur=clock, competitie=game.competition, thuis=game.home, uit=game.away,
-                     stadion=game.location)
-        if layout == "table":
-            if (local.year, local.month) != month:
-                month = (local.year, local.month)
-                out.append(f'<tr class="maand"><td colspan="6">{_MONTHS[local.month - 1].capitalize()} {local.year}</td></tr>')
-            row = "".join(f'<td class="{k}">{esc(v)}</td>' for k, v in cells.items())
-            out.append(f'<tr class="wedstrijd">{row}</tr>')
-        else:
-            body = "".join(f'<span class="match-{k}">{esc(v)}</span>' for k, v in cells.items())
-            out.append(f'<article class="match-card">{body}</article>')
-    out += ['</tbody>', '</table>'] if layout == "table" else ['</section>']
-    out += ['</main>', '<footer>KAA Gent (voorbeeldpagina, verzonnen gegevens)</footer>', '</body>', '</html>']
-    text = "\n".join(out) + "\n"
-    if garble == "truncated":  # the CMS stopped after a third of the rows: what is there is well formed
-        rows_end = text.rfind("</tr>" if layout == "table" else "</article>", 0, len(text) // 3)
-        text = text[: rows_end + 5] if rows_end >= 0 else text[: len(text) // 3]
-    return text
-
-
-def _garbled(text: str, garble: str | None, row_end: str) -> str:
-    if garble == "truncated":  # the CMS stopped after a third of the rows
-        end = text.rfind(row_end, 0, len(text) // 3)
-        return text[: end + len(row_end)] if end >= 0 else text[: len(text) // 3]
-    return text
-
-
-def _clock(game: Game, local: datetime, sep: str, postponed: str, pending: str) -> str:
-    if game.postponed:
-        return postponed
-    return f"{local.hour}{sep}{local.minute:02d}" if game.time_fixed else pending
-
-
-def render_positional(games: Iterable[Game], zone: ZoneInfo, title: str = "Wedstrijden", *,
-                      charset: str = "utf-8", template: bool = False) -> str:
-    """An old table layout: no classes, ``home | - | away | competition | dd/mm/yyyy 20u30``."""
-    esc = htmllib.escape
-    out = [f'<html><head><meta http-equiv="Content-Type" content="text/html; charset={charset}">',
-           f'<title>{esc(title)}</title></head><body>', f'<h2>{esc(title)}</h2>',
-           '<table id="wedstrijden" border="1" cellpadding="2">',
-           '<tr><th>Thuis</th><th></th><th>Bezoekers</th><th>Reeks</th><th>Datum / uur</th></tr>']
-    for game in games:
-        local = datetime.fromtimestamp(game.kickoff, zone)
-        kickoff = f"{local:%d/%m/%Y} {_clock(game, local, 'u', 'uitgesteld', 'nnb')}"
-        if template:
-            kickoff = "{{ match.date|format }} {{ match.time }}"
-        out.append(f"<tr><td>{esc(game.home)}</td><td>-</td><td>{esc(game.away)}</td>"
-                   f"<td>{esc(game.competition)}</td><td>{kickoff}</td></tr>")
-    out += ["</table>", "<p>Uren onder voorbehoud.</p>", "</body></html>"]
-    return "\n".join(out) + "\n"
-
-
-def render_day_cards(games: Iterable[Game], zone: ZoneInfo, title: str = "Calendrier", *,
-                     template: bool = False) -> str:
-    """Day headers in French (``samedi 2 août 2025``) above cards with the kickoff (``20h45``), the teams,
-    the competition and the ground."""
-    esc = htmllib.escape
-    out = ['<!DOCTYPE html>', '<html lang="fr"><head><meta charset="utf-8">', f'<title>{esc(title)}</title>',
-           '</head><body>', f'<h1>{esc(title)}</h1>', '<section class="programme">']
-    day = None
-    for game in games:
-        local = datetime.fromtimestamp(game.kickoff, zone)
-        if local.date() != day:
-            day = local.date()
-            header = f"{_FR_DAYS[local.weekday()]} {local.day} {_FR_MONTHS[local.month - 1]} {local.year}"
-            out.append(f'<h3 class="titre jour">{"{{ match.date|format }}" if template else header}</h3>')
-        clock = "{{ match.time }}" if template else _clock(game, local, "h", "reporté", "à déterminer")
-        out.append(f'<div class="kaart"><span class="heure">{clock}</span>'
-                   f'<div class="equipes"><span class="domicile">{esc(game.home)}</span> <em>contre</em> '
-                   f'<span class="visiteur">{esc(game.away)}</span></div>'
-                   f'<p class="competition">{esc(game.competition)}</p><p class="stade">{esc(game.location)}</p></div>')
-    out += ['</section>', '<footer>Données inventées</footer>', '</body></html>']
-    return "\n".join(out) + "\n"
-
-
-def render_ical(games: Iterable[Game], *, style: str = "tzid", tz: str = DEFAULT_TZ, host: str = HOST,
-                garble: str | None = None, name: str = "KAA Gent kalender") -> bytes:
-    """The feed: one VEVENT per game; ``style`` is ``tzid`` (with VTIMEZONE), ``utc`` or ``floating``."""
-    import icalendar
-
-    zone = ZoneInfo(tz)
-    ordered = sorted(games, key=lambda g: (g.kickoff, g.home, g.away))
-    cal = icalendar.Calendar()
-    cal.add("prodid", f"-//{host}//kalender//NL")
-    cal.add("version", "2.0")
-    cal.add("x-wr-calname", name)
-    if style == "tzid" and ordered:
-        first = datetime.fromtimestamp(ordered[0].kickoff, zone).date().replace(day=1)
-        last = datetime.fromtimestamp(ordered[-1].kickoff, zone).date() + timedelta(days=31)
-        cal.add_component(icalendar.Timezone.from_tzid(tz, first_date=first, last_date=last))
-    stamp = datetime(2025, 7, 1, tzinfo=timezone.utc)
-    for game in ordered:
-        local = datetime.fromtimestamp(game.kickoff, zone)
-        ev = icalendar.Event()
-        ev.add("uid", game.uid or game_uid(game.home, game.away, season_of(local.date()), host))
-        ev.add("dtstamp", stamp)
-        ev.add("summary", "{{ match.title }}" if garble == "template" else game.title)
-        if not game.time_fixed:
-            ev.add("dtstart", local.date())
-        elif style == "utc":
-            ev.add("dtstart", local.astimezone(timezone.utc))
-        elif style == "floating":
-            ev.add("dtstart", local.replace(tzinfo=None))
-        else:
-            ev.add("dtstart", local)
-        if game.location:
-            ev.add("location", game.location)
-        if game.competition:
-            ev.add("categories", [game.competition])
-        if game.postponed:
-            ev.add("status", "CANCELLED")
-        cal.add_component(ev)
-    data = cal.to_ical()
-    if garble == "truncated":
-        data = data[: len(data) // 3]
-    return data
-
-
-# -- the season on a page ---------------------------------------------------------------------------
-
-def read_season(path: str | Path, tz: str = DEFAULT_TZ, selectors: Selectors = Selectors()) -> list[Game]:
-    """Every game (home and away) of a saved fixtures page, as the site would serve it (``selectors``: where
-    the page's cells are, as for the controller)."""
-    fixtures = read_fixtures_html(decode_page(Path(path).read_bytes()), selectors, club=None, tz=tz)
-    return [Game(e.home, e.away, e.start, competition=e.competition, location=e.location,
-                 postponed=e.status != "scheduled") for e in fixtures.events]
 
 
 def find_game(games: list[Game], pair: str, competition: str | None = None, *, now: float | None = None) -> int | None:
@@ -284,12 +91,13 @@ class ClubSite:
     @staticmethod
     def _uid(game: Game, tz: str, host: str) -> str:
         day = datetime.fromtimestamp(game.kickoff, ZoneInfo(tz)).date()
-        return game_uid(game.home, game.away, season_of(day), host)
+        return game_uid(game.home, game.away, season_name(day), host)
 
     @classmethod
-    def from_page(cls, rt, path: str | Path, selectors: Selectors = Selectors(), **options) -> "ClubSite":
-        """A site serving the season found on a saved fixtures page (every game, home and away)."""
-        return cls(rt, read_season(path, options.get("tz", DEFAULT_TZ), selectors), **options)
+    def from_season(cls, rt, path: str | Path, **options) -> "ClubSite":
+        """A site serving the games of a season file (``fixtures/seasons/*.toml``); ``options`` as for the
+        constructor (``layout``, ``tz``, ``latency``, ``host``, ``ical_style``)."""
+        return cls(rt, load_season(path), **options)
 
     # -- addresses and rendering
     @property
@@ -429,53 +237,3 @@ class SiteTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(f"no route to {request.url.host} in the simulated world", request=request)
         return await self.site.serve(request)
 
-
-# -- the invented sample season ----------------------------------------------------------------
-
-OPPONENTS = (
-    "Club Brugge", "RSC Anderlecht", "Royal Antwerp FC", "KRC Genk", "Standard Luik",
-    "Union Saint-Gilloise", "Cercle Brugge", "KV Mechelen", "OH Leuven", "Sint-Truidense VV",
-    "Sporting Charleroi", "FCV Dender EH", "Zulte Waregem", "RAAL La Louvière", "KVC Westerlo",
-    "K Beerschot VA", "KV Kortrijk",
-)
-STADIUM = "Planet Group Arena"
-_CLUB_STADIUMS = {"Club Brugge": "Jan Breydelstadion", "Cercle Brugge": "Jan Breydelstadion",
-                  "RSC Anderlecht": "Lotto Park", "Royal Antwerp FC": "Bosuil", "KRC Genk": "Cegeka Arena",
-                  "Standard Luik": "Stade Maurice Dufrasne", "Union Saint-Gilloise": "Dudenpark",
-                  "KV Mechelen": "AFAS-stadion", "OH Leuven": "Den Dreef", "Sint-Truidense VV": "Stayen",
-                  "Sporting Charleroi": "Stade du Pays de Charleroi", "FCV Dender EH": "Van Roystadion",
-                  "Zulte Waregem": "Elindus Arena", "RAAL La Louvière": "Stade du Tivoli",
-                  "KVC Westerlo": "Het Kuipje", "K Beerschot VA": "Olympisch Stadion", "KV Kortrijk": "Guldensporenstadion"}
-
-
-def sample_season(club: str = DEFAULT_CLUB, tz: str = DEFAULT_TZ) -> list[Game]:
-    """An invented 34-round season, August 2025 to May 2026, 17 home games (deterministic).
-
-    Round dates are weekends with a winter break; home kickoffs on the last Sundays of
-    October 2025 and March 2026 exercise both DST changes.
-    """
-    zone = ZoneInfo(tz)
-    breaks = {date(2025, 9, 6), date(2025, 10, 11), date(2025, 11, 15), date(2025, 12, 27), date(2026, 1, 3),
-              date(2026, 3, 21)}  # international weekends and the winter break
-    rounds: list[date] = []
-    saturday = date(2025, 8, 2)
-    while len(rounds) < 2 * len(OPPONENTS):
-        if saturday not in breaks:
-            rounds.append(saturday)
-        saturday += timedelta(weeks=1)
-    dst_weekends = (date(2025, 10, 25), date(2026, 3, 28))
-    slots = (("za", 20, 45), ("zo", 13, 30), ("zo", 16, 0), ("zo", 18, 30), ("vr", 20, 45), ("za", 18, 15),
-             ("zo", 20, 30))
-    games: list[Game] = []
-    for n, saturday in enumerate(rounds):
-        m = n % len(OPPONENTS)
-        opponent = OPPONENTS[m]
-        at_home = (m % 2 == 0) if n < len(OPPONENTS) else (m % 2 == 1)  # each pairing once at home
-        day_name, hour, minute = slots[(n * 3) % len(slots)]
-        day = saturday + timedelta(days={"vr": -1, "za": 0, "zo": 1}[day_name])
-        if saturday in dst_weekends:
-            day, hour, minute = saturday + timedelta(days=1), 18, 30
-        kickoff = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).timestamp()
-        home, away = (club, opponent) if at_home else (opponent, club)
-        games.append(Game(home, away, kickoff, location=STADIUM if at_home else _CLUB_STADIUMS[opponent]))
-    return games

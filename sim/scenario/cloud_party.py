@@ -1,6 +1,6 @@
 """The cloud in the simulated world: the same app, store and services as ``hilsim cloud``, in process.
 
-Enabled by ``world: {controller: {fixtures: ..., cloud: {}}}`` (keys: ``sync_every``, ``poll_every``,
+Enabled by ``world: {controller: {season: ..., cloud: {}}}`` (keys: ``sync_every``, ``poll_every``,
 ``heartbeat_period``, ``job_timeout``). The controller reaches the cloud's HTTP API through httpx's ASGI
 transport *over the ``controller~internet`` link*, and its jobs through the broker model over the same
 link; the cloud's jobs service talks to the broker over ``cloud~broker``. Users act through the dashboard

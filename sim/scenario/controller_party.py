@@ -1,6 +1,6 @@
 """The match-day controller's part of the world: the club site, the internet, the cloud, power.
 
-Enabled by ``world: {controller: {fixtures: PAGE}}`` (with ``selectors: FILE`` and ``layout: NAME`` for
+Enabled by ``world: {controller: {season: FILE}}`` (with ``selectors: FILE`` and ``layout: NAME`` for
 a club page in another layout, read by the same selectors file as ``hilsim controller --selectors``). The controller (system code)
 reaches the club site and the cloud's push endpoint only over the
 ``controller~internet`` link; its SQLite store is its disk and survives power loss.
@@ -55,7 +55,7 @@ class ControllerPart:
         self.config = config
         self.link = world.link("controller", "internet", latency=0.02)
         assert self.link.name == self.LINK
-        self.site = ClubSite.from_page(self.rt, config.fixtures, config.page_selectors(), layout=config.layout)
+        self.site = ClubSite.from_season(self.rt, config.season, layout=config.layout)
         self.cloud = RecordingPushTarget(self.rt.child("cloud"))
         self.disk = Store(":memory:")  # survives power loss, as the SD card would
         self.controller: Controller | None = None

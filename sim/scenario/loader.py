@@ -22,7 +22,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from sim.models.club_site import LAYOUTS, Game, find_game, read_season
+from sim.models.club_season import load_season
+from sim.models.club_site import LAYOUTS, Game, find_game
 from sim.models.sensors import read_recording
 from sim.scenario import expect, faults
 from sim.scenario.controls import Backend
@@ -133,13 +134,13 @@ def _sensor(node: YamlValue) -> dict:
 
 
 def _controller(node: YamlValue) -> ControllerConfig:
-    body = node.keys("controller", {"fixtures": True, "format": False, "scrape_every": False, "push_every": False,
+    body = node.keys("controller", {"season": True, "format": False, "scrape_every": False, "push_every": False,
                                     "selectors": False, "layout": False, "cloud": False})
-    page = body["fixtures"].text("fixtures")
-    found = _find(page, node.ctx.file)
+    name = body["season"].text("season")
+    found = _find(name, node.ctx.file)
     if found is None:
-        raise body["fixtures"].error(f"no fixtures page {page!r} (looked in the current directory and next to "
-                                     "the scenario file)")
+        raise body["season"].error(f"no season file {name!r} (looked in the current directory and next to "
+                                   "the scenario file)")
     fmt = body["format"].text("format") if "format" in body else "html"
     if fmt not in ("html", "ical"):
         raise body["format"].error("format is 'html' (the fixtures page) or 'ical' (the feed)")
@@ -147,7 +148,7 @@ def _controller(node: YamlValue) -> ControllerConfig:
     if layout not in LAYOUTS:
         raise body["layout"].error(f"unknown layout {layout!r}; layouts are {', '.join(LAYOUTS)}")
     return ControllerConfig(
-        fixtures=str(found), format=fmt,
+        season=str(found), format=fmt,
         scrape_every=body["scrape_every"].duration("scrape_every") if "scrape_every" in body else 3600.0,
         push_every=body["push_every"].duration("push_every") if "push_every" in body else 300.0,
         cloud=_cloud(body["cloud"]) if "cloud" in body else None,
@@ -246,7 +247,7 @@ def check_controller(scenario: Scenario) -> None:
 
 def _check_calendar(scenario: Scenario, config: ControllerConfig) -> None:
     """Games changed on the timeline are on the club's page; users act on events that exist by then."""
-    games = read_season(config.fixtures, selectors=config.page_selectors())
+    games = load_season(config.season)
     titles = {g.title for g in games}  # what users can act on: games and the events they create
     for event in scenario.timeline:
         fault = event.fault
@@ -258,7 +259,7 @@ def _check_calendar(scenario: Scenario, config: ControllerConfig) -> None:
             known = sorted({g.title + (f" ({g.competition})" if fault.competition else "") for g in games})
             raise _refuse(scenario, event, f"no game {fault.pair!r}"
                           + (f" in {fault.competition!r}" if fault.competition else "")
-                          + f" on the club's page {Path(config.fixtures).name}; games: {', '.join(known)}")
+                          + f" in the club's season {Path(config.season).name}; games: {', '.join(known)}")
         if isinstance(fault, faults.UserAction) and fault.action == "create_event":
             titles.add(fault.title)
         elif isinstance(fault, faults.UserAction) and fault.action != "update_application" \

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from sim.models.club_site import LAYOUTS
-from system.decisions.selectors import Selectors, SelectorsFile
+from system.decisions.selectors import SelectorsFile
 
 
 @dataclass(frozen=True)
@@ -75,18 +75,14 @@ class CloudConfig:
 
 @dataclass(frozen=True)
 class ControllerConfig:
-    """``fixtures``: the saved page the club site serves its season from; ``selectors``: the selectors file
-    (the same as ``hilsim controller --selectors``) that reads it, for the site and the controller alike;
-    ``layout``: how the site renders the season (``sim.models.club_site.LAYOUTS``)."""
+    """``season``: the season file (``fixtures/seasons/*.toml``) the club site renders its pages from, the
+    world's truth; ``layout``: how the site renders it (``sim.models.club_site.LAYOUTS``); ``selectors``: the
+    selectors file (the same as ``hilsim controller --selectors``) the controller reads that layout with."""
 
-    fixtures: str
+    season: str
     format: str = "html"
     scrape_every: float = 3600.0
     push_every: float = 300.0
     cloud: CloudConfig | None = None
     selectors: SelectorsFile | None = None
     layout: str = LAYOUTS[0]
-
-    def page_selectors(self) -> Selectors:
-        """The selectors that read the club's page (the defaults without a selectors file)."""
-        return self.selectors.selectors if self.selectors is not None else Selectors()

@@ -1,5 +1,8 @@
 """The cloud service's SQLite store: users, devices, each device's mirror, jobs, metrics, alarms, logs.
 
+An adapter: the only place the cloud (:mod:`system.cloud`) keeps anything, and the only module of the
+cloud's code that uses ``sqlite3``; the app and the services above it see methods and plain values.
+
 The mirror is read-only for people: only its device writes it, by :meth:`CloudStore.apply_sync`
 (changes in outbox order, each applied once: the store keeps the last applied outbox position per
 device) or :meth:`CloudStore.replace_mirror` (a full resync). A mirror row is the merge of every
@@ -25,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from system.adapters.passwords import hash_password, verify_password
-from system.decisions.jobs_protocol import IN_PROGRESS, PENDING, QUEUED, TERMINAL, TIMED_OUT, CANCELED, Refusal, check_update
+from system.decisions.jobs_protocol import (CANCELED, IN_PROGRESS, PENDING, QUEUED, TERMINAL, TIMED_OUT, Refusal,
+                                            check_update, execution)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -80,9 +84,8 @@ class JobView:
 
     def execution(self) -> dict:
         """The job as the AWS IoT Jobs API shows a device its execution."""
-        return {"jobId": self.id, "thingName": self.device, "status": self.status, "jobDocument": self.document,
-                "queuedAt": self.created, "lastUpdatedAt": self.updated, "startedAt": self.started,
-                "versionNumber": self.version, "executionNumber": 1, "statusDetails": self.details}
+        return execution(self.id, self.device, self.status, self.document, self.created, self.updated, self.started,
+                         self.version, self.details)
 
 
 class CloudStore:
@@ -257,8 +260,9 @@ class CloudStore:
     def jobs(self, device: str, *, pending_only: bool = False) -> list[JobView]:
         """The device's jobs, pending ones first, then newest first."""
         rows = self.db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE device = ? ORDER BY "
-                               "CASE WHEN status IN ('QUEUED', 'IN_PROGRESS') THEN 0 ELSE 1 END, "
-                               "CASE WHEN status IN ('QUEUED', 'IN_PROGRESS') THEN seq ELSE -seq END", (device,))
+                               "CASE WHEN status IN (?, ?) THEN 0 ELSE 1 END, "
+                               "CASE WHEN status IN (?, ?) THEN seq ELSE -seq END",
+                               (device, QUEUED, IN_PROGRESS, QUEUED, IN_PROGRESS))
         found = [_job(r) for r in rows]
         return [j for j in found if j.status in PENDING] if pending_only else found
 
@@ -271,8 +275,8 @@ class CloudStore:
         """AWS ``start-next``: the job in progress (again), else the oldest queued one, now IN_PROGRESS."""
         with self._tx() as db:
             row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE device = ? AND status IN (?, ?) "
-                             "ORDER BY CASE status WHEN 'IN_PROGRESS' THEN 0 ELSE 1 END, seq LIMIT 1",
-                             (device, IN_PROGRESS, QUEUED)).fetchone()
+                             "ORDER BY CASE status WHEN ? THEN 0 ELSE 1 END, seq LIMIT 1",
+                             (device, IN_PROGRESS, QUEUED, IN_PROGRESS)).fetchone()
             if row is None:
                 return None
             job = _job(row)

@@ -1,10 +1,11 @@
 """The cloud side of jobs: the AWS IoT Jobs MQTT API served from the cloud store.
 
-Listens on ``<prefix>things/+/jobs/start-next`` and ``<prefix>things/+/jobs/+/update``, answers on
-their ``/accepted`` and ``/rejected`` topics with the shapes AWS IoT Core uses, publishes
-``notify-next`` when a job is queued for a device, and moves jobs in progress for longer than their
-timeout to TIMED_OUT every ``sweep_every`` seconds. The same code runs live (paho client) and in sim
-(the broker model), through the MQTT client port.
+Listens to every device's ``start-next`` and ``<jobId>/update`` requests, answers on their ``/accepted``
+and ``/rejected`` topics, publishes ``notify-next`` when a job is queued for a device, and moves jobs in
+progress for longer than their timeout to TIMED_OUT every ``sweep_every`` seconds. The topics, states
+and message shapes are :mod:`system.decisions.jobs_protocol`'s; the jobs themselves are kept by
+:class:`~system.adapters.cloud_store.CloudStore`. The same code runs live (paho client) and in sim (the
+broker model), through the MQTT client port.
 
 MQTT itself does not say which device sent a message: the broker's accounts and ACLs must keep a
 device to its own ``things/<name>/`` topics (AWS IoT Core does this with its policies).
@@ -17,10 +18,9 @@ from typing import Any
 
 from firmware.backoff import next_backoff
 from system.adapters.cloud_store import CloudStore
-from system.decisions.jobs_protocol import Refusal
+from system.decisions import jobs_protocol as jobs
+from system.decisions.jobs_protocol import DEFAULT_PREFIX, Refusal
 from system.errors import ConnectionLost
-
-DEFAULT_PREFIX = "$aws/"
 
 
 class JobsService:
@@ -36,65 +36,57 @@ class JobsService:
         self._outbox = rt.queue()  # devices to notify, filled by the HTTP side
 
     def notify(self, device: str) -> None:
-        """A job was queued for ``device``: publish its notify-next soon (called by the HTTP app)."""
+        """A job was queued for ``device``: publish its ``notify-next`` soon (the HTTP app's ``job_created``)."""
         self._outbox.put_nowait(device)
-
-    def _topic(self, device: str, tail: str) -> str:
-        return f"{self.prefix}things/{device}/jobs/{tail}"
 
     async def _send(self, topic: str, body: dict) -> None:
         await self.mqtt.publish(topic, json.dumps(body, sort_keys=True), qos=1)
 
     async def notify_next(self, device: str) -> None:
         pending = self.store.jobs(device, pending_only=True)
-        body: dict = {"timestamp": self.rt.now()}
-        if pending:
-            job = pending[0]
-            body["execution"] = {k: v for k, v in job.execution().items() if k != "statusDetails"}
-        await self._send(self._topic(device, "notify-next"), body)
+        body = jobs.notify_next_message(pending[0].execution() if pending else None, self.rt.now())
+        await self._send(jobs.ThingTopics.of(self.prefix, device).notify_next, body)
 
     async def handle(self, topic: str, payload: bytes) -> None:
         """One request from a device."""
-        if not topic.startswith(f"{self.prefix}things/"):
-            return
-        parts = topic[len(self.prefix):].split("/")
-        # things/<device>/jobs/start-next  |  things/<device>/jobs/<job>/update
-        if len(parts) < 4 or parts[2] != "jobs" or parts[-1] in ("accepted", "rejected"):
-            return
-        device = parts[1]
-        if device not in self.store.devices():
+        request = jobs.parse_request(self.prefix, topic)
+        if request is None or request.thing not in self.store.devices():
             return
         try:
             body = json.loads(payload) if payload else {}
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            await self._send(topic + "/rejected", {"code": "InvalidRequest", "timestamp": self.rt.now(),
-                                                   "message": "the payload must be a JSON object"})
+            await self._send(jobs.reply(topic, False), jobs.rejected(
+                "InvalidRequest", "the payload must be a JSON object", self.rt.now(), {}))
             return
-        token = {"clientToken": body["clientToken"]} if isinstance(body.get("clientToken"), str) else {}
+        if request.action == jobs.START_NEXT:
+            await self._start_next(topic, request.thing, jobs.client_token(body))
+        else:
+            await self._update(topic, request, body)
+
+    async def _start_next(self, topic: str, device: str, token: dict) -> None:
         now = self.rt.now()
-        if len(parts) == 4 and parts[3] == "start-next":
-            job = self.store.start_next(device, now)
-            answer: dict = {"timestamp": now, **token}
-            if job is not None:
-                answer["execution"] = job.execution()
-                self.rt.trace("job.started", device=device, job=job.id, version=job.version)
-            await self._send(topic + "/accepted", answer)
-        elif len(parts) == 5 and parts[4] == "update":
-            job_id = parts[3]
-            done = self.store.update_job(device, job_id, body.get("status"), body.get("statusDetails"),
-                                         body.get("expectedVersion"), now)
-            if isinstance(done, Refusal):
-                self.rt.trace("job.update_refused", device=device, job=job_id, code=done.reason)
-                await self._send(topic + "/rejected", {"code": done.reason, "message": done.detail, "timestamp": now,
-                                                       **token})
-                return
-            self.rt.trace("job.updated", device=device, job=job_id, status=done.status, version=done.version)
-            await self._send(topic + "/accepted", {"executionState": {
-                "status": done.status, "statusDetails": done.details, "versionNumber": done.version},
-                "timestamp": now, **token})
-            await self.notify_next(device)
+        job = self.store.start_next(device, now)
+        if job is not None:
+            self.rt.trace("job.started", device=device, job=job.id, version=job.version)
+        await self._send(jobs.reply(topic, True),
+                         jobs.start_next_accepted(job.execution() if job is not None else None, now, token))
+
+    async def _update(self, topic: str, request: jobs.JobsRequest, body: dict) -> None:
+        now = self.rt.now()
+        token = jobs.client_token(body)
+        device, job_id = request.thing, request.job_id
+        done = self.store.update_job(device, job_id, body.get("status"), body.get("statusDetails"),
+                                     body.get("expectedVersion"), now)
+        if isinstance(done, Refusal):
+            self.rt.trace("job.update_refused", device=device, job=job_id, code=done.reason)
+            await self._send(jobs.reply(topic, False), jobs.rejected(done.reason, done.detail, now, token))
+            return
+        self.rt.trace("job.updated", device=device, job=job_id, status=done.status, version=done.version)
+        await self._send(jobs.reply(topic, True), jobs.update_accepted(done.status, done.details, done.version,
+                                                                        now, token))
+        await self.notify_next(device)
 
     async def sweep(self) -> None:
         """Time out jobs in progress for too long; the devices hear of their next job."""
@@ -124,8 +116,8 @@ class JobsService:
                 notifier = None
                 try:
                     await self.mqtt.connect()
-                    await self.mqtt.subscribe(f"{self.prefix}things/+/jobs/start-next", 1)
-                    await self.mqtt.subscribe(f"{self.prefix}things/+/jobs/+/update", 1)
+                    for topic_filter in jobs.cloud_filters(self.prefix):
+                        await self.mqtt.subscribe(topic_filter, 1)
                     self.rt.trace("jobs.serving")
                     attempt = 0
                     notifier = self.rt.spawn(self._notifier(), "cloud/jobs-notify")

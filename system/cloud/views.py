@@ -2,15 +2,17 @@
 
 The mirror holds the device's events, policies, extra alerts, snoozes and alert log as the
 device's outbox wrote them; :func:`upcoming` plans the alerts with the same pure function the
-device's scheduler uses (:func:`system.decisions.alerts.alerts_for`), so the dashboard and the
-light agree on which alerts exist. Kinds without a stored policy use the default policies.
+device's scheduler uses (:func:`system.decisions.alerts.alerts_for`), and asks the device's own rule
+whether each is lit or snoozed (:func:`~system.decisions.alerts.is_lit`,
+:func:`~system.decisions.alerts.snoozed_until`), so the dashboard and the light agree. Kinds without a
+stored policy use the default policies. Plain data in, plain data out: no store, no HTTP.
 """
 
 from __future__ import annotations
 
 from typing import Mapping
 
-from system.decisions.alerts import DEFAULT_POLICIES, Snooze, alerts_for
+from system.decisions.alerts import DEFAULT_POLICIES, Snooze, alerts_for, is_lit, snoozed_until
 from system.decisions.events import AlertRule, Event, SCHEDULED
 
 _EVENT_FIELDS = tuple(Event.__dataclass_fields__)
@@ -44,14 +46,12 @@ def upcoming(mirror: Mapping[str, Mapping[str, dict]], now: float) -> list[dict]
     for event in sorted(events, key=lambda e: (e.start, e.key)):
         mine = []
         for alert in (a for a in alerts if a.event_key == event.key):
-            covering = [s for s in snoozes if s.alert_id == alert.id and s.until > max(now, alert.at)
-                        and s.since < alert.until]
+            own = [s for s in snoozes if s.alert_id == alert.id]
+            until = snoozed_until(alert, own, now)
             entry = log.get((alert.id, alert.at))
             mine.append({"id": alert.id, "at": alert.at, "until": alert.until, "duration": alert.duration,
-                         "origin": alert.origin, "snoozed": bool(covering),
-                         "snoozed_until": max((s.until for s in covering), default=None),
-                         "outcome": entry["outcome"] if entry else None,
-                         "lit": alert.at <= now < alert.until and not covering})
+                         "origin": alert.origin, "snoozed": until is not None, "snoozed_until": until,
+                         "outcome": entry["outcome"] if entry else None, "lit": is_lit(alert, own, now)})
         out.append({"key": event.key, "title": event.title, "start": event.start, "kind": event.kind,
                     "status": event.status, "cancelled": event.status != SCHEDULED, "alerts": mine})
     return out

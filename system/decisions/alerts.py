@@ -11,7 +11,11 @@ loop around :func:`plan_alerts`. Rules, in one place:
   the fired log is keyed by ``(id, at)`` so a moved alert fires again at its new time.
 - A snooze ``[since, until)`` darkens its alert inside that interval only; snoozing
   "until the next alert" is a snooze to the end of this alert's window.
-- An alert is lit at ``t`` when ``at <= t < at + duration`` and no snooze covers ``t``.
+- An alert is *snoozed* at ``t`` when a snooze covers ``max(t, at)`` inside its window (``t``
+  itself, or the alert's start while it is still ahead), until the latest end of those snoozes
+  (:func:`snoozed_until`); an alert whose window closed is not snoozed, it is over.
+- An alert is lit at ``t`` when ``at <= t < at + duration`` and it is not snoozed at ``t``
+  (:func:`is_lit`). The device's light, the dashboard and the console all ask these two.
   It *fires* (once per ``(id, at)``) the first time it is lit while the controller
   runs: one whose time passed while the controller was off fires on start-up only if
   its window is still open; once its window has closed unfired it is *skipped*.
@@ -106,11 +110,17 @@ def _by_alert(snoozes: Iterable[Snooze]) -> dict[str, list[Snooze]]:
     return grouped
 
 
+def snoozed_until(alert: Alert, snoozes: Sequence[Snooze], t: float) -> float | None:
+    """Until when ``alert`` is snoozed as of ``t`` (None: it is not; ``snoozes`` are this alert's)."""
+    moment = max(t, alert.at)
+    if moment >= alert.until:
+        return None
+    return max((s.until for s in snoozes if s.since <= moment < s.until), default=None)
+
+
 def is_lit(alert: Alert, snoozes: Sequence[Snooze], t: float) -> bool:
     """Whether ``alert`` holds the light on at ``t`` (``snoozes`` are this alert's)."""
-    if not alert.at <= t < alert.until:
-        return False
-    return not any(s.since <= t < s.until for s in snoozes)
+    return alert.at <= t < alert.until and snoozed_until(alert, snoozes, t) is None
 
 
 def lit_alerts(alerts: Iterable[Alert], snoozes: Iterable[Snooze], t: float) -> list[Alert]:

@@ -1,6 +1,20 @@
-"""Cloud jobs: what a job document may say, and how a job execution's state may move.
+"""The AWS IoT Jobs protocol, in one place: its topics, job states, document shapes and rules.
 
-Rules, in one place:
+Used by both ends: the cloud (:mod:`system.cloud.jobs_api`) and the device (:mod:`system.services.job_agent`);
+nothing else spells a Jobs topic. Topics (``prefix`` is :data:`DEFAULT_PREFIX`, ``$aws/``, for AWS IoT
+Core; a local broker that reserves ``$`` topics gets another, e.g. ``hil/``), for thing ``T``::
+
+    <prefix>things/T/jobs/notify-next               cloud -> device: the next pending job changed
+    <prefix>things/T/jobs/start-next                device -> cloud: give me the next job, IN_PROGRESS
+    <prefix>things/T/jobs/start-next/accepted       {"execution": {...}} (no "execution": nothing pending)
+    <prefix>things/T/jobs/start-next/rejected       {"code": ..., "message": ...}
+    <prefix>things/T/jobs/<jobId>/update            device -> cloud: {"status", "statusDetails", "expectedVersion"}
+    <prefix>things/T/jobs/<jobId>/update/accepted   {"executionState": {...}}   (/rejected: {"code", "message"})
+
+:class:`ThingTopics` names one thing's topics (the device's side); :func:`cloud_filters` and
+:func:`parse_request` are the cloud's side. Every request may carry a ``clientToken``, echoed in its reply.
+
+Rules:
 
 - A job document is a JSON object with an ``operation`` and that operation's fields
   (:data:`OPERATIONS`). Anything else (an unknown operation, a missing field, a field of
@@ -20,6 +34,10 @@ For example::
     'snoozeAlert'
     >>> validate_job({"operation": "reboot"}).reason
     'unknown_operation'
+    >>> ThingTopics.of("$aws/", "pi").update("pi-1")
+    '$aws/things/pi/jobs/pi-1/update'
+    >>> parse_request("$aws/", "$aws/things/pi/jobs/pi-1/update")
+    JobsRequest(thing='pi', action='update', job_id='pi-1')
 """
 
 from __future__ import annotations
@@ -28,6 +46,13 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Any, Collection, Mapping
+
+DEFAULT_PREFIX = "$aws/"
+NOTIFY_NEXT = "notify-next"
+START_NEXT = "start-next"
+UPDATE = "update"
+ACCEPTED = "accepted"
+REJECTED_REPLY = "rejected"
 
 QUEUED = "QUEUED"
 IN_PROGRESS = "IN_PROGRESS"
@@ -167,3 +192,134 @@ def check_update(status: str, version: int, new_status: Any, expected_version: A
     if new_status not in TRANSITIONS[status]:
         return Refusal("InvalidStateTransition", f"{status} -> {new_status}")
     return None
+
+
+# -- topics ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThingTopics:
+    """The Jobs topics of one thing (see the table above)."""
+
+    base: str  # <prefix>things/<thing>/jobs
+
+    @classmethod
+    def of(cls, prefix: str, thing: str) -> "ThingTopics":
+        return cls(f"{prefix}things/{thing}/jobs")
+
+    @property
+    def notify_next(self) -> str:
+        return f"{self.base}/{NOTIFY_NEXT}"
+
+    @property
+    def start_next(self) -> str:
+        return f"{self.base}/{START_NEXT}"
+
+    @property
+    def start_accepted(self) -> str:
+        return reply(self.start_next, True)
+
+    @property
+    def start_rejected(self) -> str:
+        return reply(self.start_next, False)
+
+    @property
+    def update_replies(self) -> str:
+        """The filter matching every ``<jobId>/update/accepted`` and ``/rejected`` of this thing."""
+        return f"{self.base}/+/{UPDATE}/+"
+
+    def update(self, job_id: str) -> str:
+        return f"{self.base}/{job_id}/{UPDATE}"
+
+    def update_reply(self, topic: str) -> str | None:
+        """``accepted`` or ``rejected`` when ``topic`` answers one of this thing's updates, else None."""
+        head, _, last = topic.rpartition("/")
+        if last in (ACCEPTED, REJECTED_REPLY) and head.startswith(self.base + "/") and head.endswith("/" + UPDATE):
+            return last
+        return None
+
+
+def reply(topic: str, accepted: bool) -> str:
+    """The topic answering a request sent on ``topic``."""
+    return f"{topic}/{ACCEPTED if accepted else REJECTED_REPLY}"
+
+
+def cloud_filters(prefix: str) -> tuple[str, str]:
+    """What the cloud subscribes to: every thing's ``start-next`` and ``<jobId>/update``."""
+    return f"{prefix}things/+/jobs/{START_NEXT}", f"{prefix}things/+/jobs/+/{UPDATE}"
+
+
+@dataclass(frozen=True)
+class JobsRequest:
+    """A device's request: ``action`` is ``start-next`` or ``update`` (then of job ``job_id``)."""
+
+    thing: str
+    action: str
+    job_id: str | None = None
+
+
+def parse_request(prefix: str, topic: str) -> JobsRequest | None:
+    """The request ``topic`` carries, or None when it is not one (a reply, another API, another prefix)."""
+    if not topic.startswith(f"{prefix}things/"):
+        return None
+    parts = topic[len(prefix):].split("/")
+    if len(parts) == 4 and parts[2] == "jobs" and parts[3] == START_NEXT:
+        return JobsRequest(parts[1], START_NEXT)
+    if len(parts) == 5 and parts[2] == "jobs" and parts[4] == UPDATE:
+        return JobsRequest(parts[1], UPDATE, parts[3])
+    return None
+
+
+# -- documents --------------------------------------------------------------------------------------
+
+
+def execution(job_id: str, thing: str, status: str, document: dict, queued_at: float, updated_at: float,
+              started_at: float | None, version: int, details: dict) -> dict:
+    """A job as the Jobs API shows a device its execution."""
+    return {"jobId": job_id, "thingName": thing, "status": status, "jobDocument": document,
+            "queuedAt": queued_at, "lastUpdatedAt": updated_at, "startedAt": started_at,
+            "versionNumber": version, "executionNumber": 1, "statusDetails": details}
+
+
+def notify_next_message(pending: dict | None, now: float) -> dict:
+    """``notify-next``: the next pending execution (without its status details), or none."""
+    body: dict = {"timestamp": now}
+    if pending is not None:
+        body["execution"] = {k: v for k, v in pending.items() if k != "statusDetails"}
+    return body
+
+
+def start_next_request(client_token: str) -> dict:
+    return {"clientToken": client_token}
+
+
+def start_next_accepted(started: dict | None, now: float, token: dict) -> dict:
+    """The answer to ``start-next``: the execution now in progress, or no ``execution`` (nothing pending)."""
+    answer: dict = {"timestamp": now, **token}
+    if started is not None:
+        answer["execution"] = started
+    return answer
+
+
+def update_request(status: str, details: Mapping[str, Any], client_token: str, version: Any) -> dict:
+    """A device's ``<jobId>/update``: the new status, its details as text, and the version it saw."""
+    body: dict = {"status": status, "statusDetails": {k: str(v) for k, v in details.items()},
+                  "clientToken": client_token}
+    if isinstance(version, int):
+        body["expectedVersion"] = version
+    return body
+
+
+def update_accepted(status: str, details: dict, version: int, now: float, token: dict) -> dict:
+    return {"executionState": {"status": status, "statusDetails": details, "versionNumber": version},
+            "timestamp": now, **token}
+
+
+def rejected(code: str, message: str, now: float, token: dict) -> dict:
+    """A ``/rejected`` answer: ``code`` is the Jobs API's (``InvalidRequest``, ``VersionMismatch``, ...)."""
+    return {"code": code, "message": message, "timestamp": now, **token}
+
+
+def client_token(body: Mapping[str, Any]) -> dict:
+    """The request's ``clientToken`` to echo in the answer (empty when it sent none)."""
+    return {"clientToken": body["clientToken"]} if isinstance(body.get("clientToken"), str) else {}

@@ -14,7 +14,8 @@ import httpx
 from system.decisions.alerts import DEFAULT_POLICIES
 from system.errors import ConfigError
 from system.services.cloud_push import CloudMetricsTarget, CountBoth, LogShipper
-from system.services.job_agent import DEFAULT_PREFIX, JobAgent
+from system.decisions.jobs_protocol import DEFAULT_PREFIX
+from system.services.job_agent import JobAgent
 from system.services.metrics import Metrics, MetricsCollector, PERIOD
 from system.services.relay import LightPattern, RelayDriver
 from system.services.scheduler import Scheduler

@@ -1,14 +1,7 @@
 """The device side of cloud jobs: the AWS IoT Jobs MQTT API, each job executed at most once.
 
-Topics (``prefix`` is ``$aws/`` for AWS IoT Core; a local broker that reserves ``$`` topics gets
-another, e.g. ``hil/``), for thing ``T``::
-
-    <prefix>things/T/jobs/notify-next               cloud -> device: the next pending job changed
-    <prefix>things/T/jobs/start-next                device -> cloud: give me the next job, IN_PROGRESS
-    <prefix>things/T/jobs/start-next/accepted       {"execution": {...}} (no "execution": nothing pending)
-    <prefix>things/T/jobs/start-next/rejected       {"code": ..., "message": ...}
-    <prefix>things/T/jobs/<jobId>/update            device -> cloud: {"status", "statusDetails", "expectedVersion"}
-    <prefix>things/T/jobs/<jobId>/update/accepted   /rejected
+Its topics, states and message shapes are :mod:`system.decisions.jobs_protocol`'s (``prefix`` is
+``$aws/`` for AWS IoT Core; a local broker that reserves ``$`` topics gets another, e.g. ``hil/``).
 
 The agent asks for the next job every ``poll_every`` seconds while connected and whenever
 ``notify-next`` arrives. A job is checked (:func:`system.decisions.jobs_protocol.validate_job` against the
@@ -29,22 +22,15 @@ from typing import Any, Callable
 
 from firmware.backoff import next_backoff
 from system.decisions.alerts import alert_id
-from system.decisions.jobs_protocol import FAILED, IN_PROGRESS, REJECTED, SUCCEEDED, TERMINAL, Command, Refusal, validate_job
+from system.decisions import jobs_protocol as jobs
+from system.decisions.jobs_protocol import (DEFAULT_PREFIX, FAILED, IN_PROGRESS, REJECTED, SUCCEEDED, TERMINAL,
+                                            Command, Refusal, validate_job)
 from system.errors import ConnectionLost, RefusedInput
 from system.mqtt.port import MqttPort
 from system.ports import JobStore
 
-DEFAULT_PREFIX = "$aws/"
 # The store's job states as the Jobs API names them ("queued": an update installed, its restart under way).
 _STATUS = {"succeeded": SUCCEEDED, "failed": FAILED, "rejected": REJECTED, "queued": IN_PROGRESS}
-
-
-def topics(prefix: str, thing: str) -> dict[str, str]:
-    """The Jobs topics of ``thing`` (``update`` and its replies carry ``{job}``)."""
-    base = f"{prefix}things/{thing}/jobs"
-    return {"notify_next": f"{base}/notify-next", "start_next": f"{base}/start-next",
-            "start_accepted": f"{base}/start-next/accepted", "start_rejected": f"{base}/start-next/rejected",
-            "update": base + "/{job}/update", "update_replies": f"{base}/+/update/+", "base": base}
 
 
 class JobAgent:
@@ -63,7 +49,7 @@ class JobAgent:
         self.thing = thing
         self.store = store
         self.scheduler = scheduler
-        self.topics = topics(prefix, thing)
+        self.topics = jobs.ThingTopics.of(prefix, thing)
         self.poll_every = poll_every
         self.updater = updater
         self.on_done = on_done or (lambda: None)
@@ -163,14 +149,12 @@ class JobAgent:
         return f"{self.thing}-{self._token}"
 
     async def _start_next(self) -> None:
-        await self.mqtt.publish(self.topics["start_next"], json.dumps({"clientToken": self._client_token()}), qos=1)
+        body = jobs.start_next_request(self._client_token())
+        await self.mqtt.publish(self.topics.start_next, json.dumps(body), qos=1)
 
     async def _report(self, job_id: str, status: str, details: dict, version: Any) -> None:
-        body = {"status": status, "statusDetails": {k: str(v) for k, v in details.items()},
-                "clientToken": self._client_token()}
-        if isinstance(version, int):
-            body["expectedVersion"] = version
-        await self.mqtt.publish(self.topics["update"].format(job=job_id), json.dumps(body), qos=1)
+        body = jobs.update_request(status, details, self._client_token(), version)
+        await self.mqtt.publish(self.topics.update(job_id), json.dumps(body), qos=1)
         self.rt.trace("job.reported", job=job_id, status=status)
 
     async def report_pending(self) -> None:
@@ -199,10 +183,11 @@ class JobAgent:
         if not isinstance(body, dict):
             return
         topic = msg.topic
-        if topic == self.topics["notify_next"]:
+        reply = self.topics.update_reply(topic)
+        if topic == self.topics.notify_next:
             if body.get("execution"):
                 await self._start_next()
-        elif topic == self.topics["start_accepted"]:
+        elif topic == self.topics.start_accepted:
             execution = body.get("execution")
             if isinstance(execution, dict):
                 status, details, restart = await self.run_job(execution)
@@ -210,11 +195,11 @@ class JobAgent:
                 self.on_done()
                 if restart:
                     self.updater.restart()
-        elif topic.endswith("/update/accepted"):
+        elif reply == jobs.ACCEPTED:
             state = body.get("executionState")
             if isinstance(state, dict) and state.get("status") in TERMINAL:
                 await self._start_next()  # that one is settled: ask for the next (one in progress stays ours)
-        elif topic.endswith("/update/rejected") or topic == self.topics["start_rejected"]:
+        elif reply == jobs.REJECTED_REPLY or topic == self.topics.start_rejected:
             self.rt.trace("job.update_refused", topic=topic, code=str(body.get("code")),
                           message=str(body.get("message"))[:200])
 
@@ -224,8 +209,8 @@ class JobAgent:
         while True:
             try:
                 await self.mqtt.connect()
-                for topic in (self.topics["notify_next"], self.topics["start_accepted"], self.topics["start_rejected"],
-                              self.topics["update_replies"]):
+                for topic in (self.topics.notify_next, self.topics.start_accepted, self.topics.start_rejected,
+                              self.topics.update_replies):
                     await self.mqtt.subscribe(topic, 1)
                 self.rt.trace("jobs.connected")
                 attempt = 0

@@ -1,0 +1,209 @@
+"""The dashboard API (``/api/me``, ``/api/devices/...``): what a logged-in user reads and the jobs they queue.
+
+Every handler first checks the session (:func:`system.cloud.auth.user_of`; a state-changing one the
+CSRF token too), then the device in the path (404 if unknown). Reads come from the store
+(:mod:`system.adapters.cloud_store`) and :func:`system.cloud.views.upcoming`; a job document is checked
+by :func:`system.decisions.jobs_protocol.validate_job` before it is queued. Trace: ``job.queued``,
+``job.refused``, ``job.canceled``.
+
+How a dashboard snooze reaches the relay, one hand-over per arrow::
+
+    POST /api/devices/<device>/jobs {"operation": "snoozeAlert", "local_alert_id": ...}
+    -> system.cloud.dashboard_api.create_job             session, CSRF, validate_job
+    -> system.adapters.cloud_store.CloudStore.create_job  QUEUED (trace job.queued)
+    -> system.cloud.jobs_api.JobsService.notify           the app's job_created(device): onto its outbox
+    -> JobsService.notify_next                            publishes notify-next (topics: jobs_protocol)
+    -> MQTT broker
+    -> system.services.job_agent.JobAgent.handle          notify-next: publishes start-next
+    -> JobsService.handle -> CloudStore.start_next        IN_PROGRESS; publishes start-next/accepted
+    -> JobAgent.handle -> JobAgent.run_job -> JobAgent.execute
+                                                          validate_job against the device's own plan
+    -> system.services.scheduler.Scheduler.snooze         in one Store.atomic() with the job's id
+    -> system.adapters.controller_store.Store.add_snooze  committed; listeners run: Scheduler.changed
+    -> Scheduler.run -> Scheduler.step                    plan_alerts/is_lit: nothing lit
+    -> system.services.relay.RelayDriver.off              set(False): the driver's loop wakes
+    -> RelayDriver.run -> backend.off()                   GpiodRelay.off live, SimRelay.off in sim
+
+(then ``JobAgent._report`` publishes ``<jobId>/update`` SUCCEEDED and ``JobsService.handle`` stores it
+with ``CloudStore.update_job``). Each hop is the protocol's or a layer's own: the outbox lets the HTTP
+answer go out without waiting for the broker, and start-next is how AWS IoT Jobs hands a job over.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from system.cloud.auth import user_of
+from system.cloud.handling import handler, json_body, known_device, number, parts, refuse
+from system.cloud.views import upcoming
+from system.decisions.jobs_protocol import Refusal, validate_job
+
+
+async def me(request: Request) -> Response:
+    """---
+    summary: The logged-in user and the CSRF token for state-changing requests.
+    security: [{session: []}]
+    responses: {200: {description: user}, 401: {description: not logged in}}
+    """
+    return JSONResponse({"user": user_of(request), "csrf": request.session.get("csrf")})
+
+
+async def devices(request: Request) -> Response:
+    """---
+    summary: The registered devices.
+    security: [{session: []}]
+    responses: {200: {description: device names}, 401: {description: not logged in}}
+    """
+    user_of(request)
+    return JSONResponse({"devices": parts(request).store.devices()})
+
+
+async def events(request: Request) -> Response:
+    """---
+    summary: Upcoming events of a device with their alerts (from the mirror).
+    security: [{session: []}]
+    responses: {200: {description: events}, 401: {description: not logged in}}
+    """
+    user_of(request)
+    device = known_device(request)
+    cloud = parts(request)
+    return JSONResponse({"now": cloud.rt.now(), "events": upcoming(cloud.store.mirror(device), cloud.rt.now())})
+
+
+async def list_jobs(request: Request) -> Response:
+    """---
+    summary: A device's jobs, pending first, each with its history.
+    security: [{session: []}]
+    responses: {200: {description: jobs}, 401: {description: not logged in}}
+    """
+    user_of(request)
+    device = known_device(request)
+    store = parts(request).store
+    jobs = store.jobs(device)[:200]
+    return JSONResponse({"jobs": [{**_job_json(j), "history": store.history(j.id)} for j in jobs]})
+
+
+async def create_job(request: Request) -> Response:
+    """---
+    summary: Queue a job for a device (snoozeAlert, updateAlert, createEvent, createAlert, updateApplication).
+    security: [{session: []}]
+    requestBody: {content: {application/json: {schema: {type: object}}}}
+    responses: {201: {description: queued}, 400: {description: refused document}, 401: {description: not logged in}, 403: {description: CSRF}}
+    """
+    user = user_of(request, write=True)
+    device = known_device(request)
+    body = await json_body(request)
+    cloud = parts(request)
+    verdict = validate_job(body)
+    if isinstance(verdict, Refusal):
+        cloud.rt.trace("job.refused", device=device, reason=verdict.reason)
+        return refuse(400, verdict.reason, verdict.detail)
+    document = {"operation": verdict.operation, **verdict.fields}
+    job = cloud.store.create_job(device, document, cloud.rt.now(), timeout=cloud.settings.job_timeout,
+                                 created_by=user)
+    cloud.rt.trace("job.queued", device=device, job=job.id, operation=verdict.operation, by=user)
+    cloud.job_created(device)
+    return JSONResponse(_job_json(job), status_code=201)
+
+
+async def cancel_job(request: Request) -> Response:
+    """---
+    summary: Cancel a pending job.
+    security: [{session: []}]
+    responses: {200: {description: canceled}, 409: {description: already finished}, 401: {description: not logged in}}
+    """
+    user = user_of(request, write=True)
+    device = known_device(request)
+    cloud = parts(request)
+    done = cloud.store.cancel_job(device, request.path_params["job_id"], cloud.rt.now(), user)
+    if isinstance(done, Refusal):
+        return refuse(404 if done.reason == "ResourceNotFound" else 409, done.reason, done.detail)
+    cloud.rt.trace("job.canceled", device=device, job=done.id, by=user)
+    return JSONResponse(_job_json(done))
+
+
+async def metrics(request: Request) -> Response:
+    """---
+    summary: The device's pushed counters and heartbeat over time.
+    security: [{session: []}]
+    responses: {200: {description: samples}, 401: {description: not logged in}}
+    """
+    user_of(request)
+    device = known_device(request)
+    since = number(request.query_params.get("since"), 0.0)
+    store = parts(request).store
+    return JSONResponse({"samples": store.metrics(device, since), "last_heartbeat": store.last_heartbeat(device)})
+
+
+async def alarm(request: Request) -> Response:
+    """---
+    summary: The heartbeat alarm's state and history.
+    security: [{session: []}]
+    responses: {200: {description: alarm}, 401: {description: not logged in}}
+    """
+    user_of(request)
+    return JSONResponse(parts(request).store.alarm(known_device(request)))
+
+
+async def status(request: Request) -> Response:
+    """---
+    summary: Last sync, mirror lag (changes and seconds), last heartbeat, alarm.
+    security: [{session: []}]
+    responses: {200: {description: status}, 401: {description: not logged in}}
+    """
+    user_of(request)
+    device = known_device(request)
+    cloud = parts(request)
+    state = cloud.store.sync_state(device)
+    now = cloud.rt.now()
+    return JSONResponse({**state, "now": now, "since_sync": None if state["at"] is None else now - state["at"],
+                         "last_heartbeat": cloud.store.last_heartbeat(device),
+                         "alarm": cloud.store.alarm(device)["raised"]})
+
+
+async def logs(request: Request) -> Response:
+    """---
+    summary: The device's log and trace lines, newest first; filter by time (since, until) and kind.
+    security: [{session: []}]
+    responses: {200: {description: lines}, 401: {description: not logged in}}
+    """
+    user_of(request)
+    device = known_device(request)
+    q = request.query_params
+    return JSONResponse(parts(request).store.logs(device, number(q.get("since"), 0.0),
+                                                  number(q.get("until"), float("inf")), q.get("kind") or None))
+
+
+async def mirror(request: Request) -> Response:
+    """---
+    summary: The raw mirror of a device's store.
+    security: [{session: []}]
+    responses: {200: {description: mirror}, 401: {description: not logged in}}
+    """
+    user_of(request)
+    return JSONResponse(parts(request).store.mirror(known_device(request)))
+
+
+ROUTES = (
+    Route("/api/me", handler(me)),
+    Route("/api/devices", handler(devices)),
+    Route("/api/devices/{device}/events", handler(events)),
+    Route("/api/devices/{device}/jobs", handler(list_jobs), methods=["GET"]),
+    Route("/api/devices/{device}/jobs", handler(create_job), methods=["POST"]),
+    Route("/api/devices/{device}/jobs/{job_id}/cancel", handler(cancel_job), methods=["POST"]),
+    Route("/api/devices/{device}/metrics", handler(metrics)),
+    Route("/api/devices/{device}/alarm", handler(alarm)),
+    Route("/api/devices/{device}/status", handler(status)),
+    Route("/api/devices/{device}/logs", handler(logs)),
+    Route("/api/devices/{device}/mirror", handler(mirror)),
+)
+
+
+def _job_json(job: Any) -> dict:
+    return {"id": job.id, "device": job.device, "document": job.document, "status": job.status,
+            "version": job.version, "created": job.created, "updated": job.updated, "details": job.details,
+            "created_by": job.created_by}
