@@ -128,6 +128,40 @@ def test_jobs_in_progress_too_long_time_out_and_queued_ones_wait(store):
     assert store.time_out(10_000.0) == []  # a queued job never times out: it waits for the device
 
 
+# a job queued at 0 with a time limit, started at ``started``: (limit, started, now) -> timed out at ``now``?
+TIME_LIMITS = [
+    (60.0, 10.0, 69.0, False),     # one second before the limit
+    (60.0, 10.0, 70.0, True),      # at the limit: past its time
+    (60.0, 500.0, 559.0, False),   # the limit counts from the start, not from the queueing
+    (60.0, 500.0, 560.0, True),
+    (3600.0, 0.0, 3599.0, False),
+    (3600.0, 0.0, 3600.0, True),
+    (3600.0, 0.0, 86_400.0, True),
+]
+
+
+@pytest.mark.parametrize("limit, started, now, timed_out", TIME_LIMITS)
+def test_time_limit_rule_a_job_in_progress_past_its_limit_is_timed_out_and_one_second_before_it_is_not(
+        store, limit, started, now, timed_out):
+    """Time limit rule: a job IN_PROGRESS since ``started`` becomes TIMED_OUT once ``started + limit`` is
+    reached, not a second before; the history notes the limit."""
+    job = store.create_job("pi", {"operation": "a"}, 0.0, timeout=limit)
+    store.start_next("pi", started)
+    assert [j.id for j in store.time_out(now)] == ([job.id] if timed_out else [])
+    assert store.job(job.id).status == ("TIMED_OUT" if timed_out else "IN_PROGRESS")
+    if timed_out:
+        assert store.history(job.id)[-1] == {"at": now, "status": "TIMED_OUT", "version": 3,
+                                             "details": {"after": limit}}
+
+
+def test_time_limit_rule_a_job_that_ended_in_time_never_times_out(store):
+    """Time limit rule: a job the device ended before its limit keeps its outcome after the limit."""
+    job = store.create_job("pi", {"operation": "a"}, 0.0, timeout=60.0)
+    store.start_next("pi", 10.0)
+    store.update_job("pi", job.id, "SUCCEEDED", {}, None, 69.0)
+    assert store.time_out(1e9) == [] and store.job(job.id).status == "SUCCEEDED"
+
+
 def test_pending_jobs_are_listed_first(store):
     ids = [store.create_job("pi", {"operation": str(i)}, float(i)).id for i in range(3)]
     store.start_next("pi", 5.0)
