@@ -94,8 +94,8 @@ def test_twelve_hour_clock_rule_12_am_is_midnight_and_12_pm_is_noon(text, expect
 
 @pytest.mark.parametrize("hour", range(1, 13))
 @pytest.mark.parametrize("half", ["AM", "PM"])
-def test_twelve_hour_clock_rule_agrees_with_the_c_library_for_every_hour(hour, half):
-    """12-hour clock rule, every hour against an independent reading (the C library's ``%I %p``)."""
+def test_twelve_hour_clock_rule_agrees_with_strptime_for_every_hour(hour, half):
+    """12-hour clock rule, every hour against an independent reading (``datetime.strptime`` with ``%I %p``)."""
     text = f"{hour}:07 {half}"
     parsed = datetime.strptime(text, "%I:%M %p")
     expected = (parsed.hour, parsed.minute)
