@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +51,40 @@ def test_overlapping_windows_keep_the_light_on_until_the_last_ends():
     assert light_schedule(alerts, []) == [(KICKOFF - H, KICKOFF - H + 1800)]
     mid = KICKOFF - H + 900
     assert len(lit_alerts(alerts, [], mid)) == 2
+
+
+# alert windows [at, until) -> the light's on-periods, worked out by hand
+WINDOW_MERGES = [
+    ([(0, 10), (10, 20)], [(0, 20)]),                       # touching: one on-period
+    ([(10, 20), (0, 10)], [(0, 20)]),                       # in any order
+    ([(0, 10), (10, 20), (20, 30)], [(0, 30)]),             # a chain of touching windows
+    ([(0, 10), (5, 15)], [(0, 15)]),                        # overlapping
+    ([(0, 30), (10, 20)], [(0, 30)]),                       # one inside the other
+    ([(0, 10), (0, 10)], [(0, 10)]),                        # the same window twice
+    ([(0, 10), (11, 20)], [(0, 10), (11, 20)]),             # a gap of one second keeps them apart
+    ([(0, 10), (10.5, 20)], [(0, 10), (10.5, 20)]),         # so does half a second
+    ([(0, 10), (10, 20), (25, 30), (30, 40)], [(0, 20), (25, 40)]),
+]
+
+
+@pytest.mark.parametrize("windows, on_periods", WINDOW_MERGES)
+def test_touching_windows_rule_windows_that_touch_or_overlap_make_one_on_period(windows, on_periods):
+    """Touching windows rule: alert windows [a, b) and [b, c) make one on-period [a, c), as overlapping ones
+    do; any gap between two windows keeps them two on-periods. At every instant the light is on exactly
+    inside the on-periods."""
+    alerts = [Alert(f"e{i}/policy/{i}", f"e{i}", float(lo), float(hi - lo)) for i, (lo, hi) in enumerate(windows)]
+    assert light_schedule(alerts, []) == [(float(lo), float(hi)) for lo, hi in on_periods]
+    for t in [x / 2 for x in range(-2, 2 * 42)]:
+        assert bool(lit_alerts(alerts, [], t)) == any(lo <= t < hi for lo, hi in on_periods), t
+
+
+def test_touching_windows_rule_a_snooze_that_ends_where_another_window_starts_leaves_one_on_period():
+    """Touching windows rule after snoozes: the lit part of one alert that ends where another's begins
+    merges with it; a snooze that opens a gap splits the on-period."""
+    first, second = Alert("a/policy/1", "a", 0.0, 20.0), Alert("b/policy/2", "b", 20.0, 10.0)
+    assert light_schedule([first, second], [Snooze("a/policy/1", 0.0, 5.0)]) == [(5.0, 30.0)]
+    assert light_schedule([first, second], [Snooze("a/policy/1", 15.0, 20.0)]) == [(0.0, 15.0), (20.0, 30.0)]
+    assert light_schedule([first, second], [Snooze("b/policy/2", 20.0, 21.0)]) == [(0.0, 20.0), (21.0, 30.0)]
 
 
 def test_missed_while_off_fires_only_if_its_window_is_still_open():

@@ -150,6 +150,23 @@ def test_a_user_queues_a_job_and_sees_it_pending_first(cloud):
     assert listed[0]["id"] == created.json()["id"] and listed[0]["history"][0]["status"] == "QUEUED"
 
 
+def test_time_limit_rule_a_job_queued_on_the_dashboard_gets_the_clouds_configured_limit(loop):
+    """Time limit rule, from the dashboard: a job a user queues gets the cloud's ``job_timeout`` (here 90 s,
+    not the default), so it times out 90 s after the device starts it, not a second before."""
+    cloud = make_cloud(loop, job_timeout=90.0)
+
+    async def go():
+        client, csrf = await logged_in(cloud)
+        return await client.post("/api/devices/pi/jobs", headers={"X-CSRF-Token": csrf},
+                                  json={"operation": "snoozeAlert", "local_alert_id": "g/policy/14400"})
+    job = cloud.store.job(cloud.run(go()).json()["id"])
+    assert job.timeout == 90.0
+    started = job.created + 5.0
+    cloud.store.start_next("pi", started)
+    assert cloud.store.time_out(started + 89.0) == []
+    assert [j.id for j in cloud.store.time_out(started + 90.0)] == [job.id]
+
+
 def test_unknown_device_is_404(cloud):
     async def go():
         client, _ = await logged_in(cloud)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from system.adapters.cloud_store import CloudStore
+from system.adapters.cloud_store import CloudStore, SyncResult
 from system.decisions.jobs_protocol import Refusal
 
 
@@ -42,6 +42,39 @@ def test_payloads_merge_and_none_deletes(store):
 ])
 def test_a_mirror_that_cannot_follow_asks_for_a_resync(store, base, last, changes, reason):
     assert store.apply_sync("pi", base, last, changes, 1.0).resync == reason
+
+
+# the mirror holds changes 1..3; (base, last, change ids sent) -> (resync reason, mirror position after)
+MIRROR_AT_3 = [
+    (4, 5, [5], "mirror_behind", 3),      # one change short: change 4 left the device's outbox, the mirror lacks it
+    (4, 4, [], "mirror_behind", 3),       # one short with nothing pending
+    (5, 6, [6], "mirror_behind", 3),
+    (3, 4, [4], None, 4),                 # equal: the mirror follows
+    (3, 3, [], None, 3),
+    (2, 4, [3, 4], None, 4),              # the device is behind the mirror's position: change 3 replays
+]
+
+
+@pytest.mark.parametrize("base, last, ids, reason, applied", MIRROR_AT_3)
+def test_mirror_behind_rule_a_mirror_one_change_short_of_the_devices_base_asks_for_a_resync(
+        store, base, last, ids, reason, applied):
+    """Mirror-behind rule: a mirror whose position is below the device's acknowledged base, even by one
+    change, has lost a change the device no longer holds and asks for a snapshot (``mirror_behind``,
+    nothing applied); a mirror at the base or past it follows the batch."""
+    assert store.apply_sync("pi", 0, 3, [change(1), change(2), change(3)], 1.0).applied == 3
+    assert store.apply_sync("pi", base, last, [change(i) for i in ids], 2.0) == SyncResult(applied, reason)
+    assert store.sync_state("pi")["applied"] == applied
+
+
+def test_mirror_behind_rule_the_mirror_counts_the_changes_it_still_lacks():
+    """Mirror-behind rule, as the dashboard shows it: a mirror one change short of the device's newest is
+    1 behind; equal is 0 behind."""
+    store = CloudStore()
+    store.add_device("pi", 0.0)
+    store.apply_sync("pi", 0, 5, [change(1), change(2), change(3), change(4)], 1.0)
+    assert (store.sync_state("pi")["applied"], store.sync_state("pi")["behind"]) == (4, 1)
+    store.apply_sync("pi", 4, 5, [change(5)], 2.0)
+    assert (store.sync_state("pi")["applied"], store.sync_state("pi")["behind"]) == (5, 0)
 
 
 def test_a_device_whose_store_was_replaced_gets_a_resync(store):
@@ -93,6 +126,40 @@ def test_jobs_in_progress_too_long_time_out_and_queued_ones_wait(store):
     assert [j.id for j in store.time_out(70.0)] == [a.id]
     assert store.job(a.id).status == "TIMED_OUT" and store.job(b.id).status == "QUEUED"
     assert store.time_out(10_000.0) == []  # a queued job never times out: it waits for the device
+
+
+# a job queued at 0 with a time limit, started at ``started``: (limit, started, now) -> timed out at ``now``?
+TIME_LIMITS = [
+    (60.0, 10.0, 69.0, False),     # one second before the limit
+    (60.0, 10.0, 70.0, True),      # at the limit: past its time
+    (60.0, 500.0, 559.0, False),   # the limit counts from the start, not from the queueing
+    (60.0, 500.0, 560.0, True),
+    (3600.0, 0.0, 3599.0, False),
+    (3600.0, 0.0, 3600.0, True),
+    (3600.0, 0.0, 86_400.0, True),
+]
+
+
+@pytest.mark.parametrize("limit, started, now, timed_out", TIME_LIMITS)
+def test_time_limit_rule_a_job_in_progress_past_its_limit_is_timed_out_and_one_second_before_it_is_not(
+        store, limit, started, now, timed_out):
+    """Time limit rule: a job IN_PROGRESS since ``started`` becomes TIMED_OUT once ``started + limit`` is
+    reached, not a second before; the history notes the limit."""
+    job = store.create_job("pi", {"operation": "a"}, 0.0, timeout=limit)
+    store.start_next("pi", started)
+    assert [j.id for j in store.time_out(now)] == ([job.id] if timed_out else [])
+    assert store.job(job.id).status == ("TIMED_OUT" if timed_out else "IN_PROGRESS")
+    if timed_out:
+        assert store.history(job.id)[-1] == {"at": now, "status": "TIMED_OUT", "version": 3,
+                                             "details": {"after": limit}}
+
+
+def test_time_limit_rule_a_job_that_ended_in_time_never_times_out(store):
+    """Time limit rule: a job the device ended before its limit keeps its outcome after the limit."""
+    job = store.create_job("pi", {"operation": "a"}, 0.0, timeout=60.0)
+    store.start_next("pi", 10.0)
+    store.update_job("pi", job.id, "SUCCEEDED", {}, None, 69.0)
+    assert store.time_out(1e9) == [] and store.job(job.id).status == "SUCCEEDED"
 
 
 def test_pending_jobs_are_listed_first(store):

@@ -3,10 +3,13 @@ driven with request bytes as esptool lays them out (the real esptool is in test_
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import operator
 import struct
 import zlib
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,6 +29,11 @@ def reply(raw: bytes) -> tuple[int, int, bytes, tuple[int, int]]:
 
 
 SYNC_DATA = b"\x07\x07\x12\x20" + b"\x55" * 32
+
+
+def rom_checksum(data: bytes) -> int:
+    """The ROM's checksum computed here, independently of the loader: 0xEF XORed with every data byte."""
+    return functools.reduce(operator.xor, data, 0xEF)
 
 
 @given(st.lists(st.binary(min_size=1, max_size=200), max_size=6), st.binary(max_size=50), st.integers(1, 40))
@@ -67,11 +75,11 @@ def test_a_deflated_write_lands_in_the_flash_file_and_md5_answers_in_hex(tmp_pat
     assert reply(ok[0][0])[3] == (0, 0)
     bad = blocks[0][:-1] + bytes((blocks[0][-1] ^ 1,))
     replies, _ = rom.receive(request(rl.FLASH_DEFL_DATA, struct.pack("<IIII", len(bad), 0, 0, 0) + bad,
-                                     rl.checksum(blocks[0])))
+                                     rom_checksum(blocks[0])))
     assert reply(replies[0])[3] == (1, rl.ERR_BAD_CHECKSUM)
     for seq, block in enumerate(blocks):
         replies, _ = rom.receive(request(rl.FLASH_DEFL_DATA, struct.pack("<IIII", len(block), seq, 0, 0) + block,
-                                         rl.checksum(block)))
+                                         rom_checksum(block)))
         assert reply(replies[0])[3] == (0, 0)
     replies, events = rom.receive(request(rl.FLASH_DEFL_END, struct.pack("<I", 0)))
     assert events == [rl.FlashWritten(0x10000, len(image)), rl.RunRequested()]
@@ -88,7 +96,7 @@ def test_flash_write_out_of_sequence_or_past_the_end_is_refused(tmp_path):
     rom.receive(request(rl.FLASH_BEGIN, struct.pack("<IIII", 8192, 2, 4096, 0)))
     block = b"\xaa" * 4096
     replies, _ = rom.receive(request(rl.FLASH_DATA, struct.pack("<IIII", 4096, 1, 0, 0) + block,
-                                     rl.checksum(block)))
+                                     rom_checksum(block)))
     assert reply(replies[0])[3] == (1, rl.ERR_FAILED)
 
 
@@ -100,3 +108,78 @@ def test_rdid_through_the_spi_registers_reports_a_4_mib_flash(tmp_path):
     assert reply(rom.receive(request(rl.READ_REG, struct.pack("<I", rl.SPI_CMD)))[0][0])[1] == 0
     flash_id = reply(rom.receive(request(rl.READ_REG, struct.pack("<I", rl.SPI_W0)))[0][0])[1]
     assert (flash_id >> 16) & 0xFF == 0x16  # 2**0x16 bytes = 4 MiB
+
+
+# -- the ROM checksum and SLIP frames, against values written out by hand ----------------------
+
+# data -> the ROM checksum, worked out by hand: 0xEF XOR each byte (an even number of equal bytes cancels)
+ROM_CHECKSUMS = [
+    (b"", 0xEF),                       # the seed alone
+    (b"\x00", 0xEF),
+    (b"\xef", 0x00),
+    (b"\xff", 0x10),                   # 1110 1111 ^ 1111 1111
+    (b"\x01\x02\x04", 0xE8),           # 0xEF ^ 0x07
+    (b"\x12\x34\x56\x78", 0xE7),       # 0x12 ^ 0x34 ^ 0x56 ^ 0x78 = 0x08; 0x08 ^ 0xEF
+    (b"\xaa" * 3, 0x45),               # 0xEF ^ 0xAA
+    (b"\xaa" * 4096, 0xEF),
+    (bytes(range(256)), 0xEF),         # 0 ^ 1 ^ ... ^ 255 = 0
+]
+
+
+def test_rom_checksum_rule_is_0xef_xor_every_data_byte():
+    """ROM checksum rule: the checksum of a flash block is 0xEF XORed with every data byte (values by hand)."""
+    assert [rl.checksum(data) for data, _ in ROM_CHECKSUMS] == [want for _, want in ROM_CHECKSUMS]
+    assert [rom_checksum(data) for data, _ in ROM_CHECKSUMS] == [want for _, want in ROM_CHECKSUMS]  # the helper
+
+
+def test_rom_checksum_rule_a_flash_block_is_taken_with_the_seeded_checksum_and_refused_without_the_seed(tmp_path):
+    """ROM checksum rule, through the loader: FLASH_DATA and FLASH_DEFL_DATA take a block whose ``chk`` is
+    0xEF XOR its bytes (0xE7 for 12 34 56 78) and refuse the unseeded XOR (0x08) with error 0xC1."""
+    block = b"\x12\x34\x56\x78"
+    header = struct.pack("<IIII", 4, 0, 0, 0)
+    rom = loader(tmp_path)
+    rom.receive(request(rl.SYNC, SYNC_DATA))
+    rom.receive(request(rl.FLASH_BEGIN, struct.pack("<IIII", 4, 1, 4, 0x10000)))
+    assert rom.receive(request(rl.FLASH_DATA, header + block, 0x08))[0] == [
+        bytes([0x01, rl.FLASH_DATA, 4, 0, 0, 0, 0, 0, 0x01, 0xC1, 0x00, 0x00])]
+    assert rom.receive(request(rl.FLASH_DATA, header + block, 0xE7))[0] == [
+        bytes([0x01, rl.FLASH_DATA, 4, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x00])]
+    packed = zlib.compress(block)
+    chk = functools.reduce(operator.xor, packed, 0xEF)
+    header = struct.pack("<IIII", len(packed), 0, 0, 0)
+    rom.receive(request(rl.FLASH_DEFL_BEGIN, struct.pack("<IIII", 4, 1, 1024, 0x20000)))
+    assert reply(rom.receive(request(rl.FLASH_DEFL_DATA, header + packed, chk ^ 0xEF))[0][0])[3] == (1, 0xC1)
+    assert reply(rom.receive(request(rl.FLASH_DEFL_DATA, header + packed, chk))[0][0])[3] == (0, 0)
+
+
+# payload -> its SLIP frame, byte by byte: END = C0, ESC = DB; C0 inside is DB DC, DB inside is DB DD
+SLIP_FRAMES = [
+    (b"\x01", bytes([0xC0, 0x01, 0xC0])),
+    (b"\xc0", bytes([0xC0, 0xDB, 0xDC, 0xC0])),
+    (b"\xdb", bytes([0xC0, 0xDB, 0xDD, 0xC0])),
+    (b"\xdb\xdc", bytes([0xC0, 0xDB, 0xDD, 0xDC, 0xC0])),      # an escaped ESC followed by a plain DC
+    (b"\xdb\xdd", bytes([0xC0, 0xDB, 0xDD, 0xDD, 0xC0])),
+    (b"\x01\xc0\xdb\x02", bytes([0xC0, 0x01, 0xDB, 0xDC, 0xDB, 0xDD, 0x02, 0xC0])),
+    (b"\xc0\xc0", bytes([0xC0, 0xDB, 0xDC, 0xDB, 0xDC, 0xC0])),
+    (b"\xdc\xdd", bytes([0xC0, 0xDC, 0xDD, 0xC0])),             # DC and DD alone are plain bytes
+]
+
+
+@pytest.mark.parametrize("payload, frame", SLIP_FRAMES)
+def test_slip_escape_rule_frames_written_out_byte_by_byte(payload, frame):
+    """SLIP escape rule (RFC 1055): a frame is C0 payload C0 with C0 sent as DB DC and DB as DB DD; the
+    decoder reads each hand-written frame back to its payload."""
+    assert encode(payload) == frame
+    dec = SlipDecoder()
+    assert dec.feed(frame) == [payload] and dec.bad_frames == 0
+
+
+@pytest.mark.parametrize("bad", [0x00, 0x01, 0xDB, 0xC0, 0xDE, 0xFF])
+def test_slip_invalid_escape_rule_drops_the_frame_and_counts_it(bad):
+    """SLIP invalid escape rule: ESC followed by anything but DC or DD drops the frame being read (it is
+    counted in ``bad_frames``, never delivered), and the next well-formed frame is read as usual."""
+    dec = SlipDecoder()
+    broken = bytes([0xC0, 0x01, 0xDB, bad, 0x02, 0xC0])
+    following = bytes([0xC0, 0x05, 0xDB, 0xDC, 0xC0])
+    assert dec.feed(broken + following) == [b"\x05\xc0"]
+    assert dec.bad_frames == 1
