@@ -218,7 +218,7 @@ class WallClockWorld:
             self.proxies[link] = proxy
         bridge_rt = self.rt.child("bridge")
         user = "bridge" if self.broker_url is None else urlparse(self.broker_url).username
-        mqtt = LiveMqttClient(f"mqtt://127.0.0.1:{self.proxies['bridge~broker'].port}", "hilsim-bridge",
+        mqtt = LiveMqttClient(f"mqtt://127.0.0.1:{self.proxies['bridge~broker'].port}", user or "bridge",
                               clean_session=False, username=user, password=users["bridge"], manual_ack=True)
         bridge = Bridge(bridge_rt, mqtt, self.store)
         task = self.rt.spawn(bridge.run(), "bridge")
