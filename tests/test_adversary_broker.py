@@ -365,3 +365,78 @@ def test_login_time_does_not_tell_which_names_exist(tmp_path):
     known, unknown = (statistics.median(times[u]) for u in ("node-1", "nobody"))
     assert known > 0.02  # the hash is what is timed
     assert 0.5 < unknown / known < 2.0, times
+
+
+# --- hilsim broker only: what Mosquitto's shipped config does not promise --------------------------------------
+
+def _raw_connect(port: int, user: str, client_id: str, *, clean: bool) -> int:
+    """A CONNECT written byte by byte [MQTT-3.1] (paho refuses to send an empty id with a persistent session);
+    returns the CONNACK's return code."""
+    def string(text: str) -> bytes:
+        return len(text.encode()).to_bytes(2, "big") + text.encode()
+
+    body = string("MQTT") + bytes([4, 0xC0 | (0x02 if clean else 0)]) + (60).to_bytes(2, "big") \
+        + string(client_id) + string(user) + string(PASSWORDS[user])
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as sock:
+        sock.sendall(bytes([0x10, len(body)]) + body)
+        connack = sock.recv(4)
+    assert connack[:3] == b"\x20\x02\x00", connack
+    return connack[3]
+
+
+def test_an_empty_client_id_gets_one_under_the_account_or_is_refused_for_a_persistent_session(tmp_path, passwd):
+    trace = tmp_path / "t"
+    proc, port = start_hilsim_broker(passwd, trace, tmp_path / "e", "--login-failure-delay", "0")
+    try:
+        assert _raw_connect(port, "node-1", "", clean=True) == 0
+        assert _raw_connect(port, "node-1", "", clean=False) == 2  # identifier rejected [MQTT-3.1.3-8]
+    finally:
+        stop_server(proc)
+    records = [json.loads(line) for line in trace.read_text().splitlines()]
+    (given,) = [r["client"] for r in records if r["kind"] == "client.authenticated"]
+    assert re.fullmatch(r"node-1-[0-9a-f]+", given)
+    assert [r["reason"] for r in records if r["kind"] == "client.refused"] == ["empty_client_id"]
+
+
+def test_connections_from_one_address_are_capped(tmp_path, passwd):
+    proc, port = start_hilsim_broker(passwd, tmp_path / "t", tmp_path / "e", "--max-connections-per-address", "3",
+                                     "--connect-timeout", "30")
+    try:
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        extra = socket.create_connection(("127.0.0.1", port))
+        extra.settimeout(WAIT)
+        assert extra.recv(1) == b""  # closed at once, long before the connect timeout
+        for sock in (*held, extra):
+            sock.close()
+        until(lambda: Peer(port, "node-1", "node-1").connect(), "a client connects once the address has room")
+    finally:
+        stop_server(proc)
+
+
+def test_out_of_file_descriptors_the_broker_logs_once_and_keeps_serving(tmp_path, passwd):
+    import resource
+
+    stderr = tmp_path / "e"
+    limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))  # noqa: E731
+    proc = subprocess.Popen([sys.executable, "-m", "hilsim", "broker", "--passwd", str(passwd), "--port", "0",
+                             "--connect-timeout", "2"], stdout=subprocess.PIPE, stderr=stderr.open("w"), text=True,
+                            cwd=ROOT, preexec_fn=limit)
+    port = int(re.search(r":(\d+) ", proc.stdout.readline()).group(1))
+    try:
+        keeper = Peer(port, "node-1", "node-1-keeper")
+        assert keeper.connect() and keeper.subscribe("sensors/node-1/#") == [1]
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(50)]  # more than it has descriptors
+        until(lambda: "out of file descriptors" in stderr.read_text(), "the broker runs out of descriptors")
+        keeper.publish("sensors/node-1/status", b"still served")
+        keeper.wait_for("sensors/node-1/status")
+        for sock in idle:  # each closed in turn, as descriptors free up: several seconds of failed accepts
+            sock.settimeout(WAIT)
+            assert sock.recv(1) == b""
+            sock.close()
+        assert stderr.read_text().count("Too many open files") == 1  # asyncio alone: a line per failed accept()
+        late = Peer(port, "node-2", "node-2")
+        assert late.connect()
+        late.close()
+        keeper.close()
+    finally:
+        stop_server(proc)
