@@ -9,6 +9,8 @@ documentation and checked by hand against Mosquitto 2.0.
 from __future__ import annotations
 
 import itertools
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -106,7 +108,7 @@ def test_lines_mosquitto_refuses_are_config_errors_with_their_line(text, line, w
     assert caught.value.line == line and words in str(caught.value)
 
 
-POLICY = parse_acl("""
+POLICY_TEXT = """
 topic read public/#
 user bridge
 topic read sensors/+/reading
@@ -118,7 +120,8 @@ pattern readwrite sensors/%u/#
 pattern deny sensors/+/secret
 pattern read things/%c/jobs/#
 pattern write $aws/things/%u/jobs/start-next
-""")
+"""
+POLICY = parse_acl(POLICY_TEXT)
 
 
 @pytest.mark.parametrize("user, client, action, topic, allowed", [
@@ -216,3 +219,103 @@ def test_the_shipped_policy_grants_what_hilsims_own_clients_subscribe_to(user, t
     """The bridge's and the Jobs services' subscriptions (system/services/bridge.py, job_agent.py, jobs_api.py)."""
     policy = parse_acl((ROOT / "deploy" / "mosquitto" / "acl").read_text())
     assert policy.access_for(user, user).may_subscribe(topic_filter)
+
+
+# --- the decision table, judged by Mosquitto itself -------------------------------------------------------------
+
+MOSQUITTO_ROWS = [
+    ("bridge", "bridge", "read", "sensors/node-1/reading", True),
+    ("bridge", "bridge", "read", "sensors/node-9/reading", False),
+    ("bridge", "bridge", "write", "sensors/node-1/reading", False),
+    ("node-1", "node-1", "write", "sensors/node-1/reading", True),
+    ("node-1", "node-1", "read", "sensors/node-1/status", True),
+    ("node-1", "node-1", "write", "sensors/node-2/reading", False),
+    ("node-1", "node-1", "write", "sensors/node-1/secret", False),
+    ("node-1", "node-1-x", "read", "things/node-1-x/jobs/notify-next", True),
+    ("node-1", "node-1-x", "read", "things/node-1/jobs/notify-next", False),
+    ("ops", "ops", "read", "sensors/x/secret", True),
+    ("ops", "ops", "write", "$aws/things/ops/jobs/start-next", True),
+    ("node-1", "node-1", "read", "public/news", False),
+]
+
+
+@pytest.mark.live
+def test_mosquitto_decides_the_table_as_written(tmp_path):
+    """Each row of the decision table, done on a real Mosquitto 2.0 with POLICY as its acl_file: a write is
+    seen (or not) by a watcher allowed to read everything, a read is received (or not) by the client."""
+    import getpass
+    import os
+    import shutil
+    import threading
+
+    import paho.mqtt.client as paho
+
+    from processes import MOSQUITTO, free_port, start_server, stop_server
+
+    if not os.access(MOSQUITTO, os.X_OK) or not shutil.which("mosquitto_passwd"):
+        pytest.skip("Debian package mosquitto not installed")
+    passwd, acl, conf, port = tmp_path / "passwd", tmp_path / "acl", tmp_path / "m.conf", free_port()
+    passwd.touch()
+    for user in ("bridge", "node-1", "ops", "watch"):
+        subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, "pw"], check=True, timeout=30)
+    acl.write_text(POLICY_TEXT + "user watch\ntopic readwrite #\ntopic readwrite $aws/#\npattern read marker/#\n")
+    conf.write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
+                    f"password_file {passwd}\nacl_file {acl}\npersistence false\n")
+    proc = start_server([MOSQUITTO, "-c", str(conf)], port)
+
+    def client(user: str, client_id: str):
+        got, cond, up = [], threading.Condition(), threading.Event()
+        c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
+        c.username_pw_set(user, "pw")
+        c.on_connect = lambda *a: up.set()
+
+        def on_message(_c, _u, message):
+            with cond:
+                got.append(message.topic)
+                cond.notify_all()
+
+        c.on_message = on_message
+        c.on_subscribe = lambda _c, _u, mid, *a: acked.add((id(_c), mid))
+        c.connect("127.0.0.1", port)
+        c.loop_start()
+        assert up.wait(30)
+        return c, got, cond
+
+    acked: set[tuple[int, int]] = set()  # (client, message id)
+
+    def subscribe(c, topics) -> None:
+        mid = c.subscribe(topics, 1)[1] if isinstance(topics, str) else c.subscribe(topics)[1]
+        deadline = time.monotonic() + 30
+        while (id(c), mid) not in acked:  # the SUBACK comes on paho's thread
+            assert time.monotonic() < deadline, "no SUBACK"
+            time.sleep(0.005)
+
+    def sync(c, got, cond, marker: str) -> None:
+        subscribe(c, marker)
+        watch.publish(marker, b"m", qos=1).wait_for_publish(30)  # after whatever was published before it
+        with cond:
+            assert cond.wait_for(lambda: marker in got, 30)
+
+    try:
+        watch, watched, watch_cond = client("watch", "watch")
+        subscribe(watch, [("#", 1), ("$aws/#", 1)])
+        outcomes = []
+        for number, (user, client_id, action, topic, _) in enumerate(MOSQUITTO_ROWS):
+            actor, got, cond = client(user, client_id)
+            if action == "write":
+                actor.publish(topic, b"x", qos=1).wait_for_publish(30)
+                sync(watch, watched, watch_cond, f"marker/{number}")
+                outcomes.append(topic in watched)
+            else:
+                subscribe(actor, topic)
+                watch.publish(topic, b"x", qos=1).wait_for_publish(30)
+                sync(actor, got, cond, f"marker/{number}")
+                outcomes.append(topic in got)
+            watched.clear()
+            actor.disconnect()
+            actor.loop_stop()
+        watch.disconnect()
+        watch.loop_stop()
+    finally:
+        stop_server(proc)
+    assert outcomes == [row[4] for row in MOSQUITTO_ROWS]

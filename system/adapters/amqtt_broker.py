@@ -92,7 +92,7 @@ def read_password_file(path: Path) -> dict[str, str]:
             continue
         user, sep, password_hash = line.partition(":")
         if not sep or not user or not is_known_format(password_hash):
-            raise ConfigError(f"expected 'user:$7$...' or 'user:$argon2id$...' (write entries with "
+            raise ConfigError(f"expected 'user:$argon2id$...' or Mosquitto's 'user:$7$...' (write entries with "
                               f"`hilsim broker --passwd {path} --add-user NAME`)", source=str(path), line=number)
         users[user] = password_hash
     return users

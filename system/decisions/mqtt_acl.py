@@ -204,8 +204,10 @@ def filter_covers(wide: str, narrow: str) -> bool:
     for index, level in enumerate(w):
         if level == "#":
             return True
-        if index == len(n) or n[index] == "#":
+        if index == len(n):
             return False
+        if n[index] == "#":  # at the first level '#' matches what '+/#' matches; below it, also the parent
+            return index == 0 and level == "+" and w[1:] == ["#"]
         if level != "+" and (n[index] == "+" or n[index] != level):
             return False
     return len(w) == len(n)
