@@ -440,3 +440,29 @@ def test_out_of_file_descriptors_the_broker_logs_once_and_keeps_serving(tmp_path
         keeper.close()
     finally:
         stop_server(proc)
+
+
+def test_a_deny_rule_inside_a_granted_filter_holds_for_live_and_retained_messages(tmp_path, passwd):
+    """An ACL file of one's own (``--acl-file``): the bridge may read every node's status but node-2's."""
+    acl = tmp_path / "acl"
+    acl.write_text("user bridge\ntopic read sensors/+/status\ntopic deny sensors/node-2/status\n"
+                   "pattern readwrite sensors/%u/#\n")
+    proc, port = start_hilsim_broker(passwd, tmp_path / "t", tmp_path / "e", "--acl-file", str(acl))
+    try:
+        nodes = {n: Peer(port, n, n) for n in ("node-1", "node-2")}
+        for name, node in nodes.items():
+            assert node.connect()
+            node.c.publish(f"sensors/{name}/status", b"online", qos=1, retain=True).wait_for_publish(WAIT)
+        bridge = Peer(port, "bridge", "bridge-status")
+        assert bridge.connect() and bridge.subscribe("sensors/+/status", "sensors/node-2/status") == [1, 0x80]
+        assert bridge.wait_for("sensors/node-1/status") == ["sensors/node-1/status"]  # retained: node-2's held back
+        nodes["node-2"].publish("sensors/node-2/status", b"live")
+        nodes["node-1"].publish("sensors/node-1/status", b"live")  # after node-2's
+        with bridge.cond:
+            assert bridge.cond.wait_for(lambda: len(bridge.messages) == 2, WAIT)
+        assert [(m.topic, m.payload) for m in bridge.messages] == [("sensors/node-1/status", b"online"),
+                                                                     ("sensors/node-1/status", b"live")]
+        for peer in (*nodes.values(), bridge):
+            peer.close()
+    finally:
+        stop_server(proc)

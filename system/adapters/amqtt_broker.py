@@ -18,7 +18,10 @@ what the field system needs and amqtt does not give as configured out of the box
   counted per account (``acl_denied``), traced ``acl.denied`` and logged at most once
   a minute per account. ``acl=None`` allows everything. amqtt's own hook
   (``Broker._topic_filtering``) is replaced on our broker instance only: it would
-  start a task per plugin for every message.
+  start a task per plugin for every message. So is the sending of retained
+  messages to a new subscription, which amqtt does without asking the hook: a
+  retained message the client may not read (a deny rule inside a granted filter)
+  stays unsent.
 - **File descriptors running out** make asyncio log each failed ``accept()``; the
   broker logs it at most once a minute (with the count) and serves the clients it has.
 - **Sessions that queue.** amqtt queues QoS 1 messages for an offline persistent
@@ -307,6 +310,7 @@ class EmbeddedBroker:
         try:
             self._broker = Broker(config)
             self._broker._topic_filtering = self._topic_allowed  # this instance only (see the module docstring)
+            self._broker._publish_retained_messages_for_subscription = self._send_retained
             await self._broker.start()
             self._server = await asyncio.start_server(
                 self._connected, self.settings.host, self.settings.port, ssl=ssl_context, reuse_address=True,
@@ -406,6 +410,18 @@ class EmbeddedBroker:
         if not allowed and action != Action.RECEIVE:
             self._denied(session, str(action), topic)
         return allowed
+
+    async def _send_retained(self, subscription: tuple[str, int], session: Session) -> None:
+        """amqtt's ``_publish_retained_messages_for_subscription`` (0.12.1), each topic read-checked first."""
+        topic_filter, qos = subscription
+        access = session.attributes.get(_ACCESS)
+        handler = self._broker._get_handler(session)
+        sends = [asyncio.ensure_future(handler.mqtt_publish(r.topic, r.data, min(qos, r.qos or qos), retain=True))
+                 for topic, r in list(self._broker._retained_messages.items())
+                 if self._broker._matches(topic, topic_filter) and handler is not None
+                 and (self.settings.acl is None or (access is not None and access.may_read(topic)))]
+        if sends:
+            await asyncio.wait(sends)
 
     def _denied(self, session: Session, action: str, topic: str) -> None:
         account = session.attributes.get(_ACCOUNT, "?")
