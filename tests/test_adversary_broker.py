@@ -466,3 +466,19 @@ def test_a_deny_rule_inside_a_granted_filter_holds_for_live_and_retained_message
             peer.close()
     finally:
         stop_server(proc)
+
+
+def test_no_acl_warns_and_a_malformed_acl_file_is_refused_with_its_line(tmp_path, passwd):
+    proc, port = start_hilsim_broker(passwd, tmp_path / "t", tmp_path / "e", "--no-acl")
+    try:
+        mallory = Peer(port, "mallory", "mallory")
+        assert mallory.connect() and mallory.subscribe("#") == [1]  # everything, as asked
+        mallory.close()
+    finally:
+        stop_server(proc)
+    assert "warning: --no-acl" in (tmp_path / "e").read_text()
+    acl = tmp_path / "acl"
+    acl.write_text("user bridge\ntopic read sensors/+/reading\ntopic readd sensors/#/x\n")
+    done = subprocess.run([sys.executable, "-m", "hilsim", "broker", "--passwd", str(passwd), "--port", "0",
+                           "--acl-file", str(acl)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 2 and f"{acl}:3:" in done.stderr and "not a valid topic filter" in done.stderr

@@ -277,7 +277,7 @@ class EmbeddedBroker:
         self._broker: Broker | None = None
         self._server: asyncio.Server | None = None
         self._gate: BrokerGate | None = None
-        self._tickets: dict[str, str] = {}  # client id -> the account the gate admitted it as
+        self._tickets: dict[str, tuple[str, str | None]] = {}  # client id -> (account, user name) admitted
         self._logged_at: dict[str, float] = {}  # what was last logged when (rate-limited lines)
         self._loop_handler: Any = None
         self._connections: set[asyncio.Task] = set()
@@ -364,7 +364,7 @@ class EmbeddedBroker:
         try:
             admission = await self._gate.admit(reader, writer)
             if admission is not None:
-                self._tickets[admission.client_id] = admission.account
+                self._tickets[admission.client_id] = (admission.account, admission.username)
                 gated = GatedReader(reader, admission, lambda exc: self._too_large(exc, writer))
                 await self._broker.external_connected(gated, StreamWriterAdapter(writer), "default")
         except Exception:  # one broken connection must never stop the broker
@@ -379,8 +379,8 @@ class EmbeddedBroker:
 
     async def _authenticate(self, session: Session) -> bool:
         """Let in what the door admitted: the account it proved, bound to this client id."""
-        account = self._tickets.pop(session.client_id or "", None)
-        if account is None:
+        account, username = self._tickets.pop(session.client_id or "", (None, None))
+        if account is None or session.username != username:  # not what the door let in for this id
             return False
         session.attributes[_ACCOUNT] = account
         acl = self.settings.acl

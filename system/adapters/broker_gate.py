@@ -63,12 +63,13 @@ class BrokerLimits:
 
 @dataclass(frozen=True)
 class Admission:
-    """A connection let through: the CONNECT to replay to amqtt, the account, the client id."""
+    """A connection let through: the CONNECT to replay to amqtt, the account, the client id, the user name."""
 
     connect: bytes
     account: str
     client_id: str
     meter: FrameMeter = field(compare=False)
+    username: str | None = None  # None for a client certificate
 
 
 class _BytesReader(ReaderAdapter):
@@ -210,7 +211,7 @@ class BrokerGate:
             await _connack(writer, _IDENTIFIER_REJECTED if verdict == EMPTY_PERSISTENT else _NOT_AUTHORISED)
             return None
         self._accept(client, **who)
-        return Admission(data, account, client, meter)
+        return Admission(data, account, client, meter, who.get("user"))
 
     async def _account(self, connect: ConnectPacket, client: str,
                        writer: asyncio.StreamWriter) -> tuple[str, dict[str, str]] | None:
