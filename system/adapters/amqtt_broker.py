@@ -41,7 +41,8 @@ what the field system needs and amqtt does not give as configured out of the box
   in the TLS handshake. Owning the socket also allows ``port=0`` (a free port, read
   back from ``EmbeddedBroker.port``).
 
-Password file: one ``user:hash`` a line, ``#`` comments; ``add_user`` writes it.
+Password file: one ``user:hash`` a line, ``#`` comments, the format of Mosquitto's ``password_file``;
+``add_user`` writes ``$7$`` lines (``mosquitto_passwd`` writes the same), and Argon2 lines are still read.
 Sessions and retained messages live in memory: a restart of the process loses them.
 """
 
