@@ -144,7 +144,7 @@ class WallClockBackends:
         return ProxyLink(self.proxies[f"{a}~{b}"])  # real TCP: the scenario's simulated latency does not apply
 
     def bridge_mqtt(self, rt: Any, link: ProxyLink) -> LiveMqttClient:
-        mqtt = LiveMqttClient(f"mqtt://127.0.0.1:{link.proxy.port}", "hilsim-bridge", clean_session=False,
+        mqtt = LiveMqttClient(f"mqtt://127.0.0.1:{link.proxy.port}", self._user("bridge"), clean_session=False,
                               username=self._user("bridge"), password=self.users["bridge"], manual_ack=True)
         self._stack.push_async_callback(mqtt.disconnect)
         return mqtt

@@ -7,9 +7,10 @@ import ipaddress
 from pathlib import Path
 
 
-def make_certificates(tmp: Path) -> dict[str, Path]:
+def make_certificates(tmp: Path, accounts: tuple[str, ...] = ()) -> dict[str, Path]:
     """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate (CN node-1), all signed by
-    the CA (EC keys: fast). Paths by name: ``ca``, ``server``, ``server_key``, ``client``, ``client_key``."""
+    the CA (EC keys: fast). Paths by name: ``ca``, ``server``, ``server_key``, ``client``, ``client_key``;
+    and for each of ``accounts`` a client certificate with that CN, ``client-<account>`` and its key."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -44,8 +45,11 @@ def make_certificates(tmp: Path) -> dict[str, Path]:
     server, server_key = make("127.0.0.1", ca.subject, ca_key, san=[x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
                               usage=ExtendedKeyUsageOID.SERVER_AUTH)
     client, client_key = make("node-1", ca.subject, ca_key, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+    made = [("ca", ca, ca_key), ("server", server, server_key), ("client", client, client_key)]
+    for account in accounts:
+        made.append((f"client-{account}", *make(account, ca.subject, ca_key, usage=ExtendedKeyUsageOID.CLIENT_AUTH)))
     paths = {}
-    for name, cert, key in (("ca", ca, ca_key), ("server", server, server_key), ("client", client, client_key)):
+    for name, cert, key in made:
         paths[name] = tmp / f"test-only-{name}.pem"
         paths[name].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         paths[f"{name}_key"] = tmp / f"test-only-{name}.key"

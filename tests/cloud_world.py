@@ -40,23 +40,23 @@ class CloudWorld:
         self.url = f"http://127.0.0.1:{http_port}"
         self.controller_db = tmp_path / "controller.sqlite"
         tls_broker: list[str] = []
-        tls_client: list[str] = []
+        tls_client: dict[str, list[str]] = {"cloud": [], "pi": []}
         urls = {user: f"mqtt://{user}:mqtt-secret@127.0.0.1:{mqtt_port}" for user in ("cloud", "pi")}
-        if certificates is not None:
+        if certificates is not None:  # each account's certificate names it (CN), as the broker's ACL wants
             c = certificates
             tls_broker = ["--tls-cert", str(c["server"]), "--tls-key", str(c["server_key"]), "--ca-cert", str(c["ca"]),
                           "--require-client-cert"]
-            tls_client = ["--mqtt-ca-file", str(c["ca"]), "--mqtt-cert-file", str(c["client"]),
-                          "--mqtt-key-file", str(c["client_key"])]
+            tls_client = {user: ["--mqtt-ca-file", str(c["ca"]), "--mqtt-cert-file", str(c[f"client-{user}"]),
+                                 "--mqtt-key-file", str(c[f"client-{user}_key"])] for user in urls}
             urls = {user: f"mqtts://127.0.0.1:{mqtt_port}" for user in urls}
         self.broker = start_server([sys.executable, "-m", "hilsim", "broker", "--passwd", str(passwd),
                                     "--port", str(mqtt_port), *tls_broker], mqtt_port)
         self.cloud = TracedProcess("cloud", "--db", db, "--port", str(http_port), "--jobs-prefix", "hil/",
-                                   "--mqtt-url", urls["cloud"], *tls_client, *cloud_args)
+                                   "--mqtt-url", urls["cloud"], *tls_client["cloud"], *cloud_args)
         self.cloud.until(lambda r: any(x["kind"] == "cloud.started" for x in r), "cloud started")
         self.controller_args = ["--db", str(self.controller_db), "--cloud-url", self.url, "--device", "pi",
                                 "--token-file", str(token), "--jobs-prefix", "hil/",
-                                "--mqtt-url", urls["pi"], *tls_client, *controller_args]
+                                "--mqtt-url", urls["pi"], *tls_client["pi"], *controller_args]
         self.controller: TracedProcess | None = None
 
     def start_controller(self) -> TracedProcess:

@@ -98,7 +98,7 @@ def test_jobs_over_tls_with_client_certificates(tmp_path):
     """As on AWS IoT Core: the broker wants a client certificate, and the cloud and the controller present one."""
     from certificates import make_certificates
 
-    world = CloudWorld(tmp_path, certificates=make_certificates(tmp_path))
+    world = CloudWorld(tmp_path, certificates=make_certificates(tmp_path, accounts=("cloud", "pi")))
     try:
         world.start_controller()
         client, csrf = world.session()

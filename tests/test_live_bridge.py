@@ -298,7 +298,7 @@ def test_the_bridge_command_runs_the_live_bridge(mosquitto, tmp_path):
     db, trace = tmp_path / "r.sqlite3", tmp_path / "trace.jsonl"
 
     async def earlier_session(rt):  # the bridge ran before: the broker keeps its session and queues for it
-        client = LiveMqttClient(f"mqtt://127.0.0.1:{mosquitto}", "hilsim-bridge", clean_session=False)
+        client = LiveMqttClient(f"mqtt://127.0.0.1:{mosquitto}", "bridge", clean_session=False)
         await client.connect()
         await client.subscribe("sensors/+/reading", 1)
         await client.disconnect()

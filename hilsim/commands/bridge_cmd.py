@@ -23,8 +23,9 @@ from system.errors import ConfigError
 @click.option("--metrics-port", type=click.IntRange(-1, 65535), default=9108, show_default=True,
               help="Port of the bridge's own /metrics (0: any free port, -1: none).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)
-@click.option("--client-id", default="hilsim-bridge", show_default=True,
-              help="MQTT client id; keep it stable, the broker keeps the session under it.")
+@click.option("--client-id", default="bridge", show_default=True,
+              help="MQTT client id; keep it stable, the broker keeps the session under it. A broker that binds "
+                   "ids to accounts wants the account name, or it and a suffix (bridge-2).")
 @click.option("--username", default=None)
 @click.option("--password", default=None, envvar="HILSIM_MQTT_PASSWORD", help="Or set HILSIM_MQTT_PASSWORD.")
 @mqtt_tls_options()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +20,29 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 _EXISTING = click.Path(dir_okay=False, exists=True, path_type=Path)
 
 
+def _policy_options(command: Any) -> Any:
+    """Who may do what, and the connection limits; passed through to BrokerSettings by ``broker_policy``."""
+    options = [
+        click.option("--acl-file", type=_EXISTING,
+                     help="Topic access control in Mosquitto's acl_file format (user, topic and pattern lines). "
+                          "Default: the shipped policy, deploy/mosquitto/acl."),
+        click.option("--no-acl", is_flag=True, help="Let every account publish and subscribe to everything (warns)."),
+        click.option("--client-id-rule", type=click.Choice(["account", "free"]), default="account", show_default=True,
+                     help="account: a client id is the account name or starts with '<account>-'; free: any id."),
+        click.option("--max-packet-size", type=click.IntRange(64), default=65536, show_default=True,
+                     help="Close a connection that sends a larger packet (bytes)."),
+        click.option("--connect-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
+                     help="Close a connection that sends no CONNECT within this many seconds."),
+        click.option("--max-connections-per-address", type=click.IntRange(0), default=256, show_default=True,
+                     help="Refuse more connections from one address (0: no cap)."),
+        click.option("--login-failure-delay", type=click.FloatRange(0), default=1.0, show_default=True,
+                     help="Seconds a refused login waits before its answer."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]},
                short_help="Live: the embedded MQTT broker (passwords, TLS, sessions).")
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -27,7 +50,8 @@ _EXISTING = click.Path(dir_okay=False, exists=True, path_type=Path)
 @click.option("--port", type=click.IntRange(0, 65535), default=1883, show_default=True,
               help="TCP port (8883 is usual with TLS; 0 picks a free port, printed on start).")
 @click.option("--passwd", "passwd", type=_FILE, required=True,
-              help="Password file: one 'user:$argon2id$...' line per device. Create and extend it with --add-user.")
+              help="Password file: one 'user:$7$...' line per device (Mosquitto's format; Argon2 lines are "
+                   "read too). Create and extend it with --add-user.")
 @click.option("--add-user", metavar="NAME",
               help="Add NAME to the password file (or change its password) and exit; "
                    "the password is asked for, or read from stdin with --password-stdin.")
@@ -43,9 +67,10 @@ _EXISTING = click.Path(dir_okay=False, exists=True, path_type=Path)
               help="Append the JSON Lines trace (clients authenticated, refused, connected, gone) to this file "
                    "('-' for standard output).")
 @click.option("-v", "--verbose", is_flag=True, help="Log connections and amqtt's own messages on stderr.")
+@_policy_options
 def broker(host: str, port: int, passwd: Path, add_user: str | None, password_stdin: bool, tls_cert: Path | None,
            tls_key: Path | None, ca_cert: Path | None, require_client_cert: bool, trace_path: str | None,
-           verbose: bool) -> None:
+           verbose: bool, **policy: Any) -> None:
     """Run the embedded MQTT broker with per-device passwords and optional TLS, until SIGINT or SIGTERM.
 
     Prints 'hilsim broker: listening on mqtt://HOST:PORT' on stdout once it listens;
@@ -65,7 +90,7 @@ def broker(host: str, port: int, passwd: Path, add_user: str | None, password_st
           --tls-key server.key --ca-cert ca.pem --require-client-cert
     """
     from system.adapters.amqtt_broker import BrokerSettings, read_password_file
-    from hilsim.wiring.live_broker import run_live_broker  # amqtt loads only when the broker runs
+    from hilsim.wiring.live_broker import broker_policy, run_live_broker  # amqtt loads only when the broker runs
 
     if add_user is not None:
         _add_user(passwd, add_user, password_stdin)
@@ -78,7 +103,8 @@ def broker(host: str, port: int, passwd: Path, add_user: str | None, password_st
         users = read_password_file(passwd)
     if not users:
         click.echo(f"warning: {passwd} lists no users; only client certificates can log in", err=True)
-    settings = BrokerSettings(host=host, port=port, users=users, tls=tls)
+    with user_errors():
+        settings = BrokerSettings(host=host, port=port, users=users, tls=tls, **broker_policy(**policy))
 
     def announce(url: str) -> None:
         # On stdout, for whoever started it to read the port (--port 0); the state lines go to stderr.

@@ -39,7 +39,7 @@ class LiveBridgeConfig:
     pushgateway_url: str | None = None  # None: no pushes
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = 9108  # None: no /metrics; 0: a free port
-    client_id: str = "hilsim-bridge"
+    client_id: str = "bridge"  # the account name: brokers bind client ids to accounts
     username: str | None = None
     password: str | None = None
     tls: TlsOptions | None = None

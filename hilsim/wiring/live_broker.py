@@ -7,12 +7,40 @@ For example::
 
 from __future__ import annotations
 
+import sys
 from contextlib import AsyncExitStack
-from typing import IO, Callable
+from pathlib import Path
+from typing import IO, Any, Callable
 
 from hilsim.wiring.process import run_process, start_part
-from system.adapters.amqtt_broker import BrokerSettings, EmbeddedBroker
+from system.adapters.amqtt_broker import DEFAULT_ACL_FILE, BrokerLimits, BrokerSettings, ClientIdRule, EmbeddedBroker
 from system.adapters.asyncio_runtime import AsyncioRuntime
+from system.decisions.mqtt_acl import parse_acl
+from system.errors import ConfigError
+
+
+
+def broker_policy(*, acl_file: Path | None, no_acl: bool, client_id_rule: str, max_packet_size: int,
+                  connect_timeout: float, max_connections_per_address: int,
+                  login_failure_delay: float) -> dict[str, Any]:
+    """The BrokerSettings fields of ``hilsim broker``'s policy options; ``--no-acl`` warns on stderr."""
+    if no_acl and acl_file is not None:
+        raise ConfigError("--no-acl and --acl-file exclude each other", source="--no-acl")
+    acl = None
+    if no_acl:
+        print("hilsim broker: warning: --no-acl: every account may publish and subscribe to every topic",
+              file=sys.stderr, flush=True)
+    else:
+        path = acl_file or DEFAULT_ACL_FILE
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read the ACL file ({exc.strerror}); give one with --acl-file",
+                              source=str(path)) from exc
+        acl = parse_acl(text, str(path))
+    limits = BrokerLimits(connect_timeout=connect_timeout, max_packet=max_packet_size,
+                          max_per_address=max_connections_per_address, failure_delay=login_failure_delay)
+    return {"acl": acl, "client_ids": ClientIdRule(client_id_rule), "limits": limits}
 
 
 def run_live_broker(settings: BrokerSettings, *, trace_file: IO[str] | None = None,

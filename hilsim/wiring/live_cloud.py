@@ -9,6 +9,7 @@ import socket
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterator
+from urllib.parse import urlparse
 
 import httpx
 import uvicorn
@@ -22,6 +23,7 @@ from system.cloud.app import CloudSettings, create_app
 from system.cloud.jobs_api import JobsService
 from system.decisions.jobs_protocol import DEFAULT_PREFIX
 from system.adapters.cloud_store import CloudStore
+from system.decisions.mqtt_client_ids import own_client_id
 from system.errors import BackendError
 from system.services.metrics import PERIOD
 
@@ -91,7 +93,8 @@ def run_live_cloud(config: LiveCloudConfig, *, trace_file: IO[str] | None = None
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
         jobs = None
         if config.mqtt_url:
-            mqtt = LiveMqttClient(config.mqtt_url, "hilsim-cloud-jobs", clean_session=False, tls=config.mqtt_tls)
+            mqtt = LiveMqttClient(config.mqtt_url, own_client_id(urlparse(config.mqtt_url).username, "cloud", "jobs"), clean_session=False,
+                                  tls=config.mqtt_tls)
             stack.push_async_callback(mqtt.disconnect)
             jobs = JobsService(cloud, store, mqtt, prefix=config.prefix, sweep_every=config.sweep_every)
             await spawn_service(rt, stack, jobs.run(), "cloud/jobs")

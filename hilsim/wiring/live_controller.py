@@ -11,6 +11,7 @@ import json
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import IO, Any
+from urllib.parse import urlparse
 
 import httpx
 
@@ -25,6 +26,7 @@ from system.adapters.pushgateway import PushgatewayTarget
 from system.adapters.relays import GpiodRelay, SerialRelayBoard, TracedRelay
 from system.services.relay import LightPattern
 from system.adapters.controller_store import Store
+from system.decisions.mqtt_client_ids import own_client_id
 from system.errors import ConfigError
 from system.decisions.selectors import SelectorsFile
 from system.services.scraper import Source
@@ -110,7 +112,8 @@ def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | N
         stack.callback(relay.close)
         mqtt = None
         if config.cloud is not None and config.mqtt_url:
-            mqtt = LiveMqttClient(config.mqtt_url, f"controller-{config.cloud.name}", clean_session=False,
+            mqtt = LiveMqttClient(config.mqtt_url, own_client_id(urlparse(config.mqtt_url).username, config.cloud.name,
+                                                                "controller"), clean_session=False,
                                   tls=config.mqtt_tls)
             stack.push_async_callback(mqtt.disconnect)
         updater = None

@@ -3,13 +3,27 @@
 A live adapter (asyncio is allowed here). amqtt does the MQTT; this module adds
 what the field system needs and amqtt does not give as configured out of the box:
 
-- **Authentication that checks passwords.** ``DeviceAuthPlugin`` accepts a client
-  that presents a username listed in the password file *and* the right password
-  (Argon2 hashes, the format amqtt's own ``FileAuthPlugin`` reads), or, on a TLS
-  connection, a client certificate the CA verified. Everything else is refused
-  with CONNACK "not authorised", counted and traced as ``client.refused``. (amqtt's
-  ``AnonymousAuthPlugin`` with ``allow_anonymous: false`` accepts *any* username
-  without looking at the password.)
+- **A door before amqtt** (``system/adapters/broker_gate.py``): a connection gets
+  to amqtt only with a CONNECT within the connect timeout, no packet over the size
+  limit, a username listed in the password file *and* the right password (Mosquitto's
+  ``$7$`` PBKDF2 lines, or Argon2 lines written before; ``system/adapters/passwords.py``)
+  or, on a TLS connection, a client certificate the CA verified (its CN is the
+  account), and a client id that belongs to the account
+  (``system/decisions/mqtt_client_ids.py``). Everything else is refused with CONNACK
+  "not authorised", counted and traced as ``client.refused``, before amqtt touches a
+  session. ``DeviceAuthPlugin`` lets in exactly the connections the door admitted.
+- **Topic access control** in Mosquitto's acl_file format
+  (``system/decisions/mqtt_acl.py``): ``BrokerSettings.acl`` decides every publish
+  (a denied one is dropped) and subscription (a denied one gets 0x80); denials are
+  counted per account (``acl_denied``), traced ``acl.denied`` and logged at most once
+  a minute per account. ``acl=None`` allows everything. amqtt's own hook
+  (``Broker._topic_filtering``) is replaced on our broker instance only: it would
+  start a task per plugin for every message. So is the sending of retained
+  messages to a new subscription, which amqtt does without asking the hook: a
+  retained message the client may not read (a deny rule inside a granted filter)
+  stays unsent.
+- **File descriptors running out** make asyncio log each failed ``accept()``; the
+  broker logs it at most once a minute (with the count) and serves the clients it has.
 - **Sessions that queue.** amqtt queues QoS 1 messages for an offline persistent
   session only if the session is not anonymous; sessions this plugin authenticated
   are not, so a persistent bridge gets what was published while it was away.
@@ -17,22 +31,24 @@ what the field system needs and amqtt does not give as configured out of the box
   methods while an ``EmbeddedBroker`` runs (importing this module changes nothing):
   keepalive enforced at 1.5x with the will published, unacknowledged QoS 1 and 2
   messages sent again when a persistent session resumes, clean sessions that end
-  with their connection, takeover, retained messages on SUBSCRIBE only, delivery at
-  min(published, granted) QoS. The rules, and what amqtt does without them, are
-  listed there.
+  with their connection, takeover, retained messages on SUBSCRIBE only (each read-checked
+  against the ACL), delivery at min(published, granted) QoS. The rules, and what amqtt
+  does without them, are listed there.
 - **TLS with required client certificates.** amqtt's own TLS listener hard-codes
   ``CERT_OPTIONAL``; the broker here owns its sockets instead (amqtt's ``external``
   listener type), so ``require_client_cert`` refuses a client without a certificate
   in the TLS handshake. Owning the socket also allows ``port=0`` (a free port, read
   back from ``EmbeddedBroker.port``).
 
-Password file: one ``user:hash`` a line, ``#`` comments; ``add_user`` writes it.
+Password file: one ``user:hash`` a line, ``#`` comments, the format of Mosquitto's ``password_file``;
+``add_user`` writes ``$7$`` lines (``mosquitto_passwd`` writes the same), and Argon2 lines are still read.
 Sessions and retained messages live in memory: a restart of the process loses them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import ssl
@@ -42,21 +58,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
+from amqtt.adapters import StreamWriterAdapter
 from amqtt.broker import Broker
 from amqtt.errors import AMQTTError, BrokerError
 from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session
 
+from amqtt.contexts import Action
+
 from system.adapters import amqtt_repairs
-from system.adapters.passwords import hash_password, verify_password
+from system.adapters.broker_gate import BrokerGate, BrokerLimits, GatedReader
+from system.adapters.passwords import hash_device_password, hash_password, is_known_format, verify_password
+from system.decisions.mqtt_acl import AclPolicy, parse_acl
+from system.decisions.mqtt_client_ids import ClientIdRule
 from system.errors import BackendError, ConfigError
 
 log = logging.getLogger(__name__)
 
+#: The shipped topic policy, in the wheel: the same text as deploy/mosquitto/acl, which Mosquitto reads
+#: (a test keeps the two identical).
+DEFAULT_ACL_FILE = Path(__file__).with_name("default.acl")
+
 # hash_password is re-exported: callers that write password files import it from here.
-__all__ = ["BrokerSettings", "DeviceAuthPlugin", "EmbeddedBroker", "TlsConfig", "add_user", "hash_password",
-           "read_password_file", "verify_password"]
+__all__ = ["BrokerLimits", "BrokerSettings", "ClientIdRule", "DeviceAuthPlugin", "EmbeddedBroker", "TlsConfig",
+           "add_user", "hash_password", "read_password_file", "verify_password"]
 
 
 def read_password_file(path: Path) -> dict[str, str]:
@@ -72,8 +97,8 @@ def read_password_file(path: Path) -> dict[str, str]:
         if not line or line.startswith("#"):
             continue
         user, sep, password_hash = line.partition(":")
-        if not sep or not user or not password_hash.startswith("$argon2"):
-            raise ConfigError(f"expected 'user:$argon2id$...' (write entries with "
+        if not sep or not user or not is_known_format(password_hash):
+            raise ConfigError(f"expected 'user:$argon2id$...' or Mosquitto's 'user:$7$...' (write entries with "
                               f"`hilsim broker --passwd {path} --add-user NAME`)", source=str(path), line=number)
         users[user] = password_hash
     return users
@@ -90,7 +115,7 @@ def add_user(path: Path, user: str, password: str) -> bool:
         raise ConfigError("the password must not be empty", source="--add-user")
     path = Path(path)
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    entry = f"{user}:{hash_password(password)}"
+    entry = f"{user}:{hash_device_password(password)}"
     kept = [ln for ln in lines if ln.partition(":")[0].strip() != user or ln.lstrip().startswith("#")]
     new = len(kept) == len(lines)
     fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
@@ -133,12 +158,28 @@ class TlsConfig:
 
 @dataclass(frozen=True)
 class BrokerSettings:
-    """Where the broker listens and whom it lets in. ``users`` maps user -> Argon2 hash."""
+    """Where the broker listens and whom it lets in. ``users`` maps user -> password hash.
+
+    ``acl`` None allows every account everything, and ``client_ids`` defaults to the ``free``
+    rule: right for a broker embedded in a test. ``hilsim broker`` passes the shipped default
+    policy and the ``account`` rule unless told otherwise.
+    """
 
     host: str = "127.0.0.1"
     port: int = 1883
     users: dict[str, str] = field(default_factory=dict)
     tls: TlsConfig | None = None
+    acl: AclPolicy | None = None
+    client_ids: ClientIdRule = ClientIdRule("free")
+    limits: BrokerLimits = BrokerLimits()
+
+
+def secure_settings(**fields: Any) -> BrokerSettings:
+    """``BrokerSettings`` with the shipped policy: the default ACL (:data:`DEFAULT_ACL_FILE`), client ids bound
+    to accounts, the default connection limits; ``fields`` as for BrokerSettings (host, port, users, tls)."""
+    text = DEFAULT_ACL_FILE.read_text(encoding="utf-8")
+    return BrokerSettings(**{"acl": parse_acl(text, str(DEFAULT_ACL_FILE)), "client_ids": ClientIdRule("account"),
+                             **fields})
 
 
 class DeviceAuthPlugin(BaseAuthPlugin):
@@ -159,6 +200,15 @@ class DeviceAuthPlugin(BaseAuthPlugin):
         self.config.owner._trace("client.disconnected", client=client_id)
 
 
+_ACCOUNT = "hilsim.account"
+_ACCESS = "hilsim.access"  # the session's ClientAccess, or None without an ACL
+_VERDICTS = "hilsim.verdicts"  # (action, topic) -> allowed: a client's topics repeat
+_MINUTE = 60.0
+_OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+
+
 class EmbeddedBroker:
     """An amqtt broker on our own listening socket; use ``async with`` or start()/stop().
 
@@ -166,7 +216,8 @@ class EmbeddedBroker:
     ``client.authenticated``, ``client.refused`` (reason ``unknown_user``,
     ``wrong_password``, ``no_credentials``), ``client.connected``,
     ``client.disconnected`` (written once amqtt has fully processed the end of the
-    connection, will included), ``broker.stopped``.
+    connection, will included), ``acl.denied``, ``client.idle_closed``,
+    ``client.packet_too_large``, ``client.over_address_cap``, ``broker.stopped``.
     """
 
     def __init__(self, settings: BrokerSettings, rt: Any = None):
@@ -174,10 +225,21 @@ class EmbeddedBroker:
         self.rt = rt
         self.refused: Counter[str] = Counter()
         self.accepted = 0
+        self.acl_denied: Counter[str] = Counter()  # by account
+        self.out_of_descriptors = 0  # accept() calls that failed for want of a file descriptor
         self._broker: Broker | None = None
         self._server: asyncio.Server | None = None
+        self._gate: BrokerGate | None = None
+        self._tickets: dict[str, tuple[str, str | None]] = {}  # client id -> (account, user name) admitted
+        self._logged_at: dict[str, float] = {}  # what was last logged when (rate-limited lines)
+        self._loop_handler: Any = None
         self._connections: set[asyncio.Task] = set()
         self._repaired: Broker | None = None  # the amqtt Broker our repairs act for
+
+    @property
+    def hygiene(self) -> Counter[str]:
+        """Connections the door closed, by reason (idle_closed, packet_too_large, over_address_cap, ...)."""
+        return self._gate.counts if self._gate is not None else Counter()
 
     @property
     def port(self) -> int:
@@ -192,13 +254,19 @@ class EmbeddedBroker:
             "listeners": {"default": {"type": "external"}},
             "plugins": {f"{__name__}.DeviceAuthPlugin": {"owner": self}},
         }
+        self._gate = BrokerGate(self.settings.users, self.settings.limits, self.settings.client_ids,
+                                refuse=self._refuse, accept=self._accept, trace=self._trace)
+        self._watch_descriptors()
         try:
             self._broker = Broker(config)
             amqtt_repairs.install(self._broker)
             self._repaired = self._broker
+            self._broker._topic_filtering = self._topic_allowed  # this instance only (see the module docstring)
+            self._broker.hilsim_may_read = self._may_read_retained  # the repairs' retained sends ask it
             await self._broker.start()
-            self._server = await asyncio.start_server(self._connected, self.settings.host, self.settings.port,
-                                                      ssl=ssl_context, reuse_address=True)
+            self._server = await asyncio.start_server(
+                self._connected, self.settings.host, self.settings.port, ssl=ssl_context, reuse_address=True,
+                ssl_handshake_timeout=self.settings.limits.connect_timeout if ssl_context else None)
         except (OSError, AMQTTError, BrokerError) as exc:
             await self.stop()
             raise BackendError(f"cannot start the broker on {self.settings.host}:{self.settings.port}: {exc}") from exc
@@ -220,6 +288,9 @@ class EmbeddedBroker:
         if self._repaired is not None:
             amqtt_repairs.remove(self._repaired)
             self._repaired = None
+        if self._loop_handler is not None:
+            asyncio.get_running_loop().set_exception_handler(self._loop_handler[0])
+            self._loop_handler = None
         self._trace("broker.stopped")
 
     async def serve_forever(self) -> None:
@@ -237,28 +308,102 @@ class EmbeddedBroker:
         task = asyncio.current_task()
         self._connections.add(task)
         task.add_done_callback(self._connections.discard)
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if peer else "?"
+        if not self._gate.enter(address):
+            writer.close()
+            return
         try:
-            await self._broker.external_connected(StreamReaderAdapter(reader), StreamWriterAdapter(writer), "default")
+            admission = await self._gate.admit(reader, writer)
+            if admission is not None:
+                self._tickets[admission.client_id] = (admission.account, admission.username)
+                gated = GatedReader(reader, admission, lambda exc: self._too_large(exc, writer))
+                await self._broker.external_connected(gated, StreamWriterAdapter(writer), "default")
         except Exception:  # one broken connection must never stop the broker
             log.exception("connection handler failed")
         finally:
+            self._gate.leave(address)
             writer.close()
 
+    def _too_large(self, exc: Exception, writer: asyncio.StreamWriter) -> None:
+        self._gate.packet_too_large(exc, writer)
+        writer.transport.abort()
+
     async def _authenticate(self, session: Session) -> bool:
-        client = session.client_id or ""
-        if session.username:
-            password_hash = self.settings.users.get(session.username)
-            if password_hash is None:
-                return self._refuse(client, "unknown_user", session.username)
-            ok = await asyncio.to_thread(verify_password, session.password or "", password_hash)
-            if not ok:
-                return self._refuse(client, "wrong_password", session.username)
-            return self._accept(client, user=session.username)
-        cert = session.ssl_object.getpeercert() if session.ssl_object is not None else None
-        if cert:  # only present when the CA verified it
-            subject = dict(item for rdn in cert.get("subject", ()) for item in rdn)
-            return self._accept(client, cert=subject.get("commonName", "?"))
-        return self._refuse(client, "no_credentials", "")
+        """Let in what the door admitted: the account it proved, bound to this client id."""
+        account, username = self._tickets.pop(session.client_id or "", (None, None))
+        if account is None or session.username != username:  # not what the door let in for this id
+            return False
+        session.attributes[_ACCOUNT] = account
+        acl = self.settings.acl
+        session.attributes[_ACCESS] = acl.access_for(account, session.client_id) if acl is not None else None
+        session.attributes[_VERDICTS] = {}
+        return True
+
+    async def _topic_allowed(self, session: Session, topic: str, action: Action) -> bool:
+        """amqtt's topic hook: may this session publish, subscribe to, or receive ``topic``?"""
+        if self.settings.acl is None:
+            return True
+        verdicts = session.attributes.setdefault(_VERDICTS, {})
+        allowed = verdicts.get((action, topic))
+        if allowed is None:
+            access = session.attributes.get(_ACCESS)
+            if access is None:
+                allowed = False
+            elif action == Action.PUBLISH:
+                allowed = access.may_publish(topic)
+            elif action == Action.SUBSCRIBE:
+                allowed = access.may_subscribe(topic)
+            else:
+                allowed = access.may_read(topic)
+            if len(verdicts) >= 1024:  # a client that walks many topics must not grow memory
+                verdicts.clear()
+            verdicts[(action, topic)] = allowed
+        if not allowed and action != Action.RECEIVE:
+            self._denied(session, str(action), topic)
+        return allowed
+
+    def _may_read_retained(self, session: Session, topic: str) -> bool:
+        """Whether a retained message on ``topic`` may go to ``session`` when it subscribes (amqtt sends
+        retained messages without asking the topic filter, so a deny rule inside a granted filter is kept here)."""
+        access = session.attributes.get(_ACCESS)
+        return self.settings.acl is None or (access is not None and access.may_read(topic))
+
+    def _denied(self, session: Session, action: str, topic: str) -> None:
+        account = session.attributes.get(_ACCOUNT, "?")
+        self.acl_denied[account] += 1
+        self._trace("acl.denied", account=account, client=session.client_id, action=action, topic=topic[:200])
+        if self._first_in_a_minute(f"acl/{account}"):
+            log.warning("acl denied client %r (user %r): %s %s (%d denials of this account so far)",
+                        session.client_id, account, action, topic[:200], self.acl_denied[account])
+
+    def _first_in_a_minute(self, what: str) -> bool:
+        now = asyncio.get_running_loop().time()
+        if now - self._logged_at.get(what, -_MINUTE) < _MINUTE:
+            return False
+        self._logged_at[what] = now
+        return True
+
+    def _watch_descriptors(self) -> None:
+        """asyncio logs every accept() that finds no file descriptor; log that once a minute instead."""
+        loop = asyncio.get_running_loop()
+        previous = loop.get_exception_handler()
+        self._loop_handler = (previous,)
+
+        def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+            exc = context.get("exception")
+            if isinstance(exc, OSError) and exc.errno in _OUT_OF_DESCRIPTORS:
+                self.out_of_descriptors += 1
+                if self._first_in_a_minute("descriptors"):
+                    log.error("out of file descriptors (%s): new connections wait; %d refused accept()s so far",
+                              exc.strerror, self.out_of_descriptors)
+                return
+            if previous is not None:
+                previous(loop, context)
+            else:
+                loop.default_exception_handler(context)
+
+        loop.set_exception_handler(handler)
 
     def _accept(self, client: str, **who: str) -> bool:
         self.accepted += 1

@@ -273,8 +273,10 @@ def _retained_on_subscribe_only(publish_retained: Callable) -> Callable:
             return None  # amqtt's connect path (D4), not a SUBSCRIBE
         topic_filter, granted = subscription
         handler = broker._get_handler(session)
+        may_read = getattr(broker, "hilsim_may_read", None)  # the ACL's read check, set by EmbeddedBroker
         matching = [kept for topic, kept in list(broker._retained_messages.items())
-                    if handler is not None and broker._matches(topic, topic_filter)]
+                    if handler is not None and broker._matches(topic, topic_filter)
+                    and (may_read is None or may_read(session, topic))]
         sends = [asyncio.ensure_future(handler.mqtt_publish(kept.topic, kept.data, _at_most(kept.qos, granted),
                                                             retain=True)) for kept in matching]
         if sends:

@@ -2,7 +2,8 @@
 
 For harnesses below the command line: ``hil/broker_process.py`` starts it for wall-clock runs (``hil``
 never calls up into ``hilsim``). It prints ``broker: listening on mqtt://HOST:PORT (N users)`` on stdout
-once it listens (``--port 0``: a free port) and runs until SIGINT or SIGTERM. Operators run ``hilsim
+once it listens (``--port 0``: a free port) and runs until SIGINT or SIGTERM, with the shipped policy
+(the default ACL, client ids bound to accounts, the connection limits), as ``hilsim broker`` by default. Operators run ``hilsim
 broker`` instead, which adds TLS, the trace, state lines and managing the password file.
 """
 
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from system.adapters.amqtt_broker import BrokerSettings, EmbeddedBroker, read_password_file
+from system.adapters.amqtt_broker import BrokerSettings, EmbeddedBroker, read_password_file, secure_settings
 from system.errors import BackendError, ConfigError
 
 
@@ -35,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the broker; 0 when stopped by a signal, 2 for a bad password file, 1 when it
     cannot listen."""
     parser = argparse.ArgumentParser(prog="python -m system.adapters.broker_main", description=__doc__)
-    parser.add_argument("--passwd", required=True, type=Path, help="password file (user:$argon2id$... lines)")
+    parser.add_argument("--passwd", required=True, type=Path, help="password file (user:$7$... or user:$argon2id$... lines)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1883)
     args = parser.parse_args(argv)
@@ -44,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("system.adapters.amqtt_broker").setLevel(logging.WARNING)
     try:
         users = read_password_file(args.passwd)
-        settings = BrokerSettings(host=args.host, port=args.port, users=users)
+        settings = secure_settings(host=args.host, port=args.port, users=users)
         asyncio.run(serve(settings, lambda url: print(f"broker: listening on {url} ({len(users)} users)",
                                                       flush=True)))
     except ConfigError as exc:
