@@ -22,7 +22,7 @@ services call, so a fake in a test needs no more than that.
 from __future__ import annotations
 
 import random
-from typing import Any, Awaitable, Callable, ContextManager, Mapping, Protocol, Sequence
+from typing import Any, Awaitable, Callable, ContextManager, Iterable, Mapping, Protocol, Sequence
 
 from system.decisions.alerts import Snooze
 from system.decisions.events import Alert, AlertRule, Event
@@ -85,11 +85,14 @@ class MqttPort(Protocol):
 
 class ReadingSink(Protocol):
     """Where the bridge stores readings: ``add`` is False for a reading stored before (a duplicate);
-    the adds inside ``transaction()`` are committed together, or not at all."""
+    the adds inside ``transaction()`` are committed together, or not at all; ``identities()`` gives
+    every stored ``(node, boot, seq)`` in that order (the bridge's gap counts start from them)."""
 
     def add(self, reading: Reading, received: float) -> bool: ...
 
     def transaction(self) -> ContextManager[None]: ...
+
+    def identities(self) -> Iterable[tuple[str, int, int]]: ...
 
 
 class FixturesStore(Protocol):

@@ -49,9 +49,12 @@ class World:
         return self.trace.of_kind(kind)
 
 
-def reading(seq: int, ts: float = START, node: str = "node-1", temperature: float = 21.5) -> bytes:
-    return json.dumps({"node": node, "seq": seq, "ts": ts, "temperature": temperature, "humidity": 40.2,
-                       "wifi_rssi": -61}).encode()
+def reading(seq: int, ts: float = START, node: str = "node-1", temperature: float = 21.5,
+            boot: int | None = None) -> bytes:
+    doc = {"node": node, "seq": seq, "ts": ts, "temperature": temperature, "humidity": 40.2, "wifi_rssi": -61}
+    if boot is not None:
+        doc["boot"] = boot
+    return json.dumps(doc).encode()
 
 
 def test_a_reading_published_twice_is_stored_once():
@@ -297,3 +300,60 @@ def test_a_failed_commit_stores_none_of_the_burst():
     except OSError:
         pass
     assert store.count() == 0
+
+
+def _per_node(text: str, name: str) -> dict[str, float]:
+    return {s.labels["node"]: s.value for f in text_string_to_metric_families(text) for s in f.samples
+            if s.name == name}
+
+
+def test_a_reboot_starts_a_new_series_that_is_stored_whole_and_counted_as_a_boot():
+    w = World()
+
+    async def script():
+        for boot, seqs in ((1, range(1, 6)), (2, range(1, 4))):
+            for seq in seqs:
+                await w.node.publish("sensors/node-1/reading", reading(seq, boot=boot), qos=1)
+
+    w.run(script)
+    assert w.bridge.store.sequences("node-1", boot=1) == [1, 2, 3, 4, 5]
+    assert w.bridge.store.sequences("node-1", boot=2) == [1, 2, 3]
+    assert w.bridge.duplicates == 0
+    text = w.bridge.exposition()
+    assert _per_node(text, "bridge_readings_missing_total") == {"node-1": 0.0}
+    assert _per_node(text, "bridge_node_boots") == {"node-1": 2.0}
+    assert [(r["boot"], r["seq"]) for r in w.kinds("reading.stored")][4:6] == [(1, 5), (2, 1)]
+
+
+def test_a_sequence_gap_is_counted_and_traced_and_a_late_reading_takes_it_back_off():
+    w = World()
+    seen = []
+
+    async def script():
+        for seq in (1, 2, 6, 4):  # 3, 4 and 5 missing; then 4 arrives late
+            await w.node.publish("sensors/node-1/reading", reading(seq, boot=3), qos=1)
+            await w.rt.sleep(1.0)
+            seen.append(_per_node(w.bridge.exposition(), "bridge_readings_missing_total"))
+
+    w.run(script)
+    assert seen == [{"node-1": 0.0}, {"node-1": 0.0}, {"node-1": 3.0}, {"node-1": 2.0}]
+    assert [{k: r[k] for k in ("node", "boot", "from", "to")} for r in w.kinds("reading.missing")] == [
+        {"node": "node-1", "boot": 3, "from": 3, "to": 5}]
+    assert [(r["node"], r["boot"], r["seq"]) for r in w.kinds("reading.late")] == [("node-1", 3, 4)]
+
+
+def test_a_restarted_bridge_counts_on_from_its_store():
+    """Missing readings and boots are replayed from the store, so a restart does not reset them."""
+    w = World()
+
+    async def script():
+        for boot, seq in ((1, 1), (1, 2), (1, 5), (2, 1), (2, 3)):  # missing: 1/3, 1/4, 2/2
+            await w.node.publish("sensors/node-1/reading", reading(seq, boot=boot), qos=1)
+
+    w.run(script)
+    restarted = Bridge(w.rt.child("bridge"), mqtt=None, store=w.bridge.store)
+    text = restarted.exposition()
+    assert _per_node(text, "bridge_readings_missing_total") == {"node-1": 3.0}
+    assert _per_node(text, "bridge_node_boots") == {"node-1": 2.0}
+    assert restarted.handle("sensors/node-1/reading", reading(4, boot=1)) == "stored"
+    assert _per_node(restarted.exposition(), "bridge_readings_missing_total") == {"node-1": 2.0}

@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from firmware import web
 from firmware.backoff import next_backoff
+from firmware.boot_count import MemoryFlash
 from firmware.dht22 import (CHECKSUM, RANGE, TIMEOUT, SensorError, bits_frame, decode_frame, encode_frame,
                             frame_bits, tenths)
 from firmware.node import Node
@@ -326,6 +327,33 @@ def test_full_buffer_drops_the_oldest_counts_it_and_flushes_the_rest_in_order():
     assert [r["seq"] for r in rt._trace.of_kind("reading.dropped")] == list(range(1, dropped + 1))
     assert [r["seq"] for r in _payloads(hal)] == list(range(dropped + 1, node.seq + 1))
     assert node.stats()["buffered"] == 0
+
+
+def test_each_node_is_one_boot_counted_on_the_flash_it_is_given():
+    rt = SimRuntime(seed=3, start=START, trace=Trace({}))
+    hal = Hal(rt, ScriptedSensor())
+    hal.flash = MemoryFlash()
+    assert [Node(rt, hal, "node-1").boot for _ in range(3)] == [1, 2, 3]
+    assert hal.flash.files == {"boot.count": "3"}
+    del hal.flash  # a board without flash counts in RAM: every start is boot 1
+    assert [Node(rt, hal, "node-1").boot for _ in range(2)] == [1, 1]
+
+
+def test_power_off_stops_every_task_of_the_node_and_keeps_nothing_running():
+    rt = SimRuntime(seed=3, start=START, trace=Trace({}))
+    hal = Hal(rt, ScriptedSensor())
+    node = Node(rt.child("node-1"), hal, "node-1")
+    run = rt.spawn(node.run(), "node-1")
+
+    async def cut_at_35():
+        await rt.sleep(35)
+        node.power_off()
+        run.cancel()  # the task that runs run() belongs to whoever spawned it
+
+    rt.run(cut_at_35(), until=200)
+    assert hal.sensor.reads == 9  # t = 0, 4, ..., 32: none after the cut
+    assert [r["seq"] for r in _payloads(hal)] == [1, 2, 3]
+    assert max(r["t"] for r in rt._trace.records) <= 35
 
 
 def test_reconnect_backs_off_exponentially_with_jitter_from_the_runtime_rng():

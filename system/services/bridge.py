@@ -12,8 +12,15 @@ bridge's clock (``taken`` = ``received`` in the store, ``ts`` stays 0).
 
 Exports: after each stored reading, the node's latest values go to the optional
 ``ReadingPusher`` (Pushgateway, original shape); ``exposition()`` is the bridge's
-own ``/metrics`` text (readings stored, duplicates, refusals by reason, lag), rendered
-from the bridge's own ``CollectorRegistry`` when scraped.
+own ``/metrics`` text (readings stored, duplicates, refusals by reason, lag, readings
+missing and boots seen per node), rendered from the bridge's own ``CollectorRegistry``
+when scraped.
+
+Missing readings: per node, the sequence gaps among stored ``(boot, seq)`` identities
+(the rule is ``system/decisions/sequence_gaps.py``): a gap is traced ``reading.missing``
+(node, boot, from, to) and counted; a late reading that fills one is traced
+``reading.late`` and taken back off. The counts are replayed from the store when the
+bridge starts, so a restart does not reset them.
 """
 
 from __future__ import annotations
@@ -28,10 +35,18 @@ from firmware.backoff import next_backoff
 from system.errors import RefusedInput
 from system.ports import MqttPort, ReadingSink, Runtime
 from system.services.prometheus import LagHistogram, exposition
-from system.decisions.readings import LEGACY_NODE, LEGACY_TOPIC, REASONS, decode_reading
+from system.decisions.readings import LEGACY_NODE, LEGACY_TOPIC, REASONS, Reading, decode_reading
+from system.decisions.sequence_gaps import SequenceGaps
 
 TOPICS = ("sensors/+/reading", LEGACY_TOPIC)
 BATCH = 500  # messages stored in one transaction at most
+
+
+def _identity(reading: Reading) -> dict[str, Any]:
+    """A reading's identity for trace lines: boot only when the payload carried one."""
+    if reading.boot is None:
+        return {"node": reading.node, "seq": reading.seq}
+    return {"node": reading.node, "boot": reading.boot, "seq": reading.seq}
 
 
 def _printable(text: str, limit: int = 120) -> str:
@@ -69,6 +84,9 @@ class Bridge:
         self.last_taken: dict[str, float] = {}
         self.lag = LagHistogram()
         self.connects = 0
+        self.gaps: dict[str, SequenceGaps] = {}
+        for node, boot, seq in store.identities():  # what is missing, as it was when the bridge stopped
+            self.gaps.setdefault(node, SequenceGaps()).see(boot, seq)
         self._rng = rt.rng("bridge/backoff")
         self.registry = CollectorRegistry(auto_describe=True)  # this bridge's series only, never the global one
         self.registry.register(self)
@@ -144,23 +162,35 @@ class Bridge:
         except Exception as exc:  # a decoder bug must not stop the bridge; counted and traced loudly
             return self._refuse(topic, "decoder_error", repr(exc))
         received = self.rt.now()
+        ident = _identity(reading)
         if not self.store.add(reading, received=received):
             self.duplicates_by_node[reading.node] += 1
-            self._announce(self.rt.trace, "reading.duplicate", node=reading.node, seq=reading.seq)
+            self._announce(self.rt.trace, "reading.duplicate", **ident)
             return "duplicate"
         self.stored_by_node[reading.node] += 1
         if reading.clock_set:
             lag = received - reading.ts
             self.lag.observe(lag)
             self.last_taken[reading.node] = max(reading.ts, self.last_taken.get(reading.node, reading.ts))
-            self._announce(self.rt.trace, "reading.stored", node=reading.node, seq=reading.seq, lag=lag)
+            self._announce(self.rt.trace, "reading.stored", **ident, lag=lag)
         else:
             self.unclocked_by_node[reading.node] += 1
             self.last_taken[reading.node] = received
-            self._announce(self.rt.trace, "reading.stored", node=reading.node, seq=reading.seq, clock="unset")
+            self._announce(self.rt.trace, "reading.stored", **ident, clock="unset")
+        if reading.seq is not None:
+            self._count_gaps(reading)
         if self.pusher is not None:
             self._announce(self.pusher.offer, reading)
         return "stored"
+
+    def _count_gaps(self, reading: Reading) -> None:
+        change = self.gaps.setdefault(reading.node, SequenceGaps()).see(reading.boot_key, reading.seq)
+        if change.opened is not None:
+            first, last = change.opened
+            self._announce(self.rt.trace, "reading.missing", node=reading.node, boot=reading.boot_key,
+                           **{"from": first, "to": last})
+        elif change.filled:
+            self._announce(self.rt.trace, "reading.late", node=reading.node, boot=reading.boot_key, seq=reading.seq)
 
     def _announce(self, fn: Any, *args: Any, **fields: Any) -> None:
         """Trace or push now, or, inside a burst, once its transaction has committed (a killed
@@ -199,6 +229,13 @@ class Bridge:
             self.unclocked_by_node)
         yield per(CounterMetricFamily("bridge_readings_refused", "Messages refused, by reason.", labels=["reason"]),
                   self.refused)
+        # A gauge, though named _total: a late reading takes its seq back off (see sequence_gaps).
+        yield per(GaugeMetricFamily(
+            "bridge_readings_missing_total",
+            "Readings missing from each node's sequence (gaps among stored seqs of a boot), per node.",
+            labels=["node"]), {node: gaps.missing for node, gaps in self.gaps.items()})
+        yield per(GaugeMetricFamily("bridge_node_boots", "Boots of each node seen in its stored readings.",
+                                    labels=["node"]), {node: gaps.boots for node, gaps in self.gaps.items()})
         yield per(GaugeMetricFamily("bridge_last_reading_timestamp_seconds",
                                     "Unix time the newest stored reading of each node was taken.", labels=["node"]),
                   self.last_taken)
