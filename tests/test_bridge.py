@@ -14,6 +14,8 @@ from sim.models.push_recorder import RecordingPushTarget
 from system.services.prometheus import ReadingPusher
 from system.adapters.reading_store import ReadingStore
 from system.decisions.readings import LEGACY_TOPIC
+from system.errors import ConnectionLost
+from system.mqtt.message import Message
 from system.trace import Trace
 
 START = 1_773_471_600.0  # 2026-03-14 08:00 CET
@@ -357,3 +359,84 @@ def test_a_restarted_bridge_counts_on_from_its_store():
     assert _per_node(text, "bridge_node_boots") == {"node-1": 2.0}
     assert restarted.handle("sensors/node-1/reading", reading(4, boot=1)) == "stored"
     assert _per_node(restarted.exposition(), "bridge_readings_missing_total") == {"node-1": 2.0}
+
+
+class FeedPort:
+    """An MQTT port whose broker answers CONNACKs from ``present`` and feeds probes back only if ``echo``."""
+
+    def __init__(self, rt, present=(False, True, True, True), echo=False):
+        self.rt, self.present, self.echo = rt, list(present), echo
+        self.connected, self.published, self.subscribed, self.disconnects = False, [], [], 0
+        self._inbox = None
+
+    async def connect(self):
+        self.connected, self._inbox = True, self.rt.queue()
+        return self.present.pop(0)
+
+    async def subscribe(self, topic, qos):
+        self.subscribed.append(topic)
+        return qos
+
+    async def publish(self, topic, payload, qos=0, retain=False):
+        self.published.append((topic, payload))
+        if self.echo:
+            self._inbox.put_nowait(Message(topic, payload, 1, packet_id=len(self.published)))
+
+    async def next_message(self):
+        item = await self._inbox.get()
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def received(self, limit):
+        return []
+
+    def ack(self, msg):
+        pass
+
+    async def disconnect(self):
+        self.connected = False
+        self.disconnects += 1
+        self._inbox.put_nowait(ConnectionLost("disconnected"))
+
+
+def _run_feed(port_args: dict, seconds: float = 60.0):
+    trace = Trace({"test": "feed"})
+    rt = SimRuntime(seed=1, start=START, trace=trace)
+    port = FeedPort(rt, **port_args)
+    bridge = Bridge(rt, port, ReadingStore(), probe_topic="hilsim/probe/bridge", probe_every=5.0)
+    rt.spawn(bridge.run(), "bridge")
+    rt.run(until=seconds)
+    return trace, port, bridge
+
+
+def test_a_session_that_feeds_the_probes_back_is_kept():
+    trace, port, bridge = _run_feed({"echo": True})
+    assert port.subscribed == ["sensors/+/reading", "/topic/qos1", "hilsim/probe/bridge"]
+    assert bridge.probes == 11 and len(port.published) == 11  # t = 5, 10, ..., 55
+    assert trace.of_kind("bridge.session_lost") == [] and bridge.connects == 1 and port.disconnects == 0
+    assert bridge.stored == 0 and bridge.refusals == 0  # a probe is neither a reading nor a refusal
+
+
+def test_a_session_that_stops_feeding_the_bridge_is_noticed_counted_and_taken_back():
+    """The broker gave the session to someone else and left our connection open (fed nothing): the probe
+    sent at 5 s is not back at 10 s, so the bridge disconnects and connects again (session resumed)."""
+    trace, port, bridge = _run_feed({"echo": False}, seconds=12.0)
+    (lost,) = trace.of_kind("bridge.session_lost")
+    assert lost["t"] == 10.0 and lost["reason"] == "probe 1 not back within 5 s"
+    assert port.disconnects == 1 and bridge.connects == 2
+    assert [r["session_present"] for r in trace.of_kind("bridge.connected")] == [False, True]
+    assert _counter(bridge.exposition(), "bridge_mqtt_sessions_lost_total") == 1.0
+    assert _counter(bridge.exposition(), "bridge_mqtt_connected") == 1.0
+
+
+def test_a_persistent_session_the_broker_no_longer_has_is_a_lost_session_subscribed_afresh():
+    trace, port, bridge = _run_feed({"echo": False, "present": [False, False]}, seconds=12.0)
+    reasons = [r["reason"] for r in trace.of_kind("bridge.session_lost")]
+    assert reasons == ["probe 1 not back within 5 s", "the broker no longer had the session"]
+    assert port.subscribed.count("sensors/+/reading") == 2 and bridge.sessions_lost == 2
+
+
+def _counter(text: str, name: str) -> float:
+    (value,) = [s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name]
+    return value

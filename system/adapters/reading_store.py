@@ -85,8 +85,10 @@ class ReadingStore:
             self.db.close()
             raise ConfigError(f"{path}: reading store schema version {version} is newer than this bridge's "
                               f"({VERSION}); open it with the newer bridge")
+        if old and version == VERSION:
+            return  # complete already: opening writes nothing (a reader beside a running bridge takes no lock)
         script = (_MIGRATE_0 if old and version == 0 else "") + SCHEMA
-        self.db.executescript("BEGIN;" + script + "COMMIT;")
+        self.db.executescript("BEGIN IMMEDIATE;" + script + "COMMIT;")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

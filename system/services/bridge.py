@@ -21,6 +21,15 @@ Missing readings: per node, the sequence gaps among stored ``(boot, seq)`` ident
 (node, boot, from, to) and counted; a late reading that fills one is traced
 ``reading.late`` and taken back off. The counts are replayed from the store when the
 bridge starts, so a restart does not reset them.
+
+A session taken away: a broker may hand the bridge's session to another connection
+(the same client id, or an expired session) without closing the bridge's own, which then
+stays up and is fed nothing. With ``probe_every`` the bridge publishes a probe to its own
+``probe_topic`` that often; when one has not come back ``probe_every`` seconds later, the
+session is not the bridge's any more: ``bridge.session_lost`` is traced and counted, and
+the bridge disconnects and connects again, which takes the session back. A persistent
+session the broker answers as not present on a reconnect is lost too (traced, counted,
+and subscribed afresh).
 """
 
 from __future__ import annotations
@@ -68,7 +77,8 @@ class Bridge:
     """
 
     def __init__(self, rt: Runtime, mqtt: MqttPort, store: ReadingSink, *, topics: tuple[str, ...] = TOPICS,
-                 legacy_node: str = LEGACY_NODE, pusher: Any = None, batch: int = BATCH):
+                 legacy_node: str = LEGACY_NODE, pusher: Any = None, batch: int = BATCH,
+                 probe_topic: str | None = None, probe_every: float | None = None):
         self.rt = rt
         self.mqtt = mqtt
         self.store = store
@@ -76,6 +86,11 @@ class Bridge:
         self.legacy_node = legacy_node
         self.pusher = pusher
         self.batch = batch
+        self.probe_topic = probe_topic if probe_every else None
+        self.probe_every = probe_every
+        self.probes = 0  # probes sent
+        self._probe_seen = 0  # the newest probe that came back
+        self.sessions_lost = 0
         self._after_commit: list | None = None  # inside a burst: what to announce after its commit
         self.stored_by_node: Counter[str] = Counter()
         self.duplicates_by_node: Counter[str] = Counter()
@@ -113,6 +128,8 @@ class Bridge:
         while True:
             try:
                 present = await self.mqtt.connect()
+                if not present and self.connects:
+                    self._session_lost("the broker no longer had the session")
                 if present:
                     # The broker may first redeliver what we had not acked and wait for those
                     # acks before it answers a SUBSCRIBE (amqtt does): consume while renewing.
@@ -122,29 +139,56 @@ class Bridge:
                 self.connects += 1
                 self.rt.trace("bridge.connected", session_present=bool(present), attempts=attempt + 1)
                 attempt = 0
-                while True:
-                    burst = [await self.mqtt.next_message()]
-                    if self.batch > 1:
-                        burst += self.mqtt.received(self.batch - 1)
-                    self._after_commit = []
-                    try:
-                        with self.store.transaction():
-                            for msg in burst:
-                                self.handle(msg.topic, msg.payload)
-                    finally:
-                        done, self._after_commit = self._after_commit, None
-                    for announce in done:  # the trace lines and pushes of what is now committed
-                        announce()
-                    for msg in burst:
-                        self.mqtt.ack(msg)  # only now: a crash before the commit gets the messages redelivered
+                await self._consume()
             except ConnectionError as exc:
                 attempt += 1
                 delay = next_backoff(attempt, self._rng, base=0.5, cap=30.0)
                 self.rt.trace("bridge.disconnected", error=_printable(str(exc)), retry_in=delay)
                 await self.rt.sleep(delay)
 
+    async def _consume(self) -> None:
+        """Store what arrives, a burst per transaction, until the connection drops (ConnectionError)."""
+        watch = self.rt.spawn(self._watch_feed(), "bridge/probe") if self.probe_topic else None
+        try:
+            while True:
+                burst = [await self.mqtt.next_message()]
+                if self.batch > 1:
+                    burst += self.mqtt.received(self.batch - 1)
+                self._after_commit = []
+                try:
+                    with self.store.transaction():
+                        for msg in burst:
+                            self.handle(msg.topic, msg.payload)
+                finally:
+                    done, self._after_commit = self._after_commit, None
+                for announce in done:  # the trace lines and pushes of what is now committed
+                    announce()
+                for msg in burst:
+                    self.mqtt.ack(msg)  # only now: a crash before the commit gets the messages redelivered
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+    async def _watch_feed(self) -> None:
+        """Probe the session every ``probe_every`` s; when a probe has not come back by the next, let it go."""
+        while True:
+            await self.rt.sleep(self.probe_every)
+            if self._probe_seen < self.probes:
+                self._session_lost(f"probe {self.probes} not back within {self.probe_every:g} s")
+                await self.mqtt.disconnect()  # the consuming loop sees the loss and connects again
+                return
+            self.probes += 1
+            try:
+                await self.mqtt.publish(self.probe_topic, str(self.probes).encode(), 1, False)
+            except ConnectionError:
+                return  # the consuming loop sees the same loss
+
+    def _session_lost(self, why: str) -> None:
+        self.sessions_lost += 1
+        self.rt.trace("bridge.session_lost", reason=why)
+
     async def _subscribe(self) -> None:
-        for topic in self.topics:
+        for topic in self.topics + ((self.probe_topic,) if self.probe_topic else ()):
             await self.mqtt.subscribe(topic, 1)
 
     async def _renew_subscriptions(self) -> None:
@@ -154,7 +198,10 @@ class Bridge:
             pass  # the consuming loop sees the same loss and reconnects
 
     def handle(self, topic: str, payload: bytes) -> str:
-        """Take one message; returns 'stored', 'duplicate' or 'refused'. Never raises on bad input."""
+        """Take one message; returns 'stored', 'duplicate', 'refused' or 'probe'. Never raises on bad input."""
+        if topic == self.probe_topic and self.probe_topic is not None:
+            self._probe_seen = max(self._probe_seen, int(payload) if payload.isdigit() else 0)
+            return "probe"
         try:
             reading = decode_reading(topic, payload, legacy_node=self.legacy_node)
         except RefusedInput as refusal:
@@ -244,3 +291,7 @@ class Bridge:
         yield GaugeMetricFamily("bridge_mqtt_connected", "1 while the bridge's MQTT session is up.",
                                 value=int(bool(getattr(self.mqtt, "connected", False))))
         yield CounterMetricFamily("bridge_mqtt_connects", "MQTT sessions the bridge opened.", value=self.connects)
+        yield CounterMetricFamily(
+            "bridge_mqtt_sessions_lost",
+            "Times the broker took the bridge's session away (a probe not fed back, a session not present).",
+            value=self.sessions_lost)
