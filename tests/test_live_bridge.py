@@ -501,3 +501,47 @@ def test_a_bridge_whose_session_is_taken_six_times_takes_it_back_and_counts_what
     assert metrics["bridge_mqtt_connected"] == 1.0
     noticed = trace.of_kind("bridge.disconnected", "bridge.session_lost")
     assert noticed or len(seen["seqs"]) == 320  # a thief that got the session was noticed
+
+
+def test_a_restarted_live_bridge_keeps_its_missing_and_boot_counts(mosquitto, tmp_path):
+    """Readings of boot 1 (seq 1, 2, 5) and boot 2 (seq 1): 2 missing, 2 boots, scraped from /metrics before
+    and after a restart of the bridge on the same store; a late seq 3 then takes one back off."""
+    config = LiveBridgeConfig(broker_url=f"mqtt://127.0.0.1:{mosquitto}", db_path=str(tmp_path / "r.sqlite3"),
+                              metrics_port=0, client_id="bridge-under-test")
+
+    def booted(boot: int, seq: int) -> str:
+        return json.dumps({**json.loads(reading(seq)), "boot": boot})
+
+    def counts(text: str) -> tuple[float, float]:
+        values = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples
+                  if s.labels.get("node") == "node-1"}
+        return values["bridge_readings_missing_total"], values["bridge_node_boots"]
+
+    scraped = []
+
+    async def scrape(live):
+        async with httpx.AsyncClient() as http:
+            scraped.append(counts((await http.get(f"http://127.0.0.1:{live.metrics_port}/metrics")).text))
+
+    async def main(rt):
+        first = LiveBridge(rt, config)
+        await first.start()
+        await until(lambda: first.bridge.connects >= 1, what="bridge subscribed")
+        await mosquitto_pub(mosquitto, "sensors/node-1/reading", [booted(1, 1), booted(1, 2), booted(1, 5),
+                                                                  booted(2, 1)])
+        await until(lambda: first.bridge.stored == 4, what="4 readings stored")
+        await scrape(first)
+        await first.stop()
+        second = LiveBridge(rt, config)
+        await second.start()
+        await scrape(second)
+        await until(lambda: second.bridge.connects >= 1, what="bridge subscribed again")
+        await mosquitto_pub(mosquitto, "sensors/node-1/reading", [booted(1, 3)])
+        await until(lambda: second.bridge.stored == 1, what="the late reading stored")
+        await scrape(second)
+        await second.stop()
+
+    trace = run_live(main)
+    assert scraped == [(2.0, 2.0), (2.0, 2.0), (1.0, 2.0)]
+    assert [(r["boot"], r["from"], r["to"]) for r in trace.of_kind("reading.missing")] == [(1, 3, 4)]
+    assert [(r["boot"], r["seq"]) for r in trace.of_kind("reading.late")] == [(1, 3)]
