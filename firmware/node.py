@@ -142,12 +142,13 @@ class Node:
             return None
         self._used = latest[3]
         self.seq += 1
-        reading = make_reading(self.node_id, self.seq, latest[2], latest[1], latest[0], self.hal.wifi.rssi())
+        reading = make_reading(self.node_id, self.boot, self.seq, latest[2], latest[1], latest[0],
+                               self.hal.wifi.rssi())
         old = self.buffer.push(reading)
         if old is not None and old is not self._sending:  # one being sent is lost only if that fails
             self._count_drop(old)
         self.history.push(reading)
-        self.rt.trace("reading.sampled", node=self.node_id, seq=self.seq)
+        self.rt.trace("reading.sampled", node=self.node_id, boot=self.boot, seq=self.seq)
         self._wake.set()
         return reading
 

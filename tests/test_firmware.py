@@ -105,14 +105,14 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped(attempt, seed):
 # --- readings ---------------------------------------------------------------------
 
 
-@given(st.integers(min_value=1, max_value=2**40), st.sampled_from([0, 1_773_471_600]), temperatures, humidities,
-       st.integers(min_value=-100, max_value=0))
-def test_encoded_reading_is_what_the_bridge_accepts(seq, ts, t10, h10, rssi):
-    payload = encode_reading(make_reading("node-7", seq, ts, t10, h10, rssi))
+@given(st.integers(min_value=1, max_value=2**40), st.integers(min_value=1, max_value=2**40),
+       st.sampled_from([0, 1_773_471_600]), temperatures, humidities, st.integers(min_value=-100, max_value=0))
+def test_encoded_reading_is_what_the_bridge_accepts(boot, seq, ts, t10, h10, rssi):
+    payload = encode_reading(make_reading("node-7", boot, seq, ts, t10, h10, rssi))
     doc = json.loads(payload)
-    assert list(doc) == ["node", "seq", "ts", "temperature", "humidity", "wifi_rssi"]
+    assert list(doc) == ["node", "boot", "seq", "ts", "temperature", "humidity", "wifi_rssi"]
     reading = decode_reading("sensors/node-7/reading", payload.encode())
-    assert (reading.node, reading.seq, reading.ts) == ("node-7", seq, ts)
+    assert (reading.node, reading.boot, reading.seq, reading.ts) == ("node-7", boot, seq, ts)
     assert (reading.temperature, reading.humidity, reading.wifi_rssi) == (t10 / 10, h10 / 10, rssi)
 
 
@@ -134,7 +134,7 @@ def test_dht_sensor_json_has_the_original_shape():
 
 
 def test_readings_json_lists_the_given_readings_oldest_first():
-    readings = [make_reading("node-1", i, 0, 200 + i, 400, -60) for i in range(1, 4)]
+    readings = [make_reading("node-1", 1, i, 0, 200 + i, 400, -60) for i in range(1, 4)]
     status, body = _get("/readings.json?x=1", readings=readings)
     doc = json.loads(body)
     assert status == 200 and doc["node"] == "node-1"
@@ -298,7 +298,7 @@ def test_cadence_reads_every_4s_and_publishes_every_10s_with_status_online_first
     assert [r["seq"] for r in _payloads(hal)] == [1, 2, 3, 4, 5, 6]
     assert hal.mqtt.sent[0] == ("sensors/node-1/status", b"online", 1, True)
     assert all(q == 1 for t, p, q, r in hal.mqtt.sent)
-    assert _payloads(hal)[0] == {"node": "node-1", "seq": 1, "ts": int(START + 8), "temperature": 21.5,
+    assert _payloads(hal)[0] == {"node": "node-1", "boot": 1, "seq": 1, "ts": int(START + 8), "temperature": 21.5,
                                  "humidity": 40.0, "wifi_rssi": -61}
 
 

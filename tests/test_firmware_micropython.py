@@ -190,11 +190,12 @@ def check_backoff():
 
 def check_reading():
     from firmware.reading import encode_reading, make_reading
-    check("reading bytes", encode_reading(make_reading("node-1", 42, 1700000000, 215, 402, -61))
-          == '{"node": "node-1", "seq": 42, "ts": 1700000000, "temperature": 21.5, "humidity": 40.2, '
+    check("reading bytes", encode_reading(make_reading("node-1", 3, 42, 1700000000, 215, 402, -61))
+          == '{"node": "node-1", "boot": 3, "seq": 42, "ts": 1700000000, "temperature": 21.5, "humidity": 40.2, '
              '"wifi_rssi": -61}')
-    check("negative and ts 0", encode_reading(make_reading("node-2", 1, 0, -5, 1000, 0))
-          == '{"node": "node-2", "seq": 1, "ts": 0, "temperature": -0.5, "humidity": 100.0, "wifi_rssi": 0}')
+    check("negative and ts 0", encode_reading(make_reading("node-2", 1, 1, 0, -5, 1000, 0))
+          == '{"node": "node-2", "boot": 1, "seq": 1, "ts": 0, "temperature": -0.5, "humidity": 100.0, '
+             '"wifi_rssi": 0}')
 
 
 def check_boot_count(scratch):
@@ -218,7 +219,7 @@ def check_web():
     out, status = web.handle(b"GET /dhtSensor.json HTTP/1.1\r\nHost: n\r\n\r\n", "node-1", (402, 215), [])
     check("dhtSensor.json", status == 200 and out.endswith(b'\r\n\r\n{"temp": "21.5", "humidity": "40.2"}'))
     check("content length", b"Content-Length: 36\r\n" in out)
-    readings = [make_reading("node-1", i, 0, 200, 400, -60) for i in (1, 2)]
+    readings = [make_reading("node-1", 1, i, 0, 200, 400, -60) for i in (1, 2)]
     out, status = web.handle(b"GET /readings.json HTTP/1.0\r\n\r\n", "node-1", None, readings)
     doc = json.loads(out.split(b"\r\n\r\n", 1)[1])
     check("readings.json", status == 200 and doc["node"] == "node-1"

@@ -95,6 +95,17 @@ def test_a_power_cut_loses_ram_keeps_the_boot_counter_and_boots_a_fresh_node():
     assert [r["t"] for r in w.trace.of_kind("clock.synced")] == [15.0, CUT_AT + OFF_FOR + 15.0]
 
 
+def test_every_reading_sampled_either_side_of_a_power_cut_is_stored():
+    """Counted from what the node sampled, not from the store's keys: the second boot's seq 1.. are new."""
+    w = PowerWorld()
+    w.run()
+    sampled = w.trace.of_kind("reading.sampled")
+    assert [r["boot"] for r in sampled] == [1] * 6 + [2] * 11
+    assert len(w.trace.of_kind("reading.stored")) == len(sampled) == w.store.count("node-1") == 17
+    assert w.bridge.duplicates == 0
+    assert (w.bridge.gaps["node-1"].boots, w.bridge.gaps["node-1"].missing) == (2, 0)
+
+
 def test_power_off_twice_or_on_twice_changes_nothing():
     w = PowerWorld()
 
