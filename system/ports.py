@@ -85,14 +85,15 @@ class MqttPort(Protocol):
 
 class ReadingSink(Protocol):
     """Where the bridge stores readings: ``add`` is False for a reading stored before (a duplicate);
-    the adds inside ``transaction()`` are committed together, or not at all; ``identities()`` gives
-    every stored ``(node, boot, seq)`` in that order (the bridge's gap counts start from them)."""
+    the adds inside ``transaction()`` are committed together, or not at all; ``identity_runs()`` gives
+    the stored ``(node, boot, seq)`` as runs ``(node, boot, first, last)`` in that order (the bridge's
+    gap counts start from them)."""
 
     def add(self, reading: Reading, received: float) -> bool: ...
 
     def transaction(self) -> ContextManager[None]: ...
 
-    def identities(self) -> Iterable[tuple[str, int, int]]: ...
+    def identity_runs(self) -> Iterable[tuple[str, int, int, int]]: ...
 
 
 class FixturesStore(Protocol):

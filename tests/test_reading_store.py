@@ -78,6 +78,15 @@ def test_a_migrated_store_de_duplicates_as_before_and_a_boot_starts_a_new_series
                                         ("node-1", 1, 1), ("node-1", 2, 1)]
 
 
+def test_identity_runs_are_the_stored_seqs_of_each_boot_in_consecutive_runs():
+    store = ReadingStore()
+    for node, boot, seq in [("a", 1, 1), ("a", 1, 2), ("a", 1, 3), ("a", 1, 7), ("a", 1, 9), ("a", 1, 10),
+                            ("a", 2, 1), ("b", 0, 4), ("a", 1, 8)]:
+        store.add(Reading(node, seq, TS + seq, 21.5, 40.2, -61.0, boot=boot or None), TS)
+    store.add(Reading("a", None, TS, 21.5, 40.2, -61.0), TS)  # no seq: not part of any run
+    assert list(store.identity_runs()) == [("a", 1, 1, 3), ("a", 1, 7, 10), ("a", 2, 1, 1), ("b", 0, 4, 4)]
+
+
 def test_a_store_from_a_newer_bridge_is_refused_with_the_file_named(tmp_path):
     path = str(tmp_path / "new.sqlite3")
     db = sqlite3.connect(path)

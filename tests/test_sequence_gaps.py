@@ -67,3 +67,23 @@ def test_a_liars_huge_seq_is_one_range_and_its_late_readings_come_off_one_by_one
     assert gaps.missing == 2**52 - 2
     assert gaps.see(1, 1000).filled and gaps.ranges(1) == [(2, 999), (1001, 2**52 - 1)]
     assert gaps.missing == 2**52 - 3
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 60)), max_size=150))
+def test_replaying_runs_of_consecutive_seqs_gives_what_seeing_each_seq_gives(stream):
+    """The bridge's start replays its store as runs; the result is that of each stored seq in order."""
+    one_by_one, by_runs = SequenceGaps(), SequenceGaps()
+    for boot, seq in sorted(set(stream)):
+        one_by_one.see(boot, seq)
+    for boot in sorted({b for b, _ in stream}):
+        for first, last in _as_ranges({s for b, s in stream if b == boot}):
+            by_runs.see_run(boot, first, last)
+    assert (by_runs.missing, by_runs.boots) == (one_by_one.missing, one_by_one.boots)
+    assert all(by_runs.ranges(b) == one_by_one.ranges(b) for b, _ in stream)
+
+
+def test_a_run_over_seqs_already_seen_counts_only_its_new_part():
+    gaps = SequenceGaps()
+    gaps.see(1, 5)  # 1..4 missing
+    gaps.see_run(1, 3, 8)  # fills 3 and 4, then 6..8 follow 5
+    assert (gaps.missing, gaps.ranges(1)) == (2, [(1, 2)])

@@ -62,6 +62,15 @@ _INSERT = ("INSERT OR IGNORE INTO readings (node, boot, seq, ts, received, taken
            " wifi_rssi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
+# Consecutive seqs share seq - row_number(): each such group is one run.
+_RUNS = """
+SELECT node, boot, MIN(seq), MAX(seq) FROM (
+    SELECT node, boot, seq, seq - ROW_NUMBER() OVER (PARTITION BY node, boot ORDER BY seq) AS run
+    FROM readings WHERE seq IS NOT NULL)
+GROUP BY node, boot, run ORDER BY node, boot, MIN(seq)
+"""
+
+
 class ReadingStore:
     """``add(reading, received)`` is True when stored, False for a duplicate; ``transaction()`` groups adds.
 
@@ -131,8 +140,13 @@ class ReadingStore:
         return [r[0] for r in rows]
 
     def identities(self) -> Iterable[tuple[str, int, int]]:
-        """Every stored ``(node, boot, seq)``, in that order: what the bridge replays its gap counts from."""
+        """Every stored ``(node, boot, seq)``, in that order."""
         return self.db.execute("SELECT node, boot, seq FROM readings WHERE seq IS NOT NULL ORDER BY node, boot, seq")
+
+    def identity_runs(self) -> Iterable[tuple[str, int, int, int]]:
+        """The stored identities as runs of consecutive seqs ``(node, boot, first, last)``, in that order:
+        what the bridge replays its gap counts from (a store of a year of readings has few runs)."""
+        return self.db.execute(_RUNS)
 
     def rows(self, node: str | None = None) -> list[dict]:
         """Every stored reading (of ``node``), oldest ``taken`` first, as plain dicts."""

@@ -78,6 +78,22 @@ class SequenceGaps:
             return GapChange(opened=(highest + 1, seq - 1), new_boot=new_boot)
         return GapChange(filled=self._fill(boot, seq), new_boot=new_boot)
 
+    def see_run(self, boot: int, first: int, last: int) -> None:
+        """Account for stored seqs ``first .. last`` of ``boot`` at once, as ``see`` of each in order would.
+
+        For the replay of a store on start, where the runs of consecutive seqs come in
+        increasing order: a run is one step, however many readings it holds.
+        """
+        highest = self._highest.setdefault(boot, 0)
+        if first <= highest:  # overlaps what was seen: only its new part counts
+            for seq in range(first, min(last, highest) + 1):
+                self.see(boot, seq)
+            first = highest + 1
+            if first > last:
+                return
+        self.see(boot, first)
+        self._highest[boot] = max(self._highest[boot], last)
+
     def _fill(self, boot: int, seq: int) -> bool:
         holes = self._holes.get(boot)
         if not holes:

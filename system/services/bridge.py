@@ -100,8 +100,8 @@ class Bridge:
         self.lag = LagHistogram()
         self.connects = 0
         self.gaps: dict[str, SequenceGaps] = {}
-        for node, boot, seq in store.identities():  # what is missing, as it was when the bridge stopped
-            self.gaps.setdefault(node, SequenceGaps()).see(boot, seq)
+        for node, boot, first, last in store.identity_runs():  # what is missing, as when the bridge stopped
+            self.gaps.setdefault(node, SequenceGaps()).see_run(boot, first, last)
         self._rng = rt.rng("bridge/backoff")
         self.registry = CollectorRegistry(auto_describe=True)  # this bridge's series only, never the global one
         self.registry.register(self)
