@@ -364,14 +364,22 @@ def test_a_restarted_bridge_counts_on_from_its_store():
 class FeedPort:
     """An MQTT port whose broker answers CONNACKs from ``present`` and feeds probes back only if ``echo``."""
 
-    def __init__(self, rt, present=(False, True, True, True), echo=False):
-        self.rt, self.present, self.echo = rt, list(present), echo
+    def __init__(self, rt, present=(False, True, True, True), echo=False, backlog=0):
+        self.rt, self.present, self.echo, self.backlog = rt, list(present), echo, backlog
         self.connected, self.published, self.subscribed, self.disconnects = False, [], [], 0
         self._inbox = None
 
     async def connect(self):
         self.connected, self._inbox = True, self.rt.queue()
+        if self.backlog:
+            self.rt.spawn(self._drip(), "backlog")
         return self.present.pop(0)
+
+    async def _drip(self):
+        # A long backlog: one queued reading a second, the probes stuck behind it.
+        for seq in range(1, self.backlog + 1):
+            await self.rt.sleep(1.0)
+            self._inbox.put_nowait(Message("sensors/node-1/reading", reading(seq), 1, packet_id=seq))
 
     async def subscribe(self, topic, qos):
         self.subscribed.append(topic)
@@ -428,6 +436,14 @@ def test_a_session_that_stops_feeding_the_bridge_is_noticed_counted_and_taken_ba
     assert [r["session_present"] for r in trace.of_kind("bridge.connected")] == [False, True]
     assert _counter(bridge.exposition(), "bridge_mqtt_sessions_lost_total") == 1.0
     assert _counter(bridge.exposition(), "bridge_mqtt_connected") == 1.0
+
+
+def test_a_bridge_fed_a_backlog_is_not_probed_out_of_its_session_though_its_probes_are_late():
+    trace, port, bridge = _run_feed({"echo": False, "backlog": 40}, seconds=40.5)
+    assert trace.of_kind("bridge.session_lost") == [] and bridge.stored == 40 and port.disconnects == 0
+    # Once the backlog is through and nothing comes, not even the probe, the session is let go.
+    trace, port, bridge = _run_feed({"echo": False, "backlog": 40}, seconds=60.0)
+    assert [r["t"] for r in trace.of_kind("bridge.session_lost")][:1] == [50.0]
 
 
 def test_a_persistent_session_the_broker_no_longer_has_is_a_lost_session_subscribed_afresh():

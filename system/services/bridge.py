@@ -25,9 +25,10 @@ bridge starts, so a restart does not reset them.
 A session taken away: a broker may hand the bridge's session to another connection
 (the same client id, or an expired session) without closing the bridge's own, which then
 stays up and is fed nothing. With ``probe_every`` the bridge publishes a probe to its own
-``probe_topic`` that often; when one has not come back ``probe_every`` seconds later, the
-session is not the bridge's any more: ``bridge.session_lost`` is traced and counted, and
-the bridge disconnects and connects again, which takes the session back. A persistent
+``probe_topic`` that often; when one has not come back ``probe_every`` seconds later and
+nothing else arrived meanwhile either (a long backlog delays the probe, but feeds the
+bridge), the session is not the bridge's any more: ``bridge.session_lost`` is traced and
+counted, and the bridge disconnects and connects again, which takes the session back. A persistent
 session the broker answers as not present on a reconnect is lost too (traced, counted,
 and subscribed afresh).
 """
@@ -90,6 +91,7 @@ class Bridge:
         self.probe_every = probe_every
         self.probes = 0  # probes sent
         self._probe_seen = 0  # the newest probe that came back
+        self._arrived = 0  # messages received: a bridge being fed is not probed out of its session
         self.sessions_lost = 0
         self._after_commit: list | None = None  # inside a burst: what to announce after its commit
         self.stored_by_node: Counter[str] = Counter()
@@ -154,6 +156,7 @@ class Bridge:
                 burst = [await self.mqtt.next_message()]
                 if self.batch > 1:
                     burst += self.mqtt.received(self.batch - 1)
+                self._arrived += len(burst)
                 self._after_commit = []
                 try:
                     with self.store.transaction():
@@ -170,13 +173,15 @@ class Bridge:
                 watch.cancel()
 
     async def _watch_feed(self) -> None:
-        """Probe the session every ``probe_every`` s; when a probe has not come back by the next, let it go."""
+        """Probe the session every ``probe_every`` s; fed nothing since the last probe, not even it: let it go."""
+        arrived = self._arrived
         while True:
             await self.rt.sleep(self.probe_every)
-            if self._probe_seen < self.probes:
+            if self._probe_seen < self.probes and self._arrived == arrived:
                 self._session_lost(f"probe {self.probes} not back within {self.probe_every:g} s")
                 await self.mqtt.disconnect()  # the consuming loop sees the loss and connects again
                 return
+            arrived = self._arrived
             self.probes += 1
             try:
                 await self.mqtt.publish(self.probe_topic, str(self.probes).encode(), 1, False)
