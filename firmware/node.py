@@ -6,7 +6,13 @@
 # is the runtime subset: now, sleep, spawn, event, rng, trace. The HAL has ``sensor.read_frame()`` (5 raw bytes or raises
 # SensorError), ``wifi.rssi()`` (0 when not connected), ``mqtt`` (connect(),
 # publish(topic, payload, qos, retain), ``connected``; failures are OSError),
-# optionally ``clock`` (``synced()``, ``time()``) and ``web`` (a listener).
+# optionally ``clock`` (``synced()``, ``time()``), ``web`` (a listener) and ``flash``
+# (``read(name)``/``write(name, text)``, firmware/boot_count.py; without one the node
+# counts its boots in RAM: boot 1 at every start).
+#
+# A Node object is one boot: its constructor counts the boot on flash, its fields are
+# the board's RAM. ``power_off()`` is a power cut as the node sees it (every task stops
+# where it is, the buffer is gone); the next boot is a new Node on the same HAL.
 #
 # Cadence as the original project: the sensor is read every ``read_every`` s (the
 # web page shows the latest read); every ``sample_every`` s the latest verified
@@ -18,6 +24,7 @@
 # holds; when it overflows the oldest are dropped, counted and traced.
 
 from firmware.backoff import next_backoff
+from firmware.boot_count import MemoryFlash, next_boot
 from firmware.dht22 import SensorError, decode_frame
 from firmware.reading import ONLINE, encode_reading, make_reading, reading_topic, status_topic
 from firmware.ring import Ring
@@ -38,6 +45,7 @@ class Node:
         self.backoff_cap = backoff_cap
         self.buffer = Ring(buffer_size)
         self.history = Ring(history)
+        self.boot = next_boot(getattr(hal, "flash", None) or MemoryFlash())
         self.seq = 0
         self.latest = None  # (humidity10, temperature10, ts, read number) of the last verified read
         self.reads = 0
@@ -54,16 +62,25 @@ class Node:
         self._read_at = None
         self._wake = rt.event()
         self._rng = rt.rng(node_id + "/backoff")
+        self._tasks = []  # what run() spawned: stopped by a power cut
 
     # --- tasks ---------------------------------------------------------------
 
     async def run(self):
-        self.rt.spawn(self.read_loop(), self.node_id + "/reader")
-        self.rt.spawn(self.sample_loop(), self.node_id + "/sampler")
+        spawn = self.rt.spawn
+        self._tasks.append(spawn(self.read_loop(), self.node_id + "/reader"))
+        self._tasks.append(spawn(self.sample_loop(), self.node_id + "/sampler"))
         listener = getattr(self.hal, "web", None)
         if listener is not None:
-            self.rt.spawn(web.serve(listener, self.handle_http), self.node_id + "/web")
+            self._tasks.append(spawn(web.serve(listener, self.handle_http), self.node_id + "/web"))
         await self.publish_loop()
+
+    def power_off(self):
+        # The power is cut: the tasks run() spawned stop at once (whoever spawned run() cancels
+        # that task too). Nothing is saved: RAM is lost, the flash already holds the boot count.
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
 
     async def read_loop(self):
         while True:
@@ -114,12 +131,13 @@ class Node:
             return None
         self._used = latest[3]
         self.seq += 1
-        reading = make_reading(self.node_id, self.seq, latest[2], latest[1], latest[0], self.hal.wifi.rssi())
+        reading = make_reading(self.node_id, self.boot, self.seq, latest[2], latest[1], latest[0],
+                               self.hal.wifi.rssi())
         old = self.buffer.push(reading)
         if old is not None and old is not self._sending:  # one being sent is lost only if that fails
             self._count_drop(old)
         self.history.push(reading)
-        self.rt.trace("reading.sampled", node=self.node_id, seq=self.seq)
+        self.rt.trace("reading.sampled", node=self.node_id, boot=self.boot, seq=self.seq)
         self._wake.set()
         return reading
 
@@ -176,7 +194,7 @@ class Node:
 
     def stats(self):
         # Counters for the console and tests.
-        return {"seq": self.seq, "reads": self.reads, "errors": dict(self.errors), "skipped": self.skipped,
+        return {"boot": self.boot, "seq": self.seq, "reads": self.reads, "errors": dict(self.errors), "skipped": self.skipped,
                 "buffered": len(self.buffer), "dropped": self.dropped, "published": self.published,
                 "connects": self.connects, "sending": self._sending["seq"] if self._sending else None}
 

@@ -24,7 +24,7 @@ services call, so a fake in a test needs no more than that.
 from __future__ import annotations
 
 import random
-from typing import Any, Awaitable, Callable, ContextManager, Mapping, Protocol, Sequence
+from typing import Any, Awaitable, Callable, ContextManager, Iterable, Mapping, Protocol, Sequence
 
 from system.decisions.alerts import Snooze
 from system.decisions.events import Alert, AlertRule, Event
@@ -63,11 +63,15 @@ class Runtime(Protocol):
 
 class ReadingSink(Protocol):
     """Where the bridge stores readings: ``add`` is False for a reading stored before (a duplicate);
-    the adds inside ``transaction()`` are committed together, or not at all."""
+    the adds inside ``transaction()`` are committed together, or not at all; ``identity_runs()`` gives
+    the stored ``(node, boot, seq)`` as runs ``(node, boot, first, last)`` in that order (the bridge's
+    gap counts start from them)."""
 
     def add(self, reading: Reading, received: float) -> bool: ...
 
     def transaction(self) -> ContextManager[None]: ...
+
+    def identity_runs(self) -> Iterable[tuple[str, int, int, int]]: ...
 
 
 class FixturesStore(Protocol):

@@ -14,6 +14,8 @@ from sim.models.push_recorder import RecordingPushTarget
 from system.services.prometheus import ReadingPusher
 from system.adapters.reading_store import ReadingStore
 from firmware.reading import LEGACY_TOPIC
+from system.errors import ConnectionLost
+from system.mqtt.message import Message
 from system.trace import Trace
 
 START = 1_773_471_600.0  # 2026-03-14 08:00 CET
@@ -49,9 +51,12 @@ class World:
         return self.trace.of_kind(kind)
 
 
-def reading(seq: int, ts: float = START, node: str = "node-1", temperature: float = 21.5) -> bytes:
-    return json.dumps({"node": node, "seq": seq, "ts": ts, "temperature": temperature, "humidity": 40.2,
-                       "wifi_rssi": -61}).encode()
+def reading(seq: int, ts: float = START, node: str = "node-1", temperature: float = 21.5,
+            boot: int | None = None) -> bytes:
+    doc = {"node": node, "seq": seq, "ts": ts, "temperature": temperature, "humidity": 40.2, "wifi_rssi": -61}
+    if boot is not None:
+        doc["boot"] = boot
+    return json.dumps(doc).encode()
 
 
 def test_a_reading_published_twice_is_stored_once():
@@ -297,3 +302,157 @@ def test_a_failed_commit_stores_none_of_the_burst():
     except OSError:
         pass
     assert store.count() == 0
+
+
+def _per_node(text: str, name: str) -> dict[str, float]:
+    return {s.labels["node"]: s.value for f in text_string_to_metric_families(text) for s in f.samples
+            if s.name == name}
+
+
+def test_a_reboot_starts_a_new_series_that_is_stored_whole_and_counted_as_a_boot():
+    w = World()
+
+    async def script():
+        for boot, seqs in ((1, range(1, 6)), (2, range(1, 4))):
+            for seq in seqs:
+                await w.node.publish("sensors/node-1/reading", reading(seq, boot=boot), qos=1)
+
+    w.run(script)
+    assert w.bridge.store.sequences("node-1", boot=1) == [1, 2, 3, 4, 5]
+    assert w.bridge.store.sequences("node-1", boot=2) == [1, 2, 3]
+    assert w.bridge.duplicates == 0
+    text = w.bridge.exposition()
+    assert _per_node(text, "bridge_readings_missing_total") == {"node-1": 0.0}
+    assert _per_node(text, "bridge_node_boots") == {"node-1": 2.0}
+    assert [(r["boot"], r["seq"]) for r in w.kinds("reading.stored")][4:6] == [(1, 5), (2, 1)]
+
+
+def test_a_sequence_gap_is_counted_and_traced_and_a_late_reading_takes_it_back_off():
+    w = World()
+    seen = []
+
+    async def script():
+        for seq in (1, 2, 6, 4):  # 3, 4 and 5 missing; then 4 arrives late
+            await w.node.publish("sensors/node-1/reading", reading(seq, boot=3), qos=1)
+            await w.rt.sleep(1.0)
+            seen.append(_per_node(w.bridge.exposition(), "bridge_readings_missing_total"))
+
+    w.run(script)
+    assert seen == [{"node-1": 0.0}, {"node-1": 0.0}, {"node-1": 3.0}, {"node-1": 2.0}]
+    assert [{k: r[k] for k in ("node", "boot", "from", "to")} for r in w.kinds("reading.missing")] == [
+        {"node": "node-1", "boot": 3, "from": 3, "to": 5}]
+    assert [(r["node"], r["boot"], r["seq"]) for r in w.kinds("reading.late")] == [("node-1", 3, 4)]
+
+
+def test_a_restarted_bridge_counts_on_from_its_store():
+    """Missing readings and boots are replayed from the store, so a restart does not reset them."""
+    w = World()
+
+    async def script():
+        for boot, seq in ((1, 1), (1, 2), (1, 5), (2, 1), (2, 3)):  # missing: 1/3, 1/4, 2/2
+            await w.node.publish("sensors/node-1/reading", reading(seq, boot=boot), qos=1)
+
+    w.run(script)
+    restarted = Bridge(w.rt.child("bridge"), mqtt=None, store=w.bridge.store)
+    text = restarted.exposition()
+    assert _per_node(text, "bridge_readings_missing_total") == {"node-1": 3.0}
+    assert _per_node(text, "bridge_node_boots") == {"node-1": 2.0}
+    assert restarted.handle("sensors/node-1/reading", reading(4, boot=1)) == "stored"
+    assert _per_node(restarted.exposition(), "bridge_readings_missing_total") == {"node-1": 2.0}
+
+
+class FeedPort:
+    """An MQTT port whose broker answers CONNACKs from ``present`` and feeds probes back only if ``echo``."""
+
+    def __init__(self, rt, present=(False, True, True, True), echo=False, backlog=0):
+        self.rt, self.present, self.echo, self.backlog = rt, list(present), echo, backlog
+        self.connected, self.published, self.subscribed, self.disconnects = False, [], [], 0
+        self._inbox = None
+
+    async def connect(self):
+        self.connected, self._inbox = True, self.rt.queue()
+        if self.backlog:
+            self.rt.spawn(self._drip(), "backlog")
+        return self.present.pop(0)
+
+    async def _drip(self):
+        # A long backlog: one queued reading a second, the probes stuck behind it.
+        for seq in range(1, self.backlog + 1):
+            await self.rt.sleep(1.0)
+            self._inbox.put_nowait(Message("sensors/node-1/reading", reading(seq), 1, packet_id=seq))
+
+    async def subscribe(self, topic, qos):
+        self.subscribed.append(topic)
+        return qos
+
+    async def publish(self, topic, payload, qos=0, retain=False):
+        self.published.append((topic, payload))
+        if self.echo:
+            self._inbox.put_nowait(Message(topic, payload, 1, packet_id=len(self.published)))
+
+    async def next_message(self):
+        item = await self._inbox.get()
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def received(self, limit):
+        return []
+
+    def ack(self, msg):
+        pass
+
+    async def disconnect(self):
+        self.connected = False
+        self.disconnects += 1
+        self._inbox.put_nowait(ConnectionLost("disconnected"))
+
+
+def _run_feed(port_args: dict, seconds: float = 60.0):
+    trace = Trace({"test": "feed"})
+    rt = SimRuntime(seed=1, start=START, trace=trace)
+    port = FeedPort(rt, **port_args)
+    bridge = Bridge(rt, port, ReadingStore(), probe_topic="hilsim/probe/bridge", probe_every=5.0)
+    rt.spawn(bridge.run(), "bridge")
+    rt.run(until=seconds)
+    return trace, port, bridge
+
+
+def test_a_session_that_feeds_the_probes_back_is_kept():
+    trace, port, bridge = _run_feed({"echo": True})
+    assert port.subscribed == ["sensors/+/reading", "/topic/qos1", "hilsim/probe/bridge"]
+    assert bridge.probes == 11 and len(port.published) == 11  # t = 5, 10, ..., 55
+    assert trace.of_kind("bridge.session_lost") == [] and bridge.connects == 1 and port.disconnects == 0
+    assert bridge.stored == 0 and bridge.refusals == 0  # a probe is neither a reading nor a refusal
+
+
+def test_a_session_that_stops_feeding_the_bridge_is_noticed_counted_and_taken_back():
+    """The broker gave the session to someone else and left our connection open (fed nothing): the probe
+    sent at 5 s is not back at 10 s, so the bridge disconnects and connects again (session resumed)."""
+    trace, port, bridge = _run_feed({"echo": False}, seconds=12.0)
+    (lost,) = trace.of_kind("bridge.session_lost")
+    assert lost["t"] == 10.0 and lost["reason"] == "probe 1 not back within 5 s"
+    assert port.disconnects == 1 and bridge.connects == 2
+    assert [r["session_present"] for r in trace.of_kind("bridge.connected")] == [False, True]
+    assert _counter(bridge.exposition(), "bridge_mqtt_sessions_lost_total") == 1.0
+    assert _counter(bridge.exposition(), "bridge_mqtt_connected") == 1.0
+
+
+def test_a_bridge_fed_a_backlog_is_not_probed_out_of_its_session_though_its_probes_are_late():
+    trace, port, bridge = _run_feed({"echo": False, "backlog": 40}, seconds=40.5)
+    assert trace.of_kind("bridge.session_lost") == [] and bridge.stored == 40 and port.disconnects == 0
+    # Once the backlog is through and nothing comes, not even the probe, the session is let go.
+    trace, port, bridge = _run_feed({"echo": False, "backlog": 40}, seconds=60.0)
+    assert [r["t"] for r in trace.of_kind("bridge.session_lost")][:1] == [50.0]
+
+
+def test_a_persistent_session_the_broker_no_longer_has_is_a_lost_session_subscribed_afresh():
+    trace, port, bridge = _run_feed({"echo": False, "present": [False, False]}, seconds=12.0)
+    reasons = [r["reason"] for r in trace.of_kind("bridge.session_lost")]
+    assert reasons == ["probe 1 not back within 5 s", "the broker no longer had the session"]
+    assert port.subscribed.count("sensors/+/reading") == 2 and bridge.sessions_lost == 2
+
+
+def _counter(text: str, name: str) -> float:
+    (value,) = [s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name]
+    return value

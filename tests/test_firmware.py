@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from firmware import web
 from firmware.backoff import next_backoff
+from firmware.boot_count import MemoryFlash
 from firmware.dht22 import (CHECKSUM, RANGE, TIMEOUT, SensorError, bits_frame, decode_frame, encode_frame,
                             frame_bits, tenths)
 from firmware.node import Node
@@ -106,14 +107,14 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped(attempt, seed):
 # --- readings ---------------------------------------------------------------------
 
 
-@given(st.integers(min_value=1, max_value=2**40), st.sampled_from([0, 1_773_471_600]), temperatures, humidities,
-       st.integers(min_value=-100, max_value=0))
-def test_encoded_reading_is_what_the_bridge_accepts(seq, ts, t10, h10, rssi):
-    payload = encode_reading(make_reading("node-7", seq, ts, t10, h10, rssi))
+@given(st.integers(min_value=1, max_value=2**40), st.integers(min_value=1, max_value=2**40),
+       st.sampled_from([0, 1_773_471_600]), temperatures, humidities, st.integers(min_value=-100, max_value=0))
+def test_encoded_reading_is_what_the_bridge_accepts(boot, seq, ts, t10, h10, rssi):
+    payload = encode_reading(make_reading("node-7", boot, seq, ts, t10, h10, rssi))
     doc = json.loads(payload)
-    assert list(doc) == ["node", "seq", "ts", "temperature", "humidity", "wifi_rssi"]
+    assert list(doc) == ["node", "boot", "seq", "ts", "temperature", "humidity", "wifi_rssi"]
     reading = decode_reading("sensors/node-7/reading", payload.encode())
-    assert (reading.node, reading.seq, reading.ts) == ("node-7", seq, ts)
+    assert (reading.node, reading.boot, reading.seq, reading.ts) == ("node-7", boot, seq, ts)
     assert (reading.temperature, reading.humidity, reading.wifi_rssi) == (t10 / 10, h10 / 10, rssi)
 
 
@@ -166,7 +167,7 @@ def test_dht_sensor_json_has_the_original_shape():
 
 
 def test_readings_json_lists_the_given_readings_oldest_first():
-    readings = [make_reading("node-1", i, 0, 200 + i, 400, -60) for i in range(1, 4)]
+    readings = [make_reading("node-1", 1, i, 0, 200 + i, 400, -60) for i in range(1, 4)]
     status, body = _get("/readings.json?x=1", readings=readings)
     doc = json.loads(body)
     assert status == 200 and doc["node"] == "node-1"
@@ -330,7 +331,7 @@ def test_cadence_reads_every_4s_and_publishes_every_10s_with_status_online_first
     assert [r["seq"] for r in _payloads(hal)] == [1, 2, 3, 4, 5, 6]
     assert hal.mqtt.sent[0] == ("sensors/node-1/status", b"online", 1, True)
     assert all(q == 1 for t, p, q, r in hal.mqtt.sent)
-    assert _payloads(hal)[0] == {"node": "node-1", "seq": 1, "ts": int(START + 8), "temperature": 21.5,
+    assert _payloads(hal)[0] == {"node": "node-1", "boot": 1, "seq": 1, "ts": int(START + 8), "temperature": 21.5,
                                  "humidity": 40.0, "wifi_rssi": -61}
 
 
@@ -359,6 +360,33 @@ def test_full_buffer_drops_the_oldest_counts_it_and_flushes_the_rest_in_order():
     assert [r["seq"] for r in rt._trace.of_kind("reading.dropped")] == list(range(1, dropped + 1))
     assert [r["seq"] for r in _payloads(hal)] == list(range(dropped + 1, node.seq + 1))
     assert node.stats()["buffered"] == 0
+
+
+def test_each_node_is_one_boot_counted_on_the_flash_it_is_given():
+    rt = SimRuntime(seed=3, start=START, trace=Trace({}))
+    hal = Hal(rt, ScriptedSensor())
+    hal.flash = MemoryFlash()
+    assert [Node(rt, hal, "node-1").boot for _ in range(3)] == [1, 2, 3]
+    assert hal.flash.files == {"boot.count": "3"}
+    del hal.flash  # a board without flash counts in RAM: every start is boot 1
+    assert [Node(rt, hal, "node-1").boot for _ in range(2)] == [1, 1]
+
+
+def test_power_off_stops_every_task_of_the_node_and_keeps_nothing_running():
+    rt = SimRuntime(seed=3, start=START, trace=Trace({}))
+    hal = Hal(rt, ScriptedSensor())
+    node = Node(rt.child("node-1"), hal, "node-1")
+    run = rt.spawn(node.run(), "node-1")
+
+    async def cut_at_35():
+        await rt.sleep(35)
+        node.power_off()
+        run.cancel()  # the task that runs run() belongs to whoever spawned it
+
+    rt.run(cut_at_35(), until=200)
+    assert hal.sensor.reads == 9  # t = 0, 4, ..., 32: none after the cut
+    assert [r["seq"] for r in _payloads(hal)] == [1, 2, 3]
+    assert max(r["t"] for r in rt._trace.records) <= 35
 
 
 def test_reconnect_backs_off_exponentially_with_jitter_from_the_runtime_rng():

@@ -1,7 +1,7 @@
 """The firmware's logic under the real MicroPython Unix port, and the same checks under CPython.
 
 This file is both the pytest module and the check script: pytest runs it as a
-script (``python|micropython tests/test_firmware_micropython.py <repo root>``) under
+script (``python|micropython tests/test_firmware_micropython.py <repo root> <scratch dir>``) under
 each interpreter and compares what they print, line for line. The script part uses
 only what MicroPython has: no pytest, no dataclasses, no typing, no f-strings.
 The node's coroutines are driven by hand with ``send()`` by a tiny kernel whose
@@ -190,11 +190,26 @@ def check_backoff():
 
 def check_reading():
     from firmware.reading import encode_reading, make_reading
-    check("reading bytes", encode_reading(make_reading("node-1", 42, 1700000000, 215, 402, -61))
-          == '{"node": "node-1", "seq": 42, "ts": 1700000000, "temperature": 21.5, "humidity": 40.2, '
+    check("reading bytes", encode_reading(make_reading("node-1", 3, 42, 1700000000, 215, 402, -61))
+          == '{"node": "node-1", "boot": 3, "seq": 42, "ts": 1700000000, "temperature": 21.5, "humidity": 40.2, '
              '"wifi_rssi": -61}')
-    check("negative and ts 0", encode_reading(make_reading("node-2", 1, 0, -5, 1000, 0))
-          == '{"node": "node-2", "seq": 1, "ts": 0, "temperature": -0.5, "humidity": 100.0, "wifi_rssi": 0}')
+    check("negative and ts 0", encode_reading(make_reading("node-2", 1, 1, 0, -5, 1000, 0))
+          == '{"node": "node-2", "boot": 1, "seq": 1, "ts": 0, "temperature": -0.5, "humidity": 100.0, '
+             '"wifi_rssi": 0}')
+
+
+def check_boot_count(scratch):
+    import os
+    from firmware.boot_count import BOOT_FILE, FileFlash, MemoryFlash, next_boot
+    memory = MemoryFlash()
+    check("boot counter in memory", [next_boot(memory) for _ in range(3)] == [1, 2, 3]
+          and memory.files == {BOOT_FILE: "3"})
+    flash = FileFlash(scratch)
+    first = next_boot(flash)
+    check("boot counter on a filesystem", (first, next_boot(FileFlash(scratch))) == (1, 2)
+          and flash.read(BOOT_FILE) == "2" and sorted(os.listdir(scratch)) == [BOOT_FILE])
+    flash.write(BOOT_FILE, "garbage")
+    check("an unreadable count restarts at 1", next_boot(flash) == 1)
 
 
 def check_topics():
@@ -217,7 +232,7 @@ def check_web():
     out, status = web.handle(b"GET /dhtSensor.json HTTP/1.1\r\nHost: n\r\n\r\n", "node-1", (402, 215), [])
     check("dhtSensor.json", status == 200 and out.endswith(b'\r\n\r\n{"temp": "21.5", "humidity": "40.2"}'))
     check("content length", b"Content-Length: 36\r\n" in out)
-    readings = [make_reading("node-1", i, 0, 200, 400, -60) for i in (1, 2)]
+    readings = [make_reading("node-1", 1, i, 0, 200, 400, -60) for i in (1, 2)]
     out, status = web.handle(b"GET /readings.json HTTP/1.0\r\n\r\n", "node-1", None, readings)
     doc = json.loads(out.split(b"\r\n\r\n", 1)[1])
     check("readings.json", status == 200 and doc["node"] == "node-1"
@@ -285,6 +300,7 @@ def check_node():
     hal = Hal()
     hal.sensor, hal.wifi, hal.mqtt = Sensor(), Wifi(), Mqtt(k, start, 100.0, 300.0)
     node = Node(k, hal, "node-1", buffer_size=8)
+    check("a node without flash counts its boot in RAM", node.boot == 1)
     k.spawn(node.run(), "node-1")
     k.run(start + 600.0)
     check("first publish is retained online", hal.mqtt.sent[0] == ("sensors/node-1/status", b"online", 1, True))
@@ -313,20 +329,21 @@ def check_node():
     print("last " + hal.mqtt.sent[-1][1])
 
 
-def main(root):
+def main(root, scratch):
     sys.path.insert(0, root)
     check_dht22()
     check_ring()
     check_backoff()
     check_reading()
     check_topics()
+    check_boot_count(scratch)
     check_web()
     check_node()
     print("ALL OK")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])
 
 
 # --- the pytest part (CPython only) ------------------------------------------------------
@@ -335,14 +352,19 @@ if pytest is not None:
     import functools
     import shutil
     import subprocess
+    import tempfile
     from pathlib import Path
 
     ROOT = Path(__file__).resolve().parent.parent
 
     @functools.lru_cache(maxsize=None)
     def _run(interpreter):
-        done = subprocess.run([interpreter, str(Path(__file__).resolve()), str(ROOT)], capture_output=True,
-                              text=True, timeout=60, cwd=ROOT)
+        scratch = tempfile.mkdtemp(prefix="hilsim-flash-")  # the board's filesystem for the boot counter
+        try:
+            done = subprocess.run([interpreter, str(Path(__file__).resolve()), str(ROOT), scratch],
+                                  capture_output=True, text=True, timeout=60, cwd=ROOT)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         assert done.stdout.rstrip().endswith("ALL OK")
         return done.stdout

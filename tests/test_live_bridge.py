@@ -435,3 +435,113 @@ def test_a_bridge_killed_again_and_again_loses_and_doubles_no_reading(tmp_path):
     # (mosquitto_pub sends each once, so only the broker's redelivery brings one twice); stored once only.
     assert redelivered, "no kill caught a reading between storing and acking it; nothing was redelivered"
     assert all(seq in earlier for seq, earlier in redelivered)
+
+
+def _paho(port: int, client_id: str, login: tuple[str, str] | None, *, clean_session: bool = True):
+    from paho.mqtt import client as paho
+
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
+                    protocol=paho.MQTTv311)
+    if login:
+        c.username_pw_set(*login)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    return c
+
+
+def _publish_readings(port: int, login: tuple[str, str] | None, seqs: range) -> None:
+    node = _paho(port, "node-1", login)
+    for seq in seqs:
+        node.publish("sensors/node-1/reading", reading(seq), 1).wait_for_publish(10)
+    node.disconnect()
+    node.loop_stop()
+
+
+@pytest.mark.parametrize("broker", ["hilsim", "mosquitto"])
+def test_a_bridge_whose_session_is_taken_six_times_takes_it_back_and_counts_what_the_thief_ate(broker, tmp_path,
+                                                                                              request):
+    """A device account connects 6 times with the bridge's client id while 300 readings are sent (what the
+    thief takes is lost, and counted as missing); the bridge notices each time (its connection closed, or
+    its probe not fed back), takes its session back, and stores all 20 readings sent after the thieves."""
+    if broker == "hilsim":
+        proc, port = _hilsim_broker(tmp_path, {"bridge": "bridge-pw", "node-1": "node-pw", "mallory": "m-pw"})
+        url, node, thief = f"mqtt://bridge:bridge-pw@127.0.0.1:{port}", ("node-1", "node-pw"), ("mallory", "m-pw")
+    else:
+        proc, port = None, request.getfixturevalue("mosquitto")
+        url, node, thief = f"mqtt://127.0.0.1:{port}", None, None
+    config = LiveBridgeConfig(broker_url=url, db_path=str(tmp_path / "r.sqlite3"), metrics_port=None,
+                              client_id="hilsim-bridge", probe_every=1.0)
+    seen = {}
+
+    async def main(rt):
+        live = LiveBridge(rt, config)
+        await live.start()
+        await until(lambda: live.bridge.connects >= 1, what="bridge subscribed")
+        loop = asyncio.get_running_loop()
+        for i in range(6):
+            thieves = _paho(port, "hilsim-bridge", thief, clean_session=False)
+            await loop.run_in_executor(None, _publish_readings, port, node, range(1 + 50 * i, 51 + 50 * i))
+            await asyncio.sleep(0.3)
+            thieves.loop_stop()  # gone without a word; its socket stays open
+        await loop.run_in_executor(None, _publish_readings, port, node, range(301, 321))
+        await until(lambda: set(range(301, 321)) <= set(live.store.sequences("node-1")), timeout=30.0,
+                    what="the 20 readings after the thieves stored")
+        seen["metrics"] = live.bridge.exposition()
+        seen["seqs"] = live.store.sequences("node-1")
+        await live.stop()
+
+    try:
+        trace = run_live(main, seconds=90.0)
+    finally:
+        if proc is not None:
+            stop_server(proc)
+    assert [s for s in seen["seqs"] if s > 300] == list(range(301, 321))
+    metrics = {s.name: s.value for f in text_string_to_metric_families(seen["metrics"]) for s in f.samples}
+    assert metrics["bridge_readings_missing_total"] == 320 - len(seen["seqs"])  # every reading the thieves ate
+    assert metrics["bridge_mqtt_connected"] == 1.0
+    noticed = trace.of_kind("bridge.disconnected", "bridge.session_lost")
+    assert noticed or len(seen["seqs"]) == 320  # a thief that got the session was noticed
+
+
+def test_a_restarted_live_bridge_keeps_its_missing_and_boot_counts(mosquitto, tmp_path):
+    """Readings of boot 1 (seq 1, 2, 5) and boot 2 (seq 1): 2 missing, 2 boots, scraped from /metrics before
+    and after a restart of the bridge on the same store; a late seq 3 then takes one back off."""
+    config = LiveBridgeConfig(broker_url=f"mqtt://127.0.0.1:{mosquitto}", db_path=str(tmp_path / "r.sqlite3"),
+                              metrics_port=0, client_id="bridge-under-test")
+
+    def booted(boot: int, seq: int) -> str:
+        return json.dumps({**json.loads(reading(seq)), "boot": boot})
+
+    def counts(text: str) -> tuple[float, float]:
+        values = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples
+                  if s.labels.get("node") == "node-1"}
+        return values["bridge_readings_missing_total"], values["bridge_node_boots"]
+
+    scraped = []
+
+    async def scrape(live):
+        async with httpx.AsyncClient() as http:
+            scraped.append(counts((await http.get(f"http://127.0.0.1:{live.metrics_port}/metrics")).text))
+
+    async def main(rt):
+        first = LiveBridge(rt, config)
+        await first.start()
+        await until(lambda: first.bridge.connects >= 1, what="bridge subscribed")
+        await mosquitto_pub(mosquitto, "sensors/node-1/reading", [booted(1, 1), booted(1, 2), booted(1, 5),
+                                                                  booted(2, 1)])
+        await until(lambda: first.bridge.stored == 4, what="4 readings stored")
+        await scrape(first)
+        await first.stop()
+        second = LiveBridge(rt, config)
+        await second.start()
+        await scrape(second)
+        await until(lambda: second.bridge.connects >= 1, what="bridge subscribed again")
+        await mosquitto_pub(mosquitto, "sensors/node-1/reading", [booted(1, 3)])
+        await until(lambda: second.bridge.stored == 1, what="the late reading stored")
+        await scrape(second)
+        await second.stop()
+
+    trace = run_live(main)
+    assert scraped == [(2.0, 2.0), (2.0, 2.0), (1.0, 2.0)]
+    assert [(r["boot"], r["from"], r["to"]) for r in trace.of_kind("reading.missing")] == [(1, 3, 4)]
+    assert [(r["boot"], r["seq"]) for r in trace.of_kind("reading.late")] == [(1, 3)]

@@ -200,6 +200,9 @@ SHIPPED = [
     ("cloud", "write", "hil/things/pi/jobs/job-7/update/accepted", True),
     ("cloud", "read", "sensors/node-1/reading", False),
     ("cloud", "write", "hil/things/pi/jobs/start-next", False),
+    ("bridge", "write", "hilsim/probe/bridge", True),  # its own probe (client id = account here)
+    ("bridge", "read", "hilsim/probe/bridge", True),
+    ("node-1", "write", "hilsim/probe/bridge", False),  # nobody speaks on another client's probe
 ]
 
 

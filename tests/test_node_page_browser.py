@@ -25,7 +25,7 @@ POLL_MS = 200
 @pytest.fixture
 def node_site():
     """A loopback server answering like the node; ``state`` is what the node knows right now."""
-    state = {"latest": (402, 215), "readings": [make_reading("node-7", s, 1700000000 + 10 * s, 200 + s, 400 + s, -60)
+    state = {"latest": (402, 215), "readings": [make_reading("node-7", 1, s, 1700000000 + 10 * s, 200 + s, 400 + s, -60)
                                                 for s in range(1, 6)]}
 
     class Handler(socketserver.StreamRequestHandler):
@@ -72,7 +72,7 @@ def test_the_chart_page_draws_the_readings_and_follows_new_ones(node_site, page)
     assert all(10 <= y <= 250 for _, y in temp + hum)  # inside the plot area
 
     # The node takes new readings and its ring drops the oldest: the page polls and redraws.
-    state["readings"] = state["readings"][2:] + [make_reading("node-7", s, 1700000000 + 10 * s, 180, 455, -71)
+    state["readings"] = state["readings"][2:] + [make_reading("node-7", 1, s, 1700000000 + 10 * s, 180, 455, -71)
                                                  for s in range(6, 9)]
     page.wait_for_function("document.getElementById('now').textContent.includes('seq 8')", timeout=10_000)
     assert page.text_content("#now") == "18.0 \u00b0C, 45.5 %, RSSI -71 dBm (seq 8)"

@@ -51,6 +51,15 @@ def test_a_reading_with_identity_on_the_legacy_topic_keeps_its_identity():
     assert (r.node, r.seq) == ("node-1", 42)
 
 
+def test_a_payload_with_a_boot_is_keyed_by_it_and_one_without_by_boot_0():
+    with_boot = decode_reading(TOPIC, _bytes({**GOOD, "boot": 7}))
+    assert (with_boot.node, with_boot.boot, with_boot.seq, with_boot.boot_key) == ("node-1", 7, 42, 7)
+    without = decode_reading(TOPIC, _bytes(GOOD))
+    assert (without.boot, without.boot_key) == (None, 0)
+    legacy = decode_reading(LEGACY_TOPIC, _bytes({**GOOD, "boot": 3}))
+    assert (legacy.node, legacy.boot, legacy.seq) == ("node-1", 3, 42)
+
+
 def test_ts_zero_means_clock_not_set_and_is_accepted():
     r = decode_reading(TOPIC, _bytes({**GOOD, "ts": 0}))
     assert r.ts == 0 and not r.clock_set
@@ -93,6 +102,12 @@ def test_ts_zero_means_clock_not_set_and_is_accepted():
     (TOPIC, _bytes({**GOOD, "ts": 12345}), "bad_ts"),
     (TOPIC, _bytes({**GOOD, "ts": -1}), "bad_ts"),
     (TOPIC, _bytes({**GOOD, "ts": 5_000_000_000}), "bad_ts"),
+    (TOPIC, _bytes({**GOOD, "boot": 0}), "bad_boot"),  # 0 is the key of "no boot", never a counter's value
+    (TOPIC, _bytes({**GOOD, "boot": -1}), "bad_boot"),
+    (TOPIC, _bytes({**GOOD, "boot": 2**53}), "bad_boot"),
+    (TOPIC, _bytes({**GOOD, "boot": 2.0}), "bad_boot"),
+    (TOPIC, _bytes({**GOOD, "boot": True}), "bad_boot"),
+    (TOPIC, _bytes({**GOOD, "boot": None}), "bad_boot"),
 ])
 def test_each_kind_of_bad_message_is_refused_with_its_reason(topic, payload, reason):
     assert reason in REASONS
@@ -258,6 +273,7 @@ def malformed_payload(draw, topic: str) -> bytes:
         _bytes(GOOD)[:-1] + b', "temperature": 22.0}',
         _bytes({**GOOD, "node": "node-2" if topic == TOPIC else "a b"}),
         _bytes({**GOOD, "seq": -7}), _bytes({**GOOD, "ts": 99}),
+        _bytes({**GOOD, "boot": 0}), _bytes({**GOOD, "boot": "2"}),
     ]))
 
 

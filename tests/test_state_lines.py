@@ -15,6 +15,11 @@ def test_every_state_kind_is_one_line_and_other_kinds_stay_in_the_trace():
         assert state_line({"kind": kind}) is None
 
 
+def test_a_lost_session_says_why_and_that_the_bridge_takes_it_back():
+    line = state_line({"kind": "bridge.session_lost", "reason": "probe 4 not back within 10 s"})
+    assert line == "session lost: probe 4 not back within 10 s; connecting again to take it back"
+
+
 def test_a_disconnect_says_why_and_when_the_next_attempt_is():
     line = state_line({"kind": "bridge.disconnected", "error": "cannot reach 10.0.0.2:1883: refused",
                        "retry_in": 3.14159})

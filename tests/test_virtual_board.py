@@ -135,3 +135,41 @@ def test_mpremote_paths_are_the_boards_and_cannot_climb_out_of_its_filesystem(vi
     assert (home / "fs" / "a.py").read_text() == "x = 41\n" and (home / "fs" / "lib" / "b.py").exists()
     escape = subprocess.run([*mp, "cat", ":../a.py"], capture_output=True, text=True, timeout=60)
     assert escape.returncode != 0 and "Permission denied" in escape.stdout + escape.stderr
+
+
+def test_a_board_rebooted_through_its_console_loses_no_reading(virtual_board, tmp_path):
+    """Each reading line on the console after the reboot is in the bridge's store, with its boot and values:
+    a reboot restarts seq at 1, and the boot counter on the board's flash makes those readings new ones."""
+    from boards import USERS
+    from processes import TracedProcess
+    from system.adapters.reading_store import ReadingStore
+
+    port, home = virtual_board
+    db = str(tmp_path / "readings.sqlite3")
+    with hilsim_broker(tmp_path) as broker:
+        from hil.provision import deploy
+
+        bridge = TracedProcess("bridge", "--broker", f"mqtt://127.0.0.1:{broker}", "--username", "bridge",
+                               "--password", USERS["bridge"], "--db", db, "--metrics-port", "-1")
+        try:
+            bridge.until(lambda rs: any(r["kind"] == "bridge.connected" for r in rs), "bridge connected")
+            first = deploy(port, node_config("node-2", broker))["boot"]
+            with Dut.open(port) as dut:
+                before = [dut.expect_message("reading", node="node-2") for _ in range(3)]
+                dut.expect_message("trace", kind="reading.published", seq=before[-1]["seq"])
+                dut.send("reboot")
+                assert dut.expect_message("boot", timeout=30)["boot"] == first + 1
+                after = [dut.expect_message("reading", node="node-2") for _ in range(6)]
+                dut.expect_message("trace", kind="reading.published", seq=after[-1]["seq"])
+            expected = {_row(r) for r in before + after}
+            bridge.until(lambda rs: expected <= {_row(r) for r in ReadingStore(db).rows("node-2")},
+                         "every reading of the console stored")
+        finally:
+            bridge.stop()
+    assert [r["boot"] for r in before] == [first] * 3 and [r["boot"] for r in after] == [first + 1] * 6
+    assert [r["seq"] for r in after][0] == 1  # the reboot restarted the sequence
+
+
+def _row(reading: dict) -> tuple:
+    """A reading as the console printed it, or as the store holds it."""
+    return tuple(reading[k] for k in ("node", "boot", "seq", "ts", "temperature", "humidity", "wifi_rssi"))

@@ -10,6 +10,7 @@ import json
 import sys
 
 from firmware import console
+from firmware.boot_count import FileFlash
 from firmware.board.aio import MICROPYTHON, BoardRuntime
 from firmware.board.config import load_config
 from firmware.board.faults import FaultySensor
@@ -41,6 +42,7 @@ class App:
         self.node = None
         self._servers = []
         hal = Hal()
+        hal.flash = FileFlash()  # the working directory: / on the board, the board's directory off it
         if self.board == "esp32":
             from firmware.board import esp32_hal
             self._esp32 = esp32_hal
@@ -177,7 +179,8 @@ class App:
                          read_every=config["read_every"], buffer_size=config["buffer_size"])
         board = "esp32" if self.board == "esp32" else ("unix" if MICROPYTHON else "cpython")
         reset = self._esp32.reset_cause() if self._esp32 else "power_on"
-        self.emit({"msg": "boot", "version": VERSION, "node": config["node"], "board": board, "reset": reset})
+        self.emit({"msg": "boot", "version": VERSION, "node": config["node"], "board": board, "reset": reset,
+                   "boot": self.node.boot})
         rt = self.rt
         rt.spawn(self.hal.wifi.keep_connected(self._wifi_changed), "wifi")
         if self._esp32 is not None:

@@ -46,6 +46,10 @@ class LiveBridgeConfig:
     legacy_node: str = LEGACY_NODE
     job: str = "{node}"  # Pushgateway job per node; a template on the node id
     topics: tuple[str, ...] = TOPICS
+    probe_every: float | None = 10.0  # None: no probe (see Bridge); the topic is PROBE_TOPIC with the client id
+
+
+PROBE_TOPIC = "hilsim/probe/{client_id}"  # the bridge's account needs readwrite here (ACL: hilsim/probe/%c)
 
 
 class LiveBridge:
@@ -73,7 +77,8 @@ class LiveBridge:
             self._http = httpx.AsyncClient()
             pusher = ReadingPusher(self.rt, PushgatewayTarget(self._http, cfg.pushgateway_url), job=cfg.job)
         self.bridge = Bridge(self.rt, mqtt, self.store, topics=cfg.topics, legacy_node=cfg.legacy_node,
-                             pusher=pusher)
+                             pusher=pusher, probe_topic=PROBE_TOPIC.format(client_id=cfg.client_id),
+                             probe_every=cfg.probe_every)
         if cfg.metrics_port is not None:
             try:
                 self._server = await start_metrics_server(self.bridge.exposition, cfg.metrics_host, cfg.metrics_port)

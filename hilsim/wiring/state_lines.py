@@ -40,6 +40,10 @@ def _disconnected(r: dict) -> str:
     return f"disconnected: {r.get('error')}; retry in {r.get('retry_in', 0):.1f} s"
 
 
+def _session_lost(r: dict) -> str:
+    return f"session lost: {r.get('reason')}; connecting again to take it back"
+
+
 def _refused(r: dict) -> str:
     detail = f" ({r['detail']})" if r.get("detail") else ""
     return f"refused input on {r.get('topic')}: {r.get('reason')}{detail}"
@@ -107,6 +111,7 @@ LINES: dict[str, Callable[[dict], str]] = {
     "bridge.started": _bridge_started,
     "bridge.connected": _connected,
     "bridge.disconnected": _disconnected,
+    "bridge.session_lost": _session_lost,
     "reading.refused": _refused,
     "controller.started": _controller_started,
     "relay.failed": _relay_failed,

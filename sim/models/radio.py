@@ -91,6 +91,10 @@ class SimClock:
     def synced(self) -> bool:
         return self._synced
 
+    def power_cut(self) -> None:
+        """The board lost power: the time is forgotten until SNTP answers again after the next boot (``run``)."""
+        self._synced = self.sync_after <= 0
+
     def time(self) -> float:
         return self._rt.now()
 

@@ -194,6 +194,17 @@ class SimMqttClient:
         """Up to ``limit`` messages that have already arrived, without waiting (a burst to store together)."""
         return self._inbox.received(limit)
 
+    def power_cut(self) -> None:
+        """The board lost power: the connection ends without a DISCONNECT, and what the client held is gone.
+
+        The broker learns of it at once and publishes the will, as a broker that enforces the
+        keep-alive would 1.5 keep-alives later (this model has no keep-alive timer).
+        """
+        if self.connected:
+            self._conn.broken()
+        self._conn = None
+        self._unacked.clear()
+
     async def disconnect(self) -> None:
         if self.connected:
             conn = self._conn

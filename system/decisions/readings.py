@@ -16,6 +16,14 @@ Accepted topics (spelled in ``firmware/reading.py``, with the payload the node b
   topic ``node`` and ``seq`` are optional: when present they are validated and
   used, so an updated device may keep the old topic and still be de-duplicated.
 
+Identity: a node's payload carries ``boot`` (its boot counter, 1, 2, ... kept on the
+node's flash, ``firmware/boot_count.py``) and ``seq`` (1, 2, ... within that boot), so
+a reading is ``(node, boot, seq)`` and a reboot, which restarts ``seq`` at 1, starts a
+new series instead of repeating an old one. A payload without ``boot`` (firmware from
+before the counter, an updated legacy device) has ``boot`` None and is keyed as boot
+``LEGACY_BOOT`` (0, which no counter gives): its identity is ``(node, seq)`` as it
+always was, with the old flaw that a reboot repeats it.
+
 ``ts`` keeps the node's meaning: Unix seconds from the node's clock, or 0 when
 the node's clock was not set yet (SNTP); the bridge then dates the reading on
 arrival (see ``reading_store``). Any other ts before 2000 or after 2100 is
@@ -39,7 +47,8 @@ MAX_PAYLOAD = 1024  # bytes; a reading is about 110
 RANGES = {"temperature": (TEMP_MIN10 / 10, TEMP_MAX10 / 10), "humidity": (0.0, HUMIDITY_MAX10 / 10),
           "wifi_rssi": (-127.0, 0.0)}
 TS_RANGE = (946_684_800, 4_102_444_800)  # 2000-01-01 .. 2100-01-01 UTC; 0 means "clock not set"
-MAX_SEQ = 2**53  # exact in a float, in JSON everywhere
+MAX_SEQ = 2**53  # exact in a float, in JSON everywhere; the bound of boot too
+LEGACY_BOOT = 0  # the boot of a payload that has none (see the module docstring)
 
 REASONS = (
     "oversized",       # payload longer than MAX_PAYLOAD bytes
@@ -55,6 +64,7 @@ REASONS = (
     "bad_type",        # a value that is not a JSON number (strings, booleans, null, ...)
     "out_of_range",    # a number outside the physical range, or not finite
     "bad_ts",          # ts neither 0 nor a date in 2000 .. 2100
+    "bad_boot",        # boot present but not an integer in 1 .. 2**53
 )
 
 
@@ -68,10 +78,16 @@ class Reading:
     temperature: float
     humidity: float
     wifi_rssi: float
+    boot: int | None = None  # None: the payload had none (keyed as LEGACY_BOOT)
 
     @property
     def clock_set(self) -> bool:
         return self.ts > 0
+
+    @property
+    def boot_key(self) -> int:
+        """The boot this reading is stored under: its own, or ``LEGACY_BOOT`` when it has none."""
+        return LEGACY_BOOT if self.boot is None else self.boot
 
 
 class _Duplicate(ValueError):
@@ -88,7 +104,7 @@ def decode_reading(topic: str, payload: bytes, *, legacy_node: str = LEGACY_NODE
     For example::
 
         >>> decode_reading(LEGACY_TOPIC, b'{"temperature": 21.5, "humidity": 40.2, "wifi_rssi": -61, "ts": 0}')
-        Reading(node='legacy', seq=None, ts=0.0, temperature=21.5, humidity=40.2, wifi_rssi=-61.0)
+        Reading(node='legacy', seq=None, ts=0.0, temperature=21.5, humidity=40.2, wifi_rssi=-61.0, boot=None)
     """
     if isinstance(payload, str):
         payload = payload.encode("utf-8", "surrogatepass")
@@ -105,11 +121,14 @@ def decode_reading(topic: str, payload: bytes, *, legacy_node: str = LEGACY_NODE
     if not (legacy and seq is None and "seq" not in doc) and (
             not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < MAX_SEQ):
         raise RefusedInput("bad_seq", repr(seq)[:40])
+    boot = doc.get("boot")
+    if "boot" in doc and (not isinstance(boot, int) or isinstance(boot, bool) or not 0 < boot < MAX_SEQ):
+        raise RefusedInput("bad_boot", repr(boot)[:40])
     values = {name: _number(doc, name, *RANGES[name]) for name in RANGES}
     ts = _number(doc, "ts", -math.inf, math.inf)
     if ts != 0 and not TS_RANGE[0] <= ts < TS_RANGE[1]:
         raise RefusedInput("bad_ts", f"ts={ts!r}: neither 0 (clock not set) nor a date in 2000..2100")
-    return Reading(node, seq, ts, values["temperature"], values["humidity"], values["wifi_rssi"])
+    return Reading(node, seq, ts, values["temperature"], values["humidity"], values["wifi_rssi"], boot)
 
 
 def _parse(payload: bytes) -> dict:

@@ -13,8 +13,25 @@ bridge's clock (``taken`` = ``received`` in the store, ``ts`` stays 0).
 
 Exports: after each stored reading, the node's latest values go to the optional
 ``ReadingPusher`` (Pushgateway, original shape); ``exposition()`` is the bridge's
-own ``/metrics`` text (readings stored, duplicates, refusals by reason, lag), rendered
-from the bridge's own ``CollectorRegistry`` when scraped.
+own ``/metrics`` text (readings stored, duplicates, refusals by reason, lag, readings
+missing and boots seen per node), rendered from the bridge's own ``CollectorRegistry``
+when scraped.
+
+Missing readings: per node, the sequence gaps among stored ``(boot, seq)`` identities
+(the rule is ``system/decisions/sequence_gaps.py``): a gap is traced ``reading.missing``
+(node, boot, from, to) and counted; a late reading that fills one is traced
+``reading.late`` and taken back off. The counts are replayed from the store when the
+bridge starts, so a restart does not reset them.
+
+A session taken away: a broker may hand the bridge's session to another connection
+(the same client id, or an expired session) without closing the bridge's own, which then
+stays up and is fed nothing. With ``probe_every`` the bridge publishes a probe to its own
+``probe_topic`` that often; when one has not come back ``probe_every`` seconds later and
+nothing else arrived meanwhile either (a long backlog delays the probe, but feeds the
+bridge), the session is not the bridge's any more: ``bridge.session_lost`` is traced and
+counted, and the bridge disconnects and connects again, which takes the session back. A persistent
+session the broker answers as not present on a reconnect is lost too (traced, counted,
+and subscribed afresh).
 """
 
 from __future__ import annotations
@@ -31,10 +48,18 @@ from system.errors import RefusedInput
 from system.mqtt.port import MqttPort
 from system.ports import ReadingSink, Runtime
 from system.services.prometheus import LagHistogram, exposition
-from system.decisions.readings import LEGACY_NODE, REASONS, decode_reading
+from system.decisions.readings import LEGACY_NODE, REASONS, Reading, decode_reading
+from system.decisions.sequence_gaps import SequenceGaps
 
 TOPICS = BRIDGE_FILTERS  # what the bridge subscribes to unless told otherwise
 BATCH = 500  # messages stored in one transaction at most
+
+
+def _identity(reading: Reading) -> dict[str, Any]:
+    """A reading's identity for trace lines: boot only when the payload carried one."""
+    if reading.boot is None:
+        return {"node": reading.node, "seq": reading.seq}
+    return {"node": reading.node, "boot": reading.boot, "seq": reading.seq}
 
 
 def _printable(text: str, limit: int = 120) -> str:
@@ -56,7 +81,8 @@ class Bridge:
     """
 
     def __init__(self, rt: Runtime, mqtt: MqttPort, store: ReadingSink, *, topics: tuple[str, ...] = TOPICS,
-                 legacy_node: str = LEGACY_NODE, pusher: Any = None, batch: int = BATCH):
+                 legacy_node: str = LEGACY_NODE, pusher: Any = None, batch: int = BATCH,
+                 probe_topic: str | None = None, probe_every: float | None = None):
         self.rt = rt
         self.mqtt = mqtt
         self.store = store
@@ -64,6 +90,12 @@ class Bridge:
         self.legacy_node = legacy_node
         self.pusher = pusher
         self.batch = batch
+        self.probe_topic = probe_topic if probe_every else None
+        self.probe_every = probe_every
+        self.probes = 0  # probes sent
+        self._probe_seen = 0  # the newest probe that came back
+        self._arrived = 0  # messages received: a bridge being fed is not probed out of its session
+        self.sessions_lost = 0
         self._after_commit: list | None = None  # inside a burst: what to announce after its commit
         self.stored_by_node: Counter[str] = Counter()
         self.duplicates_by_node: Counter[str] = Counter()
@@ -72,6 +104,9 @@ class Bridge:
         self.last_taken: dict[str, float] = {}
         self.lag = LagHistogram()
         self.connects = 0
+        self.gaps: dict[str, SequenceGaps] = {}
+        for node, boot, first, last in store.identity_runs():  # what is missing, as when the bridge stopped
+            self.gaps.setdefault(node, SequenceGaps()).see_run(boot, first, last)
         self._rng = rt.rng("bridge/backoff")
         self.registry = CollectorRegistry(auto_describe=True)  # this bridge's series only, never the global one
         self.registry.register(self)
@@ -98,6 +133,8 @@ class Bridge:
         while True:
             try:
                 present = await self.mqtt.connect()
+                if not present and self.connects:
+                    self._session_lost("the broker no longer had the session")
                 if present:
                     # The broker may first redeliver what we had not acked and wait for those
                     # acks before it answers a SUBSCRIBE (amqtt does): consume while renewing.
@@ -107,29 +144,59 @@ class Bridge:
                 self.connects += 1
                 self.rt.trace("bridge.connected", session_present=bool(present), attempts=attempt + 1)
                 attempt = 0
-                while True:
-                    burst = [await self.mqtt.next_message()]
-                    if self.batch > 1:
-                        burst += self.mqtt.received(self.batch - 1)
-                    self._after_commit = []
-                    try:
-                        with self.store.transaction():
-                            for msg in burst:
-                                self.handle(msg.topic, msg.payload)
-                    finally:
-                        done, self._after_commit = self._after_commit, None
-                    for announce in done:  # the trace lines and pushes of what is now committed
-                        announce()
-                    for msg in burst:
-                        self.mqtt.ack(msg)  # only now: a crash before the commit gets the messages redelivered
+                await self._consume()
             except ConnectionError as exc:
                 attempt += 1
                 delay = next_backoff(attempt, self._rng, base=0.5, cap=30.0)
                 self.rt.trace("bridge.disconnected", error=_printable(str(exc)), retry_in=delay)
                 await self.rt.sleep(delay)
 
+    async def _consume(self) -> None:
+        """Store what arrives, a burst per transaction, until the connection drops (ConnectionError)."""
+        watch = self.rt.spawn(self._watch_feed(), "bridge/probe") if self.probe_topic else None
+        try:
+            while True:
+                burst = [await self.mqtt.next_message()]
+                if self.batch > 1:
+                    burst += self.mqtt.received(self.batch - 1)
+                self._arrived += len(burst)
+                self._after_commit = []
+                try:
+                    with self.store.transaction():
+                        for msg in burst:
+                            self.handle(msg.topic, msg.payload)
+                finally:
+                    done, self._after_commit = self._after_commit, None
+                for announce in done:  # the trace lines and pushes of what is now committed
+                    announce()
+                for msg in burst:
+                    self.mqtt.ack(msg)  # only now: a crash before the commit gets the messages redelivered
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+    async def _watch_feed(self) -> None:
+        """Probe the session every ``probe_every`` s; fed nothing since the last probe, not even it: let it go."""
+        arrived = self._arrived
+        while True:
+            await self.rt.sleep(self.probe_every)
+            if self._probe_seen < self.probes and self._arrived == arrived:
+                self._session_lost(f"probe {self.probes} not back within {self.probe_every:g} s")
+                await self.mqtt.disconnect()  # the consuming loop sees the loss and connects again
+                return
+            arrived = self._arrived
+            self.probes += 1
+            try:
+                await self.mqtt.publish(self.probe_topic, str(self.probes).encode(), 1, False)
+            except ConnectionError:
+                return  # the consuming loop sees the same loss
+
+    def _session_lost(self, why: str) -> None:
+        self.sessions_lost += 1
+        self.rt.trace("bridge.session_lost", reason=why)
+
     async def _subscribe(self) -> None:
-        for topic in self.topics:
+        for topic in self.topics + ((self.probe_topic,) if self.probe_topic else ()):
             await self.mqtt.subscribe(topic, 1)
 
     async def _renew_subscriptions(self) -> None:
@@ -139,7 +206,10 @@ class Bridge:
             pass  # the consuming loop sees the same loss and reconnects
 
     def handle(self, topic: str, payload: bytes) -> str:
-        """Take one message; returns 'stored', 'duplicate' or 'refused'. Never raises on bad input."""
+        """Take one message; returns 'stored', 'duplicate', 'refused' or 'probe'. Never raises on bad input."""
+        if topic == self.probe_topic and self.probe_topic is not None:
+            self._probe_seen = max(self._probe_seen, int(payload) if payload.isdigit() else 0)
+            return "probe"
         try:
             reading = decode_reading(topic, payload, legacy_node=self.legacy_node)
         except RefusedInput as refusal:
@@ -147,23 +217,35 @@ class Bridge:
         except Exception as exc:  # a decoder bug must not stop the bridge; counted and traced loudly
             return self._refuse(topic, "decoder_error", repr(exc))
         received = self.rt.now()
+        ident = _identity(reading)
         if not self.store.add(reading, received=received):
             self.duplicates_by_node[reading.node] += 1
-            self._announce(self.rt.trace, "reading.duplicate", node=reading.node, seq=reading.seq)
+            self._announce(self.rt.trace, "reading.duplicate", **ident)
             return "duplicate"
         self.stored_by_node[reading.node] += 1
         if reading.clock_set:
             lag = received - reading.ts
             self.lag.observe(lag)
             self.last_taken[reading.node] = max(reading.ts, self.last_taken.get(reading.node, reading.ts))
-            self._announce(self.rt.trace, "reading.stored", node=reading.node, seq=reading.seq, lag=lag)
+            self._announce(self.rt.trace, "reading.stored", **ident, lag=lag)
         else:
             self.unclocked_by_node[reading.node] += 1
             self.last_taken[reading.node] = received
-            self._announce(self.rt.trace, "reading.stored", node=reading.node, seq=reading.seq, clock="unset")
+            self._announce(self.rt.trace, "reading.stored", **ident, clock="unset")
+        if reading.seq is not None:
+            self._count_gaps(reading)
         if self.pusher is not None:
             self._announce(self.pusher.offer, reading)
         return "stored"
+
+    def _count_gaps(self, reading: Reading) -> None:
+        change = self.gaps.setdefault(reading.node, SequenceGaps()).see(reading.boot_key, reading.seq)
+        if change.opened is not None:
+            first, last = change.opened
+            self._announce(self.rt.trace, "reading.missing", node=reading.node, boot=reading.boot_key,
+                           **{"from": first, "to": last})
+        elif change.filled:
+            self._announce(self.rt.trace, "reading.late", node=reading.node, boot=reading.boot_key, seq=reading.seq)
 
     def _announce(self, fn: Any, *args: Any, **fields: Any) -> None:
         """Trace or push now, or, inside a burst, once its transaction has committed (a killed
@@ -202,6 +284,13 @@ class Bridge:
             self.unclocked_by_node)
         yield per(CounterMetricFamily("bridge_readings_refused", "Messages refused, by reason.", labels=["reason"]),
                   self.refused)
+        # A gauge, though named _total: a late reading takes its seq back off (see sequence_gaps).
+        yield per(GaugeMetricFamily(
+            "bridge_readings_missing_total",
+            "Readings missing from each node's sequence (gaps among stored seqs of a boot), per node.",
+            labels=["node"]), {node: gaps.missing for node, gaps in self.gaps.items()})
+        yield per(GaugeMetricFamily("bridge_node_boots", "Boots of each node seen in its stored readings.",
+                                    labels=["node"]), {node: gaps.boots for node, gaps in self.gaps.items()})
         yield per(GaugeMetricFamily("bridge_last_reading_timestamp_seconds",
                                     "Unix time the newest stored reading of each node was taken.", labels=["node"]),
                   self.last_taken)
@@ -210,3 +299,7 @@ class Bridge:
         yield GaugeMetricFamily("bridge_mqtt_connected", "1 while the bridge's MQTT session is up.",
                                 value=int(bool(getattr(self.mqtt, "connected", False))))
         yield CounterMetricFamily("bridge_mqtt_connects", "MQTT sessions the bridge opened.", value=self.connects)
+        yield CounterMetricFamily(
+            "bridge_mqtt_sessions_lost",
+            "Times the broker took the bridge's session away (a probe not fed back, a session not present).",
+            value=self.sessions_lost)
