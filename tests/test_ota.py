@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import io
+import zipfile
 
 import httpx
 import pytest
@@ -18,10 +21,20 @@ from system.adapters.controller_store import Store
 from system.services.job_agent import JobAgent
 from system.services.updater import Updater
 
-PACKAGE = b"PK\x03\x04 pretend wheel"
-GOOD = "de43828dc7609dd00bd60c1bb92cf24add20cfa82ff4dbc320d60da42d722a7a"  # sha256sum of PACKAGE
 TRUSTED = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 STRANGER = Ed25519PrivateKey.from_private_bytes(bytes(range(32, 64)))
+
+
+def wheel(version: str) -> bytes:
+    """A wheel of ``version`` as far as an update looks into it: its metadata."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as made:
+        made.writestr(f"hilsim-{version}.dist-info/METADATA", f"Metadata-Version: 2.1\nName: hilsim\nVersion: {version}\n")
+    return out.getvalue()
+
+
+PACKAGE = wheel("0.2.0")
+GOOD = hashlib.sha256(PACKAGE).hexdigest()
 SIGNED = base64.b64encode(TRUSTED.sign(PACKAGE)).decode()
 URL = "http://x/hilsim-0.2.0.whl"
 
@@ -48,13 +61,21 @@ def updater(handler, installer, *, key=TRUSTED.public_key(), running="0.1.0"):
 
 
 def serve(request):
-    if request.url.path.endswith("missing.whl"):
-        return httpx.Response(404)
-    return httpx.Response(200, content=PACKAGE)
+    """``/hilsim-V.whl``: a wheel of V; ``/text-V.whl``: not a wheel at all."""
+    name = request.url.path.rsplit("/", 1)[-1]
+    if name.startswith("hilsim-"):
+        return httpx.Response(200, content=wheel(name[len("hilsim-"):-len(".whl")]))
+    if name.startswith("text-"):
+        return httpx.Response(200, content=b"hilsim " + name.encode())
+    return httpx.Response(404)
 
 
-def job(**changes) -> dict:
-    return {"version": "0.2.0", "url": URL, "sha256": GOOD, "signature": SIGNED, **changes}
+def job(version: str = "0.2.0", *, served: str | None = None, **changes) -> dict:
+    """A job for ``version`` whose URL serves ``served`` (default: a wheel of ``version``), signed and hashed."""
+    served = served or f"hilsim-{version}.whl"
+    package = serve(httpx.Request("GET", f"http://x/{served}")).content
+    return {"version": version, "url": f"http://x/{served}", "sha256": hashlib.sha256(package).hexdigest(),
+            "signature": base64.b64encode(TRUSTED.sign(package)).decode(), **changes}
 
 
 def run(fields: dict, installer: Installer, **kwargs) -> tuple[str, dict]:
@@ -114,7 +135,7 @@ def test_a_downgrade_installs_only_when_the_job_allows_it(target, running):
     refused, allowed = Installer(), Installer()
     assert run(job(version=target), refused, running=running)[1]["reason"] == "downgrade"
     status, _ = run(job(version=target, allow_downgrade=True), allowed, running=running)
-    assert status == "IN_PROGRESS" and allowed.installed == [("j1", target, PACKAGE)] and refused.installed == []
+    assert status == "IN_PROGRESS" and allowed.installed == [("j1", target, wheel(target))] and refused.installed == []
 
 
 @pytest.mark.parametrize("target, running", [("0.10.0", "0.9.0"), ("1.0.0", "1.0.0rc2"), ("0.2.0", "0.1.0")])
@@ -122,6 +143,16 @@ def test_a_newer_version_by_version_order_not_text_order_installs(target, runnin
     installer = Installer()
     status, details = run(job(version=target), installer, running=running)
     assert (status, details) == ("IN_PROGRESS", {"step": "restarting", "version": target})
+
+
+@pytest.mark.parametrize("version, served", [("0.5.0", "hilsim-0.0.9.whl"), ("0.2.0", "hilsim-0.2.1.whl"),
+                                             ("0.2.0", "text-0.2.0.whl")])
+def test_a_signed_package_of_another_version_than_the_job_names_fails(version, served):
+    """Rule: an old signed wheel sent again under a new number would pass the downgrade rule; its own metadata
+    must name the job's version."""
+    installer = Installer()
+    status, details = run(job(version, served=served), installer)
+    assert (status, details["reason"]) == ("FAILED", "version_mismatch") and installer.installed == []
 
 
 def test_a_verified_package_is_installed_and_the_restart_announced():

@@ -3,7 +3,8 @@ processes: ``hilsim supervise`` runs ``hilsim controller --update-key``; wheels 
 (``tests/wheels.py``, no build and no network) with new version numbers, signed with ``hilsim release sign``,
 and served over HTTP.
 
-- a bad hash, no signature, a corrupt signature, another key's signature, a downgrade: FAILED with the reason,
+- a bad hash, no signature, a corrupt signature, another key's signature, a downgrade, an old signed wheel
+  under a new version number: FAILED with the reason,
   nothing installed, the old version keeps running (no restart);
 - a good signed wheel: the controller restarts into it and the *new* version reports SUCCEEDED;
 - a signed wheel whose version cannot start: the supervisor puts the old version back, which reports FAILED;
@@ -115,6 +116,8 @@ def _signature_failures(wheels) -> list[tuple[str, dict, str]]:
         ("another key", dict(version="0.2.0", url=url, sha256=digest,
                              signature=base64.b64encode(STRANGER.sign(data)).decode()), "bad_signature"),
         ("downgrade", dict(version="0.0.9", url=old_url, sha256=old_digest, signature=old_signature), "downgrade"),
+        ("an old signed wheel under a new number", dict(version="0.5.0", url=old_url, sha256=old_digest,
+                                                        signature=old_signature), "version_mismatch"),
     ]
 
 

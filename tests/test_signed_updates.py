@@ -10,8 +10,8 @@ import base64
 import pytest
 
 from system.decisions.jobs_protocol import validate_job
-from system.decisions.signed_updates import (private_key_from_seed, public_key_from_pem, public_pem, sign,
-                                             signature_refusal, version_refusal)
+from system.decisions.signed_updates import (package_refusal, private_key_from_seed, public_key_from_pem, public_pem,
+                                             sign, signature_refusal, version_refusal, wheel_version)
 from system.errors import ConfigError
 
 # RFC 8032, 7.1 TEST 2: secret key, public key, message (one byte 0x72), signature.
@@ -79,3 +79,30 @@ UPDATE = {"operation": "updateApplication", "version": "1.2.3", "url": "https://
 def test_the_update_document_carries_a_signature_and_a_downgrade_flag(extra, reason):
     verdict = validate_job({**UPDATE, **extra})
     assert (None if verdict.ok else verdict.reason) == reason
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as made:
+        for name, text in files.items():
+            made.writestr(name, text)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("files, version", [
+    ({"hilsim-1.2.3.dist-info/METADATA": "Metadata-Version: 2.1\nName: hilsim\nVersion: 1.2.3\n\nVersion: 9\n",
+      "hilsim/cli.py": ""}, "1.2.3"),
+    ({"hilsim-1.2.3.dist-info/METADATA": "Name: hilsim\n\nVersion: 1.2.3\n"}, None),  # in the body, not a header
+    ({"hilsim/cli.py": ""}, None),
+    ({"a-1.dist-info/METADATA": "Version: 1\n", "b-2.dist-info/METADATA": "Version: 2\n"}, None),
+    ({"x/hilsim-1.dist-info/METADATA": "Version: 1\n"}, None),  # not at the top
+])
+def test_the_version_of_a_wheel_is_its_metadata_header(files, version):
+    assert wheel_version(_zip(files)) == version
+
+
+def test_a_package_that_is_not_a_zip_has_no_version():
+    assert wheel_version(b"hilsim 0.2.0") is None and package_refusal(b"x", "0.2.0").reason == "version_mismatch"

@@ -23,7 +23,9 @@ The cloud is the control of ``cloud:`` events (``set_up``, ``lose_mirror``).
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+import zipfile
 from typing import Any
 
 import httpx
@@ -74,7 +76,12 @@ def _key(rt: Any, stream: str) -> Ed25519PrivateKey:
 
 
 def package(version: str) -> bytes:
-    return f"hilsim {version} (simulated package)".encode()
+    """A stand-in wheel of ``version``: only its metadata (the same bytes on every run)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as wheel:
+        wheel.writestr(zipfile.ZipInfo(f"hilsim-{version}.dist-info/METADATA", date_time=(2025, 1, 1, 0, 0, 0)),
+                       f"Metadata-Version: 2.1\nName: hilsim\nVersion: {version}\n")
+    return out.getvalue()
 
 
 class _TracedNotifier:

@@ -12,6 +12,8 @@ Rules, in one place:
   bytes, or by another key: Ed25519 cannot tell these apart): ``bad_signature``.
 - A version lower than the running one (PEP 440 order) is a ``downgrade`` unless the job allows it; a
   version that is not PEP 440 is ``bad_version``.
+- The signed wheel must itself be the version the job names (its ``*.dist-info/METADATA``), or an old
+  signed wheel could be sent again under a new number, past the downgrade rule: ``version_mismatch``.
 
 Signing and verifying are deterministic; only making a new key needs randomness (an adapter's job).
 
@@ -30,6 +32,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
+import zipfile
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -108,4 +112,35 @@ def version_refusal(target: str, running: str, *, allow_downgrade: bool) -> Refu
     if new < old and not allow_downgrade:
         return Refusal("downgrade", f"{target} is older than the running {running}; the job may say "
                                     "allow_downgrade: true")
+    return None
+
+
+def wheel_version(package: bytes) -> str | None:
+    """The ``Version`` in a wheel's ``*.dist-info/METADATA``; None if ``package`` is not such a wheel."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(package)) as wheel:
+            names = [n for n in wheel.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+            if len(names) != 1:
+                return None
+            metadata = wheel.read(names[0]).decode("utf-8", errors="replace")
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    for line in metadata.splitlines():
+        if not line.strip():
+            break  # the headers end at the first blank line
+        if line.startswith("Version:"):
+            return line.partition(":")[2].strip()
+    return None
+
+
+def package_refusal(package: bytes, target: str) -> Refusal | None:
+    """None if ``package`` is a wheel of version ``target``; else ``version_mismatch``."""
+    found = wheel_version(package)
+    try:
+        same = found is not None and Version(found) == Version(target)
+    except InvalidVersion:
+        same = False
+    if not same:
+        return Refusal("version_mismatch", f"the job names version {target}, the package is "
+                                           f"{found if found is not None else 'not a wheel'}")
     return None

@@ -9,7 +9,8 @@ running version untouched; the rules are :mod:`system.decisions.signed_updates`)
 1. **Download** the package named by the job's ``url`` (an ``httpx`` client: the internet live, the
    simulated web in sim). A download error: ``download_failed``.
 2. **Verify** its SHA-256 against the job's ``sha256`` (``bad_hash``), then its detached Ed25519
-   ``signature`` against the controller's update key (``bad_signature``).
+   ``signature`` against the controller's update key (``bad_signature``), then that the signed wheel is the
+   version the job names (``version_mismatch``).
 3. **Install** it beside the running version (the installer port; live:
    :class:`system.adapters.ota_supervisor.DirectoryInstaller`) and mark the update *pending*. An installer error:
    ``install_failed``.
@@ -29,7 +30,8 @@ from typing import Any, Protocol
 import httpx
 
 from system.decisions.jobs_protocol import FAILED, IN_PROGRESS, SUCCEEDED, Refusal
-from system.decisions.signed_updates import Ed25519PublicKey, signature_refusal, version_refusal
+from system.decisions.signed_updates import (Ed25519PublicKey, package_refusal, signature_refusal,
+                                             version_refusal)
 
 MAX_PACKAGE = 200 * 1024 * 1024
 
@@ -78,7 +80,7 @@ class Updater:
         digest = hashlib.sha256(package).hexdigest()
         if digest != fields["sha256"]:
             return self._failed(job_id, "bad_hash", f"got {digest}, the job names {fields['sha256']}")
-        refused = signature_refusal(package, fields.get("signature"), self.key)
+        refused = signature_refusal(package, fields.get("signature"), self.key) or package_refusal(package, target)
         if refused is not None:
             return self._failed(job_id, refused.reason, refused.detail)
         filename = fields["url"].rstrip("/").rsplit("/", 1)[-1] or f"hilsim-{target}.whl"
