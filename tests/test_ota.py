@@ -29,7 +29,8 @@ def wheel(version: str) -> bytes:
     """A wheel of ``version`` as far as an update looks into it: its metadata."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as made:
-        made.writestr(f"hilsim-{version}.dist-info/METADATA", f"Metadata-Version: 2.1\nName: hilsim\nVersion: {version}\n")
+        made.writestr(f"hilsim-{version}.dist-info/METADATA",
+                      f"Metadata-Version: 2.1\nName: hilsim\nVersion: {version}\n")
     return out.getvalue()
 
 

@@ -1,11 +1,10 @@
-"""Over-the-air update of a live controller (``system/services/updater.py``, ``system/adapters/ota_supervisor.py``) with real
-processes: ``hilsim supervise`` runs ``hilsim controller --update-key``; wheels of hilsim itself are written here
-(``tests/wheels.py``, no build and no network) with new version numbers, signed with ``hilsim release sign``,
-and served over HTTP.
+"""Over-the-air update of a live controller (``system/services/updater.py``, ``system/adapters/ota_supervisor.py``)
+with real processes: ``hilsim supervise`` runs ``hilsim controller --update-key``; wheels of hilsim itself are
+written here (``tests/wheels.py``, no build and no network) with new version numbers, signed with
+``hilsim release sign``, and served over HTTP.
 
 - a bad hash, no signature, a corrupt signature, another key's signature, a downgrade, an old signed wheel
-  under a new version number: FAILED with the reason,
-  nothing installed, the old version keeps running (no restart);
+  under a new version number: FAILED with the reason, nothing installed, the old version keeps running;
 - a good signed wheel: the controller restarts into it and the *new* version reports SUCCEEDED;
 - a signed wheel whose version cannot start: the supervisor puts the old version back, which reports FAILED;
 - a controller started without ``--update-key`` refuses a good signed wheel.
@@ -18,6 +17,9 @@ import functools
 import hashlib
 import http.server
 import json
+import queue
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -61,10 +63,6 @@ class Supervised(TracedProcess):
     """``hilsim supervise --ota-root R controller --trace - ARGS``: every controller version's trace on one stdout."""
 
     def __init__(self, root, *args: str):
-        import queue
-        import subprocess
-        import sys
-
         self.proc = subprocess.Popen([sys.executable, "-m", "hilsim", "supervise", "--ota-root", str(root),
                                       "controller", "--trace", "-", "--ota-root", str(root), *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)

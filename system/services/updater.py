@@ -62,7 +62,7 @@ class Updater:
         self._finished: tuple[str, str, dict] | None = None
 
     async def update(self, job_id: str, fields: dict) -> tuple[str, dict]:
-        """Steps 1-3; returns the status to report (IN_PROGRESS: call :meth:`restart` after reporting)."""
+        """Steps 0-3; returns the status to report (IN_PROGRESS: call :meth:`restart` after reporting)."""
         target = fields["version"]
         refused = self._check(fields)
         if refused is not None:
