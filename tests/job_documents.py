@@ -21,6 +21,8 @@ json_values = st.recursive(json_scalars, lambda inner: st.one_of(st.lists(inner,
 
 
 def _wrong_type(kind: str):
+    if kind == "flag":  # true or false only
+        return st.one_of(st.integers(), st.floats(), st.none(), st.text(max_size=5), st.lists(st.booleans(), max_size=2))
     if kind == "number":
         return st.one_of(st.text(max_size=10), st.booleans(), st.none(), st.lists(st.integers(), max_size=2),
                          st.just(float("nan")), st.just(float("inf")))

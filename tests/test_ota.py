@@ -29,7 +29,8 @@ def wheel(version: str) -> bytes:
     """A wheel of ``version`` as far as an update looks into it: its metadata."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as made:
-        made.writestr(f"hilsim-{version}.dist-info/METADATA",
+        # A fixed date: the same bytes on every call (the signature and hash are taken from one, served another).
+        made.writestr(zipfile.ZipInfo(f"hilsim-{version}.dist-info/METADATA", date_time=(2026, 1, 1, 0, 0, 0)),
                       f"Metadata-Version: 2.1\nName: hilsim\nVersion: {version}\n")
     return out.getvalue()
 
