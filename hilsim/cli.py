@@ -168,6 +168,7 @@ def _register() -> None:
     from hilsim.commands.fixtures_cmd import fixtures
     from hilsim.commands.hil_cmds import diff, record
     from hilsim.commands.plan_cmd import controller_group
+    from hilsim.commands.release_cmd import release
     from hilsim.commands.supervise_cmd import supervise
     from hilsim.commands.virtual_board_cmd import virtual_board
 
@@ -177,6 +178,7 @@ def _register() -> None:
     main.add_command(fixtures)
     main.add_command(cloud)
     main.add_command(supervise)
+    main.add_command(release)
     main.add_command(virtual_board)
     main.add_command(board)
     main.add_command(record)

@@ -7,7 +7,7 @@ from sim.kernel.runtime import SimRuntime
 from system.adapters.asyncio_runtime import AsyncioRuntime
 
 from processes import MOSQUITTO, free_port, start_server, stop_server
-# HILSIM_REQUIRE_ALL=1 (set by .ci/run): a skipped live or micropython test fails (see require_all.py).
+# HILSIM_REQUIRE_ALL=1 (set by .ci/run): any skipped test but a hardware one fails (see require_all.py).
 from require_all import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401
 
 PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"

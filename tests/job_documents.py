@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-NUMBER, TEXT = "number", "text"
+NUMBER, TEXT, FLAG = "number", "text", "flag"
 # operation -> the fields it must have, with their types
 REQUIRED_FIELDS = {
     "snoozeAlert": {"local_alert_id": TEXT},
@@ -24,7 +24,7 @@ OPTIONAL_FIELDS = {
     "updateAlert": {"before": NUMBER, "duration": NUMBER, "event_title": TEXT},
     "createEvent": {"kind": TEXT},
     "createAlert": {"duration": NUMBER, "event_title": TEXT},
-    "updateApplication": {},
+    "updateApplication": {"signature": TEXT, "allow_downgrade": FLAG},
 }
 FIELDS = {op: {**REQUIRED_FIELDS[op], **OPTIONAL_FIELDS[op]} for op in REQUIRED_FIELDS}
 
@@ -43,6 +43,8 @@ json_values = st.recursive(json_scalars, lambda inner: st.one_of(st.lists(inner,
 
 
 def _wrong_type(kind: str):
+    if kind == FLAG:  # true or false only
+        return st.one_of(st.integers(), st.floats(), st.none(), st.text(max_size=5), st.lists(st.booleans(), max_size=2))
     if kind == NUMBER:
         return st.one_of(st.text(max_size=10), st.booleans(), st.none(), st.lists(st.integers(), max_size=2),
                          st.just(float("nan")), st.just(float("inf")))

@@ -1,11 +1,14 @@
-"""``HILSIM_REQUIRE_ALL=1``: a skipped ``live`` or ``micropython`` test is a failure (``.ci/run`` sets it).
+"""``HILSIM_REQUIRE_ALL=1``: every skipped test is a failure, except a ``hardware`` test's (``.ci/run`` sets it).
 
 Live tests skip themselves when a program they start is missing (Mosquitto, the
-Pushgateway, Chromium), so that a developer without those Debian packages can still
-run the rest. In CI the same skip would quietly drop a whole layer of the suite, and
+Pushgateway, Chromium), and any test may skip when a library is missing or too old
+(``pytest.importorskip("gpiod", minversion="2.1")``), so that a developer without them
+can still run the rest. In CI the same skip would quietly drop a part of the suite, and
 a green run would promise what was never tested. With the variable set, such a skip
-fails the test with its skip reason, and a test file skipped as a whole while it is
-collected (its marks are unknown then) is a collection error.
+fails the test with its skip reason, marked or not, and a test file skipped as a whole
+while it is collected (its marks are unknown then) is a collection error. Only the
+``hardware`` marker's tests may skip: CI has no ESP32 on a serial port. An expected
+failure (``xfail``) stays what it is.
 
 The hooks are plugged in by ``conftest.py``; ``test_require_all.py`` runs them in an
 inner pytest session.
@@ -18,11 +21,12 @@ import os
 import pytest
 
 VARIABLE = "HILSIM_REQUIRE_ALL"
-MARKERS = ("live", "micropython")
+EXEMPT = "hardware"  # the one marker whose tests may skip: they need a real board
+MARKERS = ("live", "micropython", "slow")  # named in the failure, to say which layer was about to be lost
 
 
 def required() -> bool:
-    """Whether skips of the layers in ``MARKERS`` must fail (the variable is set to 1)."""
+    """Whether skips must fail (the variable is set to 1)."""
     return os.environ.get(VARIABLE) == "1"
 
 
@@ -35,14 +39,13 @@ def _reason(report: pytest.TestReport | pytest.CollectReport) -> str:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """Turn the skip of a live or micropython test into a failure that names the skip reason."""
+    """Turn the skip of any test but a ``hardware`` one into a failure that names the skip reason."""
     report = yield
-    if report.skipped and required() and not hasattr(report, "wasxfail"):
-        marks = [m for m in MARKERS if item.get_closest_marker(m)]
-        if marks:
-            report.outcome = "failed"
-            report.longrepr = (f"{VARIABLE}=1: this {'/'.join(marks)} test may not be skipped; "
-                               f"install what it needs. {_reason(report)}")
+    if report.skipped and required() and not hasattr(report, "wasxfail") and not item.get_closest_marker(EXEMPT):
+        marks = [m for m in MARKERS if item.get_closest_marker(m)] or ["unmarked"]
+        report.outcome = "failed"
+        report.longrepr = (f"{VARIABLE}=1: this {'/'.join(marks)} test may not be skipped; "
+                           f"install what it needs. {_reason(report)}")
     return report
 
 

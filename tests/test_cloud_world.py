@@ -109,6 +109,29 @@ def test_update_application_restarts_into_the_new_version_and_a_bad_hash_fails()
     assert succeeded and result.trace.of_kind("ota.installed")[0]["running"] != "0.2.0"
 
 
+def test_an_update_signed_by_another_key_fails_and_the_controller_keeps_its_version():
+    result = run_scenario(scenario("""\
+  - at: "09:00"
+    user: {update_application: "0.2.0", bad_signature: true}
+  - at: "10:00"
+    user: {update_application: "0.3.0"}
+""", """\
+  - job_state: {job: 1, state: FAILED}
+  - job_state: {job: 2, state: SUCCEEDED}
+  - jobs_executed_once: true
+"""))
+    assert result.ok, verdicts(result)
+    failed = result.trace.of_kind("ota.failed")
+    assert [(r["reason"]) for r in failed] == ["bad_signature"]
+    assert [r["version"] for r in result.trace.of_kind("ota.installed")] == ["0.3.0"]
+    assert [r["version"] for r in result.trace.of_kind("controller.restarted")] == ["0.3.0"]
+
+
+def test_bad_signature_goes_with_update_application():
+    with pytest.raises(ScenarioError, match="bad_signature goes with update_application"):
+        scenario('  - at: "09:00"\n    user: {snooze: "KAA Gent - Royal Antwerp FC", bad_signature: true}\n', "")
+
+
 def test_a_user_adds_an_alert_then_moves_it_through_the_dashboard():
     result = run_scenario(scenario("""\
   - at: "09:00"

@@ -1,4 +1,5 @@
-"""require_all: with HILSIM_REQUIRE_ALL=1 a live or micropython test that skips fails, so CI cannot lose a layer."""
+"""require_all: with HILSIM_REQUIRE_ALL=1 any test that skips fails, unless it is marked ``hardware``, so CI cannot
+lose a layer or a test quietly."""
 
 import pytest
 
@@ -9,6 +10,7 @@ INI = """
 markers =
     live: real servers
     micropython: the MicroPython Unix port
+    hardware: a real board
 """
 
 # What the live tests do when a Debian program is missing: skip in the test, in a fixture, or by a mark.
@@ -39,6 +41,13 @@ def test_live_that_runs():
 def test_an_ordinary_skip():
     pytest.skip("not on this platform")
 
+def test_a_library_too_old():
+    pytest.importorskip("pytest", minversion="999")
+
+@pytest.mark.hardware
+def test_on_a_real_board():
+    pytest.skip("no --hil-port given")
+
 @pytest.mark.live
 @pytest.mark.xfail(reason="known broker bug", strict=True)
 def test_expected_to_fail():
@@ -59,19 +68,21 @@ def layers(pytester):
 
 def test_without_the_variable_skips_stay_skips(layers, monkeypatch):
     monkeypatch.delenv("HILSIM_REQUIRE_ALL", raising=False)
-    layers.runpytest(*PLUGIN).assert_outcomes(passed=1, skipped=4, xfailed=1)
+    layers.runpytest(*PLUGIN).assert_outcomes(passed=1, skipped=6, xfailed=1)
 
 
-def test_with_the_variable_a_skipped_live_or_micropython_test_fails_with_its_reason(layers, monkeypatch):
+def test_with_the_variable_any_skip_but_a_hardware_one_fails_with_its_reason(layers, monkeypatch):
     monkeypatch.setenv("HILSIM_REQUIRE_ALL", "1")
-    result = layers.runpytest(*PLUGIN, "-rfE")
-    # A skip while setting up (a fixture, a skipif mark) fails as an error; an unmarked skip and an xfail stay.
-    result.assert_outcomes(passed=1, failed=1, errors=2, skipped=1, xfailed=1)
+    result = layers.runpytest(*PLUGIN, "-rfEs")
+    # A skip while setting up (a fixture, a skipif mark) fails as an error; the hardware skip and the xfail stay.
+    result.assert_outcomes(passed=1, failed=3, errors=2, skipped=1, xfailed=1)
     out = result.stdout.str()
     for reason, marker in [("Debian package mosquitto not installed", "live"), ("mosquitto_pub not installed", "live"),
-                           ("no micropython command", "micropython")]:
+                           ("no micropython command", "micropython"), ("not on this platform", "unmarked"),
+                           ("module 'pytest' has __version__", "unmarked")]:
         assert f"HILSIM_REQUIRE_ALL=1: this {marker} test may not be skipped; install what it needs. " \
                f"Skipped: {reason}" in out
+    result.stdout.fnmatch_lines(["SKIPPED*test_layers.py:*no --hil-port given"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 

@@ -12,6 +12,7 @@ from hilsim.commands.options import mqtt_tls_options, trace_sink
 from hilsim.commands.user_errors import UsageProblem, user_errors
 from hilsim.wiring.live_controller import LiveControllerConfig, parse_relay, run_live_controller
 from system.adapters.mqtt_client import TlsOptions
+from system.adapters.release_keys import read_public_key
 from system.decisions.jobs_protocol import DEFAULT_PREFIX
 from system.services.controller import CloudLink
 from system.services.relay import LightPattern
@@ -66,6 +67,9 @@ def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqt
 @click.option("--log-every", type=float, default=60.0, show_default=True, help="Seconds between log batches.")
 @click.option("--ota-root", default=None, type=click.Path(file_okay=False),
               help="Accept updateApplication jobs: install versions here (run under `hilsim supervise`).")
+@click.option("--update-key", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help="The public release key (PEM, from `hilsim release keygen`) updates must be signed by. "
+                   "Without it every update is refused (FAILED: no update key is configured).")
 @click.option("--trace", "trace_path", default=None,
               help="Write the JSON Lines trace to this file ('-' for standard output).")
 @click.option("--for", "duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
@@ -74,6 +78,7 @@ def controller(db: str, fixtures_url: str | None, fixtures_format: str, selector
                push_url: str | None, scrape_every: float, push_every: float, cloud_url: str | None,
                device: str | None, token_file: str | None, mqtt_url: str | None, tls: TlsOptions | None,
                jobs_prefix: str, sync_every: float, poll_every: float, log_every: float, ota_root: str | None,
+               update_key: str | None,
                trace_path: str | None, duration: float | None) -> None:
     """Run the match-day controller: scrape fixtures, plan alerts, switch the light, push counters.
 
@@ -91,10 +96,11 @@ def controller(db: str, fixtures_url: str | None, fixtures_format: str, selector
             raise UsageProblem(f"{option}: {seconds:g} must be more than 0 seconds")
     with user_errors():
         page = load_selectors_file(selectors_path) if selectors_path else None
+        trusted = read_public_key(update_key) if update_key else None
     config = LiveControllerConfig(db=db, fixtures_url=fixtures_url, fixtures_format=fixtures_format, relay=relay,
                                   pattern=pattern, push_url=push_url, scrape_every=scrape_every,
                                   push_every=push_every, page=page, club=club, mqtt_url=mqtt_url, ota_root=ota_root,
-                                  mqtt_tls=tls,
+                                  update_key=trusted, mqtt_tls=tls,
                                   cloud=_cloud_link(cloud_url, device, token_file, mqtt_url, jobs_prefix,
                                                     sync_every, poll_every, log_every))
     with user_errors(), trace_sink(trace_path) as sink:

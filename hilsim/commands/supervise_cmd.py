@@ -25,6 +25,9 @@ from system.adapters.ota_supervisor import supervise as run_supervised
 def supervise(ota_root: Path, command: tuple[str, ...]) -> None:
     """Run ``hilsim COMMAND...`` (e.g. ``controller --db ... --ota-root DIR``) from the version ``current`` points
     at; when it installed an update and stopped, start the new version; if that one exits before it confirmed,
-    put the previous one back. Meant as a systemd unit's ExecStart (see deploy/systemd/)."""
+    put the previous one back. Meant as a systemd unit's ExecStart (see deploy/systemd/).
+
+    Secure by default: the controller installs only wheels signed by the key its ``--update-key`` names
+    (``hilsim release keygen``, ``hilsim release sign``); started without one it refuses every update."""
     ota_root.mkdir(parents=True, exist_ok=True)
     sys.exit(run_supervised(ota_root, list(command)))

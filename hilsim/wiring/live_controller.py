@@ -20,6 +20,7 @@ from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
 from system.adapters.ota_supervisor import DirectoryInstaller
 from system.services.updater import Updater
+from system.decisions.signed_updates import Ed25519PublicKey
 from system.trace import VERSION
 from system.services.controller import CloudLink, Controller
 from system.adapters.pushgateway import PushgatewayTarget
@@ -46,6 +47,7 @@ class LiveControllerConfig:
     mqtt_url: str | None = None  # the broker carrying the cloud's jobs topics
     mqtt_tls: TlsOptions | None = None  # its CA and this device's certificate (AWS IoT Core needs them)
     ota_root: str | None = None  # where updateApplication installs versions (hilsim supervise runs them)
+    update_key: Ed25519PublicKey | None = None  # updates must be signed by it (None: every update is refused)
     page: SelectorsFile | None = None  # a selectors file, already read (None: the sample page's selectors)
     club: tuple[str, ...] = ()  # names the club goes by (empty: the selectors file's, else KAA Gent)
 
@@ -118,7 +120,7 @@ def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | N
             stack.push_async_callback(mqtt.disconnect)
         updater = None
         if config.ota_root:
-            updater = Updater(ctl, client, DirectoryInstaller(config.ota_root), VERSION)
+            updater = Updater(ctl, client, DirectoryInstaller(config.ota_root), VERSION, config.update_key)
         controller = Controller(rt, store=store, relay_backend=relay, push_target=push, client=client,
                                 source=source, pattern=config.pattern, scrape_every=config.scrape_every,
                                 push_every=config.push_every, watch_store=2.0, cloud=config.cloud,

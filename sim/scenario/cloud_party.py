@@ -10,8 +10,10 @@ offline waits as a QUEUED job, as it would in production.
 World events (``cloud:`` on the timeline): ``down_for: 1h`` / ``down: true`` / ``up: true`` (the cloud
 service unreachable: HTTP refused, its broker link down) and ``lose_mirror: true`` (the mirror is lost,
 as with a restore from an old backup; the next sync rebuilds it). ``user: {update_application: VERSION}``
-(optionally ``bad_hash: true``) is an OTA update: the package comes from the world's update site, and a
-good one makes the controller restart into ``VERSION`` (a world event: no real installation).
+(optionally ``bad_hash: true`` or ``bad_signature: true``) is an OTA update: the package comes from the world's
+update site, signed by the world's release key (an Ed25519 pair drawn from the scenario's seed, whose public
+half the controller trusts; ``bad_signature``: signed by another key), and a good one makes the controller
+restart into ``VERSION`` (a world event: no real installation).
 
 Every ``check_every`` seconds the world compares the mirror with the device's store and traces
 ``mirror.checked`` (``in_sync``, ``behind``): what ``cloud_in_sync`` (``sim/scenario/cloud_check.py``) reads.
@@ -21,7 +23,9 @@ The cloud is the control of ``cloud:`` events (``set_up``, ``lose_mirror``).
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+import zipfile
 from typing import Any
 
 import httpx
@@ -35,6 +39,7 @@ from system.cloud.app import CloudSettings, create_app
 from system.cloud.jobs_api import JobsService
 from system.adapters.cloud_store import CloudStore
 from system.services.controller import CloudLink
+from system.decisions.signed_updates import Ed25519PrivateKey, private_key_from_seed, sign
 from system.services.updater import Updater
 
 DEVICE = "controller"
@@ -64,8 +69,19 @@ class _UpdateSite(httpx.AsyncBaseTransport):
         return httpx.Response(200, content=package(found[1]))
 
 
+def _key(rt: Any, stream: str) -> Ed25519PrivateKey:
+    """A key pair drawn from the scenario's seed (the same key on every run of the scenario)."""
+    rng = rt.rng(stream)
+    return private_key_from_seed(bytes(rng.getrandbits(8) for _ in range(32)))
+
+
 def package(version: str) -> bytes:
-    return f"hilsim {version} (simulated package)".encode()
+    """A stand-in wheel of ``version``: only its metadata (the same bytes on every run)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as wheel:
+        wheel.writestr(zipfile.ZipInfo(f"hilsim-{version}.dist-info/METADATA", date_time=(2025, 1, 1, 0, 0, 0)),
+                       f"Metadata-Version: 2.1\nName: hilsim\nVersion: {version}\n")
+    return out.getvalue()
 
 
 class _TracedNotifier:
@@ -124,6 +140,7 @@ class CloudPart:
         self.users = httpx.AsyncClient(transport=_Gate(self, self.asgi), base_url="http://cloud", trust_env=False)
         self._csrf: str | None = None
         self.installer = _WorldInstaller(self)
+        self.release_key = _key(self.rt, "cloud/release-key")  # the controller trusts its public half
 
     # -- what the controller gets -------------------------------------------------------------
 
@@ -137,7 +154,7 @@ class CloudPart:
 
     def updater_for(self, rt: Any, device_link: Any, version: str) -> Updater:
         client = httpx.AsyncClient(transport=HttpOverLink(device_link, _UpdateSite()), trust_env=False)
-        return Updater(rt, client, self.installer, version)
+        return Updater(rt, client, self.installer, version, self.release_key.public_key())
 
     def services(self) -> list[tuple[str, Any]]:
         return [("cloud/jobs", self.jobs.run), ("cloud/alarm", self.alarm.run), ("cloud/mirror", self._watch)]
@@ -203,9 +220,11 @@ class CloudPart:
         if action.action == "create_event":
             return {"operation": "createEvent", "title": action.title, "start": action.start}
         if action.action == "update_application":
-            digest = hashlib.sha256(package(action.title)).hexdigest()
+            wheel = package(action.title)
+            signer = _key(self.rt, "cloud/stranger-key") if action.bad_signature else self.release_key
             return {"operation": "updateApplication", "version": action.title,
-                    "url": f"{UPDATES}/hilsim-{action.title}.whl", "sha256": "0" * 64 if action.bad_hash else digest}
+                    "url": f"{UPDATES}/hilsim-{action.title}.whl", "signature": sign(signer, wheel),
+                    "sha256": "0" * 64 if action.bad_hash else hashlib.sha256(wheel).hexdigest()}
         shown = (await self.users.get(f"/api/devices/{DEVICE}/events")).json()["events"]
         events = [e for e in shown if e["title"] == action.title and not e["cancelled"]]
         if not events:

@@ -352,6 +352,7 @@ class UserAction:
     before: float | None = None
     duration: float | None = 600.0
     bad_hash: bool = False  # update_application (``title`` is the version): a package with the wrong SHA-256
+    bad_signature: bool = False  # update_application: signed by a key the controller does not trust
     control: ClassVar[str] = "user"
     target: ClassVar[str] = CONTROLLER
 
@@ -448,7 +449,7 @@ def _site(node: YamlValue) -> object:
 def _user(node: YamlValue) -> object:
     body = node.keys("user", {"create_event": False, "add_alert": False, "snooze": False, "start": False,
                               "before": False, "for": False, "update_alert": False, "update_application": False,
-                              "bad_hash": False})
+                              "bad_hash": False, "bad_signature": False})
     if "update_alert" in body:
         if "before" not in body and "for" not in body:
             raise node.error("update_alert needs 'before' and/or 'for'")
@@ -457,7 +458,11 @@ def _user(node: YamlValue) -> object:
                           duration=body["for"].duration("for") if "for" in body else None)
     if "update_application" in body:
         return UserAction("update_application", body["update_application"].text("update_application"),
-                          bad_hash="bad_hash" in body and body["bad_hash"].boolean("bad_hash"))
+                          bad_hash="bad_hash" in body and body["bad_hash"].boolean("bad_hash"),
+                          bad_signature="bad_signature" in body and body["bad_signature"].boolean("bad_signature"))
+    for flag in ("bad_hash", "bad_signature"):
+        if flag in body:
+            raise body[flag].error(f"{flag} goes with update_application: VERSION")
     if "create_event" in body:
         if "start" not in body:
             raise node.error("create_event needs 'start' (an ISO time with offset)")

@@ -74,6 +74,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 _NUMBER = "number"
 _TEXT = "text"
+_FLAG = "flag"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
 
@@ -86,7 +87,10 @@ OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
     "createEvent": {"title": (_TEXT, True), "start": (_NUMBER, True), "kind": (_TEXT, False)},
     "createAlert": {"event_key": (_TEXT, True), "before": (_NUMBER, True), "duration": (_NUMBER, False),
                     "event_title": (_TEXT, False)},
-    "updateApplication": {"version": (_TEXT, True), "url": (_TEXT, True), "sha256": (_TEXT, True)},
+    # signature: base64 Ed25519 over the wheel (system/decisions/signed_updates.py); optional here, so that an
+    # unsigned update reaches the device and ends FAILED ("unsigned") with nothing installed.
+    "updateApplication": {"version": (_TEXT, True), "url": (_TEXT, True), "sha256": (_TEXT, True),
+                          "signature": (_TEXT, False), "allow_downgrade": (_FLAG, False)},
 }
 EVENT_KINDS = ("game", "custom")
 MAX_TEXT = 200
@@ -146,6 +150,8 @@ def validate_job(document: Any, *, alerts: Collection[str] | None = None,
 
 
 def _check(name: str, kind: str, value: Any) -> Refusal | None:
+    if kind == _FLAG:
+        return None if isinstance(value, bool) else Refusal("wrong_type", f"{name!r} must be true or false")
     if kind == _NUMBER:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return Refusal("wrong_type", f"{name!r} must be a number, not {type(value).__name__}")
