@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 
-from job_documents import FIELDS, NUMBER, OPTIONAL_FIELDS, REQUIRED_FIELDS, TEXT, VALID, malformed_documents
+from job_documents import FIELDS, FLAG, NUMBER, OPTIONAL_FIELDS, REQUIRED_FIELDS, TEXT, VALID, malformed_documents
 from system.adapters.cloud_store import CloudStore
 from system.decisions.jobs_protocol import (CANCELED, FAILED, IN_PROGRESS, QUEUED, REJECTED, SUCCEEDED, TERMINAL, TIMED_OUT,
                                    OPERATIONS, STATES, Command, Refusal, check_update, validate_job)
@@ -83,10 +83,12 @@ MINIMAL = {
 }
 # a valid value of each optional field, added to the minimal document one at a time
 OPTIONAL_VALUES = {"until": 1_800_000_000, "for_seconds": 600, "event_title": "KAA Gent - Club Brugge",
-                   "before": 7200, "duration": 300, "kind": "game"}
+                   "before": 7200, "duration": 300, "kind": "game", "signature": "c2lnbmF0dXJl",
+                   "allow_downgrade": True}
 # values of the wrong JSON type for a field of each type
 WRONG_TYPES = {NUMBER: ["5", True, False, None, [1], {"seconds": 1}],
-               TEXT: [5, 1.5, True, None, ["g1"], {"id": "g1"}]}
+               TEXT: [5, 1.5, True, None, ["g1"], {"id": "g1"}],
+               FLAG: [1, 0, "true", None, [True], {"yes": True}]}
 
 
 def test_required_fields_rule_the_tables_name_every_operation():
