@@ -51,13 +51,20 @@ class CloudWorld:
             urls = {user: f"mqtts://127.0.0.1:{mqtt_port}" for user in urls}
         self.broker = start_server([sys.executable, "-m", "hilsim", "broker", "--passwd", str(passwd),
                                     "--port", str(mqtt_port), *tls_broker], mqtt_port)
-        self.cloud = TracedProcess("cloud", "--db", db, "--port", str(http_port), "--jobs-prefix", "hil/",
-                                   "--mqtt-url", urls["cloud"], *tls_client["cloud"], *cloud_args)
-        self.cloud.until(lambda r: any(x["kind"] == "cloud.started" for x in r), "cloud started")
+        self.mqtt_port, self.cloud_db = mqtt_port, db
+        self.cloud_args = ["--db", db, "--port", str(http_port), "--jobs-prefix", "hil/",
+                           "--mqtt-url", urls["cloud"], *tls_client["cloud"], *cloud_args]
+        self.start_cloud()
         self.controller_args = ["--db", str(self.controller_db), "--cloud-url", self.url, "--device", "pi",
                                 "--token-file", str(token), "--jobs-prefix", "hil/",
                                 "--mqtt-url", urls["pi"], *tls_client["pi"], *controller_args]
         self.controller: TracedProcess | None = None
+
+    def start_cloud(self) -> TracedProcess:
+        """Start (or, once the last one stopped, restart) the cloud on the same store and ports."""
+        self.cloud = TracedProcess("cloud", *self.cloud_args)
+        self.cloud.until(lambda r: any(x["kind"] == "cloud.started" for x in r), "cloud started")
+        return self.cloud
 
     def start_controller(self) -> TracedProcess:
         self.controller = TracedProcess("controller", *self.controller_args)

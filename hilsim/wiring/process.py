@@ -20,6 +20,7 @@ the reason.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 import sys
 from contextlib import AsyncExitStack
@@ -76,7 +77,8 @@ def run_process(name: str, build: Build, *, header: dict[str, Any], trace_file: 
     A ConfigError or BackendError raised while building comes out of here unchanged.
     """
     trace = Trace(header, sink=LineFlushed(trace_file) if trace_file else None, keep=False)
-    rt = AsyncioRuntime(trace=trace)
+    # A live process draws its random streams (job ids, backoff jitter) from a seed nobody can guess or share.
+    rt = AsyncioRuntime(seed=secrets.randbits(64), trace=trace)
     trace.listen(StateLines(name, stderr or sys.stderr, epoch=lambda: rt.start))
     return rt.run(_lifetime(rt, name, build, until))
 

@@ -29,7 +29,7 @@ from typing import Any, Iterator
 
 from system.adapters.passwords import hash_password, verify_password
 from system.decisions.jobs_protocol import (CANCELED, IN_PROGRESS, PENDING, QUEUED, TERMINAL, TIMED_OUT, Refusal,
-                                            check_update, execution)
+                                            check_details, check_update, execution, new_job_id)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -242,14 +242,15 @@ class CloudStore:
     # -- jobs -----------------------------------------------------------------------------
 
     def create_job(self, device: str, document: dict, now: float, *, timeout: float = 600.0,
-                   created_by: str = "") -> JobView:
-        """Queue a job for ``device`` (its document already validated)."""
+                   created_by: str = "", job_id: str | None = None) -> JobView:
+        """Queue a job for ``device`` (its document already validated) as ``job_id``, a ULID; without one, a ULID
+        of ``now`` and 80 bits from the OS (ids never restart, even in a new store: the device keys its
+        at-most-once record by them)."""
+        job_id = job_id or new_job_id(int(now * 1000), secrets.randbits(80))
         with self._tx() as db:
-            cur = db.execute("INSERT INTO jobs (id, device, document, status, version, created, updated, timeout, "
-                             "created_by) VALUES ('', ?, ?, ?, 1, ?, ?, ?, ?)",
-                             (device, json.dumps(document, sort_keys=True), QUEUED, now, now, timeout, created_by))
-            job_id = f"{device}-{cur.lastrowid}"
-            db.execute("UPDATE jobs SET id = ? WHERE seq = ?", (job_id, cur.lastrowid))
+            db.execute("INSERT INTO jobs (id, device, document, status, version, created, updated, timeout, "
+                       "created_by) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)",
+                       (job_id, device, json.dumps(document, sort_keys=True), QUEUED, now, now, timeout, created_by))
             self._history(db, job_id, now, QUEUED, 1, {"by": created_by})
         return self.job(job_id)
 
@@ -289,8 +290,9 @@ class CloudStore:
     def update_job(self, device: str, job_id: str, status: Any, details: Any, expected_version: Any,
                    now: float) -> JobView | Refusal:
         """AWS ``<jobId>/update`` from the device: the new state, or why it was refused."""
-        if details is not None and not isinstance(details, dict):
-            return Refusal("InvalidRequest", "statusDetails must be an object")
+        refused = check_details(details)
+        if refused is not None:
+            return refused
         with self._tx() as db:
             row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ? AND device = ?",
                              (job_id, device)).fetchone()

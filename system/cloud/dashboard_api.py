@@ -40,7 +40,7 @@ from starlette.routing import Route
 from system.cloud.auth import user_of
 from system.cloud.handling import handler, json_body, known_device, number, parts, refuse
 from system.cloud.views import upcoming
-from system.decisions.jobs_protocol import Refusal, validate_job
+from system.decisions.jobs_protocol import Refusal, new_job_id, validate_job
 
 
 async def me(request: Request) -> Response:
@@ -103,8 +103,11 @@ async def create_job(request: Request) -> Response:
         cloud.rt.trace("job.refused", device=device, reason=verdict.reason)
         return refuse(400, verdict.reason, verdict.detail)
     document = {"operation": verdict.operation, **verdict.fields}
-    job = cloud.store.create_job(device, document, cloud.rt.now(), timeout=cloud.settings.job_timeout,
-                                 created_by=user)
+    now = cloud.rt.now()
+    # a ULID from the runtime's clock and random stream: unique across stores, deterministic in sim
+    job_id = new_job_id(int(now * 1000), cloud.rt.rng("cloud/job-ids").getrandbits(80))
+    job = cloud.store.create_job(device, document, now, timeout=cloud.settings.job_timeout,
+                                 created_by=user, job_id=job_id)
     cloud.rt.trace("job.queued", device=device, job=job.id, operation=verdict.operation, by=user)
     cloud.job_created(device)
     return JSONResponse(_job_json(job), status_code=201)

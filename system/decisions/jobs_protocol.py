@@ -18,8 +18,9 @@ Rules:
 
 - A job document is a JSON object with an ``operation`` and that operation's fields
   (:data:`OPERATIONS`). Anything else (an unknown operation, a missing field, a field of
-  the wrong type, an unknown field, a non-finite number) is refused with a reason before
-  anything runs. With ``alerts``/``events`` given (the device's current ones), a
+  the wrong type, an unknown field, a non-finite number, text holding a control character or
+  a lone UTF-16 surrogate, which no UTF-8 store or response can hold) is refused with a reason
+  before anything runs. With ``alerts``/``events`` given (the device's current ones), a
   ``local_alert_id`` or ``event_key`` the device does not know is refused too; the cloud
   checks the shape only (it holds a mirror, not the truth).
 - Execution states follow the AWS IoT Jobs API: a job is QUEUED, the device's
@@ -27,6 +28,11 @@ Rules:
   the cloud ends it TIMED_OUT (in progress too long) or CANCELED (by a user). A terminal
   state never changes again. Every change bumps the execution's ``versionNumber``; an
   update that names another ``expectedVersion`` is refused (``VersionMismatch``).
+- A job id is 1-64 of ``A-Z a-z 0-9 _ -`` (AWS's alphabet): it becomes a topic level, so no
+  ``/`` and no MQTT wildcard (``+``, ``#``) can reach a topic through it (:func:`check_job_id`).
+  The cloud names each job with a ULID (:func:`new_job_id`): 48 bits of milliseconds and 80
+  random bits, unique forever, so a cloud that lost its store can't reuse an id the device has
+  already recorded, and ids sort by the time they were made.
 
 For example::
 
@@ -34,6 +40,12 @@ For example::
     'snoozeAlert'
     >>> validate_job({"operation": "reboot"}).reason
     'unknown_operation'
+    >>> validate_job({"operation": "createEvent", "title": "\\udc80", "start": 0}).reason
+    'bad_value'
+    >>> check_job_id("pi/#").reason
+    'bad_job_id'
+    >>> new_job_id(1_800_000_000_000, 0)
+    '01MCC5RM000000000000000000'
     >>> ThingTopics.of("$aws/", "pi").update("pi-1")
     '$aws/things/pi/jobs/pi-1/update'
     >>> parse_request("$aws/", "$aws/things/pi/jobs/pi-1/update")
@@ -94,6 +106,8 @@ OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
 }
 EVENT_KINDS = ("game", "custom")
 MAX_TEXT = 200
+_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # ULID's base 32: no I, L, O, U
 
 
 @dataclass(frozen=True)
@@ -116,9 +130,14 @@ class Refusal:
     ok = False
 
 
-def validate_job(document: Any, *, alerts: Collection[str] | None = None,
+def validate_job(document: Any, *, job_id: Any = None, alerts: Collection[str] | None = None,
                  events: Collection[str] | None = None) -> Command | Refusal:
-    """Check a job document; ``alerts`` and ``events`` (alert ids, event keys) check references too."""
+    """Check a job document (and its ``job_id`` when given); ``alerts`` and ``events`` (alert ids, event
+    keys) check references too. The one check of the cloud's API and of the device."""
+    if job_id is not None:
+        refused = check_job_id(job_id)
+        if refused is not None:
+            return refused
     if not isinstance(document, dict):
         return Refusal("not_an_object", f"a job document is a JSON object, not {type(document).__name__}")
     operation = document.get("operation")
@@ -160,9 +179,29 @@ def _check(name: str, kind: str, value: Any) -> Refusal | None:
         return None
     if not isinstance(value, str):
         return Refusal("wrong_type", f"{name!r} must be text, not {type(value).__name__}")
-    if not value.strip() or len(value) > MAX_TEXT or any(ord(c) < 32 for c in value):
+    if not value.strip() or len(value) > MAX_TEXT or not _printable(value):
         return Refusal("bad_value", f"{name!r} must be 1-{MAX_TEXT} printable characters")
     return None
+
+
+def _printable(text: str) -> bool:
+    """No control character (C0, DEL, C1) and no lone surrogate (JSON's "\\udc80": not encodable as UTF-8)."""
+    return not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F or 0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
+def check_job_id(job_id: Any) -> Refusal | None:
+    """Why ``job_id`` can't name a job (it becomes a topic level: no ``/``, ``+`` or ``#``), or None."""
+    if isinstance(job_id, str) and _JOB_ID.match(job_id):
+        return None
+    return Refusal("bad_job_id", f"a job id is 1-64 of A-Z a-z 0-9 _ -, not {ascii(job_id)[:80]}")
+
+
+def new_job_id(ms: int, entropy: int) -> str:
+    """A ULID: ``ms`` (milliseconds since 1970, 48 bits) then ``entropy`` (80 random bits), 26 characters of
+    Crockford base 32. The caller draws both (the runtime's clock and random stream), so a sim stays
+    deterministic; ids made later sort after earlier ones."""
+    value = ((ms & (2**48 - 1)) << 80) | (entropy & (2**80 - 1))
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
 def _rules(operation: str, fields: Mapping[str, Any]) -> Refusal | None:
@@ -198,6 +237,23 @@ def check_update(status: str, version: int, new_status: Any, expected_version: A
     if new_status not in TRANSITIONS[status]:
         return Refusal("InvalidStateTransition", f"{status} -> {new_status}")
     return None
+
+
+def check_details(details: Any) -> Refusal | None:
+    """Why a device's ``statusDetails`` can't be kept (AWS: a map of strings; none may hold a lone surrogate,
+    which would break every later answer that shows it), or None."""
+    if details is None:
+        return None
+    if not isinstance(details, dict):
+        return Refusal("InvalidRequest", "statusDetails must be an object")
+    for key, value in details.items():
+        if not isinstance(value, str) or len(key) > 128 or len(value) > 1024 or not _encodable(key + value):
+            return Refusal("InvalidRequest", "statusDetails maps names to text (up to 1024 characters, UTF-8)")
+    return None
+
+
+def _encodable(text: str) -> bool:
+    return not any(0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
 # -- topics ---------------------------------------------------------------------------------------

@@ -10,9 +10,16 @@ A valid one runs inside one store transaction that also records its id, so a job
 and that comes again is never run twice: the agent reports the recorded outcome instead.
 ``updateApplication`` is handed to the ``updater`` port (see :mod:`system.services.updater`).
 
+Each job is its own error boundary: an exception while it is checked or run (a store that can't
+hold a value, a scheduler bug) ends that job FAILED with the exception as its reason, and the agent
+goes on with the next one; only a lost connection ends the loop's turn. An execution the agent can't
+even answer (a job id that is not a safe topic level, e.g. holding ``#``) or one that came as a
+retained message (a reply to a request is never retained: someone planted it) is skipped with a
+``job.skipped`` line, so a poisoned retained message can't crash the controller at every start.
+
 Trace: ``job.received``, ``job.rejected``, ``job.succeeded``, ``job.failed``, ``job.repeated`` (seen
-before, outcome reported again), ``job.reported``, ``job.update_refused``, ``jobs.connected``,
-``jobs.disconnected``.
+before, outcome reported again), ``job.skipped``, ``job.unrecorded`` (a failure the store could not
+record), ``job.reported``, ``job.update_refused``, ``jobs.connected``, ``jobs.disconnected``.
 """
 
 from __future__ import annotations
@@ -70,7 +77,7 @@ class JobAgent:
         self.rt.trace("job.received", job=job_id, operation=document.get("operation") if isinstance(document, dict)
                       else None)
         plan = self.scheduler.plan(now)
-        verdict = validate_job(document, alerts={a.id for a in plan.alerts},
+        verdict = validate_job(document, job_id=job_id, alerts={a.id for a in plan.alerts},
                                events={e.key for e in self.store.stored_events()})
         if isinstance(verdict, Refusal):
             return self._refused(job_id, document, verdict.reason, verdict.detail, now)
@@ -88,13 +95,32 @@ class JobAgent:
         return SUCCEEDED, result
 
     def _refused(self, job_id: str, document: Any, reason: str, detail: str, now: float) -> tuple[str, dict]:
-        details = {"reason": reason, "detail": detail[:200]}
-        operation = document.get("operation") if isinstance(document, dict) else None
-        with self.store.atomic():
-            self.store.add_job(job_id, str(operation)[:64], document if isinstance(document, dict) else {}, now)
-            self.store.finish_job(job_id, "rejected", details, now)
+        details = {"reason": reason, "detail": _text(detail)}
+        self._record(job_id, document, "rejected", details, now)
         self.rt.trace("job.rejected", job=job_id, reason=reason)
         return REJECTED, details
+
+    def _record(self, job_id: str, document: Any, status: str, details: dict, now: float) -> None:
+        operation = document.get("operation") if isinstance(document, dict) else None
+        with self.store.atomic():
+            self.store.add_job(job_id, _text(str(operation), 64), document if isinstance(document, dict) else {}, now)
+            self.store.finish_job(job_id, status, details, now)
+
+    def _crashed(self, job_id: str, document: Any, exc: Exception) -> tuple[str, dict]:
+        """The job whose check or run raised ``exc``: FAILED with the exception as its reason, recorded so that
+        it is not run again; when the store can't even record that (``job.unrecorded``), FAILED is still
+        reported, and the job is checked afresh if it ever comes back."""
+        details = {"reason": "internal_error", "detail": _text(f"{type(exc).__name__}: {exc}")}
+        try:
+            prior = self.store.job(job_id)
+            if prior is None:
+                self._record(job_id, document, "failed", details, self.rt.now())
+            elif prior.status == "queued":  # an update that raised before its restart: it never will restart
+                self.store.finish_job(job_id, "failed", details, self.rt.now())
+        except Exception as again:  # the store itself is what fails: report anyway
+            self.rt.trace("job.unrecorded", job=job_id, error=_text(f"{type(again).__name__}: {again}"))
+        self.rt.trace("job.failed", job=job_id, reason="internal_error", error=details["detail"])
+        return FAILED, details
 
     def _apply(self, command: Command) -> dict:
         f = command.fields
@@ -190,11 +216,7 @@ class JobAgent:
         elif topic == self.topics.start_accepted:
             execution = body.get("execution")
             if isinstance(execution, dict):
-                status, details, restart = await self.run_job(execution)
-                await self._report(str(execution.get("jobId")), status, details, execution.get("versionNumber"))
-                self.on_done()
-                if restart:
-                    self.updater.restart()
+                await self._take(execution, bool(getattr(msg, "retain", False)))
         elif reply == jobs.ACCEPTED:
             state = body.get("executionState")
             if isinstance(state, dict) and state.get("status") in TERMINAL:
@@ -202,6 +224,26 @@ class JobAgent:
         elif reply == jobs.REJECTED_REPLY or topic == self.topics.start_rejected:
             self.rt.trace("job.update_refused", topic=topic, code=str(body.get("code")),
                           message=str(body.get("message"))[:200])
+
+    async def _take(self, execution: dict, retained: bool) -> None:
+        """Run one handed-over execution in its own error boundary and report it; skip one that can't be."""
+        job_id = execution.get("jobId")
+        refused = jobs.check_job_id(job_id)
+        if retained or refused is not None:
+            # no report: a bad id can't be a topic level, and a retained reply was never the cloud's answer
+            self.rt.trace("job.skipped", job=_text(ascii(job_id), 80),
+                          reason=refused.reason if refused is not None else "retained")
+            return
+        try:
+            status, details, restart = await self.run_job(execution)
+        except ConnectionLost:
+            raise
+        except Exception as exc:  # one job's failure is that job's, never the agent's
+            (status, details), restart = self._crashed(job_id, execution.get("jobDocument"), exc), False
+        await self._report(job_id, status, details, execution.get("versionNumber"))
+        self.on_done()
+        if restart:
+            self.updater.restart()
 
     async def run(self) -> None:
         attempt = 0
@@ -227,3 +269,8 @@ class JobAgent:
                 attempt += 1
                 self.rt.trace("jobs.disconnected", error=str(exc)[:200])
                 await self.rt.sleep(next_backoff(attempt, rng, base=2.0, cap=60.0))
+
+
+def _text(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit``, with anything no UTF-8 store or trace can hold (a lone surrogate) escaped."""
+    return text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
