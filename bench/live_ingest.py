@@ -38,11 +38,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen, int]:
-    """A Mosquitto on a free loopback port, queueing without limit for offline persistent sessions."""
+def start_mosquitto(workdir: Path, settings: str = "allow_anonymous true\nmax_queued_messages 0\n"
+                    ) -> tuple[subprocess.Popen, int]:
+    """A Mosquitto on a free loopback port with ``settings`` (default: anonymous, queueing without limit for
+    offline persistent sessions), no persistence."""
     port = _free_port()
     conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\npersistence false\n")
+    conf.write_text(f"listener {port} 127.0.0.1\n{settings}persistence false\n")
     proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10

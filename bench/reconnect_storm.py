@@ -17,8 +17,6 @@ import argparse
 import asyncio
 import getpass
 import re
-import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -26,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import live_ingest
 from system.adapters.passwords import hash_device_password, hash_password
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,23 +86,9 @@ def start_hilsim(passwd: Path) -> tuple[subprocess.Popen, int]:
 
 
 def start_mosquitto(passwd: Path, workdir: Path) -> tuple[subprocess.Popen, int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
-                    f"persistence false\n")
-    proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.02)
-    proc.kill()
-    raise RuntimeError("mosquitto did not start")
+    """Mosquitto with the same password file, as root dropping to this user."""
+    return live_ingest.start_mosquitto(workdir, f"user {getpass.getuser()}\nallow_anonymous false\n"
+                                                f"password_file {passwd}\n")
 
 
 def measure(nodes: int = 1000, argon2: bool = False) -> dict[str, tuple[float, int]]:

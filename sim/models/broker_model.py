@@ -36,6 +36,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 
 from sim.models.subscriptions import SubscriptionIndex
+from system.decisions.mqtt_acl import valid_filter
 from system.mqtt.message import Message
 
 SUBACK_FAILURE = 0x80
@@ -67,19 +68,6 @@ class _Session:
 def valid_topic(topic: str) -> bool:
     """A topic name a client may publish to: non-empty, no wildcards, no NUL (4.7.3)."""
     return bool(topic) and not any(c in topic for c in "+#\x00")
-
-
-def valid_filter(topic_filter: str) -> bool:
-    """A topic filter a client may subscribe to: ``#`` only as the whole last level, ``+`` only as a whole level."""
-    if not topic_filter or "\x00" in topic_filter:
-        return False
-    levels = topic_filter.split("/")
-    for i, level in enumerate(levels):
-        if "#" in level and (level != "#" or i != len(levels) - 1):
-            return False
-        if "+" in level and level != "+":
-            return False
-    return True
 
 
 def topic_matches(topic_filter: str, topic: str) -> bool:

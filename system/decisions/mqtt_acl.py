@@ -173,7 +173,10 @@ def _substitute(topic: str, username: str | None, client_id: str) -> str | None:
 
 
 def valid_filter(topic_filter: str) -> bool:
-    """True for a well-formed MQTT topic filter [MQTT-4.7.1-2, 4.7.1-3]."""
+    """True for a well-formed MQTT topic filter [MQTT-4.7.1-2, 4.7.1-3]: ``#`` only as the whole last level,
+    ``+`` only as a whole level, not empty, no NUL [MQTT-4.7.3-1, 4.7.3-2]."""
+    if not topic_filter or "\x00" in topic_filter:
+        return False
     levels = topic_filter.split("/")
     for index, level in enumerate(levels):
         if "#" in level and (level != "#" or index != len(levels) - 1):
