@@ -52,6 +52,7 @@ class CloudWorld:
         self.broker = start_server([sys.executable, "-m", "hilsim", "broker", "--passwd", str(passwd),
                                     "--port", str(mqtt_port), *tls_broker], mqtt_port)
         self.cloud = TracedProcess("cloud", "--db", db, "--port", str(http_port), "--jobs-prefix", "hil/",
+                                   "--insecure-cookies",  # plain HTTP on loopback
                                    "--mqtt-url", urls["cloud"], *tls_client, *cloud_args)
         self.cloud.until(lambda r: any(x["kind"] == "cloud.started" for x in r), "cloud started")
         self.controller_args = ["--db", str(self.controller_db), "--cloud-url", self.url, "--device", "pi",
