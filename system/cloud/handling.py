@@ -88,23 +88,35 @@ async def json_body(request: Request, kind: type = dict) -> Any:
         raise Refused(400, "too_deep", f"JSON nested at most {MAX_DEPTH} deep") from None
     except (ValueError, UnicodeDecodeError):
         raise Refused(400, "not_json", "the body must be JSON") from None
-    if _too_deep(body):
-        raise Refused(400, "too_deep", f"JSON nested at most {MAX_DEPTH} deep")
+    _check_shape(body)
     if not isinstance(body, kind):
         raise Refused(400, "wrong_type", f"the body must be a JSON {kind.__name__}")
     return body
 
 
-def _too_deep(body: Any) -> bool:
-    # Without recursion: the code after this (json.dumps into the store, validators) may recurse safely.
-    stack = [(body, 1)]
+def _check_shape(body: Any) -> None:
+    """Refuse JSON nested deeper than :data:`MAX_DEPTH`, or with a string that is not text (a lone UTF-16
+    surrogate such as ``"\\udc80"`` is valid JSON but can't be stored, sent or shown as UTF-8)."""
+    stack = [(body, 1)]  # without recursion: what runs after this may recurse safely
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, (dict, list)):
+        if isinstance(value, str):
+            if not _is_text(value):
+                raise Refused(400, "bad_text", "strings must be valid Unicode text (no lone surrogates)")
+        elif isinstance(value, (dict, list)):
             if depth > MAX_DEPTH:
-                return True
+                raise Refused(400, "too_deep", f"JSON nested at most {MAX_DEPTH} deep")
+            if isinstance(value, dict):
+                stack.extend((k, depth) for k in value)
             stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
-    return False
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def known_device(request: Request) -> str:
