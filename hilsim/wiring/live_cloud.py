@@ -72,6 +72,9 @@ class WebServer:
         try:
             family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
             sock = socket.create_server((self.host, self.port), family=family)
+            # Accepted sockets inherit this; asyncio sets it only on sockets it made itself (proto 6), and
+            # without it every keep-alive answer waits ~40 ms for the client's delayed ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError as exc:
             raise BackendError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
         self._task = asyncio.ensure_future(self.server.serve(sockets=[sock]))
