@@ -54,15 +54,15 @@ def _encode(value, style: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+# Lines that look like the Prometheus text format: a name, maybe labels, maybe a value.
+EXPOSITION_LINES = st.from_regex(r"[A-Za-z_]{1,12}(\{[a-z]+=\"[^\"]{0,5}\"\})? ?[-+0-9.eEinfNa]{0,8}", fullmatch=True)
 bodies = st.one_of(
     st.binary(max_size=120),
     st.builds(_encode, values, st.sampled_from(["json", "form"])),
     st.builds(_encode, shaped, st.sampled_from(["json", "json", "form"])),
     st.builds(lambda n, open_, close: (open_ * n + close * n).encode(), st.integers(0, 3000),
               st.sampled_from(["[", '{"a":']), st.sampled_from(["]", "}"])),
-    st.builds(lambda lines: "\n".join(lines).encode("utf-8", "surrogatepass"),
-              st.lists(st.from_regex(r"[A-Za-z_]{1,12}(\{[a-z]+=\"[^\"]{0,5}\"\})? ?[-+0-9.eEinfNa]{0,8}", fullmatch=True),
-                       max_size=4)),
+    st.builds(lambda lines: "\n".join(lines).encode("utf-8", "surrogatepass"), st.lists(EXPOSITION_LINES, max_size=4)),
 )
 queries = st.one_of(st.just(""), st.dictionaries(st.sampled_from(["since", "until", "after", "kind", "error"]),
                                                  st.text(max_size=12), max_size=3).map(urlencode))

@@ -48,7 +48,8 @@ def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
 @click.option("--webhook", default=None, help="Also POST each alarm change as JSON to this URL.")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Serve HTTPS with this certificate (PEM); with --tls-key.")
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="Private key of --tls-cert.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Private key of --tls-cert.")
 @click.option("--insecure-cookies", is_flag=True,
               help="For localhost only (refused on any other --host): session cookies without Secure, so a browser "
                    "sends them over plain HTTP. Otherwise they are Secure (HTTPS, or a TLS proxy in front).")
@@ -80,7 +81,8 @@ def cloud(host: str, port: int, db: str, add_user: str | None, remove_user: str 
     if (tls_cert is None) != (tls_key is None):
         raise UsageProblem("--tls-cert/--tls-key: give both or neither")
     if insecure_cookies and not _loopback(host):
-        raise UsageProblem(f"--insecure-cookies is for localhost only, not --host {host}; serve HTTPS or use a TLS proxy")
+        raise UsageProblem(f"--insecure-cookies is for localhost only, not --host {host}; "
+                           "serve HTTPS or use a TLS proxy")
     if insecure_cookies:
         click.echo("warning: --insecure-cookies: session cookies travel over plain HTTP; for localhost only", err=True)
     with user_errors():
