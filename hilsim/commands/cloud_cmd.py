@@ -37,8 +37,9 @@ def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
 @click.option("--add-user", metavar="NAME", help="Add a dashboard user (password from stdin's first line) and exit.")
 @click.option("--remove-user", metavar="NAME", help="Remove a dashboard user (their sessions end) and exit.")
 @click.option("--add-device", metavar="NAME", help="Register a device, print its token once, and exit.")
-@click.option("--mqtt-url", default=None,
-              help="Broker for the jobs topics, mqtt://user:pass@host:port (omit: no jobs).")
+@click.option("--mqtt-url", default=None, envvar="HILSIM_CLOUD_MQTT_URL",
+              help="Broker for the jobs topics, mqtt://user:pass@host:port (omit: no jobs); or set "
+                   "HILSIM_CLOUD_MQTT_URL, which ps does not show.")
 @mqtt_tls_options("mqtt-", broker="the jobs broker")
 @click.option("--jobs-prefix", default=DEFAULT_PREFIX, show_default=True,
               help="Topic prefix of the jobs API ('$aws/' on AWS IoT Core; e.g. 'hil/' where '$' is reserved).")
@@ -104,7 +105,7 @@ def _manage(db: str, add_user: str | None, remove_user: str | None, add_device: 
             password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else \
                 click.prompt("password", hide_input=True, confirmation_prompt=True)
             new = store.add_user(add_user, password)
-            click.echo(f"{'added' if new else 'updated'} user {add_user} (their other sessions ended)", err=True)
+            click.echo(f"added user {add_user}" if new else f"updated user {add_user}; their sessions ended", err=True)
         if remove_user:
             if not store.remove_user(remove_user):
                 raise ValueError(f"--remove-user: no user {remove_user!r}")
