@@ -53,6 +53,7 @@ class CloudWorld:
                                     "--port", str(mqtt_port), *tls_broker], mqtt_port)
         self.mqtt_port, self.cloud_db = mqtt_port, db
         self.cloud_args = ["--db", db, "--port", str(http_port), "--jobs-prefix", "hil/",
+                           "--insecure-cookies",  # plain HTTP on loopback
                            "--mqtt-url", urls["cloud"], *tls_client["cloud"], *cloud_args]
         self.start_cloud()
         self.controller_args = ["--db", str(self.controller_db), "--cloud-url", self.url, "--device", "pi",

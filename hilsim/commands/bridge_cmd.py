@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from firmware.reading import LEGACY_TOPIC
-from hilsim.commands.options import mqtt_tls_options, trace_sink
+from hilsim.commands.options import mqtt_tls_options, password_options, trace_sink
 from hilsim.commands.user_errors import user_errors
 from hilsim.wiring.live_bridge import LiveBridgeConfig, run_live_bridge
 from system.adapters.mqtt_client import TlsOptions
@@ -27,7 +27,7 @@ from system.errors import ConfigError
               help="MQTT client id; keep it stable, the broker keeps the session under it. A broker that binds "
                    "ids to accounts wants the account name, or it and a suffix (bridge-2).")
 @click.option("--username", default=None)
-@click.option("--password", default=None, envvar="HILSIM_MQTT_PASSWORD", help="Or set HILSIM_MQTT_PASSWORD.")
+@password_options("HILSIM_MQTT_PASSWORD")
 @mqtt_tls_options()
 @click.option("--legacy-node", default=LEGACY_NODE, show_default=True,
               help=f"Node id for readings on the original {LEGACY_TOPIC}, which carry no identity.")

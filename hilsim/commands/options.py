@@ -1,9 +1,11 @@
 """The options several commands share, each written once: ``--trace``'s sink, the MQTT client's TLS files
-(``hilsim bridge``, ``controller`` and ``cloud``) and durations written as people write them."""
+(``hilsim bridge``, ``controller`` and ``cloud``), durations written as people write them, and passwords
+that never show in ``ps`` (a file, stdin or the environment)."""
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,3 +79,46 @@ def duration_option(text: str, option: str, *, zero: bool = False) -> float:
         raise ConfigError(f"{text!r} is not a duration like 90s, 10m, 2h30m or 1d (more than zero)",
                           source=option)
     return seconds
+
+
+def password_options(envvar: str) -> Callable[[Callable], Callable]:
+    """Decorator: a secret given by ``--password-file FILE`` (first line), ``--password-stdin`` (stdin's first
+    line) or the environment variable ``envvar``, handed to the command as one ``password`` argument (None:
+    none given). ``--password TEXT`` still works but is deprecated with a warning: other users see it in ``ps``."""
+    options = [
+        click.option("--password-file", type=click.File("r", encoding="utf-8"), default=None,
+                     help=f"Read the password from this file's first line (or set {envvar})."),
+        click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin."),
+        click.option("--password", "password_argument", default=None,
+                     help="Deprecated: shows in ps; use --password-file, --password-stdin or the environment."),
+    ]
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def with_password(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in ("password_file", "password_stdin", "password_argument")}
+            return command(*args, password=_one_password(envvar, **given), **kwargs)
+
+        for option in reversed(options):
+            with_password = option(with_password)
+        return with_password
+
+    return decorate
+
+
+def _one_password(envvar: str, password_file: IO[str] | None, password_stdin: bool,
+                  password_argument: str | None) -> str | None:
+    chosen = [name for name, on in (("--password-file", password_file is not None),
+                                    ("--password-stdin", password_stdin),
+                                    ("--password", password_argument is not None)) if on]
+    if len(chosen) > 1:
+        raise UsageProblem(f"{' and '.join(chosen)}: give the password one way only")
+    if password_argument is not None:
+        click.echo("warning: --password is deprecated (other users see it in ps); use --password-file, "
+                   f"--password-stdin or {envvar}", err=True)
+        return password_argument
+    if password_file is not None:
+        return password_file.readline().rstrip("\r\n")
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return os.environ.get(envvar) or None

@@ -28,6 +28,7 @@ from system.services.prometheus import ReadingPusher
 from system.adapters.reading_store import ReadingStore
 from system.decisions.readings import LEGACY_NODE
 from system.errors import BackendError
+from system.decisions.redaction import redacted_url
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class LiveBridge:
                 raise BackendError(f"cannot serve /metrics on {cfg.metrics_host}:{cfg.metrics_port}: "
                                    f"{exc.strerror or exc}") from exc
             self.metrics_port = self._server.sockets[0].getsockname()[1]
-        self.rt.trace("bridge.started", broker=_without_password(cfg.broker_url), db=cfg.db_path,
+        self.rt.trace("bridge.started", broker=redacted_url(cfg.broker_url), db=cfg.db_path,
                       pushgateway=cfg.pushgateway_url, metrics_port=self.metrics_port)
         self._task = self.rt.spawn(self.bridge.run(), "bridge")
 
@@ -105,11 +106,6 @@ class LiveBridge:
 
 
 
-def _without_password(url: str) -> str:
-    head, at, tail = url.rpartition("@")
-    return url if not at else head.split("://")[0] + "://***@" + tail
-
-
 def run_live_bridge(config: LiveBridgeConfig, *, trace_file: IO[str] | None = None,
                     until: float | None = None) -> str:
     """Run the live bridge on the wall clock (for ``until`` seconds, or until SIGINT/SIGTERM); returns why it
@@ -118,5 +114,5 @@ def run_live_bridge(config: LiveBridgeConfig, *, trace_file: IO[str] | None = No
     async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
         await start_part(stack, LiveBridge(rt, config))
 
-    return run_process("bridge", build, header={"run": "live-bridge", "broker": _without_password(config.broker_url)},
+    return run_process("bridge", build, header={"run": "live-bridge", "broker": redacted_url(config.broker_url)},
                        trace_file=trace_file, until=until)

@@ -17,11 +17,14 @@ import uvicorn
 from hilsim.wiring.process import run_process, spawn_service, start_part
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
+from system.adapters.metric_history import Retention
 from system.adapters.notify import SmtpNotifier, WebhookNotifier
+from system.adapters.passwords import PasswordPool
 from system.cloud.alarm import HeartbeatAlarm
 from system.cloud.app import CloudSettings, create_app
 from system.cloud.jobs_api import JobsService
 from system.decisions.jobs_protocol import DEFAULT_PREFIX
+from system.decisions.redaction import redacted_url
 from system.adapters.cloud_store import CloudStore
 from system.decisions.mqtt_client_ids import own_client_id
 from system.errors import BackendError
@@ -42,6 +45,9 @@ class LiveCloudConfig:
     smtp: SmtpNotifier | None = None
     webhook: str | None = None
     settings: CloudSettings = field(default_factory=CloudSettings)
+    tls: tuple[str, str] | None = None  # (certificate file, key file): serve HTTPS
+    retention: Retention = field(default_factory=Retention)
+    login_workers: int = 2
 
 
 class _Server(uvicorn.Server):
@@ -55,8 +61,11 @@ class _Server(uvicorn.Server):
 class WebServer:
     """uvicorn serving ``app`` as a part with start()/stop(); start returns once it listens."""
 
-    def __init__(self, app: Any, host: str, port: int):
-        self.server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    def __init__(self, app: Any, host: str, port: int, tls: tuple[str, str] | None = None):
+        # proxy_headers off: the app believes X-Forwarded-* only from its trusted proxies (uvicorn: from loopback)
+        cert, key = tls or (None, None)
+        self.server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
+                                             proxy_headers=False, ssl_certfile=cert, ssl_keyfile=key))
         self.host, self.port = host, port
         self._task: asyncio.Task | None = None
 
@@ -65,6 +74,9 @@ class WebServer:
         try:
             family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
             sock = socket.create_server((self.host, self.port), family=family)
+            # Accepted sockets inherit this; asyncio sets it only on sockets it made itself (proto 6), and
+            # without it every keep-alive answer waits ~40 ms for the client's delayed ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError as exc:
             raise BackendError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from exc
         self._task = asyncio.ensure_future(self.server.serve(sockets=[sock]))
@@ -88,8 +100,10 @@ def run_live_cloud(config: LiveCloudConfig, *, trace_file: IO[str] | None = None
 
     async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
         cloud = rt.child("cloud")
-        store = CloudStore(config.db)
+        store = CloudStore(config.db, retention=config.retention)
         stack.callback(store.close)
+        passwords = PasswordPool(workers=config.login_workers)
+        stack.callback(passwords.close)
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
         jobs = None
         if config.mqtt_url:
@@ -102,10 +116,11 @@ def run_live_cloud(config: LiveCloudConfig, *, trace_file: IO[str] | None = None
         alarm = HeartbeatAlarm(cloud, store, notifiers, period=config.heartbeat_period,
                                check_every=config.alarm_check_every)
         await spawn_service(rt, stack, alarm.run(), "cloud/alarm")
-        app = create_app(store, rt, settings=config.settings, job_created=jobs.notify if jobs else None)
-        await start_part(stack, WebServer(app, config.host, config.port))
-        cloud.trace("cloud.started", host=config.host, port=config.port, db=config.db, mqtt=config.mqtt_url,
-                    epoch=rt.start)
+        app = create_app(store, rt, settings=config.settings, job_created=jobs.notify if jobs else None,
+                         check_password=passwords.verify)
+        await start_part(stack, WebServer(app, config.host, config.port, config.tls))
+        cloud.trace("cloud.started", host=config.host, port=config.port, db=config.db,
+                    mqtt=redacted_url(config.mqtt_url), epoch=rt.start, tls=config.tls is not None)
 
     return run_process("cloud", build, header={"run": "live-cloud", "db": config.db}, trace_file=trace_file,
                        until=until)

@@ -31,6 +31,7 @@ from system.decisions.mqtt_client_ids import own_client_id
 from system.errors import ConfigError
 from system.decisions.selectors import SelectorsFile
 from system.services.scraper import Source
+from system.decisions.redaction import redacted_url
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,8 @@ def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | N
             # Registered before the services, so it runs after they stopped: the last lines go out too.
             stack.push_async_callback(controller.logs.ship_once)
         # Trace times count from the start of the run; this line ties them to the wall clock.
-        ctl.trace("controller.started", epoch=rt.start, relay=config.relay, fixtures=config.fixtures_url,
-                  push=config.push_url, version=VERSION)
+        ctl.trace("controller.started", epoch=rt.start, relay=config.relay, fixtures=redacted_url(config.fixtures_url),
+                  push=redacted_url(config.push_url), version=VERSION)
         for name, service in controller.services():
             await spawn_service(rt, stack, service(), name)
 

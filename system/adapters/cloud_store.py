@@ -13,7 +13,9 @@ appends a row to its history. Times are epoch seconds handed in by the caller (t
 clock), so the same store runs in sim and live.
 
 Device credentials are long random tokens, stored as SHA-256 digests: a token has far more
-entropy than a password, so a slow hash would add cost without adding safety.
+entropy than a password, so a slow hash would add cost without adding safety. Dashboard sessions are
+server-side records (:mod:`system.adapters.cloud_sessions`); the metrics history is bounded
+(:mod:`system.adapters.metric_history`). The database file and the key file beside it are created 0600.
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from system.adapters import cloud_sessions, metric_history
+from system.adapters.cloud_sessions import SessionTable
+from system.adapters.metric_history import MetricHistory, Retention
 from system.adapters.passwords import hash_password, verify_password
 from system.decisions.jobs_protocol import (CANCELED, IN_PROGRESS, PENDING, QUEUED, TERMINAL, TIMED_OUT, Refusal,
                                             check_details, check_update, execution, new_job_id)
@@ -46,8 +52,6 @@ CREATE TABLE IF NOT EXISTS jobs (
     started REAL, timeout REAL NOT NULL, details TEXT NOT NULL DEFAULT '{}', created_by TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS job_history (
     job_id TEXT NOT NULL, at REAL NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL, details TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS metrics (device TEXT NOT NULL, at REAL NOT NULL, name TEXT NOT NULL, value REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS metrics_at ON metrics(device, at);
 CREATE TABLE IF NOT EXISTS alarms (device TEXT PRIMARY KEY, raised INTEGER NOT NULL, since REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS alarm_history (device TEXT NOT NULL, at REAL NOT NULL, state TEXT NOT NULL,
     detail TEXT NOT NULL);
@@ -89,13 +93,19 @@ class JobView:
 
 
 class CloudStore:
-    """The cloud's SQLite store (``path`` a file, or ``:memory:``)."""
+    """The cloud's SQLite store (``path`` a file, or ``:memory:``); ``retention`` bounds the metrics history."""
 
-    def __init__(self, path: str = ":memory:"):
+    def __init__(self, path: str = ":memory:", *, retention: Retention = Retention()):
         self.path = path
+        if path != ":memory:":
+            cloud_sessions.create_private(path)  # SQLite's -wal and -shm files take the database's mode
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
+        self.db.executescript(SCHEMA + cloud_sessions.SCHEMA + metric_history.SCHEMA)
+        self.db.execute("DELETE FROM settings WHERE name = 'session'")  # the key once kept here lives in a file now
+        self.sessions = SessionTable(self.db, self._tx)
+        self.metric_history = MetricHistory(self.db, self._tx, retention)
+        self._keys: dict[str, str] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -113,14 +123,12 @@ class CloudStore:
     # -- settings, users, devices -------------------------------------------------------
 
     def secret(self, name: str) -> str:
-        """A random secret kept in the store (the session signing key), made on first use."""
-        with self._tx() as db:
-            row = db.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
-            if row:
-                return row[0]
-            value = secrets.token_urlsafe(32)
-            db.execute("INSERT INTO settings VALUES (?, ?)", (name, value))
-            return value
+        """A random secret (the session signing key), kept in the key file ``<database>.<name>.key`` beside the
+        database, never in it; made on first use (in memory for a ``:memory:`` store)."""
+        if name not in self._keys:
+            self._keys[name] = secrets.token_urlsafe(32) if self.path == ":memory:" else \
+                cloud_sessions.key_file(f"{os.fspath(self.path)}.{name}.key")
+        return self._keys[name]
 
     def add_user(self, name: str, password: str, **cost: int) -> bool:
         """Add a dashboard user (or set a new password); True if new."""
@@ -131,7 +139,20 @@ class CloudStore:
         with self._tx() as db:
             new = db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is None
             db.execute("INSERT OR REPLACE INTO users VALUES (?, ?)", (name, digest))
+        self.sessions.close_all(name)  # a new password ends every session made with the old one
         return new
+
+    def remove_user(self, name: str) -> bool:
+        """Remove a dashboard user and end their sessions; True if they existed."""
+        with self._tx() as db:
+            gone = db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount > 0
+        self.sessions.close_all(name)
+        return gone
+
+    def password_hash(self, name: str) -> str:
+        """The user's password hash, or a hash of no one's password (the same work for an unknown user)."""
+        row = self.db.execute("SELECT hash FROM users WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else _DUMMY_HASH
 
     def check_user(self, name: str, password: str) -> bool:
         row = self.db.execute("SELECT hash FROM users WHERE name = ?", (name,)).fetchone()
@@ -344,19 +365,14 @@ class CloudStore:
     # -- metrics, heartbeat alarm, logs -----------------------------------------------------
 
     def add_metrics(self, device: str, now: float, samples: dict[str, float]) -> None:
-        with self._tx() as db:
-            db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)",
-                           [(device, now, name, float(v)) for name, v in sorted(samples.items())])
+        self.metric_history.add(device, now, samples)
 
-    def metrics(self, device: str, since: float = 0.0) -> list[dict]:
-        rows = self.db.execute("SELECT at, name, value FROM metrics WHERE device = ? AND at >= ? ORDER BY at, name",
-                               (device, since))
-        return [{"at": at, "name": n, "value": v} for at, n, v in rows]
+    def metrics(self, device: str, since: float = 0.0, *, after: float | None = None) -> list[dict]:
+        """The device's metrics history (:meth:`MetricHistory.read`)."""
+        return self.metric_history.read(device, since, after=after)
 
     def last_heartbeat(self, device: str) -> float | None:
-        row = self.db.execute("SELECT max(at) FROM metrics WHERE device = ? AND name = ? AND value > 0",
-                              (device, HEARTBEAT)).fetchone()
-        return row[0]
+        return self.metric_history.last_seen(device, HEARTBEAT)
 
     def alarm(self, device: str) -> dict:
         row = self.db.execute("SELECT raised, since FROM alarms WHERE device = ?", (device,)).fetchone()

@@ -35,6 +35,7 @@ from urllib.parse import unquote, urlparse
 import paho.mqtt.client as paho
 
 from system.mqtt.inbox import Inbox
+from system.decisions.redaction import redacted_url
 from system.errors import ConfigError, ConnectionLost
 from system.mqtt.message import Message, PendingAcks
 
@@ -69,7 +70,7 @@ class LiveMqttClient:
                  manual_ack: bool = False):
         parts = urlparse(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ConfigError(f"broker URL {url!r}: expected mqtt://host[:port] or mqtts://host[:port]")
+            raise ConfigError(f"broker URL {redacted_url(url)!r}: expected mqtt://host[:port] or mqtts://host[:port]")
         self.host = parts.hostname
         self.port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self.client_id = client_id

@@ -16,14 +16,19 @@ the costs later keeps old hashes valid:
 
 The broker keeps reading Argon2 lines written before (a file may mix both); only Mosquitto
 cannot read them.
+
+A server checks passwords through :class:`PasswordPool` (a bounded thread pool), never on its
+event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from pwdlib.hashers.argon2 import Argon2Hasher
 
@@ -91,3 +96,33 @@ def _pbkdf2_parts(password_hash: str) -> tuple[int, bytes, bytes] | None:
         return None
     iterations = int(fields[2])
     return (iterations, salt, digest) if 0 < iterations <= 10_000_000 and digest else None
+
+
+class PasswordPool:
+    """Password checks off the event loop: at most ``workers`` Argon2 runs at once in a thread pool (Argon2
+    releases the GIL), at most ``waiting`` more queued; beyond that :meth:`verify` raises :class:`Busy` at
+    once. So a login flood costs the server ``workers`` cores, and every other request still gets its answer.
+    """
+
+    def __init__(self, workers: int = 2, waiting: int = 32):
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._slots = asyncio.Semaphore(workers + waiting)
+
+    async def verify(self, password: str, password_hash: str) -> bool:
+        if self._slots.locked():
+            raise Busy("too many logins at once")
+        async with self._slots:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, verify_password, password,
+                                                                    password_hash)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class Busy(Exception):
+    """Every password-check slot is taken: answer 503 and let the client try again."""
+
+
+async def verify_inline(password: str, password_hash: str) -> bool:
+    """The password check on the caller's own thread (the simulated world, where there is one thread)."""
+    return verify_password(password, password_hash)

@@ -1,14 +1,19 @@
-"""Who may do what: device tokens, user sessions, CSRF tokens and the login limit, in one place.
+"""Who may do what: device tokens, user sessions, CSRF tokens and the login throttle, in one place.
 
 - **Devices** authenticate with ``Authorization: Bearer <token>`` (``hilsim cloud --add-device``) on
   ``/api/device/<name>/...`` only, and only under their own name (:func:`device_of`): a device writes its
   own mirror, metrics and logs and reads its own jobs. A session cookie is never looked at there, so a
   user can never act as a device.
-- **Users** log in with a password (``POST /login``, Argon2) and get a signed session cookie (HttpOnly,
-  SameSite=Strict), a new session at each login (no fixation). The dashboard API (``/api/devices/...``)
+- **Users** log in with a password (``POST /login``, Argon2, checked off the event loop) and get a
+  server-side session (:mod:`system.adapters.cloud_sessions`) whose id travels in a signed cookie
+  (HttpOnly, SameSite=Strict, Secure over TLS). Each login makes a new session and a new CSRF token (no
+  fixation); logout, a new password or a removed user ends it. The dashboard API (``/api/devices/...``)
   takes only that session (:func:`user_of`); a device token is refused there (403). Every state-changing
-  user request carries the session's CSRF token (form field ``csrf`` or header ``X-CSRF-Token``). Failed
-  logins are rate-limited per client address and per user name (:class:`LoginLimiter`).
+  user request carries the session's CSRF token (form field ``csrf`` or header ``X-CSRF-Token``).
+- **Failed logins** slow down the next try of the same (user, client address) exponentially
+  (:class:`LoginThrottle`): an attacker elsewhere can't lock the owner out. The client address is the
+  connection's, or ``X-Forwarded-For``'s last hop when the connection comes from a trusted proxy
+  (:func:`client_address`).
 - Missing or wrong credentials: 401; a valid credential used where it does not belong: 403. A refused
   request changes nothing.
 
@@ -18,42 +23,60 @@ Trace: ``login.succeeded``, ``login.failed``, ``login.limited``.
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict, deque
 from typing import Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from system.adapters.passwords import Busy
 from system.cloud.handling import Refused, parts, refuse
 
 
-class LoginLimiter:
-    """At most ``failures`` failed logins per ``window`` seconds per key (client address, user name)."""
+class LoginThrottle:
+    """Exponential delay per (user, client address): after ``free`` failures in a row, the next try waits
+    ``base * 2 ** (failures - free)`` seconds (at most ``cap``) after the last failure. A success clears it.
 
-    def __init__(self, now: Callable[[], float], failures: int, window: float):
-        self.now, self.failures, self.window = now, failures, window
-        self._seen: dict[str, deque] = defaultdict(deque)
+    For example::
 
-    def blocked(self, *keys: str) -> float:
-        """Seconds until a login from these keys is heard again (0: now)."""
-        now = self.now()
-        wait = 0.0
-        for key in keys:
-            times = self._seen[key]
-            while times and times[0] <= now - self.window:
-                times.popleft()
-            if len(times) >= self.failures:
-                wait = max(wait, times[0] + self.window - now)
-        return wait
+        >>> t = LoginThrottle(lambda: 100.0, free=2, base=1.0, cap=60.0)
+        >>> for _ in range(4): t.failed("ann", "10.0.0.9")
+        >>> t.wait("ann", "10.0.0.9"), t.wait("ann", "10.0.0.1")
+        (4.0, 0.0)
+    """
 
-    def failed(self, *keys: str) -> None:
-        if len(self._seen) > 10_000:  # many names tried: forget the ones whose window has passed
-            cutoff = self.now() - self.window
-            for key in [k for k, times in self._seen.items() if not times or times[-1] <= cutoff]:
+    def __init__(self, now: Callable[[], float], *, free: int = 5, base: float = 1.0, cap: float = 900.0):
+        self.now, self.free, self.base, self.cap = now, free, base, cap
+        self._seen: dict[tuple[str, str], tuple[int, float]] = {}
+
+    def wait(self, user: str, address: str) -> float:
+        """Seconds until a login of ``user`` from ``address`` is heard again (0: now)."""
+        failures, last = self._seen.get((user, address), (0, 0.0))
+        if failures < self.free:
+            return 0.0
+        return max(0.0, last + min(self.cap, self.base * 2 ** (failures - self.free)) - self.now())
+
+    def failed(self, user: str, address: str) -> None:
+        if len(self._seen) > 10_000:  # many pairs tried: forget the ones whose delay has passed
+            cutoff = self.now() - self.cap
+            for key in [k for k, (_, last) in self._seen.items() if last <= cutoff]:
                 del self._seen[key]
-        for key in keys:
-            self._seen[key].append(self.now())
+        failures, _ = self._seen.get((user, address), (0, 0.0))
+        self._seen[(user, address)] = (failures + 1, self.now())
+
+    def succeeded(self, user: str, address: str) -> None:
+        self._seen.pop((user, address), None)
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the connection's, or the last ``X-Forwarded-For`` hop if the connection comes
+    from a trusted proxy (``--trusted-proxy``); a forged header from anyone else is ignored."""
+    peer = request.client.host if request.client else "?"
+    if peer in parts(request).settings.trusted_proxies:
+        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+        if hops:
+            return hops[-1][:64]
+    return peer
 
 
 def device_of(request: Request) -> str:
@@ -70,60 +93,86 @@ def device_of(request: Request) -> str:
     return device
 
 
+def session_of(request: Request):
+    """The request's live server-side session, or None (no cookie, ended, expired, or its user removed)."""
+    sid = request.session.get("sid")
+    if not isinstance(sid, str) or not sid:
+        return None
+    cloud = parts(request)
+    return cloud.store.sessions.find(sid, cloud.rt.now())
+
+
 def user_of(request: Request, *, write: bool = False) -> str:
     """The logged-in user; with ``write``, the request must carry the session's CSRF token."""
-    user = request.session.get("user")
-    if not user:
+    session = session_of(request)
+    if session is None:
         if request.headers.get("authorization", "").lower().startswith("bearer "):
             raise Refused(403, "device_not_user", "devices cannot use the dashboard API")
         raise Refused(401, "not_logged_in", "log in at /login")
     if write:
         token = request.headers.get("x-csrf-token", "")
-        if not token or not secrets.compare_digest(token, request.session.get("csrf", "")):
+        if not token or not secrets.compare_digest(token.encode(), session.csrf.encode()):
             raise Refused(403, "csrf", "missing or wrong X-CSRF-Token")
-    return user
+    return session.user
 
 
 def csrf_token(request: Request) -> str:
-    """The session's CSRF token, made on first use (the login form carries it before anyone logs in)."""
-    token = request.session.get("csrf")
-    if not token:
-        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    """The login form's CSRF token, kept in the signed cookie before anyone logs in."""
+    token = request.session.get("login_csrf")
+    if not isinstance(token, str) or not token:
+        token = request.session["login_csrf"] = secrets.token_urlsafe(24)
     return token
 
 
 async def login(request: Request) -> Response:
     form = await request.form()
-    if not secrets.compare_digest(str(form.get("csrf", "")), request.session.get("csrf", "") or "-"):
+    expected = request.session.get("login_csrf")
+    if not isinstance(expected, str) or not _same(form.get("csrf"), expected):
         return refuse(403, "csrf", "reload the login page")
     user = str(form.get("username", ""))[:64]
     password = str(form.get("password", ""))[:256]
-    client = request.client.host if request.client else "?"
-    keys = (f"addr:{client}", f"user:{user}")
     cloud = parts(request)
-    wait = cloud.limiter.blocked(*keys)
+    address = client_address(request)
+    wait = cloud.throttle.wait(user, address)
     if wait > 0:
         cloud.rt.trace("login.limited", user=user)
         return JSONResponse({"error": "rate_limited", "detail": f"try again in {int(wait) + 1} s"},
                             status_code=429, headers={"Retry-After": str(int(wait) + 1)})
-    if not cloud.store.check_user(user, password):
-        cloud.limiter.failed(*keys)
+    try:
+        ok = await cloud.check_password(password, cloud.store.password_hash(user))
+    except Busy:  # every password-check slot is taken (a flood): the client tries again later
+        return JSONResponse({"error": "busy", "detail": "too many logins at once"}, status_code=503,
+                            headers={"Retry-After": "1"})
+    if not ok:
+        cloud.throttle.failed(user, address)
         cloud.rt.trace("login.failed", user=user)
         return RedirectResponse("/login?error=1", status_code=303)
-    request.session.clear()
-    request.session.update({"user": user, "csrf": secrets.token_urlsafe(24)})  # new session: no fixation
+    cloud.throttle.succeeded(user, address)
+    old = request.session.get("sid")
+    if isinstance(old, str) and old:
+        cloud.store.sessions.close(old)
+    sid, _ = cloud.store.sessions.open(user, cloud.rt.now(), cloud.settings.session_max_age)
+    request.session.clear()  # a new cookie: new session id and CSRF token, no fixation
+    request.session["sid"] = sid
     cloud.rt.trace("login.succeeded", user=user)
     return RedirectResponse("/", status_code=303)
 
 
 async def logout(request: Request) -> Response:
     form = await request.form()
-    if not request.session.get("user"):
+    session = session_of(request)
+    if session is None:
+        request.session.clear()
         return RedirectResponse("/login", status_code=303)
-    if not secrets.compare_digest(str(form.get("csrf", "")), request.session.get("csrf", "")):
+    if not _same(form.get("csrf"), session.csrf):
         return refuse(403, "csrf", "reload the page")
+    parts(request).store.sessions.close(request.session["sid"])
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
+
+
+def _same(given: object, expected: str) -> bool:
+    return isinstance(given, str) and bool(given) and secrets.compare_digest(given.encode(), expected.encode())
 
 
 ROUTES = (

@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from system.cloud.auth import user_of
+from system.cloud.auth import session_of, user_of
 from system.cloud.handling import handler, json_body, known_device, number, parts, refuse
 from system.cloud.views import upcoming
 from system.decisions.jobs_protocol import Refusal, new_job_id, validate_job
@@ -49,7 +49,9 @@ async def me(request: Request) -> Response:
     security: [{session: []}]
     responses: {200: {description: user}, 401: {description: not logged in}}
     """
-    return JSONResponse({"user": user_of(request), "csrf": request.session.get("csrf")})
+    user_of(request)
+    session = session_of(request)
+    return JSONResponse({"user": session.user, "csrf": session.csrf})
 
 
 async def devices(request: Request) -> Response:
@@ -131,15 +133,18 @@ async def cancel_job(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     """---
-    summary: The device's pushed counters and heartbeat over time.
+    summary: The device's pushed counters and heartbeat over time (from ``since``, or only what is newer than
+      ``after``, the newest time the caller already has); older history comes downsampled.
     security: [{session: []}]
     responses: {200: {description: samples}, 401: {description: not logged in}}
     """
     user_of(request)
     device = known_device(request)
-    since = number(request.query_params.get("since"), 0.0)
+    q = request.query_params
+    after = number(q.get("after"), 0.0) if q.get("after") is not None else None
     store = parts(request).store
-    return JSONResponse({"samples": store.metrics(device, since), "last_heartbeat": store.last_heartbeat(device)})
+    return JSONResponse({"samples": store.metrics(device, number(q.get("since"), 0.0), after=after),
+                         "last_heartbeat": store.last_heartbeat(device)})
 
 
 async def alarm(request: Request) -> Response:

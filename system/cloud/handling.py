@@ -19,18 +19,21 @@ from starlette.responses import JSONResponse, Response
 from system.adapters.cloud_store import CloudStore
 
 MAX_BODY = 1_000_000
+MAX_DEPTH = 32  # no document of ours nests deeper; deeper ones are refused before anything walks them
 
 
 @dataclass(frozen=True)
 class CloudParts:
     """What the handlers use: the store, the cloud's runtime (clock and trace), the settings
-    (:class:`system.cloud.app.CloudSettings`), the login limiter and ``job_created(device)``."""
+    (:class:`system.cloud.app.CloudSettings`), the login throttle, ``job_created(device)`` and
+    ``check_password(password, hash)`` (awaited: live, in a bounded thread pool)."""
 
     store: CloudStore
     rt: Any
     settings: Any
-    limiter: Any
+    throttle: Any
     job_created: Callable[[str], None]
+    check_password: Callable[[str, str], Awaitable[bool]]
 
 
 def parts(request: Request) -> CloudParts:
@@ -81,11 +84,39 @@ async def json_body(request: Request, kind: type = dict) -> Any:
     raw = await raw_body(request)
     try:
         body = json.loads(raw)
+    except RecursionError:
+        raise Refused(400, "too_deep", f"JSON nested at most {MAX_DEPTH} deep") from None
     except (ValueError, UnicodeDecodeError):
         raise Refused(400, "not_json", "the body must be JSON") from None
+    _check_shape(body)
     if not isinstance(body, kind):
         raise Refused(400, "wrong_type", f"the body must be a JSON {kind.__name__}")
     return body
+
+
+def _check_shape(body: Any) -> None:
+    """Refuse JSON nested deeper than :data:`MAX_DEPTH`, or with a string that is not text (a lone UTF-16
+    surrogate such as ``"\\udc80"`` is valid JSON but can't be stored, sent or shown as UTF-8)."""
+    stack = [(body, 1)]  # without recursion: what runs after this may recurse safely
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if not _is_text(value):
+                raise Refused(400, "bad_text", "strings must be valid Unicode text (no lone surrogates)")
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise Refused(400, "too_deep", f"JSON nested at most {MAX_DEPTH} deep")
+            if isinstance(value, dict):
+                stack.extend((k, depth) for k in value)
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def known_device(request: Request) -> str:

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from system.cloud.auth import csrf_token
+from system.cloud.auth import csrf_token, session_of
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -40,7 +40,7 @@ def login_form(csrf: str, error: str = "") -> str:
 
 
 async def index(request: Request) -> Response:
-    if not request.session.get("user"):
+    if session_of(request) is None:
         return RedirectResponse("/login", status_code=303)
     return FileResponse(STATIC / "dashboard.html", media_type="text/html; charset=utf-8")
 

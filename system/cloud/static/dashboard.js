@@ -1,4 +1,5 @@
-// The match-day dashboard: reads the JSON API every 1.5 s and sends each user action as a job.
+// The match-day dashboard: reads the JSON API every 1.5 s (the metrics: only what is new) and sends each
+// user action as a job.
 // No inline script or handler: buttons carry their alert or event in data attributes and one
 // listener per list acts on them; the CSRF token comes from /api/me.
 "use strict";
@@ -115,12 +116,33 @@ function drawLogs(data) {
   $("log-dropped").textContent = data.dropped ? `${data.dropped} line(s) dropped on the device while offline` : "";
 }
 
+// The chart's samples are kept here and only what is newer than the newest one is fetched: the
+// first fetch asks for the last CHART_SPAN seconds, every later one for what came `after` it.
+const CHART_SPAN = 24 * 3600;
+const history = {device: null, samples: [], newest: null};
+
+function metricsQuery() {
+  if (history.device !== device) Object.assign(history, {device, samples: [], newest: null});
+  return history.newest == null ? `since=${Date.now() / 1000 - CHART_SPAN}` : `after=${history.newest}`;
+}
+
+function keepMetrics(data) {
+  if (history.device !== device) return data;
+  // Two refreshes may overlap (an action refreshes at once): keep each sample once.
+  const fresh = data.samples.filter((s) => history.newest == null || s.at > history.newest);
+  for (const s of fresh) history.newest = Math.max(history.newest ?? s.at, s.at);
+  const from = (history.newest ?? 0) - CHART_SPAN;
+  history.samples = history.samples.concat(fresh).filter((s) => s.at >= from);
+  return {samples: history.samples, last_heartbeat: data.last_heartbeat};
+}
+
 async function refresh() {
   if (!device) return;
   const base = `/api/devices/${encodeURIComponent(device)}`;
   const [events, jobs, metrics, status, alarm, logs] = await Promise.all([get(base + "/events"), get(base + "/jobs"),
-    get(base + "/metrics"), get(base + "/status"), get(base + "/alarm"), get(base + "/logs?" + logQuery())]);
-  drawEvents(events); drawJobs(jobs); drawChart(metrics); drawStatus(status, alarm); drawLogs(logs);
+    get(base + "/metrics?" + metricsQuery()), get(base + "/status"), get(base + "/alarm"),
+    get(base + "/logs?" + logQuery())]);
+  drawEvents(events); drawJobs(jobs); drawChart(keepMetrics(metrics)); drawStatus(status, alarm); drawLogs(logs);
 }
 
 async function start() {
