@@ -50,7 +50,7 @@ class Readings:
     def __init__(self, port: int):
         self.got: list[dict] = []
         self.cond = threading.Condition()
-        self.c = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-readings", protocol=paho.MQTTv311)
+        self.c = paho.Client(CallbackAPIVersion.VERSION2, client_id="bridge-test-readings", protocol=paho.MQTTv311)
         self.c.username_pw_set("bridge", USERS["bridge"])
         subscribed = threading.Event()
         self.c.on_connect = lambda c, *a: c.subscribe("sensors/+/reading", 1)

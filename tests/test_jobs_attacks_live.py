@@ -44,12 +44,16 @@ def succeeded(world: CloudWorld, job: str) -> None:
 
 def publish(world: CloudWorld, topic: str, body: dict, *, retain: bool) -> None:
     """Publish as the cloud's broker account (one allowed to write the jobs topics), and wait for the ack."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="attacker", protocol=paho.MQTTv311)
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="cloud-attacker", protocol=paho.MQTTv311)
     client.username_pw_set("cloud", "mqtt-secret")
+    connected = []
+    client.on_connect = lambda c, u, flags, reason, props: connected.append(reason)
     client.connect("127.0.0.1", world.mqtt_port)
     client.loop_start()
     try:
-        client.publish(topic, json.dumps(body), qos=1, retain=retain).wait_for_publish(30)
+        sent = client.publish(topic, json.dumps(body), qos=1, retain=retain)
+        sent.wait_for_publish(30)
+        assert sent.is_published() and [str(r) for r in connected] == ["Success"], connected  # not refused
     finally:
         client.disconnect()
         client.loop_stop()
@@ -61,7 +65,7 @@ def test_a_poisoned_title_gets_400_queues_nothing_and_the_controller_runs_on(wor
     raw = b'{"operation": "createEvent", "title": "\\udc80", "start": 1900000000}'  # a lone surrogate, valid JSON
     made = client.post("/api/devices/pi/jobs", content=raw,
                        headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"})
-    assert (made.status_code, made.json()["error"]) == (400, "bad_value")
+    assert (made.status_code, made.json()["error"]) == (400, "bad_text")  # refused at the body, before the job check
     listed = client.get("/api/devices/pi/jobs")
     assert (listed.status_code, listed.json()) == (200, {"jobs": []})
     job = create_event(world, client, csrf, "Concert")

@@ -462,7 +462,9 @@ def test_a_bridge_whose_session_is_taken_six_times_takes_it_back_and_counts_what
                                                                                               request):
     """A device account connects 6 times with the bridge's client id while 300 readings are sent (what the
     thief takes is lost, and counted as missing); the bridge notices each time (its connection closed, or
-    its probe not fed back), takes its session back, and stores all 20 readings sent after the thieves."""
+    its probe not fed back), takes its session back, and stores all 20 readings sent after the thieves.
+    (``hilsim broker`` refuses the thief, whose account is not the bridge's, so nothing is lost there; Mosquitto
+    without ``use_username_as_clientid`` lets it take the session.)"""
     if broker == "hilsim":
         proc, port = _hilsim_broker(tmp_path, {"bridge": "bridge-pw", "node-1": "node-pw", "mallory": "m-pw"})
         url, node, thief = f"mqtt://bridge:bridge-pw@127.0.0.1:{port}", ("node-1", "node-pw"), ("mallory", "m-pw")
@@ -470,7 +472,7 @@ def test_a_bridge_whose_session_is_taken_six_times_takes_it_back_and_counts_what
         proc, port = None, request.getfixturevalue("mosquitto")
         url, node, thief = f"mqtt://127.0.0.1:{port}", None, None
     config = LiveBridgeConfig(broker_url=url, db_path=str(tmp_path / "r.sqlite3"), metrics_port=None,
-                              client_id="hilsim-bridge", probe_every=1.0)
+                              client_id="bridge", probe_every=1.0)
     seen = {}
 
     async def main(rt):
@@ -479,7 +481,7 @@ def test_a_bridge_whose_session_is_taken_six_times_takes_it_back_and_counts_what
         await until(lambda: live.bridge.connects >= 1, what="bridge subscribed")
         loop = asyncio.get_running_loop()
         for i in range(6):
-            thieves = _paho(port, "hilsim-bridge", thief, clean_session=False)
+            thieves = _paho(port, config.client_id, thief, clean_session=False)  # hilsim broker: refused
             await loop.run_in_executor(None, _publish_readings, port, node, range(1 + 50 * i, 51 + 50 * i))
             await asyncio.sleep(0.3)
             thieves.loop_stop()  # gone without a word; its socket stays open
