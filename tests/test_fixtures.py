@@ -113,8 +113,6 @@ def test_time_not_fixed_yet_is_pending_and_postponed_is_a_cancelled_game():
     (page(("za 14/03/2026", "25u30", "KAA Gent", "Club Brugge")), "bad_time"),
     ('<table class="kalender"><tr class="wedstrijd"><td class="datum">za 14/03/2026</td>'
      '<td class="thuis">KAA Gent</td></tr></table>', "missing_cell"),
-    (page(("za 14/03/2026", "20u30", "KAA Gent", "Club Brugge"), ("za 21/03/2026", "20u30", "KAA Gent", "Club Brugge")),
-     "duplicate_key"),
 ])
 def test_garbled_pages_are_refused_with_a_reason(html, reason):
     with pytest.raises(RefusedInput) as refused:
@@ -406,3 +404,82 @@ def test_a_lenient_read_lists_every_refused_row_with_its_reason():
     with pytest.raises(RefusedInput) as refused:
         read_fixtures_html(html)
     assert refused.value.reason == "bad_date"
+
+
+# -- repeated pairings ------------------------------------------------------------------------
+
+PLAYOFFS = "KAA Gent|Club Brugge|Champions' Play-offs|2025-26"
+
+
+def test_a_pairing_met_again_numbers_its_games_by_date_and_the_first_keeps_its_key():
+    html = (PAGES / "playoffs-2025-26.html").read_text(encoding="utf-8")
+    read = read_fixtures_html(html)
+    brugge = [(g.key, g.start) for g in read.events if g.away == "Club Brugge"]
+    assert brugge == [(PLAYOFFS, utc(2026, 3, 29, 16, 30)), (PLAYOFFS + "#2", utc(2026, 5, 3, 16, 30)),
+                      (PLAYOFFS + "#3", utc(2026, 5, 21, 18, 30))]
+    anderlecht = [g.key for g in read.events if g.away == "RSC Anderlecht"]
+    assert anderlecht == ["KAA Gent|RSC Anderlecht|Champions' Play-offs|2025-26",
+                          "KAA Gent|RSC Anderlecht|Champions' Play-offs|2025-26#2"]
+    assert read.notes == () and read.window is None  # a page covers the whole season
+
+
+def test_ordinals_follow_the_dates_not_the_order_of_the_rows_and_count_pending_games():
+    html = page(("zo 03/05/2026", "nnb", "KAA Gent", "Club Brugge"), ("zo 29/03/2026", "18u30", "KAA Gent", "Club Brugge"),
+                ("zo 19/04/2026", "uitgesteld", "KAA Gent", "Club Brugge"))
+    read = read_fixtures_html(html)
+    key = "KAA Gent|Club Brugge|Jupiler Pro League|2025-26"
+    assert [(g.key, g.status) for g in read.events] == [(key, SCHEDULED), (key + "#2", CANCELLED)]
+    assert read.pending == {key + "#3"} and [n.key for n in read.notes] == [key + "#3"]
+
+
+def test_a_row_repeating_a_game_is_refused_alone_and_the_page_still_reads():
+    rows = [("zo 29/03/2026", "18u30", "KAA Gent", "Club Brugge"), ("za 04/04/2026", "20u45", "KAA Gent", "KRC Genk"),
+            ("zo 29/03/2026", "18u30", "KAA Gent", "Club Brugge")]
+    for strict in (True, False):
+        read = read_fixtures_html(page(*rows), strict=strict)
+        assert [(g.away, g.start) for g in read.events] == [("Club Brugge", utc(2026, 3, 29, 16, 30)),
+                                                             ("KRC Genk", utc(2026, 4, 4, 18, 45))]
+        [note] = read.refused
+        assert (note.reason, note.row[:6]) == ("duplicate_row", "row 3 ") and "row 1 " in note.detail
+    row = ('<tr class="wedstrijd"><td class="datum">zo 29/03/2026</td><td class="uur">18u30</td>'
+           '<td class="competitie">{}</td><td class="thuis">KAA Gent</td><td class="uit">Club Brugge</td></tr>')
+    two_cups = f'<table class="kalender">{row.format("Jupiler Pro League")}{row.format("Croky Cup")}</table>'
+    assert len(read_fixtures_html(two_cups).events) == 2  # the same kickoff in another competition is another game
+
+
+def test_a_feed_without_uids_numbers_a_repeated_pairing_too():
+    read = read_fixtures_ical(ical("SUMMARY:KAA Gent - KRC Genk\r\nDTSTART:20260411T180000Z",
+                                   "SUMMARY:KAA Gent - KRC Genk\r\nDTSTART:20260307T194500Z"))
+    assert [(g.key, g.start) for g in read.events] == [("KAA Gent|KRC Genk||2025-26#2", utc(2026, 4, 11, 18)),
+                                                       ("KAA Gent|KRC Genk||2025-26", utc(2026, 3, 7, 19, 45))]
+
+
+# -- feed summaries and windows ---------------------------------------------------------------
+
+FEEDS = PAGES.parent / "feeds"
+
+
+def test_feed_summaries_in_every_shape_read_the_same_teams():
+    read = read_fixtures_ical((FEEDS / "barcelona-shapes.ics").read_bytes(), tz="Europe/Madrid", club="Barcelona")
+    assert [(g.home, g.away, g.competition, g.start) for g in read.events] == [
+        ("Barcelona", "Real Sociedad", "Liga EA Sports", utc(2025, 9, 28, 19)),
+        ("Barcelona", "Girona FC", "Liga EA Sports", utc(2025, 10, 18, 16, 30)),
+        ("Barcelona", "Elche CF", "Liga EA Sports", utc(2025, 11, 2, 17, 30)),
+        ("Barcelona", "Athletic Club", "Liga EA Sports", utc(2025, 11, 22, 15, 15)),
+        ("Barcelona", "Deportivo Alavés", "Liga EA Sports", utc(2025, 11, 29, 17, 30)),
+        ("Barcelona", "Racing Santander", "Copa del Rey", utc(2025, 12, 3, 20)),
+    ]
+    assert read.notes == ()
+    assert read.window == (utc(2025, 9, 28, 19), utc(2025, 12, 6, 20))  # away games count: the feed reaches them
+
+
+def test_an_ambiguous_summary_is_refused_until_the_selectors_file_says_its_shape():
+    text = (FEEDS / "barcelona-home-away-competition.ics").read_bytes()
+    with pytest.raises(RefusedInput) as refused:
+        read_fixtures_ical(text, club="Barcelona")
+    assert refused.value.reason == "ambiguous_summary" and 'summary = "{competition} - {home} - {away}"' in \
+        refused.value.detail
+    config = parse_selectors_file((FEEDS / "barcelona-home-away-competition.toml").read_text(encoding="utf-8"))
+    read = read_fixtures_ical(text, club=config.club, summary=config.summary)
+    assert [(g.home, g.away, g.competition) for g in read.events] == [
+        ("Barcelona", "Como 1907", "Trofeu Joan Gamper"), ("Barcelona", "Real Sociedad", "Liga EA Sports")]

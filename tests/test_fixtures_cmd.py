@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from hilsim.cli import main
 from sim.models.club_site import Game, render_ical, sample_season
 from system.adapters.controller_store import Store
-from system.decisions.fixtures import read_fixtures_html
+from system.decisions.fixtures import read_fixtures_html, read_fixtures_ical
 from system.decisions.reconcile import reconcile
 from tests.layouts import SELECTORS, render
 
@@ -176,3 +176,91 @@ def test_postponed_and_shifted_games_are_listed_after_the_count(tmp_path):
     assert lines[18].startswith("shifted: row ") and lines[18].endswith(
         "02:30 does not exist on 2026-03-29 in Europe/Brussels (clocks go forward); read as 03:30")
     assert "2026-03-29 03:30 (Europe/Brussels)  KAA Gent - FCV Dender EH" in result.output
+
+
+# -- a page with a repeated pairing, feeds as real feeds write them --------------------------------
+
+FEEDS = PAGES.parent / "feeds"
+
+
+def test_a_page_where_a_pairing_meets_three_times_reads_game_by_game():
+    result = check(str(PAGES / "playoffs-2025-26.html"))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "2026-03-29 18:30 (Europe/Brussels)  KAA Gent - Club Brugge  [Champions' Play-offs]",
+        "2026-04-11 20:45 (Europe/Brussels)  KAA Gent - Union Saint-Gilloise  [Champions' Play-offs]",
+        "2026-04-19 16:00 (Europe/Brussels)  KAA Gent - RSC Anderlecht  [Champions' Play-offs]",
+        "2026-05-03 18:30 (Europe/Brussels)  KAA Gent - Club Brugge  [Champions' Play-offs]",
+        "2026-05-17 18:30 (Europe/Brussels)  KAA Gent - RSC Anderlecht  [Champions' Play-offs]",
+        "2026-05-21 20:30 (Europe/Brussels)  KAA Gent - Club Brugge  [Champions' Play-offs]",
+        "6 home games",
+    ]
+
+
+def test_a_row_repeating_a_game_is_refused_alone_and_the_store_still_gets_the_rest(tmp_path):
+    html = (PAGES / "playoffs-2025-26.html").read_text(encoding="utf-8")
+    first = html.index('<tr class="wedstrijd"><td class="datum">zo 03/05/2026')
+    row = html[first:html.index("</tr>", first) + len("</tr>")]
+    (tmp_path / "page.html").write_text(html.replace(row, row + "\n" + row), encoding="utf-8")
+    db = str(tmp_path / "controller.db")
+    Store(db).close()
+    result = check(str(tmp_path / "page.html"), "--store", db, "--at", "2026-03-01T10:00:00+01:00")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[6] == "6 home games"
+    assert lines[7] == ("refused: row 7 (zo 03/05/2026 | 18u30 | KAA Gent - Club Brugge): duplicate_row: the same "
+                        "game as row 6 (zo 03/05/2026 | 18u30 | KAA Gent - Club Brugge), "
+                        "KAA Gent|Club Brugge|Champions' Play-offs|2025-26#2, at the same kickoff")
+    assert lines[8] == f"against {db} (0 games stored), the controller would:"
+    assert [line.split()[0] for line in lines[9:]] == ["add"] * 6
+
+
+def test_a_feed_with_competition_home_away_summaries_in_utc_reads_game_by_game():
+    result = check(str(FEEDS / "barcelona-next-2025-10-10.ics"), "--club", "Barcelona", "--tz", "Europe/Madrid")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "2025-10-18 18:30 (Europe/Madrid)  Barcelona - Girona FC  [Liga EA Sports]",
+        "2025-11-02 18:30 (Europe/Madrid)  Barcelona - Elche CF  [Liga EA Sports]",
+        "2025-11-22 16:15 (Europe/Madrid)  Barcelona - Athletic Club  [Liga EA Sports]",
+        "3 home games",
+    ]
+
+
+def test_every_summary_shape_reads_and_an_ambiguous_one_needs_the_selectors_files_template():
+    shapes = check(str(FEEDS / "barcelona-shapes.ics"), "--club", "Barcelona", "--tz", "Europe/Madrid")
+    assert shapes.exit_code == 0, shapes.output
+    assert shapes.output.splitlines() == [
+        "2025-09-28 21:00 (Europe/Madrid)  Barcelona - Real Sociedad  [Liga EA Sports]",
+        "2025-10-18 18:30 (Europe/Madrid)  Barcelona - Girona FC  [Liga EA Sports]",
+        "2025-11-02 18:30 (Europe/Madrid)  Barcelona - Elche CF  [Liga EA Sports]",
+        "2025-11-22 16:15 (Europe/Madrid)  Barcelona - Athletic Club  [Liga EA Sports]",
+        "2025-11-29 18:30 (Europe/Madrid)  Barcelona - Deportivo Alavés  [Liga EA Sports]",
+        "2025-12-03 21:00 (Europe/Madrid)  Barcelona - Racing Santander  [Copa del Rey]",
+        "6 home games",
+    ]
+    feed = str(FEEDS / "barcelona-home-away-competition.ics")
+    refused = check(feed, "--club", "Barcelona", "--tz", "Europe/Madrid")
+    assert refused.exit_code == 1
+    assert 'ambiguous_summary' in refused.output and 'summary = "{competition} - {home} - {away}"' in refused.output
+    told = check(feed, "--selectors", str(FEEDS / "barcelona-home-away-competition.toml"), "--tz", "Europe/Madrid")
+    assert told.exit_code == 0, told.output
+    assert told.output.splitlines() == [
+        "2025-08-10 21:00 (Europe/Madrid)  Barcelona - Como 1907  [Trofeu Joan Gamper]",
+        "2025-09-28 21:00 (Europe/Madrid)  Barcelona - Real Sociedad  [Liga EA Sports]",
+        "2 home games",
+    ]
+
+
+def test_a_dry_run_of_the_next_snapshot_of_a_rolling_feed_cancels_nothing(tmp_path):
+    db = str(tmp_path / "controller.db")
+    feed = FEEDS / "barcelona-next-2025-10-10.ics"
+    store = Store(db)
+    store.apply(reconcile([], read_fixtures_ical(feed.read_bytes(), club="Barcelona", source="club-site").events,
+                          now=0.0, source="club-site"))
+    store.close()
+    result = check(str(FEEDS / "barcelona-next-2025-10-18.ics"), "--club", "Barcelona", "--tz", "Europe/Madrid",
+                   "--store", db, "--at", "2025-10-18T10:00:00+02:00")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-2:] == [
+        f"against {db} (3 games stored), the controller would:",
+        "  add         2025-11-29 18:30 (Europe/Madrid)  Barcelona - Deportivo Alavés  [Liga EA Sports]"]

@@ -294,3 +294,133 @@ class SeasonMachine(RuleBasedStateMachine):
 
 TestSeason = SeasonMachine.TestCase
 TestSeason.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+
+
+# -- repeated pairings: a pairing met more than once in a season ---------------------------------
+
+DAY = 24 * H
+PLAYOFFS = "KAA Gent|Club Brugge|Champions' Play-offs|2025-26"
+
+
+def meeting(start: float, key: str = PLAYOFFS, away: str = "Club Brugge", status: str = SCHEDULED) -> Event:
+    """A play-off game keyed as a page without ids keys it (the pairing, ``#n`` from its second meeting)."""
+    return Event(key=key, kind=GAME, title=f"KAA Gent - {away}", start=start, status=status, home="KAA Gent",
+                 away=away, competition="Champions' Play-offs", season="2025-26", source="club-site")
+
+
+def test_the_first_of_two_meetings_moved_past_the_second_keeps_its_identity():
+    stored = [meeting(NOW + 10 * DAY), meeting(NOW + 20 * DAY, PLAYOFFS + "#2")]
+    # the page numbers by date: the game still on day 20 is now its first meeting, the moved one its second
+    scraped = [meeting(NOW + 20 * DAY), meeting(NOW + 25 * DAY, PLAYOFFS + "#2")]
+    r = reconcile(stored, scraped, now=NOW)
+    assert [(o.key, o.start, n.key, n.start) for o, n in r.rescheduled] == [
+        (PLAYOFFS, NOW + 10 * DAY, PLAYOFFS, NOW + 25 * DAY)]
+    assert not (r.added or r.cancelled or r.updated or r.suspicious)
+    after = apply_reconciliation(stored, r)
+    assert [(e.key, e.start) for e in after] == [(PLAYOFFS + "#2", NOW + 20 * DAY), (PLAYOFFS, NOW + 25 * DAY)]
+    assert reconcile(after, scraped, now=NOW) == Reconciliation()
+
+
+def test_a_meeting_put_between_two_others_is_new_and_takes_the_next_free_number():
+    stored = [meeting(NOW + 10 * DAY), meeting(NOW + 30 * DAY, PLAYOFFS + "#2")]
+    scraped = [meeting(NOW + 10 * DAY), meeting(NOW + 20 * DAY, PLAYOFFS + "#2"), meeting(NOW + 30 * DAY, PLAYOFFS + "#3")]
+    r = reconcile(stored, scraped, now=NOW)
+    assert [(e.key, e.start) for e in r.added] == [(PLAYOFFS + "#3", NOW + 20 * DAY)]
+    assert not (r.rescheduled or r.cancelled or r.updated)
+    assert reconcile(apply_reconciliation(stored, r), scraped, now=NOW) == Reconciliation()
+
+
+def test_a_meeting_gone_from_the_page_is_the_one_cancelled_whatever_the_numbering():
+    stored = [meeting(NOW + 10 * DAY), meeting(NOW + 20 * DAY, PLAYOFFS + "#2"), meeting(NOW + 30 * DAY, PLAYOFFS + "#3")]
+    scraped = [meeting(NOW + 20 * DAY), meeting(NOW + 30 * DAY, PLAYOFFS + "#2")]
+    r = reconcile(stored, scraped, now=NOW)
+    assert [(e.key, e.start, e.status) for e in r.cancelled] == [(PLAYOFFS, NOW + 10 * DAY, CANCELLED)]
+    assert not (r.added or r.rescheduled or r.updated)
+
+
+def test_a_meeting_whose_time_is_pending_keeps_its_key_and_holds_its_pairing():
+    stored = [meeting(NOW + 10 * DAY)]
+    # the first meeting's time is not fixed any more; a second meeting is announced
+    r = reconcile(stored, [meeting(NOW + 20 * DAY, PLAYOFFS + "#2")], now=NOW, pending={PLAYOFFS})
+    assert [(e.key, e.start) for e in r.added] == [(PLAYOFFS + "#2", NOW + 20 * DAY)]
+    assert not (r.rescheduled or r.cancelled)
+    stored = [meeting(NOW + 10 * DAY), meeting(NOW + 20 * DAY, PLAYOFFS + "#2")]
+    # only a pending game of the pairing is listed: neither stored meeting is cancelled
+    assert reconcile(stored, [meeting(NOW + 10 * DAY)], now=NOW, pending={PLAYOFFS + "#2"}) == Reconciliation()
+
+
+OPPONENTS = ("Club Brugge", "KRC Genk", "RSC Anderlecht")
+SLOTS = st.integers(90, 130).map(lambda h: h * H)
+
+
+@st.composite
+def repeated_season(draw) -> tuple[list[tuple[str, int, float]], list[tuple[str, int, float]], float]:
+    """A season's meetings ``(opponent, meeting, kickoff)``, some pairings met up to three times, and a scrape
+    of it where each pairing had at most one change: a meeting moved, gone, or a new one added."""
+    stored, scraped = [], []
+    for opponent in draw(st.lists(st.sampled_from(OPPONENTS), min_size=1, unique=True)):
+        starts = draw(st.lists(SLOTS, min_size=1, max_size=3, unique=True))
+        mine = [(opponent, n, start) for n, start in enumerate(starts)]
+        stored += mine
+        what = draw(st.sampled_from(["same", "moved", "gone", "added"]))
+        which = draw(st.integers(0, len(mine) - 1))
+        if what == "gone":
+            del mine[which]
+        elif what in ("moved", "added"):
+            start = draw(SLOTS.filter(lambda s: s not in starts))
+            mine = mine[:which] + mine[which + 1:] + [(opponent, which, start)] if what == "moved" else \
+                mine + [(opponent, len(mine), start)]
+        scraped += mine
+    return stored, scraped, draw(st.integers(88, 132).map(lambda h: h * H))
+
+
+def numbered(meetings: list[tuple[str, int, float]]) -> list[Event]:
+    """The meetings as a page without ids lists them: one pairing per opponent, numbered by date."""
+    events = []
+    for opponent in OPPONENTS:
+        starts = sorted(start for o, _, start in meetings if o == opponent)
+        key = f"KAA Gent|{opponent}|Champions' Play-offs|2025-26"
+        events += [meeting(start, key + (f"#{i}" if i > 1 else ""), opponent) for i, start in enumerate(starts, 1)]
+    return events
+
+
+def apart(meetings: list[tuple[str, int, float]]) -> list[Event]:
+    """The same meetings with each one its own pairing (the opponent renamed apart): no pairing repeats."""
+    return [meeting(start, f"KAA Gent|{o} ({n})|Champions' Play-offs|2025-26", f"{o} ({n})") for o, n, start in meetings]
+
+
+def outcome(r: Reconciliation) -> tuple:
+    """What a reconciliation does, by opponent and kickoffs only (the names renamed apart folded back)."""
+    def who(e: Event) -> str:
+        return e.away.split(" (")[0]
+    return (r.suspicious and r.suspicious.split(":")[0], sorted((who(e), e.start) for e in r.added),
+            sorted((who(n), o.start, n.start) for o, n in r.rescheduled), sorted((who(e), e.start) for e in r.cancelled),
+            sorted((who(e), e.start) for e in r.reinstated), sorted((who(n), n.start) for _, n in r.updated))
+
+
+@settings(max_examples=300)
+@given(repeated_season())
+def test_a_season_with_repeated_pairings_reconciles_like_the_same_season_without_them(season):
+    stored, scraped, now = season
+    repeated = reconcile(numbered(stored), numbered(scraped), now=now)
+    assert outcome(repeated) == outcome(reconcile(apart(stored), apart(scraped), now=now))
+    if not repeated.suspicious:  # and a second scrape of the same page changes nothing
+        assert reconcile(apply_reconciliation(numbered(stored), repeated), numbered(scraped), now=now) == \
+            Reconciliation()
+
+
+# -- a feed's window --------------------------------------------------------------------------------
+
+def test_games_outside_a_feeds_window_are_not_missing_but_one_gone_inside_it_is_cancelled():
+    stored = [game("a", NOW + 10 * H), game("b", NOW + 20 * H), game("c", NOW + 30 * H), game("d", NOW + 40 * H)]
+    # a rolling feed that now lists b and c: a rolled out of it before its kickoff, d is beyond its reach
+    assert reconcile(stored, stored[1:3], now=NOW, window=(NOW + 20 * H, NOW + 30 * H)) == Reconciliation()
+    r = reconcile(stored, [stored[0], stored[2], stored[3]], now=NOW, window=(NOW + 10 * H, NOW + 40 * H))
+    assert [e.key for e in r.cancelled] == ["b"]
+
+
+def test_the_dropped_guard_counts_only_the_games_inside_the_window():
+    season = [game(f"g{i}", NOW + (i + 1) * DAY) for i in range(10)]
+    window = (season[0].start, season[2].start)  # the next three games of ten
+    assert reconcile(season, season[:3], now=NOW, window=window) == Reconciliation()
+    assert reconcile(season, season[:3], now=NOW).suspicious.startswith("dropped:")  # a page: the whole season

@@ -55,6 +55,9 @@ GOOD = 'row = "tr.wedstrijd"\nhome = "td.thuis"\naway = "td.uit"\n'
     (GOOD + 'kickoff = "td.k"\nhome = "x"\n', 5, None, ["not valid TOML"]),
     ('row = "tr"\naway = "td.uit"\nkickoff = "td.k"\n', None, None, ["'home' is missing"]),
     (GOOD, None, None, ["kickoff", "date and time"]),
+    (GOOD + 'kickoff = "td.k"\nsummary = "{home} - {team}"\n', 5, "summary", ["unknown field {team}"]),
+    ('club = "Barcelona"\n\nsummary = "{home}{away}"\n', 3, "summary", ["between two fields"]),
+    ('club = "Barcelona"\nsummary = ""\n', 2, "summary", ["non-empty string"]),
 ])
 def test_mistakes_in_a_selectors_file_name_the_file_the_line_and_the_fix(text, line, key, words):
     with pytest.raises(ConfigError) as error:
@@ -70,5 +73,10 @@ def test_a_selectors_file_round_trips_through_its_writer():
                                      competition="./td[4]", location=None, kickoff="./td[5]",
                                      kickoff_format="%d/%m/%Y %Hu%M"),
                            club=("KAA Gent", 'K.A.A. "Gent"'), ground=("Planet Group Arena",), season="2025-26",
-                           utc_is_local=True)
+                           utc_is_local=True, summary="{competition} - {home} - {away}")
     assert parse_selectors_file(format_selectors_file(config)) == config
+
+
+def test_a_feeds_file_names_no_selectors_and_may_say_the_summarys_shape():
+    config = parse_selectors_file('club = "Barcelona"\nsummary = "{competition} - {home} - {away}"\n', "feed.toml")
+    assert config == SelectorsFile(Selectors(), club=("Barcelona",), summary="{competition} - {home} - {away}")

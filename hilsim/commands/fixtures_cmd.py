@@ -2,7 +2,8 @@
 
 Exit codes: 0 the source reads, 1 it is refused (a row the reader refuses, no home
 games, a fetch that fails, or a reconciliation refused as suspicious), 2 a bad option
-or selectors file.
+or selectors file. A row that repeats a game (``duplicate_row``) is listed as refused
+and exits 1, but the controller drops only that row, so ``--store`` reconciles the rest.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import click
 
 from hilsim.commands.user_errors import UsageProblem, user_errors
 from system.decisions.events import CANCELLED, Event
-from system.decisions.fixtures import DEFAULT_CLUB, PENDING, REFUSED, SHIFTED, Fixtures
+from system.decisions.fixtures import DEFAULT_CLUB, DUPLICATE_ROW, PENDING, REFUSED, SHIFTED, Fixtures
 from system.decisions.localtime import DEFAULT_TZ, format_local, zone
 from system.decisions.page_text import ICAL, decode_page, source_kind
 from system.decisions.reconcile import Reconciliation, changed_details, reconcile
@@ -164,10 +165,13 @@ def check(source: str, selectors_path: str | None, club: tuple[str, ...], db: st
             click.echo(f"refused: empty: the {'feed' if source_kind(text) == ICAL else 'page'} lists no home games "
                        f"of {' / '.join(names)}")
         if db is not None and stored is not None:
-            if read.refused:
-                result = Reconciliation.refused(f"refused:{read.refused[0].reason}: {read.refused[0].detail}")
+            # the controller drops a repeated row and reads the rest; any other refused row refuses the source
+            fatal = [n for n in read.refused if n.reason != DUPLICATE_ROW]
+            if fatal:
+                result = Reconciliation.refused(f"refused:{fatal[0].reason}: {fatal[0].detail}")
             else:
-                result = reconcile(stored, read.events, now=now, pending=read.pending, source=source_name)
+                result = reconcile(stored, read.events, now=now, pending=read.pending, source=source_name,
+                                   window=read.window)
             games = sum(1 for e in stored if e.kind == "game" and e.source == source_name)
             _show_reconciliation(result, games, db, tz)
             if result.suspicious:

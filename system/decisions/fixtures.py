@@ -23,12 +23,22 @@ the text says. Rules, in one place:
   does not take it for a cancelled game. A row marked postponed (``uitgesteld``,
   ``afgelast``, ``reporté``) or a VEVENT with ``STATUS:CANCELLED`` is a cancelled event.
 - Keys are stable across scrapes: the feed's UID when there is one, else
-  ``home|away|competition|season`` (season ``2025-26`` runs from July to June).
+  ``home|away|competition|season`` (season ``2025-26`` runs from July to June). A
+  pairing met more than once in a season (a play-off, a replay) numbers its games by
+  date: the first keeps the plain key, the second gets ``#2``, and so on
+  (:mod:`system.decisions.meetings`; reconcile matches a moved game to its nearest
+  date). A row that repeats a game (same pairing, competition and kickoff) is refused
+  alone (``duplicate_row``, a note, even when strict); the rest of the page reads.
+- A feed's ``SUMMARY`` is read by :mod:`system.decisions.summary` (``Home - Away``,
+  ``Competition - Home - Away``, ``vs``, ``v``, en dash; or the selectors file's
+  ``summary`` template). A feed is a window on the season: :attr:`Fixtures.window` is
+  the span from its first to its last listed kickoff (any team's), and only games inside
+  it can be cancelled by their absence (a rolling feed lists only the next few games).
 - Garbled input raises :class:`~system.errors.RefusedInput` with a short reason
   (``no_rows``, ``missing_cell``, ``bad_date``, ``ambiguous_date``, ``bad_time``,
   ``ambiguous_time``, ``bad_kickoff``, ``ical_unparseable``, ``bad_summary``,
-  ``bad_dtstart``, ``unknown_tzid``, ``duplicate_key``); the service counts it and
-  changes nothing. With ``strict=False`` a reader instead reports every refused row
+  ``ambiguous_summary``, ``bad_dtstart``, ``unknown_tzid``, ``duplicate_key``); the
+  service counts it and changes nothing. With ``strict=False`` a reader instead reports every refused row
   in :attr:`Fixtures.notes` (what ``hilsim fixtures check`` prints); the page is still
   refused as a whole when any row is (:attr:`Fixtures.refused`).
 
@@ -44,22 +54,26 @@ For example::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from system.decisions.events import CANCELLED, GAME, SCHEDULED, Event
+from system.decisions.events import CANCELLED, GAME, SCHEDULED, Event, pairing_key, with_ordinal
 from system.decisions.kickoff import (Kickoff, KickoffFormat, fold, is_postponed, parse_date, parse_time,
                                       read_kickoff)
 from system.decisions.localtime import DEFAULT_TZ, LocalTime, aware_epoch, resolve, zone
+from system.decisions.meetings import number_meetings
 from system.decisions.selectors import Selectors, expression
+from system.decisions.summary import read_summary
 from system.errors import RefusedInput
 
 __all__ = ["DEFAULT_CLUB", "DEFAULT_TZ", "Fixtures", "HomeRule", "Note", "Selectors", "parse_date", "parse_time",
            "pairing_key", "season_of", "read_fixtures_html", "read_fixtures_ical"]
 
 DEFAULT_CLUB = "KAA Gent"
+DUPLICATE_ROW = "duplicate_row"
+_PENDING_MINUTE = 24 * 60  # a game whose time is not fixed sorts after that day's timed games
 PENDING = "pending"
 REFUSED = "refused"
 SHIFTED = "shifted"
@@ -79,11 +93,15 @@ class Note:
 
 @dataclass(frozen=True)
 class Fixtures:
-    """What a source says: its (home) games, the keys of games whose time is not fixed yet, and notes."""
+    """What a source says: its (home) games, the keys of games whose time is not fixed yet, and notes.
+
+    ``window`` is the span (first and last listed kickoff, epoch seconds) a feed covers;
+    ``None`` for a page, which covers the whole season."""
 
     events: tuple[Event, ...]
     pending: frozenset[str] = field(default_factory=frozenset)
     notes: tuple[Note, ...] = ()
+    window: tuple[float, float] | None = None
 
     @property
     def refused(self) -> tuple[Note, ...]:
@@ -128,11 +146,6 @@ def season_of(day: date) -> str:
     return f"{first}-{(first + 1) % 100:02d}"
 
 
-def pairing_key(home: str, away: str, competition: str, season: str) -> str:
-    """The key of a game on a source without ids: ``home|away|competition|season``."""
-    return "|".join((_clean(home), _clean(away), _clean(competition), season))
-
-
 def _shifted_note(row: str, when: LocalTime, day: date, clock: tuple[int, int], tz: str, key: str) -> Note:
     shown = datetime.fromtimestamp(when.epoch, zone(tz)).strftime("%H:%M")
     return Note(SHIFTED, row, "nonexistent_local_time",
@@ -148,28 +161,69 @@ def _check_unique(events: Sequence[Event], pending: Iterable[str]) -> None:
         seen.add(key)
 
 
+@dataclass(frozen=True)
+class _Game:
+    """A game (``event``) or a pending one (``event=None``) as read, before its pairing's ordinal is known.
+
+    ``pairing`` is its pairing key (``None``: the key is the source's id), ``order`` its place among the
+    pairing's games (day, minutes; a pending game after the day's timed ones), ``notes`` the indexes of
+    the notes that carry its key."""
+
+    key: str
+    label: str
+    pairing: str | None
+    order: tuple[date, int]
+    event: Event | None
+    notes: tuple[int, ...] = ()
+
+
 class _Reader:
     """Collects games, pending keys and notes; raises at the first refusal when strict."""
 
     def __init__(self, strict: bool):
         self.strict = strict
-        self.events: list[Event] = []
-        self.pending: list[str] = []
+        self.games: list[_Game] = []
         self.notes: list[Note] = []
+        self.kickoffs: list[float] = []  # every listed kickoff, any team's: the span a feed covers
 
     def refuse(self, row: str, refused: RefusedInput) -> None:
         if self.strict:
             raise refused  # as it was found: the trace's source.suspicious detail says what the cell said
         self.notes.append(Note(REFUSED, row, refused.reason, refused.detail))
 
-    def result(self) -> Fixtures:
+    def note(self, note: Note) -> int:
+        self.notes.append(note)
+        return len(self.notes) - 1
+
+    def result(self, window: bool = False) -> Fixtures:
+        games = self._numbered()
+        events = [g.event for g in games if g.event is not None]
+        pending = [g.key for g in games if g.event is None]
         try:
-            _check_unique(self.events, self.pending)
+            _check_unique(events, pending)
         except RefusedInput as refused:
             if self.strict:
                 raise
             self.notes.append(Note(REFUSED, "page", refused.reason, refused.detail))
-        return Fixtures(tuple(self.events), frozenset(self.pending), tuple(self.notes))
+        span = (min(self.kickoffs), max(self.kickoffs)) if window and self.kickoffs else None
+        return Fixtures(tuple(events), frozenset(pending), tuple(self.notes), span)
+
+    def _numbered(self) -> list[_Game]:
+        """The games with their final keys (``#n`` for the n-th meeting of a pairing), in the order read;
+        a row repeating a game is dropped with a ``duplicate_row`` note."""
+        ordinals, repeats = number_meetings([(g.pairing, g.order) for g in self.games])
+        games = [self._keyed(g, with_ordinal(g.pairing, ordinals[i])) if i in ordinals else g
+                 for i, g in enumerate(self.games)]
+        for i in sorted(repeats):
+            kept = games[repeats[i]]
+            self.notes.append(Note(REFUSED, games[i].label, DUPLICATE_ROW,
+                                   f"the same game as {kept.label}, {kept.key}, at the same kickoff"))
+        return [g for i, g in enumerate(games) if i not in repeats]
+
+    def _keyed(self, game: _Game, key: str) -> _Game:
+        for n in game.notes:
+            self.notes[n] = replace(self.notes[n], key=key)
+        return replace(game, key=key, event=replace(game.event, key=key) if game.event else None)
 
 
 # -- HTML ----------------------------------------------------------------------------------
@@ -217,7 +271,7 @@ def read_fixtures_html(html: str, selectors: Selectors = Selectors(), tz: str = 
     reader = _Reader(strict)
     for n, row in enumerate(rows, start=1):
         page.read_row(reader, n, row)
-    return reader.result()
+    return reader.result()  # a page covers the whole season: no window
 
 
 class _HtmlPage:
@@ -264,8 +318,8 @@ class _HtmlPage:
         day_season = season_of(kickoff.day)
         key = pairing_key(home, away, competition, day_season)
         if kickoff.clock is None and not kickoff.postponed:
-            reader.pending.append(key)
-            reader.notes.append(Note(PENDING, label, "time_not_fixed", "the time is not fixed yet", key))
+            note = reader.note(Note(PENDING, label, "time_not_fixed", "the time is not fixed yet", key))
+            reader.games.append(_Game(key, label, key, (kickoff.day, _PENDING_MINUTE), None, (note,)))
             return
         clock = kickoff.clock or (0, 0)
         try:
@@ -273,12 +327,14 @@ class _HtmlPage:
         except RefusedInput as refused:
             reader.refuse(label, refused)
             return
+        notes: tuple[int, ...] = ()
         if when.shifted and not kickoff.postponed:
-            reader.notes.append(_shifted_note(label, when, kickoff.day, clock, self.tz, key))
-        reader.events.append(Event(key=key, kind=GAME, title=f"{home} - {away}", start=when.epoch,
-                                   status=CANCELLED if kickoff.postponed else SCHEDULED, home=home, away=away,
-                                   competition=competition, season=day_season, location=location,
-                                   source=self.source))
+            notes = (reader.note(_shifted_note(label, when, kickoff.day, clock, self.tz, key)),)
+        event = Event(key=key, kind=GAME, title=f"{home} - {away}", start=when.epoch,
+                      status=CANCELLED if kickoff.postponed else SCHEDULED, home=home, away=away,
+                      competition=competition, season=day_season, location=location, source=self.source)
+        minute = -1 if kickoff.postponed else clock[0] * 60 + clock[1]  # a postponed row has no time
+        reader.games.append(_Game(key, label, key, (kickoff.day, minute), event, notes))
 
 
 def _teams(n: int, cells: dict[str, str | None]) -> tuple[str, str] | None:
@@ -322,18 +378,18 @@ def _optional_cell(row: Any, selector: str | None) -> str:
 
 # -- iCalendar -------------------------------------------------------------------------------
 
-_SUMMARY = re.compile(r"^(.+?)\s+[-\u2013\u2014]\s+(.+)$")
-
-
 def read_fixtures_ical(text: str | bytes, tz: str = DEFAULT_TZ, club: str | Iterable[str] | None = DEFAULT_CLUB,
                        source: str = "ical", *, ground: str | Iterable[str] = (), utc_is_local: bool = False,
-                       strict: bool = True) -> Fixtures:
-    """Read an iCalendar feed: ``SUMMARY`` "Home - Away", ``DTSTART`` with TZID, in UTC or floating.
+                       summary: str | None = None, strict: bool = True) -> Fixtures:
+    """Read an iCalendar feed: ``SUMMARY`` "Home - Away" (or another shape, see
+    :mod:`system.decisions.summary`; ``summary`` is the selectors file's template), ``DTSTART`` with
+    TZID, in UTC or floating.
 
     Floating times are local to ``tz``; ``Z`` times are UTC, or wall-clock times in
     ``tz`` when ``utc_is_local``; a whole-day ``DTSTART`` is a pending game; ``UID`` is
     the key (a feed without UIDs falls back to the pairing key); ``CATEGORIES`` names
-    the competition, ``LOCATION`` the ground.
+    the competition unless the summary does, ``LOCATION`` the ground. The result's
+    ``window`` spans the feed's listed kickoffs.
     """
     import icalendar
 
@@ -346,56 +402,80 @@ def read_fixtures_ical(text: str | bytes, tz: str = DEFAULT_TZ, club: str | Iter
         raise RefusedInput("ical_unparseable", f"{type(exc).__name__}: {str(exc)[:80]}") from None
     if calendar.name != "VCALENDAR":
         raise RefusedInput("ical_unparseable", f"top component is {calendar.name}")
-    rule = HomeRule.of(club, ground)
-    local_zone = zone(tz)
+    feed = _Feed(HomeRule.of(club, ground), zone(tz), tz, utc_is_local, source, summary)
     reader = _Reader(strict)
     for n, vevent in enumerate(calendar.walk("VEVENT"), start=1):
-        summary = _clean(str(vevent.get("SUMMARY", "")))
-        label = f"event {n} ({summary[:60]})"
+        text_summary = _clean(str(vevent.get("SUMMARY", "")))
+        label = f"event {n} ({text_summary[:60]})"
         try:
-            _read_vevent(vevent, summary, rule, local_zone, tz, utc_is_local, source, label, reader)
+            feed.read_vevent(vevent, text_summary, label, reader)
         except RefusedInput as refused:
             reader.refuse(label, RefusedInput(refused.reason, f"event {n}: {refused.detail}"))
-    return reader.result()
+    return reader.result(window=True)
 
 
-def _read_vevent(vevent: Any, summary: str, rule: HomeRule, local_zone: ZoneInfo, tz: str, utc_is_local: bool,
-                 source: str, label: str, reader: _Reader) -> None:
-    teams = _SUMMARY.match(summary)
-    if not teams:
-        raise RefusedInput("bad_summary", f"{summary[:60]!r} is not 'Home - Away'")
-    home, away = _clean(teams[1]), _clean(teams[2])
-    broken = [name for name, _ in getattr(vevent, "errors", ())]
-    if "DTSTART" not in vevent or "DTSTART" in broken:
-        raise RefusedInput("bad_dtstart", "no usable DTSTART")
-    start_prop = vevent["DTSTART"]
-    value = getattr(start_prop, "dt", None)
-    competition = _categories(vevent.get("CATEGORIES"))
-    location = _clean(str(vevent.get("LOCATION", "")))
-    uid = _clean(str(vevent.get("UID", "")))
-    day = value.date() if isinstance(value, datetime) else value
-    if not isinstance(day, date):
-        raise RefusedInput("bad_dtstart", repr(value))
-    if isinstance(value, datetime) and utc_is_local and _written_in_utc(start_prop):
-        value = value.replace(tzinfo=None)  # the feed's "Z" is a lie: the wall clock in tz
-    season = season_of(_local_day(value, local_zone))
-    key = uid or pairing_key(home, away, competition, season)
-    if not rule.is_home(home, location):
-        return
-    if not isinstance(value, datetime):
-        reader.pending.append(key)
-        reader.notes.append(Note(PENDING, label, "time_not_fixed", "a whole-day event: the time is not fixed yet",
-                                 key))
-        return
-    when = _ical_epoch(value, start_prop.params.get("TZID"), local_zone)
-    if when.shifted:
-        local = value.replace(tzinfo=None)
-        reader.notes.append(_shifted_note(label, when, local.date(), (local.hour, local.minute),
-                                          getattr(value.tzinfo, "key", tz), key))
-    status = CANCELLED if str(vevent.get("STATUS", "")).upper() == "CANCELLED" else SCHEDULED
-    reader.events.append(Event(key=key, kind=GAME, title=f"{home} - {away}", start=when.epoch, status=status,
-                               home=home, away=away, competition=competition, season=season,
-                               location=location, source=source))
+@dataclass(frozen=True)
+class _Feed:
+    """How to read a feed's events: whose home games count, its zone, its summary template."""
+
+    rule: HomeRule
+    local_zone: ZoneInfo
+    tz: str
+    utc_is_local: bool
+    source: str
+    summary: str | None
+
+    def read_vevent(self, vevent: Any, summary: str, label: str, reader: _Reader) -> None:
+        """One VEVENT: a home game, a pending key or a note for ``reader``; only its kickoff for another's."""
+        location = _clean(str(vevent.get("LOCATION", "")))
+        at_ground = bool(self.rule.grounds) and self.rule.is_home("", location)
+        teams = read_summary(summary, self.rule.names, self.summary, at_ground)
+        broken = [name for name, _ in getattr(vevent, "errors", ())]
+        if "DTSTART" not in vevent or "DTSTART" in broken:
+            raise RefusedInput("bad_dtstart", "no usable DTSTART")
+        start_prop = vevent["DTSTART"]
+        value = getattr(start_prop, "dt", None)
+        day = value.date() if isinstance(value, datetime) else value
+        if not isinstance(day, date):
+            raise RefusedInput("bad_dtstart", repr(value))
+        if isinstance(value, datetime) and self.utc_is_local and _written_in_utc(start_prop):
+            value = value.replace(tzinfo=None)  # the feed's "Z" is a lie: the wall clock in tz
+        if teams is None or not self.rule.is_home(teams.home, location):
+            self._listed(reader, value, start_prop)
+            return
+        competition = teams.competition or _categories(vevent.get("CATEGORIES"))
+        season = season_of(_local_day(value, self.local_zone))
+        uid = _clean(str(vevent.get("UID", "")))
+        key = uid or pairing_key(teams.home, teams.away, competition, season)
+        pairing = None if uid else key
+        local_day = _local_day(value, self.local_zone)
+        if not isinstance(value, datetime):
+            note = reader.note(Note(PENDING, label, "time_not_fixed", "a whole-day event: the time is not fixed yet",
+                                    key))
+            reader.games.append(_Game(key, label, pairing, (local_day, _PENDING_MINUTE), None, (note,)))
+            return
+        when = _ical_epoch(value, start_prop.params.get("TZID"), self.local_zone)
+        reader.kickoffs.append(when.epoch)
+        notes: tuple[int, ...] = ()
+        if when.shifted:
+            wall = value.replace(tzinfo=None)
+            notes = (reader.note(_shifted_note(label, when, wall.date(), (wall.hour, wall.minute),
+                                               getattr(value.tzinfo, "key", self.tz), key)),)
+        status = CANCELLED if str(vevent.get("STATUS", "")).upper() == "CANCELLED" else SCHEDULED
+        event = Event(key=key, kind=GAME, title=f"{teams.home} - {teams.away}", start=when.epoch, status=status,
+                      home=teams.home, away=teams.away, competition=competition, season=season,
+                      location=location, source=self.source)
+        local = datetime.fromtimestamp(when.epoch, self.local_zone)
+        minute = local.hour * 60 + local.minute
+        reader.games.append(_Game(key, label, pairing, (local_day, minute), event, notes))
+
+    def _listed(self, reader: _Reader, value: date | datetime, start_prop: Any) -> None:
+        """Another club's game still tells how far the feed reaches."""
+        if isinstance(value, datetime):
+            try:
+                reader.kickoffs.append(_ical_epoch(value, start_prop.params.get("TZID"), self.local_zone).epoch)
+            except RefusedInput:
+                pass  # its time does not matter to the club
 
 
 def _written_in_utc(prop: Any) -> bool:

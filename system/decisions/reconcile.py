@@ -4,7 +4,15 @@ A pure function over the stored events and the scraped games (no store, no clock
 ``now`` is passed in). Rules, in one place:
 
 - Games are matched by :attr:`Event.key`. Only stored *games* (of ``source`` when
-  given) take part; custom events are never touched.
+  given) take part; custom events are never touched. Games keyed by their pairing
+  (:func:`~system.decisions.events.pairing_of`: a source without ids) are matched within
+  their pairing by date instead (:func:`~system.decisions.meetings.match_meetings`:
+  nearest pairs first, so a moved meeting keeps its key, alerts and snoozes), and no game
+  of a pairing with a pending game is cancelled.
+- ``window`` (a feed's first and last listed kickoff): only stored games inside it
+  count as upcoming for the ``dropped`` guard or can be cancelled by their absence; a
+  rolling feed no longer lists the games that rolled out of it (past ones, or ones
+  beyond its reach). A page covers the whole season (``window=None``).
 - A scraped game not stored is *added*; a stored game whose kickoff moved is
   *rescheduled* ``(old, new)`` (alert ids do not contain the time, so alerts and
   snoozes follow the game); a stored game whose title, teams, competition or
@@ -45,7 +53,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Collection, Sequence
 
-from system.decisions.events import CANCELLED, DETAILS, GAME, SCHEDULED, Event
+from system.decisions.events import CANCELLED, DETAILS, GAME, SCHEDULED, Event, pairing_of
+from system.decisions.meetings import match_meetings
 
 
 @dataclass(frozen=True)
@@ -91,10 +100,19 @@ def _order(event: Event) -> tuple[float, str]:
     return (event.start, event.key)
 
 
+def _in_view(event: Event, window: tuple[float, float] | None) -> bool:
+    return window is None or window[0] <= event.start <= window[1]
+
+
+def _pairing_of_key(key: str) -> str:
+    base, sep, ordinal = key.rpartition("#")
+    return base if sep and ordinal.isdigit() else key
+
+
 def reconcile(stored: Sequence[Event], scraped: Sequence[Event], *, now: float,
               pending: Collection[str] = (), source: str | None = None,
               min_ratio: float = 0.5, min_upcoming: int = 1,
-              max_cancelled: int | None = 3) -> Reconciliation:
+              max_cancelled: int | None = 3, window: tuple[float, float] | None = None) -> Reconciliation:
     """Compare what is stored with what the source lists now; see the module docstring.
 
     ``min_ratio=0`` and ``max_cancelled=None`` switch those two guards off.
@@ -109,13 +127,37 @@ def reconcile(stored: Sequence[Event], scraped: Sequence[Event], *, now: float,
         return Reconciliation.refused("empty: the source lists no home games")
     if len(set(keys)) != len(keys) or set(keys) & set(pending):
         return Reconciliation.refused("duplicate_key: the source lists a game twice")
-    stored_upcoming = sum(1 for e in games if _upcoming(e, now))
+    listed = match_meetings(games, listed, pending, {e.key for e in stored})
+    keys = [e.key for e in listed]
+    held = {_pairing_of_key(k) for k in pending}  # pairings with a game whose time is not fixed yet
+    games_in_view = [e for e in games if _in_view(e, window)]
+    stored_upcoming = sum(1 for e in games_in_view if _upcoming(e, now))
     # a game listed without a fixed time yet still counts as listed
     listed_upcoming = sum(1 for e in listed if _upcoming(e, now)) + len(set(pending))
     if stored_upcoming >= min_upcoming and listed_upcoming < min_ratio * stored_upcoming:
         return Reconciliation.refused(
             f"dropped: {listed_upcoming} upcoming home games listed, {stored_upcoming} stored")
 
+    added, moved, cancelled, back, updated = _compare(listed, by_key, now)
+    seen = set(keys) | set(pending)
+    for old in games_in_view:
+        if old.key not in seen and _upcoming(old, now) and pairing_of(old) not in held:
+            cancelled.append(replace(old, status=CANCELLED))
+    if max_cancelled is not None and len(cancelled) > max_cancelled:
+        return Reconciliation.refused(
+            f"too_many_cancelled: {len(cancelled)} games would be cancelled at once (at most {max_cancelled})")
+    return Reconciliation(
+        added=tuple(sorted(added, key=_order)),
+        rescheduled=tuple(sorted(moved, key=lambda p: _order(p[1]))),
+        cancelled=tuple(sorted(cancelled, key=_order)),
+        reinstated=tuple(sorted(back, key=_order)),
+        updated=tuple(sorted(updated, key=lambda p: _order(p[1]))),
+    )
+
+
+def _compare(listed: Sequence[Event], by_key: dict[str, Event], now: float) -> tuple[
+        list[Event], list[tuple[Event, Event]], list[Event], list[Event], list[tuple[Event, Event]]]:
+    """Each listed game against its stored self: added, rescheduled, cancelled, reinstated, updated."""
     added: list[Event] = []
     moved: list[tuple[Event, Event]] = []
     cancelled: list[Event] = []
@@ -136,20 +178,7 @@ def reconcile(stored: Sequence[Event], scraped: Sequence[Event], *, now: float,
             moved.append((old, new))
         elif changed_details(old, new):
             updated.append((old, new))
-    seen = set(keys) | set(pending)
-    for old in games:
-        if old.key not in seen and _upcoming(old, now):
-            cancelled.append(replace(old, status=CANCELLED))
-    if max_cancelled is not None and len(cancelled) > max_cancelled:
-        return Reconciliation.refused(
-            f"too_many_cancelled: {len(cancelled)} games would be cancelled at once (at most {max_cancelled})")
-    return Reconciliation(
-        added=tuple(sorted(added, key=_order)),
-        rescheduled=tuple(sorted(moved, key=lambda p: _order(p[1]))),
-        cancelled=tuple(sorted(cancelled, key=_order)),
-        reinstated=tuple(sorted(back, key=_order)),
-        updated=tuple(sorted(updated, key=lambda p: _order(p[1]))),
-    )
+    return added, moved, cancelled, back, updated
 
 
 def apply_reconciliation(stored: Sequence[Event], result: Reconciliation) -> list[Event]:

@@ -14,7 +14,9 @@ Rules, in one place:
   ``away`` are required, and either ``kickoff`` (date and time in one cell, with an
   optional ``kickoff_format``) or ``date`` and ``time``. Any mistake is a
   :class:`~system.errors.ConfigError` naming the file, the line and the fix; an unknown
-  key lists the known ones.
+  key lists the known ones. A file for a feed names no selector at all (the page
+  selectors keep their defaults) and may say ``summary``: the shape of the feed's
+  summaries, like ``"{competition} - {home} - {away}"`` (:mod:`system.decisions.summary`).
 
 For example::
 
@@ -33,10 +35,11 @@ from functools import lru_cache
 from typing import Any
 
 from system.decisions.kickoff import KickoffFormat
+from system.decisions.summary import summary_pattern
 from system.errors import ConfigError
 
 SELECTOR_KEYS = ("row", "home", "away", "date", "time", "kickoff", "kickoff_format", "competition", "location")
-KEYS = SELECTOR_KEYS + ("club", "ground", "season", "utc_is_local")
+KEYS = SELECTOR_KEYS + ("club", "ground", "season", "utc_is_local", "summary")
 
 
 @dataclass(frozen=True)
@@ -62,13 +65,15 @@ class Selectors:
 @dataclass(frozen=True)
 class SelectorsFile:
     """What a selectors file says: the selectors, and optionally the club's names, its home ground(s),
-    the season (for dates written without a year) and whether the feed's UTC times are really local."""
+    the season (for dates written without a year), whether the feed's UTC times are really local, and the
+    shape of its summaries."""
 
     selectors: Selectors
     club: tuple[str, ...] = ()
     ground: tuple[str, ...] = ()
     season: str | None = None
     utc_is_local: bool = False
+    summary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,8 @@ _TOML_LINE = re.compile(r"at line (\d+)")
 
 
 def _line_of(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"^\s*(?:\[\s*)?(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')\s*[=\].]",
+    # [ \t]*, not \s*: a blank line above the key is not its line
+    pattern = re.compile(rf"^[ \t]*(?:\[\s*)?(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')\s*[=\].]",
                          re.M)
     found = pattern.search(text)
     return text.count("\n", 0, found.start()) + 1 if found else None
@@ -161,9 +167,16 @@ def parse_selectors_file(text: str, source: str = "selectors.toml") -> Selectors
     for key in data:
         if key not in KEYS:
             raise error(key, f"unknown key; known: {', '.join(KEYS)}")
-    for key in SELECTOR_KEYS + ("season",):
+    for key in SELECTOR_KEYS + ("season", "summary"):
         if key in data and (not isinstance(data[key], str) or not data[key].strip()):
             raise error(key, "must be a non-empty string")
+    if "summary" in data:
+        try:
+            summary_pattern(data["summary"].strip())
+        except ValueError as exc:
+            raise error("summary", str(exc)) from None
+    if not any(key in data for key in SELECTOR_KEYS):  # a feed's file: no page selectors
+        return SelectorsFile(Selectors(), **_options(data, error))
     for key in ("row", "home", "away"):
         if key not in data:
             raise ConfigError(f"key {key!r} is missing; a selectors file needs row, home and away, and either "
@@ -185,6 +198,15 @@ def parse_selectors_file(text: str, source: str = "selectors.toml") -> Selectors
                 expression(data[key], row=key == "row")
             except ValueError as exc:
                 raise error(key, str(exc)) from None
+    selectors = Selectors(row=data["row"], home=data["home"], away=data["away"], date=data.get("date"),
+                          time=data.get("time"), kickoff=data.get("kickoff"),
+                          kickoff_format=data.get("kickoff_format"), competition=data.get("competition"),
+                          location=data.get("location"))
+    return SelectorsFile(selectors, **_options(data, error))
+
+
+def _options(data: dict[str, Any], error: Any) -> dict[str, Any]:
+    """The file's keys besides the selectors, checked, as :class:`SelectorsFile` fields."""
     names: dict[str, tuple[str, ...]] = {}
     for key in ("club", "ground"):
         value = data.get(key, ())
@@ -196,12 +218,9 @@ def parse_selectors_file(text: str, source: str = "selectors.toml") -> Selectors
         raise error("season", "write the season like 2025-26")
     if not isinstance(data.get("utc_is_local", False), bool):
         raise error("utc_is_local", "must be true or false")
-    selectors = Selectors(row=data["row"], home=data["home"], away=data["away"], date=data.get("date"),
-                          time=data.get("time"), kickoff=data.get("kickoff"),
-                          kickoff_format=data.get("kickoff_format"), competition=data.get("competition"),
-                          location=data.get("location"))
-    return SelectorsFile(selectors, club=names["club"], ground=names["ground"], season=data.get("season"),
-                         utc_is_local=data.get("utc_is_local", False))
+    summary = data.get("summary")
+    return dict(club=names["club"], ground=names["ground"], season=data.get("season"),
+                utc_is_local=data.get("utc_is_local", False), summary=summary.strip() if summary else None)
 
 
 def _quote(value: str) -> str:
@@ -223,4 +242,6 @@ def format_selectors_file(config: SelectorsFile) -> str:
         lines.append(f"season = {_quote(config.season)}")
     if config.utc_is_local:
         lines.append("utc_is_local = true")
+    if config.summary:
+        lines.append(f"summary = {_quote(config.summary)}")
     return "\n".join(lines) + "\n"

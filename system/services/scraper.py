@@ -14,6 +14,9 @@ What it writes to the trace, where it happens:
 - ``scrape.failed``: no answer after the retries (``reason`` is ``unreachable``,
   ``timeout``, ``http_<status>`` or ``transport``); nothing changed.
 
+A feed is reconciled as the window it covers (:attr:`Fixtures.window`): a rolling feed
+never cancels the games that rolled out of it.
+
 Fetch errors are retried with capped, jittered exponential backoff inside the hour;
 the next scrape keeps the hourly cadence whatever happened. Counters are in
 :attr:`Scraper.stats` and go to an optional ``count(name, n)`` callable:
@@ -51,8 +54,9 @@ class Source:
     cancel each other's games. ``club`` are the names the club goes by, ``ground`` its
     home ground(s); ``season`` dates cells written without a year; ``utc_is_local``
     reads a feed's ``Z`` times as local wall-clock times (see
-    :mod:`system.decisions.fixtures`). :meth:`from_file` takes all but the URL from a
-    selectors file.
+    :mod:`system.decisions.fixtures`); ``summary`` is the shape of a feed's summaries
+    when the club's names leave it ambiguous (:mod:`system.decisions.summary`).
+    :meth:`from_file` takes all but the URL from a selectors file.
     """
 
     url: str
@@ -64,6 +68,7 @@ class Source:
     ground: tuple[str, ...] = ()
     season: str | None = None
     utc_is_local: bool = False
+    summary: str | None = None
 
     def __post_init__(self) -> None:
         if self.format not in (HTML, ICAL, AUTO):
@@ -79,7 +84,7 @@ class Source:
         """A source read as a selectors file says; ``club`` (e.g. from ``--club``) wins over the file's."""
         names = club or config.club or DEFAULT_CLUB
         return cls(url, format=format, selectors=config.selectors, club=names, ground=config.ground,
-                   season=config.season, utc_is_local=config.utc_is_local, **options)
+                   season=config.season, utc_is_local=config.utc_is_local, summary=config.summary, **options)
 
 
 class FetchFailed(BackendError):
@@ -112,7 +117,7 @@ def read_source(text: str, source: Source, *, strict: bool = True) -> Fixtures:
     kind = source_kind(text) if source.format == AUTO else source.format
     if kind == ICAL:
         return read_fixtures_ical(text, tz=source.tz, club=source.club, source=source.name, ground=source.ground,
-                                  utc_is_local=source.utc_is_local, strict=strict)
+                                  utc_is_local=source.utc_is_local, summary=source.summary, strict=strict)
     return read_fixtures_html(text, source.selectors, tz=source.tz, club=source.club, source=source.name,
                               ground=source.ground, season=source.season, strict=strict)
 
@@ -170,7 +175,8 @@ class Scraper:
             result = Reconciliation.refused(f"refused:{refused.reason}: {refused.detail}")
         else:
             result = reconcile(self.port.stored_events(), fixtures.events, now=self.rt.now(),
-                               pending=fixtures.pending, source=self.source.name, **self.guards)
+                               pending=fixtures.pending, source=self.source.name, window=fixtures.window,
+                               **self.guards)
         if result.suspicious:
             self._count("source_suspicious")
             code, _, detail = result.suspicious.partition(": ")
