@@ -13,6 +13,12 @@ run (a broker process, TCP fault proxies as links, the live MQTT client, boards 
 The assembly of each party is the same either way, and so is the order in which links,
 tasks, random streams and trace lines are made, which keeps the sim's trace hashes.
 
+A node the timeline cuts the power of (``power: {party: node-2, off_for: 20s}``) is switched by a
+:class:`sim.models.power.NodePower`, which boots a fresh firmware Node on the same board (its flash,
+with the boot counter, kept); every other node is assembled exactly as before power cuts existed.
+Each simulated node's sensor reports to a :class:`sim.models.sample_ledger.SampleLedger`, the
+world's own record of what was sampled, which ``readings_lost`` counts from.
+
 Parties and links are named once (:func:`sim.scenario.loader.node_names`, ``link_names``):
 ``node-1..n``, ``broker``, ``bridge``; links ``node-i~broker`` and ``bridge~broker`` (and
 ``controller~internet``, ``cloud~broker``).
