@@ -2,13 +2,14 @@
 
     python -m bench                   # every row (about ten minutes on two cores)
     python -m bench --quick           # a smaller W1 and fleet, one live round (about two minutes)
-    python -m bench --only w1,scaling # some rows: kernel, w1, scaling, w2, live, scenarios
+    python -m bench --only w1,scaling # some rows: kernel, trace, w1, scaling, w2, live, acl, scenarios
 
 Rows: the sim kernel's cost per event against raw simpy; a trace line's cost by encoder; W1, a 100-node day end to end
 (firmware, links, broker model, bridge, SQLite; trace hashed, not written); the scaling
 of a 10-minute fleet from 10 to 10,000 nodes (each size in a fresh process, for its peak
 memory), drawn as ``bench/scaling.png``; W2, the controller's season; the live bridge's
-ingest from a real Mosquitto against paho alone; the shipped scenarios. The machine is
+ingest from a real Mosquitto against paho alone; the topic ACL's cost on live ingest through
+``hilsim broker``; the shipped scenarios. The machine is
 shared, so every comparison is a ratio measured within the same run.
 """
 
@@ -24,10 +25,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import bench_runtime, bench_trace, fleet, live_ingest
+from bench import acl_ingest, bench_runtime, bench_trace, fleet, live_ingest
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = ("kernel", "trace", "w1", "scaling", "w2", "live", "scenarios")
+ROWS = ("kernel", "trace", "w1", "scaling", "w2", "live", "acl", "scenarios")
 GIB = 1024 ** 3
 MIB = 1024 ** 2
 
@@ -127,6 +128,13 @@ def live_rows(quick: bool) -> list[Row]:
                 ">= 0.5", m["ratio"] >= 0.5)]
 
 
+def acl_rows(quick: bool) -> list[Row]:
+    """The shipped ACL against ``--no-acl`` on the same ingest, alternating fresh brokers."""
+    m = acl_ingest.measure(2000 if quick else 4000, 1 if quick else 2)
+    return [Row(f"live ingest through hilsim broker, {acl_ingest.NODES} nodes QoS 1: with the ACL / without",
+                f"{m['acl']:,.0f}/s vs {m['no-acl']:,.0f}/s: {m['ratio']:.2f}", ">= 0.9", m["ratio"] >= 0.9)]
+
+
 def scenario_rows() -> list[Row]:
     from sim.scenario.loader import load
     from sim.scenario.runner import run_scenario
@@ -205,6 +213,8 @@ def main() -> None:
             rows += w2_rows(args.quick)
         elif name == "live":
             rows += live_rows(args.quick)
+        elif name == "acl":
+            rows += acl_rows(args.quick)
         elif name == "scenarios":
             rows += scenario_rows()
     text = table(rows, machine(), dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"))

@@ -32,6 +32,9 @@ from system.errors import BackendError, ConfigError
 VIRTUAL_BOARD = Backend("a virtual board", BOARD_CANNOT)
 SERIAL_BOARD = Backend("a serial board", BOARD_CANNOT)
 BROKER_PROCESS = Backend("a hilsim broker process")
+# a simulated node of a wall-clock run speaks real TCP: a power cut would leave its connection open
+SIM_NODE_ON_TCP = Backend("a simulated node on real TCP", {"a power control": "its MQTT connection is a real "
+                                                            "socket, which a power cut in the model cannot drop"})
 BROKER_BY_URL = Backend("a broker given by URL", {"a restart": "it is not this run's to stop and start"})
 # what a part of a wall-clock run is, for the trace, the summary and the report: a virtual board is not hardware
 HARDWARE, VIRTUAL_KIND, LIVE, SIMULATED = "real hardware", "virtual board", "live process", "simulated"
@@ -42,6 +45,7 @@ def backend_table(scenario: Scenario, real: dict[str, str], broker_url: str | No
     """Party or link name -> its backend in a wall-clock run with the boards ``real`` (node -> port)."""
     table = {link: PROXY for link in link_names(scenario.world)}
     table["broker"] = BROKER_BY_URL if broker_url else BROKER_PROCESS
+    table.update({node: SIM_NODE_ON_TCP for node in node_names(scenario.world)})
     table.update({node: VIRTUAL_BOARD if port == VIRTUAL else SERIAL_BOARD for node, port in real.items()})
     return table
 

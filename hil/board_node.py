@@ -30,7 +30,7 @@ BOARD_CANNOT = {
     "the sensor fault 'spike'": f"its console injects {_KINDS}",
     "the sensor fault 'drift'": f"its console injects {_KINDS}",
     "a rate of faulty reads": "an injected sensor fault fails every read",
-    "a power control": "",
+    "a power control": "nothing in the run switches a board's supply (its console's reboot keeps the power on)",
 }
 
 

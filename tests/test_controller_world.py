@@ -126,7 +126,7 @@ def test_snoozes_darken_the_lit_alert_and_the_checker_expects_exactly_that():
 @pytest.mark.parametrize("change, words", [
     (("    fixture: {reschedule: \"KAA Gent - Club Brugge\", kickoff: \"2025-08-03T18:00:00+02:00\"}",
       "    fixture: {reschedule: \"KAA Gent - Club Brugge\"}"), "needs 'kickoff'"),
-    (("party: controller", "party: node-1"), "only the controller can lose power"),
+    (("party: controller", "party: node-1"), "no party .node-1. with a power control in this world; parties: controller"),
     (("fixtures/seasons/kaagent-2025-26.toml", "fixtures/seasons/nope.toml"), "no season file"),
     (("    fixture: {reschedule: \"KAA Gent - Club Brugge\", kickoff: \"2025-08-03T18:00:00+02:00\"}",
       "    fixture: {reschedule: \"Club Brugge\", kickoff: \"2025-08-03T18:00:00+02:00\"}"), "Home - Away"),

@@ -4,6 +4,8 @@ the next boot is a fresh firmware Node that counts on from it."""
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from firmware.boot_count import MemoryFlash
 from firmware.node import Node
 from sim.kernel.runtime import SimRuntime
@@ -121,3 +123,42 @@ def test_power_off_twice_or_on_twice_changes_nothing():
 
     w.rt.run(main(), until=5.0)
     assert [r["boot"] for r in w.trace.of_kind("power.on")] == [1, 2]
+
+
+POWER_CUT = """\
+name: a power cut
+start: 2026-03-14T08:00:00+01:00
+duration: 5m
+world: {nodes: 2}
+timeline:
+  - at: +1m
+    power: {party: PARTY, off_for: 20s}
+"""
+
+
+def test_a_power_cut_of_a_party_without_a_power_control_is_refused_at_load():
+    """Every sim node has a power control; a party the world lacks, or the controller of a world without
+    one, is refused with the event's line and the parties that have one."""
+    from sim.scenario.loader import parse
+    from system.errors import ScenarioError
+
+    parse(POWER_CUT.replace("PARTY", "node-2"), "cut.yaml")
+    for party in ("node-3", "controller", "broker"):
+        with pytest.raises(ScenarioError, match=f"cut.yaml:6: no party '{party}' with a power control in this "
+                                                "world; parties: node-1, node-2"):
+            parse(POWER_CUT.replace("PARTY", party), "cut.yaml")
+
+
+@pytest.mark.parametrize("real, words", [
+    ({"node-2": "virtual"}, "node-2 is a virtual board without a power control: nothing in the run switches"),
+    ({"node-2": "/dev/ttyUSB0"}, "node-2 is a serial board without a power control"),
+    ({"node-1": "virtual"}, "node-2 is a simulated node on real TCP without a power control"),
+])
+def test_a_power_cut_on_the_wall_clock_is_refused_before_the_run(real, words):
+    from hil.wallclock import check_hil
+    from sim.scenario.loader import parse
+    from system.errors import ScenarioError
+
+    scenario = parse(POWER_CUT.replace("PARTY", "node-2"), "cut.yaml")
+    with pytest.raises(ScenarioError, match=words):
+        check_hil(scenario, real)

@@ -10,8 +10,10 @@ What a power cut does to a board, and where each part of it lives:
 - the clock forgets the time (``SimClock.power_cut``) until SNTP answers again after boot.
 
 ``on()`` boots: a new Node built by ``make_node()`` on the same HAL, its ``run`` and the
-clock's ``run`` spawned. For example, the world builds one per node and calls ``on()``
-at start, then ``cut(20.0)`` for ``power: {party: node-2, off_for: 20s}``.
+clock's ``run`` spawned. For example, the world builds one for each node the timeline cuts
+(``power: {party: node-2, off_for: 20s}``), calls ``on()`` at start, and the fault calls
+``power_loss(20.0)``. ``on_cut(node)``, if given, sees the dying Node's RAM just before it is
+lost (the world's oracle counts the readings still in its buffer).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from typing import Any, Callable
 class NodePower:
     """The power of one simulated node; ``node`` is the firmware of the current boot (None while off)."""
 
-    def __init__(self, rt: Any, name: str, hal: Any, make_node: Callable[[], Any]):
+    def __init__(self, rt: Any, name: str, hal: Any, make_node: Callable[[], Any],
+                 on_cut: Callable[[Any], None] | None = None):
         self.rt = rt
+        self.on_cut = on_cut
         self.name = name
         self.hal = hal
         self.make_node = make_node  # builds the firmware Node on ``hal``: one call per boot
@@ -46,10 +50,16 @@ class NodePower:
         self.rt.trace("power.on", node=self.name, boot=self.node.boot)
         return self.node
 
+    async def run(self) -> None:
+        """Power on at the start of a run: the world's service for this node (``on()`` spawns the rest)."""
+        self.on()
+
     def off(self) -> None:
         """Cut the power: the firmware's tasks stop where they are and its RAM is gone; flash stays."""
         if self.node is None:
             return
+        if self.on_cut is not None:
+            self.on_cut(self.node)
         self.node.power_off()
         for task in self._tasks:
             task.cancel()
@@ -64,3 +74,7 @@ class NodePower:
         """Cut the power now and give it back ``off_for`` seconds later (the scenario's ``power`` fault)."""
         self.off()
         self.rt.call_later(off_for, self.on)
+
+    def power_loss(self, seconds: float) -> None:
+        """The power control (:class:`sim.scenario.controls.PowerControl`): ``cut(seconds)``."""
+        self.cut(seconds)

@@ -16,6 +16,9 @@ switched on and off by the world (``add_fault`` / ``remove_fault``):
 Stuck, spike and drift produce frames with a valid checksum: the firmware cannot
 tell them from real values; they exist to test what downstream does with them.
 
+Each intact frame is told to the world's ``SampleLedger`` when one is attached (``ledger``): the
+record ``readings_lost`` counts from, by the frame's number, which the system never sees.
+
 ``ReplayDHT22`` sends values recorded on a board (``hilsim record``) instead of the cycle
 (``world: {sensor: {replay: FILE}}``).
 """
@@ -69,6 +72,7 @@ class SimDHT22:
         self.failed = 0  # reads that raised (timeout, no response)
         self.corrupted = 0  # frames sent with a flipped bit
         self.intact_values: set[tuple[int, int]] = set()  # (h10, t10) of every frame sent intact
+        self.ledger: Any = None  # the world's SampleLedger (sim/models/sample_ledger.py): told of each intact frame
 
     # --- faults ------------------------------------------------------------------
 
@@ -107,7 +111,10 @@ class SimDHT22:
         if checksum is not None and self._rng.random() < checksum.rate():
             self.corrupted += 1
             return bits_frame(frame_bits(frame) ^ (1 << self._rng.randrange(40)))
-        self.intact_values.add(((frame[0] << 8) | frame[1], _signed_t10(frame)))
+        values = ((frame[0] << 8) | frame[1], _signed_t10(frame))
+        self.intact_values.add(values)
+        if self.ledger is not None:  # the frame's number is this sensor's count of reads: the world's own id
+            self.ledger.frame(self.reads, *values)
         return frame
 
     def _frame(self, kinds: dict[str, _Active]) -> bytes:

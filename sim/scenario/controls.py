@@ -8,7 +8,8 @@ control    simulated (``sim/``)                             wall clock (``hil/``
 =========  ===============================================  =============================================
 link       :class:`sim.models.network.Link`                 the TCP fault proxy (``hil.fault_proxy.ProxyLink``)
 node       the simulated node's DHT22 and radio (``world``)  a board's console (``hil.board_node.BoardNode``)
-power      the controller machine (``controller_party``)    none yet
+power      the controller machine (``controller_party``),   none (a board, or a simulated node on real TCP:
+           a node's supply (``sim.models.power.NodePower``)  refused at load)
 site       the club site (``sim.models.club_site``)         none yet
 broker     the broker model's host (``BrokerHost``)          a ``hilsim broker`` process
 cloud      the cloud party (``cloud_party``)                 none yet

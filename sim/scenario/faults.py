@@ -1,7 +1,7 @@
 """Faults are world events: plain data, made by scenario files and Hypothesis strategies alike.
 
-Each timeline key (``link:``, ``internet:``, ``broker:``, ``sensor:``, ``wifi:``; ``fixture:``, ``site:``,
-``user:``, ``power:``, ``cloud:`` for the controller and its cloud) has a parser here that turns the YAML into
+Each timeline key (``link:``, ``internet:``, ``broker:``, ``sensor:``, ``wifi:``, ``power:`` (a node's or
+the controller's); ``fixture:``, ``site:``, ``user:``, ``cloud:`` for the controller and its cloud) has a parser here that turns the YAML into
 a fault object, gathered in :data:`TIMELINE`. A fault applies itself, in one place, to the control of its
 target (:mod:`sim.scenario.controls`), whatever backend runs the target: the simulated link or the TCP fault
 proxy, the simulated DHT22 or a board's console. The one timeline player is :mod:`sim.scenario.player`.
@@ -365,7 +365,9 @@ class UserAction:
 
 @dataclass(frozen=True)
 class PowerLoss:
-    """A party loses power for ``duration`` seconds, then boots again."""
+    """A party loses power for ``duration`` seconds, then boots again: the controller (its disk is kept) or a
+    simulated sensor node (its RAM and buffer are lost, its flash with the boot counter is kept:
+    ``sim.models.power.NodePower``). A board has no power control the run could use: refused at load."""
 
     party: str
     duration: float
@@ -501,4 +503,4 @@ TIMELINE = MappingProxyType({
     "link": _link, "internet": _internet, "broker": _broker, "sensor": _sensor, "wifi": _wifi,
     "fixture": _fixture, "site": _site, "user": _user, "power": _power, "cloud": _cloud,
 })
-NEEDS_A_CONTROLLER = ("site", "user", "power", "cloud")  # controls only a world with a controller has
+NEEDS_A_CONTROLLER = ("site", "user", "cloud")  # controls only a world with a controller has

@@ -214,7 +214,8 @@ def _refuse(scenario: Scenario, event: TimedEvent, message: str) -> ScenarioErro
 
 
 def check_parties(scenario: Scenario) -> None:
-    """Refuse timeline events naming a link or node this world does not have."""
+    """Refuse timeline events naming a link or node this world does not have, and power cuts of a party
+    without a power control (the controller and every sensor node have one)."""
     links, nodes = link_names(scenario.world), node_names(scenario.world)
     for event in scenario.timeline:
         fault = event.fault
@@ -223,12 +224,15 @@ def check_parties(scenario: Scenario) -> None:
         if fault.control == "node" and fault.target not in nodes:
             raise _refuse(scenario, event, f"no node {fault.target!r} in this world; nodes: "
                                            f"{', '.join(nodes) or 'none'}")
+        powered = nodes + ([faults.CONTROLLER] if scenario.world.get("controller") is not None else [])
+        if fault.control == "power" and fault.target not in powered:
+            raise _refuse(scenario, event, f"no party {fault.target!r} with a power control in this world; "
+                                           f"parties: {', '.join(powered) or 'none'}")
 
 
 def check_controller(scenario: Scenario) -> None:
     """Refuse, before anything runs, controller events this world cannot apply: events without a
-    controller or cloud, power cuts of other parties, games that are not on the club's page, user
-    actions on events that never exist."""
+    controller or cloud, games that are not on the club's page, user actions on events that never exist."""
     config: ControllerConfig | None = scenario.world.get("controller")
     for event in scenario.timeline:
         fault = event.fault
@@ -238,9 +242,6 @@ def check_controller(scenario: Scenario) -> None:
             fault.control == "user" and fault.action in ("update_alert", "update_application"))
         if config is not None and needs_cloud and config.cloud is None:
             raise _refuse(scenario, event, "this event needs a cloud in the world (world: {controller: {cloud: {}}})")
-        if fault.control == "power" and fault.target != faults.CONTROLLER:
-            raise _refuse(scenario, event, f"only the controller can lose power so far, not {fault.target!r}; "
-                                           "parties: controller")
     if config is not None:
         _check_calendar(scenario, config)
 

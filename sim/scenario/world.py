@@ -13,6 +13,12 @@ run (a broker process, TCP fault proxies as links, the live MQTT client, boards 
 The assembly of each party is the same either way, and so is the order in which links,
 tasks, random streams and trace lines are made, which keeps the sim's trace hashes.
 
+A node the timeline cuts the power of (``power: {party: node-2, off_for: 20s}``) is switched by a
+:class:`sim.models.power.NodePower`, which boots a fresh firmware Node on the same board (its flash,
+with the boot counter, kept); every other node is assembled exactly as before power cuts existed.
+Each simulated node's sensor reports to a :class:`sim.models.sample_ledger.SampleLedger`, the
+world's own record of what was sampled, which ``readings_lost`` counts from.
+
 Parties and links are named once (:func:`sim.scenario.loader.node_names`, ``link_names``):
 ``node-1..n``, ``broker``, ``bridge``; links ``node-i~broker`` and ``bridge~broker`` (and
 ``controller~internet``, ``cloud~broker``).
@@ -24,11 +30,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from firmware.boot_count import MemoryFlash
 from firmware.node import Node as SensorNode
 from firmware.reading import last_will
 from sim.models.network import Network
+from sim.models.power import NodePower
 from sim.models.push_recorder import RecordingPushTarget
 from sim.models.radio import SimClock, SimRadio
+from sim.models.sample_ledger import SampleLedger, watching
 from sim.models.sensors import ReplayDHT22, SimDHT22
 from sim.models.sim_mqtt import BrokerHost, SimMqttClient
 from sim.scenario import player
@@ -103,6 +112,7 @@ class SimHal:
     wifi: Any
     mqtt: Any
     clock: Any = None
+    flash: Any = None  # the board's flash (the boot counter): kept across a power cut
 
 
 class SimNodeControl:
@@ -141,7 +151,10 @@ class World:
         cfg = scenario.world
         self.broker = self.backends.broker(rt)
         self._assemble_bridge(cfg)
-        self.nodes: dict[str, SensorNode] = {}
+        self.nodes: dict[str, SensorNode] = {}  # a node's firmware (of its current boot, when its power is cut)
+        self.powers: dict[str, NodePower] = {}  # the power of each node the timeline cuts
+        self.ledgers: dict[str, SampleLedger] = {}  # what each simulated node sampled: the world's own record
+        self._powered = {e.fault.target for e in scenario.timeline if e.fault.control == "power"}
         self.sensors: dict[str, SimDHT22] = {}
         self.radios: dict[str, SimRadio] = {}
         self.node_controls: dict[str, NodeControl] = {}
@@ -177,16 +190,27 @@ class World:
             return
         will = Message(*last_will(name))
         sensor = self.sensors[name] = make_sensor(node_rt, name, cfg)
+        ledger = sensor.ledger = self.ledgers[name] = SampleLedger(name)
         radio = self.radios[name] = SimRadio(node_rt, name, on_down=lambda: self.hold_down(link, "wifi"),
                                              on_up=lambda: self.release(link, "wifi"))
         clock = SimClock(node_rt, name, cfg["sntp_after"])
-        hal = SimHal(sensor=sensor, wifi=radio, clock=clock,
+        hal = SimHal(sensor=sensor, wifi=radio, clock=clock, flash=MemoryFlash(),
                      mqtt=self.backends.node_mqtt(node_rt, name, link, will, radio))
-        self.nodes[name] = SensorNode(node_rt, hal, name, sample_every=cfg["sample_every"],
-                                      buffer_size=cfg["buffer_size"], read_every=cfg["read_every"],
-                                      history=cfg["history"])
+        firmware_rt = watching(node_rt, ledger)
+
+        def boot() -> SensorNode:  # one firmware Node per boot, on the same board
+            node = self.nodes[name] = SensorNode(firmware_rt, hal, name, sample_every=cfg["sample_every"],
+                                                 buffer_size=cfg["buffer_size"], read_every=cfg["read_every"],
+                                                 history=cfg["history"])
+            return node
+
         self.node_controls[name] = SimNodeControl(self, name, sensor, radio)
-        self.services += [(name, self.nodes[name].run), (f"{name}/radio", radio.run), (f"{name}/clock", clock.run)]
+        if name not in self._powered:  # as before power cuts existed: the same tasks in the same order
+            self.services += [(name, boot().run), (f"{name}/radio", radio.run), (f"{name}/clock", clock.run)]
+            return
+        power = self.powers[name] = NodePower(node_rt, name, hal, boot,
+                                              on_cut=lambda node: ledger.power_cut(len(node.buffer)))
+        self.services += [(name, power.run), (f"{name}/radio", radio.run)]  # power.on() spawns node and clock
 
     def start(self) -> None:
         """Spawn every party's services, then the timeline player."""
@@ -203,6 +227,8 @@ class World:
             return self.links[target]
         if kind == "node":
             return self.node_controls[target]
+        if kind == "power" and target in self.powers:
+            return self.powers[target]
         if kind == "broker":
             return self.broker
         part = self.controller
