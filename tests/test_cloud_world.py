@@ -47,6 +47,9 @@ def test_offline_snooze_scenario_passes_and_is_deterministic():
     back = kinds.index(("link.up", "controller~internet"))
     ran = kinds.index(("job.received", "controller"))
     assert queued < back < ran  # queued while offline, run after the reconnection
+    # reported once: the reconnection's start-next and the queued notify-next's both hand the job over
+    assert [r["status"] for r in first.trace.of_kind("job.reported")] == ["SUCCEEDED"]
+    assert first.trace.of_kind("job.update_refused") == []
 
 
 def test_cloud_outage_and_lost_mirror_are_recovered_by_sync():

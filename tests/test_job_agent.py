@@ -22,6 +22,7 @@ from system.decisions.events import Event
 from system.decisions.jobs_protocol import JobsRequest, ThingTopics, cloud_filters, parse_request
 from system.services.job_agent import JobAgent
 from system.services.scheduler import Scheduler
+from system.trace import Trace
 
 START = 1_800_000_000.0
 GAME = Event(key="g1", kind="game", title="KAA Gent - Club Brugge", start=START + 5 * 3600)
@@ -134,7 +135,8 @@ class Loop:
     """Cloud jobs service and device agent on the broker model; ``link`` is the device's link."""
 
     def __init__(self, start: float = START):
-        self.rt = SimRuntime(seed=3, start=start)
+        self.trace = Trace({})
+        self.rt = SimRuntime(seed=3, start=start, trace=self.trace)
         net = Network(self.rt)
         host = BrokerHost(self.rt)
         self.cloud = CloudStore()
@@ -253,3 +255,59 @@ def test_an_update_with_a_stale_version_is_rejected_on_its_topic():
     loop.run(5)
     assert seen and seen[0]["code"] in ("VersionMismatch", "InvalidStateTransition")
     assert loop.cloud.job(job).status == "SUCCEEDED"
+
+
+def reports(loop: Loop) -> dict:
+    """How many times the device reported each job, and how many reports the cloud refused (from the trace)."""
+    counted: dict = {}
+    for r in loop.trace.of_kind("job.reported"):
+        counted[r["job"]] = counted.get(r["job"], 0) + 1
+    return {"reported": counted, "refused": len(loop.trace.of_kind("job.update_refused"))}
+
+
+def test_jobs_queued_while_offline_are_each_reported_once():
+    """Back online, the agent's own start-next and one per notify-next queued while it was away all answer with
+    the job in progress: it runs once and is reported once, and the cloud refuses nothing."""
+    loop = Loop(START)
+    loop.run(5)
+    loop.link.set_down("outage")
+    jobs = [loop.queue({"operation": "createAlert", "event_key": "g1", "before": 600.0 * i}) for i in (1, 2, 3)]
+    loop.run(2 * 3600)
+    loop.link.set_up()
+    loop.run(120)
+    assert reports(loop) == {"reported": {job: 1 for job in jobs}, "refused": 0}
+    for job in jobs:
+        assert [h["status"] for h in loop.cloud.history(job)] == ["QUEUED", "IN_PROGRESS", "SUCCEEDED"]
+    assert not loop.trace.of_kind("job.repeated")
+
+
+def test_jobs_queued_together_while_online_are_each_reported_once():
+    loop = Loop(START)
+    loop.run(5)
+    jobs = [loop.queue({"operation": "createEvent", "title": f"Concert {i}", "start": START + 86400.0 * i})
+            for i in (1, 2)]
+    loop.run(60)
+    assert reports(loop) == {"reported": {job: 1 for job in jobs}, "refused": 0}
+    assert sorted(loop.agent.executed) == sorted(jobs)
+    assert [e.title for e in loop.store.stored_events() if e.kind == "custom"] == ["Concert 1", "Concert 2"]
+
+
+def test_a_report_lost_with_its_connection_is_sent_again_once():
+    """The report went out and the link dropped before the cloud heard it: after the reconnection the job comes
+    again at the same version, and the agent reports its recorded outcome (once), without running it again."""
+    loop = Loop(START + 3600)
+    loop.run(5)
+    original = loop.agent._report
+
+    async def lost(job_id, status, details, version):
+        loop.agent._report = original
+        loop.link.set_down("lost update")
+    loop.agent._report = lost
+    job = loop.queue({"operation": "snoozeAlert", "local_alert_id": FIRST})
+    loop.run(2)
+    assert loop.cloud.job(job).status == "IN_PROGRESS"
+    loop.link.set_up()
+    loop.run(120)
+    assert loop.cloud.job(job).status == "SUCCEEDED"
+    assert reports(loop) == {"reported": {job: 1}, "refused": 0}  # the lost one never reached _report's trace
+    assert loop.agent.executed == [job] and len(loop.trace.of_kind("job.repeated")) == 1

@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from system.adapters.cloud_store import CloudStore
 from system.cloud import auth, dashboard_api, device_api, pages
 from system.cloud.handling import CloudParts
+from system.decisions.localtime import DEFAULT_TZ
 
 SCHEMAS = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "hilsim cloud", "version": "1"},
                            "components": {"securitySchemes": {
@@ -37,13 +38,15 @@ SCHEMAS = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "hilsim cloud",
 class CloudSettings:
     """``secure_cookies``: send the session cookie over HTTPS only (set it behind TLS);
     ``login_failures``/``login_window``: failed logins allowed per window and client before 429;
-    ``job_timeout``: seconds a job may stay IN_PROGRESS before it is TIMED_OUT."""
+    ``job_timeout``: seconds a job may stay IN_PROGRESS before it is TIMED_OUT;
+    ``timezone``: the club's IANA zone, in which the dashboard shows every time (24-hour clock)."""
 
     secure_cookies: bool = False
     login_failures: int = 5
     login_window: float = 300.0
     job_timeout: float = 600.0
     session_max_age: int = 8 * 3600
+    timezone: str = DEFAULT_TZ
 
 
 async def healthz(request: Request) -> Response:

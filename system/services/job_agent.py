@@ -8,6 +8,14 @@ The agent asks for the next job every ``poll_every`` seconds while connected and
 device's current alerts and events) before anything runs; a refused one is REJECTED with its reason.
 A valid one runs inside one store transaction that also records its id, so a job whose update was lost
 and that comes again is never run twice: the agent reports the recorded outcome instead.
+
+A job is reported once. ``start-next`` answers with the execution in progress, if any (as AWS IoT Jobs
+does), so two requests in flight (the one sent on connecting and one for a ``notify-next`` queued while
+offline, or one for an update's acceptance and one for the ``notify-next`` that follows it) both hand over
+the same execution at the same version. A hand-over of an execution already reported at that version is
+skipped (``job.skipped``, reason ``reported``) when the cloud accepted the report or the report went out
+on this connection (its answer is on its way, after the duplicate). Only after a reconnection, with no
+acceptance heard, is it reported again: that report may have been lost.
 ``updateApplication`` is handed to the ``updater`` port (see :mod:`system.services.updater`).
 
 Each job is its own error boundary: an exception while it is checked or run (a store that can't
@@ -36,6 +44,8 @@ from system.errors import ConnectionLost, RefusedInput
 from system.mqtt.port import MqttPort
 from system.ports import JobStore
 
+_REMEMBERED = 256  # reported jobs remembered against duplicate hand-overs
+
 # The store's job states as the Jobs API names them ("queued": an update installed, its restart under way).
 _STATUS = {"succeeded": SUCCEEDED, "failed": FAILED, "rejected": REJECTED, "queued": IN_PROGRESS}
 
@@ -62,6 +72,9 @@ class JobAgent:
         self.on_done = on_done or (lambda: None)
         self.executed: list[str] = []  # job ids this process ran (tests check "at most once")
         self._token = 0
+        self._connection = 0  # how many times the agent connected: a report's answer comes on its connection
+        # job id -> (execution version reported, the connection it went out on, or None once the cloud accepted it)
+        self._reported: dict[str, tuple[Any, int | None]] = {}
 
     # -- the pure-ish core: one execution in, one report out ------------------------------
 
@@ -218,6 +231,7 @@ class JobAgent:
             if isinstance(execution, dict):
                 await self._take(execution, bool(getattr(msg, "retain", False)))
         elif reply == jobs.ACCEPTED:
+            self._settled(topic)
             state = body.get("executionState")
             if isinstance(state, dict) and state.get("status") in TERMINAL:
                 await self._start_next()  # that one is settled: ask for the next (one in progress stays ours)
@@ -234,16 +248,36 @@ class JobAgent:
             self.rt.trace("job.skipped", job=_text(ascii(job_id), 80),
                           reason=refused.reason if refused is not None else "retained")
             return
+        version = execution.get("versionNumber")
+        if self._already_reported(job_id, version):
+            self.rt.trace("job.skipped", job=job_id, reason="reported")
+            return
         try:
             status, details, restart = await self.run_job(execution)
         except ConnectionLost:
             raise
         except Exception as exc:  # one job's failure is that job's, never the agent's
             (status, details), restart = self._crashed(job_id, execution.get("jobDocument"), exc), False
-        await self._report(job_id, status, details, execution.get("versionNumber"))
+        await self._report(job_id, status, details, version)
+        self._reported[job_id] = (version, self._connection)
+        if len(self._reported) > _REMEMBERED:
+            del self._reported[next(iter(self._reported))]  # the oldest: long settled
         self.on_done()
         if restart:
             self.updater.restart()
+
+    def _already_reported(self, job_id: str, version: Any) -> bool:
+        """Whether this hand-over of ``job_id`` at ``version`` repeats one whose report was accepted or is on its
+        way."""
+        seen = self._reported.get(job_id)
+        return seen is not None and seen[0] == version and seen[1] in (None, self._connection)
+
+    def _settled(self, topic: str) -> None:
+        """The cloud accepted the update answered on ``topic``: that report is never sent again."""
+        job_id = topic[len(self.topics.base) + 1:].split("/", 1)[0]
+        seen = self._reported.get(job_id)
+        if seen is not None:
+            self._reported[job_id] = (seen[0], None)
 
     async def run(self) -> None:
         attempt = 0
@@ -254,6 +288,7 @@ class JobAgent:
                 for topic in (self.topics.notify_next, self.topics.start_accepted, self.topics.start_rejected,
                               self.topics.update_replies):
                     await self.mqtt.subscribe(topic, 1)
+                self._connection += 1
                 self.rt.trace("jobs.connected")
                 attempt = 0
                 await self.report_pending()
