@@ -13,9 +13,10 @@ A job is reported once. ``start-next`` answers with the execution in progress, i
 does), so two requests in flight (the one sent on connecting and one for a ``notify-next`` queued while
 offline, or one for an update's acceptance and one for the ``notify-next`` that follows it) both hand over
 the same execution at the same version. A hand-over of an execution already reported at that version is
-skipped (``job.skipped``, reason ``reported``) when the cloud accepted the report or the report went out
-on this connection (its answer is on its way, after the duplicate). Only after a reconnection, with no
-acceptance heard, is it reported again: that report may have been lost.
+skipped (``job.skipped``, reason ``reported``) when the report went out on this connection (its answer is
+on its way, after the duplicate), and so is one at the version the cloud's acceptance gave it (an update
+reported IN_PROGRESS comes back with every notify-next until the new version reports). Only after a
+reconnection, with no acceptance heard, is it reported again: that report may have been lost.
 ``updateApplication`` is handed to the ``updater`` port (see :mod:`system.services.updater`).
 
 Each job is its own error boundary: an exception while it is checked or run (a store that can't
@@ -231,8 +232,8 @@ class JobAgent:
             if isinstance(execution, dict):
                 await self._take(execution, bool(getattr(msg, "retain", False)))
         elif reply == jobs.ACCEPTED:
-            self._settled(topic)
             state = body.get("executionState")
+            self._settled(topic, state)
             if isinstance(state, dict) and state.get("status") in TERMINAL:
                 await self._start_next()  # that one is settled: ask for the next (one in progress stays ours)
         elif reply == jobs.REJECTED_REPLY or topic == self.topics.start_rejected:
@@ -266,18 +267,24 @@ class JobAgent:
         if restart:
             self.updater.restart()
 
+    def connected(self) -> None:
+        """A new connection to the broker: a report sent on an earlier one and never acknowledged may have been
+        lost, so an execution handed over again is reported again."""
+        self._connection += 1
+
     def _already_reported(self, job_id: str, version: Any) -> bool:
         """Whether this hand-over of ``job_id`` at ``version`` repeats one whose report was accepted or is on its
         way."""
         seen = self._reported.get(job_id)
         return seen is not None and seen[0] == version and seen[1] in (None, self._connection)
 
-    def _settled(self, topic: str) -> None:
-        """The cloud accepted the update answered on ``topic``: that report is never sent again."""
+    def _settled(self, topic: str, state: Any) -> None:
+        """The cloud accepted the update answered on ``topic``: that report is never sent again, and the execution
+        at the version the report gave it (an update IN_PROGRESS, handed over again) is already answered."""
         job_id = topic[len(self.topics.base) + 1:].split("/", 1)[0]
-        seen = self._reported.get(job_id)
-        if seen is not None:
-            self._reported[job_id] = (seen[0], None)
+        if job_id in self._reported:
+            version = state.get("versionNumber") if isinstance(state, dict) else None
+            self._reported[job_id] = (version, None)
 
     async def run(self) -> None:
         attempt = 0
@@ -288,7 +295,7 @@ class JobAgent:
                 for topic in (self.topics.notify_next, self.topics.start_accepted, self.topics.start_rejected,
                               self.topics.update_replies):
                     await self.mqtt.subscribe(topic, 1)
-                self._connection += 1
+                self.connected()
                 self.rt.trace("jobs.connected")
                 attempt = 0
                 await self.report_pending()
