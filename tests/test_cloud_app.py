@@ -266,5 +266,5 @@ def test_the_static_files_are_in_the_wheel():
     root = Path(__file__).resolve().parent.parent
     globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["system.cloud"]
     shipped = {p.name for g in globs for p in (root / "system" / "cloud").glob(g)}
-    assert shipped == {"dashboard.html", "dashboard.js", "dashboard.css"}
+    assert shipped == {"dashboard.html", "dashboard.js", "dashboard.css", "clubtime.js", "devicelog.js"}
     assert shipped == {p.name for p in (root / "system" / "cloud" / "static").iterdir()}

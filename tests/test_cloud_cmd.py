@@ -35,6 +35,7 @@ def test_mistakes_are_one_line_and_exit_2(tmp_path):
         (["cloud", "--db", db, "--add-device", "bad name"], "", "letters, digits"),
         (["cloud", "--db", db, "--smtp", "mail.example"], "", "--smtp"),
         (["cloud", "--db", db, "--heartbeat-period", "0"], "", "--heartbeat-period"),
+        (["cloud", "--db", db, "--timezone", "Europe/Gent"], "", "--timezone"),
         (["controller", "--db", str(tmp_path / "c.sqlite"), "--cloud-url", "http://cloud"], "", "--device"),
         (["controller", "--db", str(tmp_path / "c.sqlite"), "--mqtt-url", "mqtt://b"], "", "--cloud-url"),
     ]

@@ -15,6 +15,8 @@ from system.adapters.mqtt_client import TlsOptions
 from system.adapters.notify import SmtpNotifier
 from system.cloud.app import CloudSettings
 from system.decisions.jobs_protocol import DEFAULT_PREFIX
+from system.decisions.localtime import DEFAULT_TZ, zone
+from system.errors import RefusedInput
 from system.adapters.cloud_store import CloudStore
 from system.adapters.metric_history import Retention
 
@@ -65,13 +67,15 @@ def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
                    "Shorter values are for tests.")
 @click.option("--job-timeout", type=float, default=600.0, show_default=True,
               help="Seconds a job may stay IN_PROGRESS before it is TIMED_OUT.")
+@click.option("--timezone", default=DEFAULT_TZ, show_default=True,
+              help="The club's time zone (IANA name): the dashboard shows every time in it, on a 24-hour clock.")
 @click.option("--trace", "trace_path", default=None, help="Write the JSON Lines trace to this file ('-': stdout).")
 @click.option("--for", "duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
 def cloud(host: str, port: int, db: str, add_user: str | None, remove_user: str | None, add_device: str | None,
           mqtt_url: str | None, tls: TlsOptions | None, jobs_prefix: str, smtp: str | None, mail_from: str,
           mail_to: str | None, webhook: str | None, tls_cert: str | None, tls_key: str | None, insecure_cookies: bool,
           secure_cookies: bool, trusted_proxies: tuple[str, ...], metrics_retention: str, heartbeat_period: float,
-          job_timeout: float, trace_path: str | None, duration: float | None) -> None:
+          job_timeout: float, timezone: str, trace_path: str | None, duration: float | None) -> None:
     """Run the cloud service: the devices' mirrors, jobs over MQTT, metrics, the heartbeat alarm and the dashboard."""
     if add_user or remove_user or add_device:
         _manage(db, add_user, remove_user, add_device)
@@ -86,10 +90,14 @@ def cloud(host: str, port: int, db: str, add_user: str | None, remove_user: str 
                            "serve HTTPS or use a TLS proxy")
     if insecure_cookies:
         click.echo("warning: --insecure-cookies: session cookies travel over plain HTTP; for localhost only", err=True)
+    try:
+        zone(timezone)
+    except RefusedInput:
+        raise UsageProblem(f"--timezone: {timezone!r} is not a time zone name like Europe/Brussels") from None
     with user_errors():
         retention = _retention(metrics_retention)
     settings = CloudSettings(secure_cookies=not insecure_cookies, job_timeout=job_timeout,
-                             trusted_proxies=frozenset(trusted_proxies))
+                             trusted_proxies=frozenset(trusted_proxies), timezone=timezone)
     config = LiveCloudConfig(db=db, host=host, port=port, mqtt_url=mqtt_url, prefix=jobs_prefix, mqtt_tls=tls,
                              heartbeat_period=heartbeat_period, smtp=_smtp(smtp, mail_from, mail_to), webhook=webhook,
                              settings=settings, sweep_every=min(30.0, job_timeout / 4),

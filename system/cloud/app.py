@@ -27,6 +27,7 @@ from system.adapters.cloud_store import CloudStore
 from system.adapters.passwords import verify_inline
 from system.cloud import auth, dashboard_api, device_api, pages
 from system.cloud.handling import CloudParts
+from system.decisions.localtime import DEFAULT_TZ
 
 SCHEMAS = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "hilsim cloud", "version": "1"},
                            "components": {"securitySchemes": {
@@ -40,7 +41,8 @@ class CloudSettings:
     it always is; ``login_failures``: failed logins of a (user, address) before each next try waits,
     ``login_delay`` seconds doubling up to ``login_delay_cap``; ``trusted_proxies``: addresses whose
     ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed; ``job_timeout``: seconds a job may stay
-    IN_PROGRESS before it is TIMED_OUT; ``session_max_age``: seconds a session lasts."""
+    IN_PROGRESS before it is TIMED_OUT; ``session_max_age``: seconds a session lasts; ``timezone``: the
+    club's IANA zone, in which the dashboard shows every time (24-hour clock)."""
 
     secure_cookies: bool = False
     login_failures: int = 5
@@ -49,6 +51,7 @@ class CloudSettings:
     trusted_proxies: frozenset[str] = frozenset()
     job_timeout: float = 600.0
     session_max_age: int = 8 * 3600
+    timezone: str = DEFAULT_TZ
 
 
 # script-src 'self': the dashboard's script is a static file; no inline script or handler runs.

@@ -45,13 +45,13 @@ from system.decisions.jobs_protocol import Refusal, new_job_id, validate_job
 
 async def me(request: Request) -> Response:
     """---
-    summary: The logged-in user and the CSRF token for state-changing requests.
+    summary: The logged-in user, the CSRF token for state-changing requests, and the club's time zone.
     security: [{session: []}]
     responses: {200: {description: user}, 401: {description: not logged in}}
     """
     user_of(request)
     session = session_of(request)
-    return JSONResponse({"user": session.user, "csrf": session.csrf})
+    return JSONResponse({"user": session.user, "csrf": session.csrf, "timezone": parts(request).settings.timezone})
 
 
 async def devices(request: Request) -> Response:

@@ -1,12 +1,13 @@
 // The match-day dashboard: reads the JSON API every 1.5 s (the metrics: only what is new) and sends each
 // user action as a job.
 // No inline script or handler: buttons carry their alert or event in data attributes and one
-// listener per list acts on them; the CSRF token comes from /api/me.
+// listener per list acts on them; the CSRF token and the club's time zone come from /api/me. Every time is
+// shown and read in the club's zone (clubtime.js); the device log is drawn by devicelog.js's rules.
 "use strict";
 let CSRF = null;
 let device = null;
 const $ = (id) => document.getElementById(id);
-const fmt = (t) => t == null ? "-" : new Date(t * 1000).toLocaleString();
+const fmt = (t) => ClubTime.when(t);
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => "&#" + c.charCodeAt(0) + ";");
 const COLORS = ["#1d6fd1", "#b00020", "#1b7f3b", "#a05a00", "#6b2fb0", "#007b83"];
 
@@ -45,7 +46,7 @@ function button(action, cls, label, data) {
 
 function drawAlert(a, ev, now) {
   return `<li class="row alert" data-alert="${esc(a.id)}">
-    <span>${fmt(a.at)} (${Math.round(a.duration / 60)} min, ${esc(a.origin)})</span>
+    <span class="when">${fmt(a.at)} (${Math.round(a.duration / 60)} min, ${esc(a.origin)})</span>
     ${a.snoozed ? `<span class="tag snoozed">snoozed until ${fmt(a.snoozed_until)}</span>` : ""}
     ${a.lit ? '<span class="tag SUCCEEDED">light on</span>' : ""}
     ${a.outcome ? `<span class="tag">${esc(a.outcome)}</span>` : ""}
@@ -56,7 +57,7 @@ function drawAlert(a, ev, now) {
 
 function drawEvents(data) {
   $("events").innerHTML = data.events.map((ev) => `<li data-event="${esc(ev.key)}"><div class="row">
-    <strong>${esc(ev.title)}</strong><span class="muted">${fmt(ev.start)}</span>
+    <strong>${esc(ev.title)}</strong><span class="muted start">${fmt(ev.start)}</span>
     ${ev.cancelled ? '<span class="tag FAILED">cancelled</span>' : ""}
     ${button("addAlert", "minor", "+ alert", {event: ev.key, title: ev.title})}</div>
     <ul>${ev.alerts.map((a) => drawAlert(a, ev, data.now)).join("")}</ul></li>`).join("")
@@ -104,16 +105,53 @@ function drawStatus(s, alarm) {
 function logQuery() {
   const q = new URLSearchParams();
   if ($("log-kind").value) q.set("kind", $("log-kind").value);
-  if ($("log-since").value) q.set("since", new Date($("log-since").value).getTime() / 1000);
-  if ($("log-until").value) q.set("until", new Date($("log-until").value).getTime() / 1000);
+  if ($("log-since").value) q.set("since", ClubTime.toEpoch($("log-since").value));
+  if ($("log-until").value) q.set("until", ClubTime.toEpoch($("log-until").value));
   return q.toString();
 }
 
+let LOGS = null;  // the last lines fetched: a level change redraws them without asking again
+const OPEN_FOLDS = new Set();  // folds the user opened, by their oldest line's time: kept open across redraws
+
+function logLine(e) {
+  const what = e.known ? `<span class="what">${esc(e.text)}</span>` : `<code>${esc(e.text)}</code>`;
+  return `<li class="log" data-kind="${esc(e.kind)}" data-level="${e.level}">
+    <time class="muted">${ClubTime.clock(e.at)}</time>
+    <span class="tag level ${e.level}">${e.level}</span>${what}<span class="muted kind">${esc(e.kind)}</span></li>`;
+}
+
+function logFold(entries) {
+  const key = String(entries[entries.length - 1].at);
+  const kinds = {};
+  for (const e of entries) kinds[e.kind] = (kinds[e.kind] || 0) + 1;
+  const counts = Object.entries(kinds).map(([k, n]) => `${esc(k)} ×${n}`).join(", ");
+  const span = `${ClubTime.clock(entries[entries.length - 1].at)}–${ClubTime.clock(entries[0].at)}`;
+  return `<li class="fold"><details data-fold="${esc(key)}"${OPEN_FOLDS.has(key) ? " open" : ""}>
+    <summary>${entries.length} periodic push${entries.length === 1 ? "" : "es"}, ${span} <span class="muted">(${counts})</span></summary>
+    <ul>${entries.map(logLine).join("")}</ul></details></li>`;
+}
+
+function renderLogs() {
+  if (!LOGS) return;
+  const html = [];
+  let day = null;
+  for (const item of DeviceLog.arrange(LOGS.lines.slice(0, 300), $("log-level").value)) {
+    const first = item.entry || item.fold[0];
+    if (ClubTime.day(first.at) !== day) {
+      day = ClubTime.day(first.at);
+      html.push(`<li class="day">${esc(day)}</li>`);
+    }
+    html.push(item.entry ? logLine(item.entry) : logFold(item.fold));
+  }
+  $("logs").innerHTML = html.join("") || '<li class="muted">No lines.</li>';
+  const kinds = new Set(LOGS.lines.flatMap((l) => [l.kind, l.kind.split(".")[0] + "."]));
+  $("log-kinds").innerHTML = [...kinds].sort().map((k) => `<option value="${esc(k)}">`).join("");
+  $("log-dropped").textContent = LOGS.dropped ? `${LOGS.dropped} line(s) dropped on the device while offline` : "";
+}
+
 function drawLogs(data) {
-  $("logs").innerHTML = data.lines.slice(0, 50).map((l) => `<li class="log" data-kind="${esc(l.kind)}">
-    <span class="muted">${fmt(l.at)}</span> <strong>${esc(l.kind)}</strong>
-    <code>${esc(l.line)}</code></li>`).join("") || '<li class="muted">No lines.</li>';
-  $("log-dropped").textContent = data.dropped ? `${data.dropped} line(s) dropped on the device while offline` : "";
+  LOGS = data;
+  renderLogs();
 }
 
 // The chart's samples are kept here and only what is newer than the newest one is fetched: the
@@ -148,6 +186,7 @@ async function refresh() {
 async function start() {
   const me = await get("/api/me");
   CSRF = me.csrf;
+  $("zone").textContent = `times in ${ClubTime.setZone(me.timezone)}`;
   $("user").textContent = me.user;
   $("logout-csrf").value = me.csrf;
   $("events").addEventListener("click", (e) => {
@@ -156,9 +195,15 @@ async function start() {
   });
   $("create").addEventListener("submit", (e) => {
     e.preventDefault();
-    job({operation: "createEvent", title: $("new-title").value, start: new Date($("new-start").value).getTime() / 1000});
+    const start = ClubTime.toEpoch(`${$("new-date").value}T${$("new-time").value.padStart(5, "0")}`);  // club time
+    job({operation: "createEvent", title: $("new-title").value, start});
   });
   $("logfilter").addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
+  $("log-level").addEventListener("change", renderLogs);
+  $("logs").addEventListener("click", (e) => {  // a click on a fold's summary (or Enter on it) opens or closes it
+    const fold = e.target.closest("summary") && e.target.closest("details[data-fold]");
+    if (fold) fold.open ? OPEN_FOLDS.delete(fold.dataset.fold) : OPEN_FOLDS.add(fold.dataset.fold);
+  });
   const list = (await get("/api/devices")).devices;
   $("device").innerHTML = list.map((d) => `<option>${esc(d)}</option>`).join("");
   device = list[0] || null;
