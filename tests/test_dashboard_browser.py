@@ -226,7 +226,7 @@ def test_times_are_the_clubs_whatever_the_browsers_locale(quiet_world, browser, 
     page.fill("#new-date", "2035-08-04")
     page.fill("#new-time", "20:45")
     page.click("#create button")
-    page.wait_for_function("document.querySelector('li.job .status')?.textContent === 'QUEUED'")
+    wait_until(page, "document.querySelector('li.job .status')?.textContent === 'QUEUED'")
     client, _ = quiet_world.session()
     (job,) = client.get("/api/devices/pi/jobs").json()["jobs"]
     client.close()
@@ -244,7 +244,7 @@ def test_the_device_log_reads_as_lines_with_pushes_folded_and_filters(quiet_worl
     assert [p.locator(".what").inner_text() for p in pushes.all()] == ["Counters and heartbeat pushed"] * 3
     # the list is drawn again every 1.5 s: an opened fold stays open
     page.evaluate("document.querySelector('#logs li.day').dataset.old = 'yes'")
-    page.wait_for_function("document.querySelector('#logs li.day').dataset.old === undefined")
+    wait_until(page, "document.querySelector('#logs li.day').dataset.old === undefined")
     assert all(p.is_visible() for p in pushes.all())
     shot(page, "8-log-pushes-shown")
 
@@ -258,6 +258,6 @@ def test_the_device_log_reads_as_lines_with_pushes_folded_and_filters(quiet_worl
     page.select_option("#log-level", "debug")
     page.fill("#log-kind", "metrics.")
     page.click("#logfilter button")
-    page.wait_for_function("document.querySelectorAll('#logs > li.log').length === 0")
+    wait_until(page, "document.querySelectorAll('#logs > li.log').length === 0")
     assert page.locator("li.log").count() == 3 and page.locator("li.fold").count() == 1
     page.context.close()
