@@ -17,6 +17,7 @@ import httpx
 
 from hilsim.wiring.process import run_process, spawn_service
 from system.adapters.asyncio_runtime import AsyncioRuntime
+from system.adapters.aws_cloud import AwsOptions, CloudWatchTarget, DynamoMirror
 from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
 from system.adapters.ota_supervisor import DirectoryInstaller
 from system.services.updater import Updater
@@ -51,6 +52,7 @@ class LiveControllerConfig:
     update_key: Ed25519PublicKey | None = None  # updates must be signed by it (None: every update is refused)
     page: SelectorsFile | None = None  # a selectors file, already read (None: the sample page's selectors)
     club: tuple[str, ...] = ()  # names the club goes by (empty: the selectors file's, else KAA Gent)
+    aws: AwsOptions | None = None  # the cloud is AWS (DynamoDB, CloudWatch), not hilsim cloud
 
 
 def parse_relay(spec: str) -> tuple[str, dict]:
@@ -94,6 +96,12 @@ def ship_trace(rt: AsyncioRuntime, shipper: Any) -> None:
                                             json.dumps(record, sort_keys=True)))
 
 
+def _aws_backend(config: LiveControllerConfig) -> tuple[DynamoMirror, CloudWatchTarget] | None:
+    if config.aws is None or config.cloud is None:
+        return None
+    return DynamoMirror(config.aws, config.cloud.name), CloudWatchTarget(config.aws, config.cloud.name)
+
+
 def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | None = None,
                         until: float | None = None) -> str:
     """Run the controller on the wall clock (for ``until`` seconds, or until SIGINT/SIGTERM); returns why it
@@ -125,7 +133,7 @@ def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | N
         controller = Controller(rt, store=store, relay_backend=relay, push_target=push, client=client,
                                 source=source, pattern=config.pattern, scrape_every=config.scrape_every,
                                 push_every=config.push_every, watch_store=2.0, cloud=config.cloud,
-                                mqtt=mqtt, updater=updater)
+                                mqtt=mqtt, updater=updater, cloud_backend=_aws_backend(config))
         if controller.logs is not None:
             ship_trace(rt, controller.logs)
             # Registered before the services, so it runs after they stopped: the last lines go out too.
