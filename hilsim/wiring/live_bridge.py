@@ -26,6 +26,8 @@ from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
 from system.adapters.pushgateway import PushgatewayTarget
 from system.services.prometheus import ReadingPusher
 from system.adapters.reading_store import ReadingStore
+from system.adapters.remote_write import RemoteWriteTarget
+from system.services.remote_write import RemoteWriter
 from system.decisions.readings import LEGACY_NODE
 from system.errors import BackendError
 from system.decisions.redaction import redacted_url
@@ -38,6 +40,7 @@ class LiveBridgeConfig:
     broker_url: str = "mqtt://127.0.0.1:1883"
     db_path: str = "readings.sqlite3"
     pushgateway_url: str | None = None  # None: no pushes
+    remote_write_url: str | None = None  # None: no remote write (readings at their own time into Prometheus)
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = 9108  # None: no /metrics; 0: a free port
     client_id: str = "bridge"  # the account name: brokers bind client ids to accounts
@@ -73,13 +76,16 @@ class LiveBridge:
         mqtt = LiveMqttClient(cfg.broker_url, cfg.client_id, clean_session=False, username=cfg.username,
                               password=cfg.password, tls=cfg.tls, manual_ack=True)
         self.store = ReadingStore(cfg.db_path)
-        pusher = None
-        if cfg.pushgateway_url:
+        pusher = remote = None
+        if cfg.pushgateway_url or cfg.remote_write_url:
             self._http = httpx.AsyncClient()
+        if cfg.pushgateway_url:
             pusher = ReadingPusher(self.rt, PushgatewayTarget(self._http, cfg.pushgateway_url), job=cfg.job)
+        if cfg.remote_write_url:
+            remote = RemoteWriter(self.rt, RemoteWriteTarget(self._http, cfg.remote_write_url))
         self.bridge = Bridge(self.rt, mqtt, self.store, topics=cfg.topics, legacy_node=cfg.legacy_node,
                              pusher=pusher, probe_topic=PROBE_TOPIC.format(client_id=cfg.client_id),
-                             probe_every=cfg.probe_every)
+                             probe_every=cfg.probe_every, remote=remote)
         if cfg.metrics_port is not None:
             try:
                 self._server = await start_metrics_server(self.bridge.exposition, cfg.metrics_host, cfg.metrics_port)
@@ -88,7 +94,8 @@ class LiveBridge:
                                    f"{exc.strerror or exc}") from exc
             self.metrics_port = self._server.sockets[0].getsockname()[1]
         self.rt.trace("bridge.started", broker=redacted_url(cfg.broker_url), db=cfg.db_path,
-                      pushgateway=cfg.pushgateway_url, metrics_port=self.metrics_port)
+                      pushgateway=cfg.pushgateway_url, remote_write=redacted_url(cfg.remote_write_url),
+                      metrics_port=self.metrics_port)
         self._task = self.rt.spawn(self.bridge.run(), "bridge")
 
     async def stop(self) -> None:

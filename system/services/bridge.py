@@ -82,13 +82,16 @@ class Bridge:
 
     def __init__(self, rt: Runtime, mqtt: MqttPort, store: ReadingSink, *, topics: tuple[str, ...] = TOPICS,
                  legacy_node: str = LEGACY_NODE, pusher: Any = None, batch: int = BATCH,
-                 probe_topic: str | None = None, probe_every: float | None = None):
+                 probe_topic: str | None = None, probe_every: float | None = None, remote: Any = None):
         self.rt = rt
         self.mqtt = mqtt
         self.store = store
         self.topics = topics
         self.legacy_node = legacy_node
         self.pusher = pusher
+        self.remote = remote
+        # Each takes every stored reading (offer), runs as its own task, and adds its counters to /metrics.
+        self.exporters = [e for e in (pusher, remote) if e is not None]
         self.batch = batch
         self.probe_topic = probe_topic if probe_every else None
         self.probe_every = probe_every
@@ -110,8 +113,8 @@ class Bridge:
         self._rng = rt.rng("bridge/backoff")
         self.registry = CollectorRegistry(auto_describe=True)  # this bridge's series only, never the global one
         self.registry.register(self)
-        if pusher is not None:
-            self.registry.register(pusher)
+        for exporter in self.exporters:
+            self.registry.register(exporter)
 
     @property
     def stored(self) -> int:
@@ -127,8 +130,8 @@ class Bridge:
 
     async def run(self) -> None:
         """Connect, subscribe, consume; reconnect with backoff whenever the connection drops."""
-        if self.pusher is not None:
-            self.rt.spawn(self.pusher.run(), "bridge/pusher")
+        for exporter in self.exporters:
+            self.rt.spawn(exporter.run(), "bridge/pusher" if exporter is self.pusher else "bridge/remote-write")
         attempt = 0
         while True:
             try:
@@ -234,8 +237,8 @@ class Bridge:
             self._announce(self.rt.trace, "reading.stored", **ident, clock="unset")
         if reading.seq is not None:
             self._count_gaps(reading)
-        if self.pusher is not None:
-            self._announce(self.pusher.offer, reading)
+        for exporter in self.exporters:
+            self._announce(exporter.offer, reading)
         return "stored"
 
     def _count_gaps(self, reading: Reading) -> None:
