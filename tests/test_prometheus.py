@@ -181,7 +181,7 @@ def test_every_push_failure_becomes_a_backend_error(failure):
 
 def test_the_dashboard_charts_only_series_that_exist():
     """Every metric a panel queries is pushed (the three gauges) or exposed by the bridge."""
-    dash = json.load(open("dashboards/telemetry.json"))
+    dash = json.load(open("deploy/grafana/dashboards/telemetry.json"))
     rt = SimRuntime(seed=1, start=START)
     bridge = Bridge(rt, mqtt=None, store=ReadingStore(), pusher=ReadingPusher(rt, RecordingPushTarget(rt)))
     bridge.handle("sensors/node-1/reading", payload("node-1", 1, START))
