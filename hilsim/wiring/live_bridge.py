@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import httpx
 
-from hilsim.wiring.process import run_process, start_part
+from hilsim.wiring.process import Build, run_process, start_part
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.services.bridge import TOPICS, Bridge
 from system.adapters.metrics_http import start_metrics_server
@@ -113,13 +113,19 @@ class LiveBridge:
 
 
 
-def run_live_bridge(config: LiveBridgeConfig, *, trace_file: IO[str] | None = None,
-                    until: float | None = None) -> str:
-    """Run the live bridge on the wall clock (for ``until`` seconds, or until SIGINT/SIGTERM); returns why it
-    stopped. A malformed broker URL is a ConfigError before anything connects."""
+def bridge_parts(config: LiveBridgeConfig) -> Build:
+    """The bridge's parts, built on a runtime into an exit stack: one process runs them alone
+    (``run_live_bridge``) or beside others (``hilsim serve``)."""
 
     async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
         await start_part(stack, LiveBridge(rt, config))
 
-    return run_process("bridge", build, header={"run": "live-bridge", "broker": redacted_url(config.broker_url)},
-                       trace_file=trace_file, until=until)
+    return build
+
+
+def run_live_bridge(config: LiveBridgeConfig, *, trace_file: IO[str] | None = None,
+                    until: float | None = None) -> str:
+    """Run the live bridge on the wall clock (for ``until`` seconds, or until SIGINT/SIGTERM); returns why it
+    stopped. A malformed broker URL is a ConfigError before anything connects."""
+    header = {"run": "live-bridge", "broker": redacted_url(config.broker_url)}
+    return run_process("bridge", bridge_parts(config), header=header, trace_file=trace_file, until=until)

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from hilsim.wiring.process import run_process, spawn_service
+from hilsim.wiring.process import Build, run_process, spawn_service
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.adapters.aws_cloud import AwsOptions, CloudWatchTarget, DynamoMirror
 from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
@@ -102,11 +102,9 @@ def _aws_backend(config: LiveControllerConfig) -> tuple[DynamoMirror, CloudWatch
     return DynamoMirror(config.aws, config.cloud.name), CloudWatchTarget(config.aws, config.cloud.name)
 
 
-def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | None = None,
-                        until: float | None = None) -> str:
-    """Run the controller on the wall clock (for ``until`` seconds, or until SIGINT/SIGTERM); returns why it
-    stopped. A store from newer code is a ConfigError, missing relay hardware a BackendError, both before
-    anything runs."""
+def controller_parts(config: LiveControllerConfig) -> Build:
+    """The controller's parts, built on a runtime into an exit stack: one process runs them alone
+    (``run_live_controller``) or beside others (``hilsim serve``)."""
 
     async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
         ctl = rt.child("controller")
@@ -144,5 +142,13 @@ def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | N
         for name, service in controller.services():
             await spawn_service(rt, stack, service(), name)
 
-    return run_process("controller", build, header={"run": "live-controller", "db": config.db},
+    return build
+
+
+def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | None = None,
+                        until: float | None = None) -> str:
+    """Run the controller on the wall clock (for ``until`` seconds, or until SIGINT/SIGTERM); returns why it
+    stopped. A store from newer code is a ConfigError, missing relay hardware a BackendError, both before
+    anything runs."""
+    return run_process("controller", controller_parts(config), header={"run": "live-controller", "db": config.db},
                        trace_file=trace_file, until=until)
