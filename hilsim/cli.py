@@ -169,6 +169,7 @@ def _register() -> None:
     from hilsim.commands.hil_cmds import diff, record
     from hilsim.commands.plan_cmd import controller_group
     from hilsim.commands.release_cmd import release
+    from hilsim.commands.serve_cmd import config, serve
     from hilsim.commands.supervise_cmd import supervise
     from hilsim.commands.virtual_board_cmd import virtual_board
 
@@ -183,6 +184,8 @@ def _register() -> None:
     main.add_command(board)
     main.add_command(record)
     main.add_command(diff)
+    main.add_command(serve)
+    main.add_command(config)
 
 
 _register()

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from typing import IO, Any
+from dataclasses import dataclass, field
+from typing import IO, Any, Mapping
 from urllib.parse import urlparse
 
 import httpx
 
 from hilsim.wiring.process import Build, run_process, spawn_service
 from system.adapters.asyncio_runtime import AsyncioRuntime
+from system.decisions.alerts import DEFAULT_POLICIES
+from system.decisions.events import AlertRule
 from system.adapters.aws_cloud import AwsOptions, CloudWatchTarget, DynamoMirror
 from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
 from system.adapters.ota_supervisor import DirectoryInstaller
@@ -53,6 +55,8 @@ class LiveControllerConfig:
     page: SelectorsFile | None = None  # a selectors file, already read (None: the sample page's selectors)
     club: tuple[str, ...] = ()  # names the club goes by (empty: the selectors file's, else KAA Gent)
     aws: AwsOptions | None = None  # the cloud is AWS (DynamoDB, CloudWatch), not hilsim cloud
+    # When each kind of event lights the light.
+    policies: Mapping[str, tuple[AlertRule, ...]] = field(default_factory=lambda: DEFAULT_POLICIES)
 
 
 def parse_relay(spec: str) -> tuple[str, dict]:
@@ -131,7 +135,8 @@ def controller_parts(config: LiveControllerConfig) -> Build:
         controller = Controller(rt, store=store, relay_backend=relay, push_target=push, client=client,
                                 source=source, pattern=config.pattern, scrape_every=config.scrape_every,
                                 push_every=config.push_every, watch_store=2.0, cloud=config.cloud,
-                                mqtt=mqtt, updater=updater, cloud_backend=_aws_backend(config))
+                                mqtt=mqtt, updater=updater, cloud_backend=_aws_backend(config),
+                                policies=config.policies)
         if controller.logs is not None:
             ship_trace(rt, controller.logs)
             # Registered before the services, so it runs after they stopped: the last lines go out too.
