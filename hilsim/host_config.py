@@ -20,7 +20,7 @@ from typing import Any, Callable
 from urllib.parse import urlparse
 
 from system.decisions.durations import parse_duration
-from system.decisions.events import CUSTOM, GAME, AlertRule
+from system.decisions.events import AlertRule
 from system.errors import HilsimError
 
 SERVICES = ("broker", "cloud", "bridge", "controller")  # the order serve starts them in
@@ -222,10 +222,9 @@ def load(path: str | Path) -> tuple[dict, list[Problem]]:
         return {}, [Problem(file, "(file)", "not UTF-8 text")]
 
 
-def read_host_config(path: str | Path) -> HostConfig:
-    """The host's config; :class:`ConfigProblems` listing every mistake when there is any."""
-    from hilsim.service_settings import SETTINGS  # the per-service readers
-
+def read_host_config(path: str | Path, readers: dict[str, Callable[[Section], Any]]) -> HostConfig:
+    """The host's config, each service's section read by its reader (:data:`hilsim.service_settings.SETTINGS`);
+    :class:`ConfigProblems` listing every mistake when there is any."""
     tables, problems = load(path)
     config = HostConfig(Path(path))
     base = Path(path).resolve().parent
@@ -239,7 +238,7 @@ def read_host_config(path: str | Path) -> HostConfig:
             continue
         section = Section(tables[name], name, problems, str(path), base)
         config.health[name] = section.address("health", required=True)
-        config.services[name] = SETTINGS[name](section)
+        config.services[name] = readers[name](section)
         section.finish()
     if problems:
         raise ConfigProblems(problems)

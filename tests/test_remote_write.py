@@ -4,18 +4,16 @@ order, after being down itself, and answers a PromQL query with every reading at
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
-from processes import ROOT, WAIT, TracedProcess, free_port, start_server, stop_server
+from processes import WAIT, TracedProcess, free_port, start_server, stop_server
 from sim.kernel.runtime import SimRuntime
 from system.adapters.remote_write import decode, encode
 from system.decisions.readings import Reading

@@ -9,12 +9,13 @@ import click
 from hilsim.commands.options import trace_sink
 from hilsim.commands.user_errors import user_errors
 from hilsim.host_config import ConfigProblems, HostConfig, read_host_config
+from hilsim.service_settings import SETTINGS
 
 
 def _read(path: str) -> HostConfig:
     """The config, or every problem on stderr (``file: key: reason``, one a line) and exit 2."""
     try:
-        return read_host_config(path)
+        return read_host_config(path, SETTINGS)
     except ConfigProblems as exc:
         for problem in exc.problems:
             click.echo(f"Error: {problem}", err=True)

@@ -113,12 +113,14 @@ class LiveBridge:
 
 
 
-def bridge_parts(config: LiveBridgeConfig) -> Build:
+def bridge_parts(config: LiveBridgeConfig, made: dict[str, Any] | None = None) -> Build:
     """The bridge's parts, built on a runtime into an exit stack: one process runs them alone
     (``run_live_bridge``) or beside others (``hilsim serve``)."""
 
     async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
-        await start_part(stack, LiveBridge(rt, config))
+        live = await start_part(stack, LiveBridge(rt, config))
+        if made is not None:
+            made["bridge"] = live
 
     return build
 

@@ -43,12 +43,15 @@ def broker_policy(*, acl_file: Path | None, no_acl: bool, client_id_rule: str, m
     return {"acl": acl, "client_ids": ClientIdRule(client_id_rule), "limits": limits}
 
 
-def broker_parts(settings: BrokerSettings, announce: Callable[[str], None] | None = None) -> Build:
+def broker_parts(settings: BrokerSettings, announce: Callable[[str], None] | None = None,
+                 made: dict[str, Any] | None = None) -> Build:
     """The broker's parts, built on a runtime into an exit stack: one process runs them alone
-    (``run_live_broker``) or beside others (``hilsim serve``)."""
+    (``run_live_broker``) or beside others (``hilsim serve``, which finds the broker in ``made``)."""
 
     async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
         embedded = await start_part(stack, EmbeddedBroker(settings, rt=rt.child("broker")))
+        if made is not None:
+            made["broker"] = embedded
         if announce is not None:
             announce(f"{'mqtts' if settings.tls else 'mqtt'}://{settings.host}:{embedded.port}")
 

@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import time
+from urllib.parse import urlparse
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, Callable, IO
@@ -127,6 +128,39 @@ def _say_plan(settings: Any, announce: Callable[[str], None]) -> None:
         announce(line)
 
 
+def _own_accounts(services: list[Served]) -> dict[str, str]:
+    """The broker accounts of the services in this process (the bridge's, the cloud's, the controller's)."""
+    accounts = {}
+    for served in services:
+        settings = served.settings
+        if served.name == "bridge":
+            accounts["bridge"] = settings.username or settings.client_id
+        url = getattr(settings, "mqtt_url", None)
+        if served.name in ("cloud", "controller") and url:
+            accounts[served.name] = urlparse(url).username or ""
+    return accounts
+
+
+async def _open_when_subscribed(rt: AsyncioRuntime, broker: Any, bridge: Any, timeout: float = 30.0) -> None:
+    """Let the nodes in once the bridge is subscribed: nothing they publish goes to a broker without it."""
+    subscribed = rt.event()
+    bridge.bridge.on_subscribed = subscribed.set
+    try:
+        await rt.wait_for(subscribed.wait(), timeout)
+    except TimeoutError:
+        rt.child("serve").trace("serve.bridge_late", waited=timeout)  # open anyway: the nodes buffer meanwhile
+    broker.admit_only(None)
+
+
+async def _drain(rt: AsyncioRuntime, broker: Any, bridge: Any, timeout: float = 10.0) -> None:
+    """Before a stop: the embedded broker keeps sessions in memory, so what it took from the nodes must reach
+    the bridge's store first. The broker takes no more (the nodes keep what it has not acknowledged), then the
+    bridge drains what was queued for it."""
+    broker.quiesce(frozenset({bridge.config.username or bridge.config.client_id}))
+    drained = await bridge.bridge.drain(timeout)
+    rt.child("serve").trace("serve.drained", ok=drained)
+
+
 def serve_parts(services: list[Served], announce: Callable[[str], None]) -> Build:
     """Every service's parts, in start order, then readiness; ``announce`` gets one line per service."""
 
@@ -134,13 +168,23 @@ def serve_parts(services: list[Served], announce: Callable[[str], None]) -> Buil
         seen: dict[str, float] = {}
         rt.on_trace(lambda record: seen.__setitem__(str(record.get("src", "")).split("/")[0], time.time()))
         stack.callback(sd_notify, "STOPPING=1")
+        made: dict[str, Any] = {}
+        inside = _own_accounts(services)
         for served in sorted(services, key=lambda s: ORDER.index(s.name)):
-            await PARTS[served.name](served.settings)(rt, stack)
+            build_parts = PARTS[served.name]
+            await (build_parts(served.settings, made=made) if served.name in ("broker", "bridge")
+                   else build_parts(served.settings))(rt, stack)
+            if served.name == "broker" and "bridge" in inside:
+                made["broker"].admit_only(frozenset(inside.values()))  # before anything can await
+            if served.name == "bridge" and "broker" in made:
+                await _open_when_subscribed(rt, made["broker"], made["bridge"])
             url = await _start_health(rt, stack, served, seen)
             announce(f"{served.name}: running; health {url}")
             if served.name == "controller":
                 _say_plan(served.settings, announce)  # what a store from an earlier run already holds
                 rt.on_trace(_announce_plan_once(rt, served.settings, announce))
+        if "broker" in made and "bridge" in made:
+            stack.push_async_callback(_drain, rt, made["broker"], made["bridge"])  # the first thing a stop does
         watchdog = os.environ.get("WATCHDOG_USEC")
         if watchdog and watchdog.isdigit() and int(watchdog) > 0:
             await spawn_service(rt, stack, _watchdog(rt, int(watchdog) / 2e6), "serve/watchdog")

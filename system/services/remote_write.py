@@ -77,7 +77,7 @@ class RemoteWriter:
             except RefusedInput as exc:  # the receiver will never take this batch: count it, go on
                 self._drop(len(samples), f"refused: {exc}")
                 continue
-            except BackendError as exc:
+            except BackendError:
                 self.failures += 1
                 raise
             for _ in samples:
