@@ -127,8 +127,10 @@ def _fixtures(section: Section) -> dict[str, Any]:
     from hilsim.commands.fixtures_cmd import load_selectors_file
 
     url = section.value("url", str, required=True)
-    if url and "://" not in url:  # a local file, beside the config
-        url = section.path("url")
+    if url and "://" not in url:  # a local file, beside the config; the controller reads file:// URLs
+        local = section.path("url", must_exist=True)
+        # With a host: httpx takes a URL without one for a relative one.
+        url = "file://localhost" + Path(local).resolve().as_uri().removeprefix("file://") if local else None
     fmt = section.checked("format", lambda raw: _choice(raw, ("html", "ical", "auto")), "html")
     page = _attempt(section, "selectors", load_selectors_file, section.path("selectors", must_exist=True), None)
     club = section.value("club", list, [])

@@ -151,3 +151,26 @@ def test_the_demo_fixtures_start_tomorrow_with_the_seasons_home_games_at_their_l
         assert f"{local:%Y-%m-%d %H:%M} (Europe/Brussels)  KAA Gent - {game['away']}" in checked.stdout
     feed = hilsim("fixtures", "check", str(tmp_path / "fixtures.ics"))
     assert feed.returncode == 0 and f"{len(home)} home games" in feed.stdout
+
+
+def test_a_controller_reads_a_page_on_its_own_disk_through_file_urls(tmp_path):
+    import asyncio
+
+    import httpx
+
+    from system.adapters.file_transport import FileTransport
+    from system.services.scraper import FetchFailed, fetch_text
+
+    feed = tmp_path / "season.ics"
+    feed.write_bytes(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+
+    async def read(path: Path):
+        async with httpx.AsyncClient(mounts={"file://": FileTransport()}) as client:
+            response = await client.get(f"file://localhost{path}")
+            try:
+                return response.headers.get("content-type"), await fetch_text(client, f"file://localhost{path}")
+            except FetchFailed as failed:
+                return response.status_code, failed.reason
+
+    assert asyncio.run(read(feed)) == ("text/calendar", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+    assert asyncio.run(read(tmp_path / "gone.html")) == (404, "http_404")

@@ -17,6 +17,7 @@ import httpx
 
 from hilsim.wiring.process import Build, run_process, spawn_service
 from system.adapters.asyncio_runtime import AsyncioRuntime
+from system.adapters.file_transport import FileTransport
 from system.decisions.alerts import DEFAULT_POLICIES
 from system.decisions.events import AlertRule
 from system.adapters.aws_cloud import AwsOptions, CloudWatchTarget, DynamoMirror
@@ -112,7 +113,8 @@ def controller_parts(config: LiveControllerConfig) -> Build:
 
     async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
         ctl = rt.child("controller")
-        client = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0, follow_redirects=True))
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0, follow_redirects=True,
+                                                                   mounts={"file://": FileTransport()}))
         push = PushgatewayTarget(client, config.push_url) if config.push_url else _NoPush()
         source = None
         if config.fixtures_url:

@@ -152,11 +152,11 @@ async def _open_when_subscribed(rt: AsyncioRuntime, broker: Any, bridge: Any, ti
     broker.admit_only(None)
 
 
-async def _drain(rt: AsyncioRuntime, broker: Any, bridge: Any, timeout: float = 10.0) -> None:
+async def _drain(rt: AsyncioRuntime, broker: Any, bridge: Any, keep: frozenset[str], timeout: float = 10.0) -> None:
     """Before a stop: the embedded broker keeps sessions in memory, so what it took from the nodes must reach
     the bridge's store first. The broker takes no more (the nodes keep what it has not acknowledged), then the
     bridge drains what was queued for it."""
-    broker.quiesce(frozenset({bridge.config.username or bridge.config.client_id}))
+    broker.quiesce(keep)
     drained = await bridge.bridge.drain(timeout)
     rt.child("serve").trace("serve.drained", ok=drained)
 
@@ -184,7 +184,8 @@ def serve_parts(services: list[Served], announce: Callable[[str], None]) -> Buil
                 _say_plan(served.settings, announce)  # what a store from an earlier run already holds
                 rt.on_trace(_announce_plan_once(rt, served.settings, announce))
         if "broker" in made and "bridge" in made:
-            stack.push_async_callback(_drain, rt, made["broker"], made["bridge"])  # the first thing a stop does
+            # The first thing a stop does; the services in this process keep their connections meanwhile.
+            stack.push_async_callback(_drain, rt, made["broker"], made["bridge"], frozenset(inside.values()))
         watchdog = os.environ.get("WATCHDOG_USEC")
         if watchdog and watchdog.isdigit() and int(watchdog) > 0:
             await spawn_service(rt, stack, _watchdog(rt, int(watchdog) / 2e6), "serve/watchdog")
