@@ -174,3 +174,31 @@ def test_a_controller_reads_a_page_on_its_own_disk_through_file_urls(tmp_path):
 
     assert asyncio.run(read(feed)) == ("text/calendar", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
     assert asyncio.run(read(tmp_path / "gone.html")) == (404, "http_404")
+
+
+@pytest.mark.live
+def test_under_systemd_serve_says_ready_feeds_the_watchdog_and_says_stopping(tmp_path):
+    import signal
+
+    from processes import stop_server
+
+    config = tmp_path / "host.toml"
+    config.write_text('[controller]\ndb = "c.sqlite"\nrelay = "sim"\nhealth = "127.0.0.1:0"\n', encoding="utf-8")
+    path = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        sock.settimeout(WAIT)
+        proc = subprocess.Popen([sys.executable, "-m", "hilsim", "serve", str(config)], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"})
+        try:
+            said = [sock.recv(64).decode() for _ in range(3)]  # the watchdog first, then readiness, then more
+            assert "READY=1" in said and said.count("WATCHDOG=1") >= 1, said
+            proc.send_signal(signal.SIGTERM)
+            while (message := sock.recv(64).decode()) == "WATCHDOG=1":
+                pass
+            assert message == "STOPPING=1"
+            assert proc.wait(WAIT) == 0
+        finally:
+            stop_server(proc)
+    assert "controller: running; health http://127.0.0.1:" in proc.stdout.read()
