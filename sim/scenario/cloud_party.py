@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import sqlite3
 import zipfile
 from typing import Any
 
@@ -131,7 +132,7 @@ class CloudPart:
         self.token = self.store.add_device(DEVICE, self.rt.now())
         self.store.add_user(USER, PASSWORD, time_cost=1, memory_cost=1024)  # a simulated user: a cheap hash
         self.link = world.link("cloud", "broker", latency=0.01)
-        mqtt = SimMqttClient(self.rt, world.broker, self.link, "cloud-jobs", clean_session=False)
+        mqtt = SimMqttClient(self.rt, world.broker, self.link, "cloud-jobs", clean_session=False, account="cloud")
         self.jobs = JobsService(self.rt, self.store, mqtt, sweep_every=60.0)
         self.alarm = HeartbeatAlarm(self.rt, self.store, [_TracedNotifier(self.rt)], period=config.heartbeat_period)
         self.app = create_app(self.store, world.rt, settings=CloudSettings(job_timeout=config.job_timeout),
@@ -141,6 +142,9 @@ class CloudPart:
         self._csrf: str | None = None
         self.installer = _WorldInstaller(self)
         self.release_key = _key(self.rt, "cloud/release-key")  # the controller trusts its public half
+        self._snapshots: dict[str, sqlite3.Connection] = {}
+        self._pristine = sqlite3.connect(":memory:", check_same_thread=False)  # just provisioned: for lose_store
+        self.store.db.backup(self._pristine)
 
     # -- what the controller gets -------------------------------------------------------------
 
@@ -172,6 +176,22 @@ class CloudPart:
     def lose_mirror(self) -> None:
         self.store.reset_mirror(DEVICE)
         self.rt.trace("mirror.lost")
+
+    def snapshot(self, name: str) -> None:
+        """A backup of the whole store, named ``name``, taken now (SQLite's online backup)."""
+        copy = self._snapshots[name] = sqlite3.connect(":memory:", check_same_thread=False)
+        self.store.db.backup(copy)
+        self.rt.trace("store.snapshot", name=name)
+
+    def restore(self, name: str) -> None:
+        """The store put back as the backup ``name`` held it; what came after it is gone."""
+        self._snapshots[name].backup(self.store.db)
+        self.rt.trace("store.restored", name=name)
+
+    def lose_store(self) -> None:
+        """The store is lost and set up anew: the device and the users registered again, nothing else."""
+        self._pristine.backup(self.store.db)
+        self.rt.trace("store.lost")
 
     async def _watch(self) -> None:
         while True:

@@ -5,8 +5,10 @@ a club page in another layout, read by the same selectors file as ``hilsim contr
 reaches the club site and the cloud's push endpoint only over the
 ``controller~internet`` link; its SQLite store is its disk and survives power loss.
 
-It is the control of ``power:`` (``power_loss``) and ``user:`` events (``user``); the club site
-(``self.site``) is the control of ``fixture:`` and ``site:`` events, and the cloud part of ``cloud:``.
+It is the control of ``power:`` (``power_loss``), ``user:`` (``user``, ``user_racing_scrape``) and ``disk:``
+events (``fill_disk``: SQLite's ``max_page_count`` pinned to the pages in use, so a write that needs a new page
+fails with SQLITE_FULL, as on a full SD card); the club site (``self.site``) is the control of ``fixture:`` and
+``site:`` events, and the cloud part of ``cloud:``.
 """
 
 from __future__ import annotations
@@ -125,6 +127,25 @@ class ControllerPart:
     def _power_back(self) -> None:
         self._power.trace("power.restored")
         self.boot()
+
+    def fill_disk(self) -> None:
+        """The disk is full: no page more for the store."""
+        pages = self.disk.db.execute("PRAGMA page_count").fetchone()[0]
+        self.disk.db.execute(f"PRAGMA max_page_count = {pages}")
+        self._power.trace("disk.full", pages=pages)
+
+    def free_disk(self) -> None:
+        self.disk.db.execute(f"PRAGMA max_page_count = {2**30 - 1}")
+        self._power.trace("disk.freed")
+
+    def user_racing_scrape(self, action: UserAction) -> None:
+        """The user acts the moment the next scrape's request reaches the club site."""
+
+        def now() -> None:
+            self._power.trace("user.raced", action=action.action, title=action.title)
+            self.user(action)
+
+        self.site.when_requested(now)
 
     def user(self, action: UserAction) -> None:
         """A user acts: through the dashboard (a job) with a cloud, else on the controller's own scheduler."""
