@@ -211,13 +211,13 @@ def link_names(world: dict[str, Any], timeline: tuple = ()) -> list[str]:
 
 
 def powered_parties(world: dict[str, Any]) -> list[str]:
-    """The parties a ``power:`` event may cut: every node, the broker, the bridge, the controller, the cloud."""
-    found = node_names(world) + [faults.BROKER, faults.BRIDGE]
+    """The parties a ``power:`` event may cut: every node, the controller, the cloud, the broker, the bridge."""
+    found = node_names(world)
     if world.get("controller") is not None:
         found.append(faults.CONTROLLER)
         if world["controller"].cloud is not None:
             found.append(faults.CLOUD)
-    return found
+    return found + [faults.BROKER, faults.BRIDGE]
 
 
 # -- whole-scenario checks -----------------------------------------------------------------------------
