@@ -46,6 +46,7 @@ from system.services.updater import Updater
 DEVICE = "controller"
 USER, PASSWORD = "office", "sim-password"
 UPDATES = "http://updates.example"
+START_SNAPSHOT = "start"  # the backup every world has: the store as provisioned, before the run
 
 
 class _Gate(httpx.AsyncBaseTransport):
@@ -142,9 +143,9 @@ class CloudPart:
         self._csrf: str | None = None
         self.installer = _WorldInstaller(self)
         self.release_key = _key(self.rt, "cloud/release-key")  # the controller trusts its public half
-        self._snapshots: dict[str, sqlite3.Connection] = {}
         self._pristine = sqlite3.connect(":memory:", check_same_thread=False)  # just provisioned: for lose_store
         self.store.db.backup(self._pristine)
+        self._snapshots: dict[str, sqlite3.Connection] = {START_SNAPSHOT: self._pristine}
 
     # -- what the controller gets -------------------------------------------------------------
 

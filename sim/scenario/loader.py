@@ -232,7 +232,7 @@ def check_parties(scenario: Scenario) -> None:
     without a power control (the controller and every sensor node have one)."""
     links, nodes = link_names(scenario.world, scenario.timeline), node_names(scenario.world)
     powered = powered_parties(scenario.world)
-    snapshots: set[str] = set()
+    snapshots = {"start"}  # the cloud's store as provisioned (sim.scenario.cloud_party.START_SNAPSHOT)
     for event in scenario.timeline:
         fault = event.fault
         if fault.control == "link" and fault.target not in links:
@@ -283,6 +283,7 @@ def _check_calendar(scenario: Scenario, config: ControllerConfig) -> None:
     """Games changed on the timeline are on the club's page; users act on events that exist by then."""
     games = load_season(config.season)
     titles = {g.title for g in games}  # what users can act on: games and the events they create
+    cancelled: set[str] = set()
     for event in scenario.timeline:
         fault = event.fault
         if isinstance(fault, faults.FixtureChange) and fault.action == "add":
@@ -294,6 +295,10 @@ def _check_calendar(scenario: Scenario, config: ControllerConfig) -> None:
             raise _refuse(scenario, event, f"no game {fault.pair!r}"
                           + (f" in {fault.competition!r}" if fault.competition else "")
                           + f" in the club's season {Path(config.season).name}; games: {', '.join(known)}")
+        if isinstance(fault, faults.FixtureChange) and fault.action in ("cancel", "reinstate"):
+            if fault.action == "reinstate" and fault.pair not in cancelled:
+                raise _refuse(scenario, event, f"reinstate: {fault.pair!r} is not cancelled earlier in the timeline")
+            cancelled.add(fault.pair) if fault.action == "cancel" else cancelled.discard(fault.pair)
         if isinstance(fault, faults.UserAction) and fault.action == "create_event":
             titles.add(fault.title)
         elif isinstance(fault, faults.UserAction) and fault.action != "update_application" \
