@@ -250,8 +250,8 @@ def _check_special(scenario: Scenario, event: TimedEvent, snapshots: set[str]) -
     """An adversary's victim is a party of this world; a restore names a snapshot taken before it."""
     fault = event.fault
     if isinstance(fault, faults.AdversaryAct):
-        parties = node_names(scenario.world) + [faults.BRIDGE, faults.BROKER] + (
-            [faults.CONTROLLER] if scenario.world.get("controller") is not None else [])
+        controller = scenario.world.get("controller") is not None or fault.act == "poison_job"  # its topics
+        parties = node_names(scenario.world) + [faults.BRIDGE, faults.BROKER] + ([faults.CONTROLLER] if controller else [])
         if fault.victim not in parties:
             raise _refuse(scenario, event, f"no party {fault.victim!r} to attack in this world; parties: "
                                            f"{', '.join(parties)}")
