@@ -187,12 +187,19 @@ class CloudPart:
     def restore(self, name: str) -> None:
         """The store put back as the backup ``name`` held it; what came after it is gone."""
         self._snapshots[name].backup(self.store.db)
+        self._logged_out()
         self.rt.trace("store.restored", name=name)
 
     def lose_store(self) -> None:
         """The store is lost and set up anew: the device and the users registered again, nothing else."""
         self._pristine.backup(self.store.db)
+        self._logged_out()
         self.rt.trace("store.lost")
+
+    def _logged_out(self) -> None:
+        """The store's sessions went with it: the office logs in again at its next action."""
+        self._csrf = None
+        self.users.cookies.clear()
 
     async def _watch(self) -> None:
         while True:
@@ -246,7 +253,10 @@ class CloudPart:
             return {"operation": "updateApplication", "version": action.title,
                     "url": f"{UPDATES}/hilsim-{action.title}.whl", "signature": sign(signer, wheel),
                     "sha256": "0" * 64 if action.bad_hash else hashlib.sha256(wheel).hexdigest()}
-        shown = (await self.users.get(f"/api/devices/{DEVICE}/events")).json()["events"]
+        answer = await self.users.get(f"/api/devices/{DEVICE}/events")
+        if answer.status_code != 200:
+            return f"dashboard: HTTP {answer.status_code}"
+        shown = answer.json()["events"]
         events = [e for e in shown if e["title"] == action.title and not e["cancelled"]]
         if not events:
             return "unknown_event"
