@@ -12,6 +12,7 @@ does is a world event, traced as ``link.down``, ``link.up``, ``link.changed``, `
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Callable
 
 import httpx
@@ -39,6 +40,7 @@ class Link:
         self.clogged = False
         self._held: list[tuple[Any, Callable[[Any], None]]] = []  # sent while clogged, in order
         self._last_due = 0.0  # with jitter: no message overtakes the one before
+        self._noisy: deque = deque()  # (due, generation, message, deliver) in sending order
 
     def watch(self, on_down: Callable[[], None]) -> Callable[[], None]:
         """Call ``on_down`` when the link goes down; returns a function that unregisters it."""
@@ -65,13 +67,23 @@ class Link:
         return True
 
     def _send_noisy(self, message: Any, deliver: Callable[[Any], None]) -> None:
+        # One queue, one timer at a time: a message never overtakes the one before (as on TCP), however the
+        # jitter falls, and equal arrival times cannot be reordered by float rounding.
         rng = self._rt.rng(f"link/{self.name}/noise")
         now = self._rt.now()
         due = max(self._last_due, now + self.latency + rng.uniform(0, self.jitter))
         self._last_due = due
         copies = 2 if self.duplicate and rng.random() < self.duplicate else 1
         for _ in range(copies):
-            self._rt.call_later(due - now, self._arrive, self._generation, message, deliver)
+            self._noisy.append((due, self._generation, message, deliver))
+        if len(self._noisy) == copies:
+            self._rt.call_later(max(0.0, due - now), self._noisy_next)
+
+    def _noisy_next(self) -> None:
+        _, generation, message, deliver = self._noisy.popleft()
+        self._arrive(generation, message, deliver)
+        if self._noisy:
+            self._rt.call_later(max(0.0, self._noisy[0][0] - self._rt.now()), self._noisy_next)
 
     def _arrive(self, generation: int, message: Any, deliver: Callable[[Any], None]) -> None:
         if self.up and generation == self._generation:
