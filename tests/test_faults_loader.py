@@ -56,7 +56,8 @@ def test_a_telemetry_world_refuses_what_cannot_happen_in_it(event, line, words):
 
 @pytest.mark.parametrize("event, line, words", [
     ("cloud: {restore: lastnight}", 10, "no snapshot 'lastnight' taken earlier in the timeline"),
-    ("fixture: {reinstate: \"KAA Gent - Royal Antwerp FC\"}", 10, "reinstate: 'KAA Gent - Royal Antwerp FC' is not cancelled earlier in the timeline"),
+    ("fixture: {reinstate: \"KAA Gent - Royal Antwerp FC\"}", 10,
+     "reinstate: 'KAA Gent - Royal Antwerp FC' is not cancelled earlier in the timeline"),
     ("site: {timeouts: true, retry_after: 5m}", 11, "retry_after goes with errors"),
 ])
 def test_a_controller_world_refuses_a_restore_or_reinstatement_with_nothing_before_it(event, line, words):

@@ -251,7 +251,8 @@ def _check_special(scenario: Scenario, event: TimedEvent, snapshots: set[str]) -
     fault = event.fault
     if isinstance(fault, faults.AdversaryAct):
         controller = scenario.world.get("controller") is not None or fault.act == "poison_job"  # its topics
-        parties = node_names(scenario.world) + [faults.BRIDGE, faults.BROKER] + ([faults.CONTROLLER] if controller else [])
+        parties = node_names(scenario.world) + [faults.BRIDGE, faults.BROKER]
+        parties += [faults.CONTROLLER] if controller else []
         if fault.victim not in parties:
             raise _refuse(scenario, event, f"no party {fault.victim!r} to attack in this world; parties: "
                                            f"{', '.join(parties)}")
