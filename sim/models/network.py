@@ -41,6 +41,7 @@ class Link:
         self._held: list[tuple[Any, Callable[[Any], None]]] = []  # sent while clogged, in order
         self._last_due = 0.0  # with jitter: no message overtakes the one before
         self._noisy: deque = deque()  # (due, generation, message, deliver) in sending order
+        self._noisy_armed = False  # a timer is set for the head of _noisy
 
     def watch(self, on_down: Callable[[], None]) -> Callable[[], None]:
         """Call ``on_down`` when the link goes down; returns a function that unregisters it."""
@@ -76,14 +77,18 @@ class Link:
         copies = 2 if self.duplicate and rng.random() < self.duplicate else 1
         for _ in range(copies):
             self._noisy.append((due, self._generation, message, deliver))
-        if len(self._noisy) == copies:
-            self._rt.call_later(max(0.0, due - now), self._noisy_next)
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._noisy and not self._noisy_armed:
+            self._noisy_armed = True
+            self._rt.call_later(max(0.0, self._noisy[0][0] - self._rt.now()), self._noisy_next)
 
     def _noisy_next(self) -> None:
+        self._noisy_armed = False
         _, generation, message, deliver = self._noisy.popleft()
-        self._arrive(generation, message, deliver)
-        if self._noisy:
-            self._rt.call_later(max(0.0, self._noisy[0][0] - self._rt.now()), self._noisy_next)
+        self._arrive(generation, message, deliver)  # may send on this link again: _arm() sees the timer's state
+        self._arm()
 
     def _arrive(self, generation: int, message: Any, deliver: Callable[[Any], None]) -> None:
         if self.up and generation == self._generation:
