@@ -91,6 +91,13 @@ def test_the_controller_survives_a_full_disk_and_its_light_follows_the_plan(runs
     failed = run.trace.of_kind("store.failed")
     assert failed and all(3600.0 <= r["t"] < 3600.0 + 3 * 3600 for r in failed)
     assert {r["error"] for r in failed} == {"database or disk is full"}
+    fired = {(r["alert"].rsplit("/", 1)[1], r["t"]) for r in run.trace.of_kind("alert.fired")}
+    assert fired == {("12600", 3 * 3600.0), ("11700", 3 * 3600.0 + 900)}  # traced when they fired, once
+    start = run.scenario.start_epoch
+    log = {(e.alert_id.rsplit("/", 1)[1], e.outcome, e.settled - start)
+           for e in run.world.controller.disk.alert_log() if e.event_key.startswith("KAA Gent|Royal Antwerp FC")}
+    assert log == {("14400", "skipped:snoozed", 2 * 3600.0 + 2400), ("12600", "fired", 3 * 3600.0),
+                   ("11700", "fired", 3 * 3600.0 + 900)}  # written once there was room, at their own times
     relay = [(r["kind"], r["t"]) for r in run.trace.of_kind("relay.on", "relay.off")]
     assert relay == [("relay.on", 3 * 3600.0), ("relay.off", 3 * 3600.0 + 600), ("relay.on", 3 * 3600.0 + 900),
                      ("relay.off", 3 * 3600.0 + 1500)]

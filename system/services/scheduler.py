@@ -47,6 +47,7 @@ class Scheduler:
         self.light: bool | None = None  # None until the first pass commands the relay
         self.passes = 0
         self._failed_writes = 0  # alert-log writes the store refused this pass
+        self._unwritten: dict[tuple[str, str], tuple[Callable[..., bool], tuple]] = {}  # refused, in order
         self._wake = rt.event()
         store.on_change(self.changed)
 
@@ -61,12 +62,15 @@ class Scheduler:
     def plan(self, now: float | None = None) -> Plan:
         """The plan at ``now`` (default: the runtime's now) from the store's current content."""
         store = self.store
+        settled = store.settled() | {(args[0].id, args[0].at) for write, args in self._unwritten.values()
+                                     if write.__name__ in ("record_fired", "record_skipped")}
         return plan_alerts(store.stored_events(), store.policies(self.policies), store.extras(),
-                           store.snoozes(), store.settled(), self.rt.now() if now is None else now)
+                           store.snoozes(), settled, self.rt.now() if now is None else now)
 
     async def step(self, now: float) -> float | None:
         """One pass at ``now``: settle, fire, switch. Returns the next instant to look again."""
         self.passes += 1
+        self._write_back()
         plan = self.plan(now)
         current = {(a.id, a.at): a for a in plan.alerts}
         for entry in self.store.open_firings():
@@ -103,14 +107,29 @@ class Scheduler:
         return plan.next_change
 
     def _log(self, write: Callable[..., bool], *args: Any) -> bool:
-        """Write to the alert log; a store that fails (a full disk) is traced and retried on a later pass, and
-        never stops the light from following the plan."""
+        """Write to the alert log; True when the entry is new (to count and trace once). A store that fails (a
+        full disk) is traced, the entry remembered and written on a later pass; the light follows the plan."""
+        key = (write.__name__, repr(args[:-1]))
+        if key in self._unwritten:
+            return False
         try:
             return write(*args)
         except Exception as exc:  # the store's failure is the log's, never the light's
             self._failed_writes += 1
+            self._unwritten[key] = (write, args)  # with its own time
             self.rt.trace("store.failed", what=write.__name__, error=str(exc)[:120])
-            return False
+            return True
+
+    def _write_back(self) -> None:
+        """Write the log entries the store refused, in their order and with their own times, before the
+        plan reads the log: a firing the store could not take is remembered, not taken later for a miss."""
+        for key, (write, args) in list(self._unwritten.items()):
+            try:
+                write(*args)
+            except Exception:  # still no room: the rest wait with it
+                self._failed_writes += 1
+                return
+            del self._unwritten[key]
 
     async def run(self) -> None:
         """Service loop: plan, act, sleep until the next change or a wake-up."""
