@@ -29,13 +29,20 @@ from sim.scenario.spec import Scenario
 from system.adapters.mqtt_client import LiveMqttClient
 from system.errors import BackendError, ConfigError
 
-VIRTUAL_BOARD = Backend("a virtual board", BOARD_CANNOT)
-SERIAL_BOARD = Backend("a serial board", BOARD_CANNOT)
-BROKER_PROCESS = Backend("a hilsim broker process")
+_NO_CLOCK = {"a clock shift": "its console has no command to set the board's clock"}
+VIRTUAL_BOARD = Backend("a virtual board", {**BOARD_CANNOT, **_NO_CLOCK})
+SERIAL_BOARD = Backend("a serial board", {**BOARD_CANNOT, **_NO_CLOCK})
+BROKER_PROCESS = Backend("a hilsim broker process")  # in memory: every restart loses its sessions
+# the bridge of a wall-clock run is the system's Bridge on the live MQTT client, a real socket
+LIVE_BRIDGE = Backend("the Bridge on a live MQTT client", {"a power control": "its MQTT connection is a real "
+                                                           "socket, which a power cut in the model cannot drop"})
+NO_ADVERSARY = Backend("a wall-clock run", {"an adversary device": "its adversary party is simulated only; the "
+                                            "live attacks are tests/test_adversary_broker.py"})
 # a simulated node of a wall-clock run speaks real TCP: a power cut would leave its connection open
 SIM_NODE_ON_TCP = Backend("a simulated node on real TCP", {"a power control": "its MQTT connection is a real "
                                                             "socket, which a power cut in the model cannot drop"})
-BROKER_BY_URL = Backend("a broker given by URL", {"a restart": "it is not this run's to stop and start"})
+BROKER_BY_URL = Backend("a broker given by URL", {"a restart": "it is not this run's to stop and start",
+                                                  "a power control": "it is not this run's to stop and start"})
 # what a part of a wall-clock run is, for the trace, the summary and the report: a virtual board is not hardware
 HARDWARE, VIRTUAL_KIND, LIVE, SIMULATED = "real hardware", "virtual board", "live process", "simulated"
 PART_KINDS = (HARDWARE, VIRTUAL_KIND, LIVE, SIMULATED)
@@ -45,6 +52,7 @@ def backend_table(scenario: Scenario, real: dict[str, str], broker_url: str | No
     """Party or link name -> its backend in a wall-clock run with the boards ``real`` (node -> port)."""
     table = {link: PROXY for link in link_names(scenario.world)}
     table["broker"] = BROKER_BY_URL if broker_url else BROKER_PROCESS
+    table["bridge"], table["adversary"] = LIVE_BRIDGE, NO_ADVERSARY
     table.update({node: SIM_NODE_ON_TCP for node in node_names(scenario.world)})
     table.update({node: VIRTUAL_BOARD if port == VIRTUAL else SERIAL_BOARD for node, port in real.items()})
     return table
@@ -65,6 +73,11 @@ class _BrokerControl:
     def start(self) -> None:
         self.process.start()
         self.rt.trace("broker.started", port=self.process.port)
+
+    def forget(self) -> None:
+        """A restart without persistence: the ``hilsim broker`` process keeps its sessions in memory, so its
+        restart loses them anyway."""
+        self.rt.trace("broker.forgot")
 
 
 class WallClockBackends:
