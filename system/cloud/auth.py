@@ -129,7 +129,7 @@ async def login(request: Request) -> Response:
     ---
     summary: Log in with the form's CSRF token; 303 to / (a new session cookie) or back to /login?error=1.
     body: login-form
-    responses: {303: redirect, 403: Error, 429: Error, 503: Error}
+    responses: {303: redirect, 400: text, 403: Error, 429: Error, 503: Error}
     """
     form = await request.form()
     expected = request.session.get("login_csrf")
@@ -169,7 +169,7 @@ async def logout(request: Request) -> Response:
     ---
     summary: End the session (its CSRF token in the form); 303 to /login.
     body: logout-form
-    responses: {303: redirect, 403: Error}
+    responses: {303: redirect, 400: text, 403: Error}
     """
     form = await request.form()
     session = session_of(request)

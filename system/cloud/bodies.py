@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.validators import extend
 from starlette.requests import Request
 
 from system.cloud.handling import Refused, json_body
@@ -90,11 +89,8 @@ JOB = {"description": "A job document: its `operation` and that operation's fiel
 
 BODIES = {"Sync": SYNC, "Snapshot": SNAPSHOT, "Logs": LOGS, "JobDocument": JOB}
 
-# JSON's integers are the ones written without a fraction: 1.0 is not a position.
-_TYPES = Draft202012Validator.TYPE_CHECKER.redefine(
-    "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
-_Validator = extend(Draft202012Validator, type_checker=_TYPES)
-_VALIDATORS = {name: _Validator(schema) for name, schema in BODIES.items()}
+# JSON Schema's integers include 3.0: a handler takes a position as int(value).
+_VALIDATORS = {name: Draft202012Validator(schema) for name, schema in BODIES.items()}
 
 
 def refusal(name: str, body: Any) -> str | None:

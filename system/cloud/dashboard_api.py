@@ -190,7 +190,7 @@ async def logs(request: Request) -> Response:
       by the start of their kind.
     auth: session
     query: {since: number, until: number, kind: string}
-    responses: {200: Logs}
+    responses: {200: LogLines}
     """
     user_of(request)
     device = known_device(request)

@@ -29,7 +29,8 @@ async def sync(request: Request) -> Response:
     """
     device = device_of(request)
     body = await checked_body(request, "Sync", "bad_sync")
-    base, last, changes = body["base"], body["last"], body["changes"]
+    base, last = int(body["base"]), int(body["last"])
+    changes = [{**change, "id": int(change["id"])} for change in body["changes"]]
     cloud = parts(request)
     ids = [c["id"] for c in changes]
     if ids != sorted(set(ids)):  # not the outbox's order: the device's view can't be trusted, ask for all of it
@@ -49,11 +50,11 @@ async def snapshot(request: Request) -> Response:
     summary: Replace the device's mirror by a full snapshot of its store.
     auth: device
     body: Snapshot
-    responses: {200: Snapshot}
+    responses: {200: SnapshotApplied}
     """
     device = device_of(request)
     body = await checked_body(request, "Snapshot", "bad_snapshot")
-    upto, rows = body["upto"], body["rows"]
+    upto, rows = int(body["upto"]), body["rows"]
     cloud = parts(request)
     cloud.store.replace_mirror(device, upto, rows, cloud.rt.now())
     cloud.rt.trace("sync.snapshot", device=device, upto=upto, rows=sum(len(k) for k in rows.values()))
@@ -94,7 +95,7 @@ async def push_logs(request: Request) -> Response:
     device = device_of(request)
     body = await checked_body(request, "Logs", "bad_logs")
     lines = body["lines"]
-    parts(request).store.add_logs(device, lines, body.get("dropped", 0))
+    parts(request).store.add_logs(device, lines, int(body.get("dropped", 0)))
     return JSONResponse({"stored": len(lines)})
 
 

@@ -74,7 +74,7 @@ RESPONSES: dict[str, dict] = {
     "Status": _object({"applied": COUNT, "device_last": COUNT, "at": NULLABLE_TIME, "resyncs": COUNT, "behind": COUNT,
                        "now": NUMBER, "since_sync": NULLABLE_TIME, "last_heartbeat": NULLABLE_TIME,
                        "alarm": {"type": "boolean"}}, "sync position and lag, heartbeat, alarm"),
-    "Logs": _object({"lines": {"type": "array", "items": _object(
+    "LogLines": _object({"lines": {"type": "array", "items": _object(
         {"at": NUMBER, "kind": {"type": "string"}, "line": {"type": "string"}}, "a line")}, "dropped": COUNT},
         "lines, newest first, and how many the device dropped"),
     "Mirror": {"type": "object", "description": "table -> key -> row",
@@ -82,7 +82,7 @@ RESPONSES: dict[str, dict] = {
     "SyncApplied": _object({"applied": COUNT}, "applied up to this outbox position"),
     "SyncResync": _object({"applied": COUNT, "resync": {"enum": ["mirror_behind", "mirror_ahead", "gap", "unordered"]}},
                           "the mirror can't take this batch: send a snapshot (changes before a gap are kept)"),
-    "Snapshot": _object({"applied": COUNT}, "the mirror is the snapshot"),
+    "SnapshotApplied": _object({"applied": COUNT}, "the mirror is the snapshot"),
     "Stored": _object({"stored": COUNT}, "stored"),
     "Executions": _object({"jobs": {"type": "array", "items": _EXECUTION}}, "pending job executions"),
 }
@@ -95,7 +95,8 @@ METRICS_TEXT = {"type": "string", "pattern": r"^([a-zA-Z_:][a-zA-Z0-9_:]{0,63} -
 FORMS = {
     "login-form": _object({"csrf": {"type": "string"}, "username": {"type": "string"},
                            "password": {"type": "string"}}, "the login form (csrf: the token in the form's page)"),
-    "logout-form": _object({"csrf": {"type": "string"}}, "csrf: the session's token"),
+    "logout-form": {"type": "object", "properties": {"csrf": {"type": "string"}},
+                    "description": "csrf: the session's token (403 without it while a session lives)"},
 }
 SECURITY_SCHEMES = {
     "device": {"type": "http", "scheme": "bearer",
@@ -126,7 +127,14 @@ def document(routes: Iterable[BaseRoute]) -> dict:
                      "description": f"Bodies: at most {MAX_BODY} bytes, JSON nested at most {MAX_DEPTH} deep, "
                                     "strings valid Unicode (no lone surrogates), no NaN or Infinity."},
             "paths": paths,
-            "components": {"schemas": {**BODIES, **RESPONSES}, "securitySchemes": SECURITY_SCHEMES}}
+            "components": {"schemas": _schemas(), "securitySchemes": SECURITY_SCHEMES}}
+
+
+def _schemas() -> dict:
+    clash = set(BODIES) & set(RESPONSES)
+    if clash:
+        raise ValueError(f"a request and a response schema share the name {sorted(clash)}")
+    return {**BODIES, **RESPONSES}
 
 
 def operations(routes: Iterable[BaseRoute]) -> list[tuple[str, str, dict]]:
@@ -194,6 +202,7 @@ def _response(kind: str, description: str = "") -> dict:
 def _body(kind: str) -> dict:
     if kind in FORMS:
         media = {"application/x-www-form-urlencoded": {"schema": FORMS[kind]}}
+        return {"required": "required" in FORMS[kind], "content": media}
     elif kind == "metrics-text":
         media = {"text/plain": {"schema": METRICS_TEXT}}
     else:
