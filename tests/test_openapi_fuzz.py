@@ -93,7 +93,8 @@ def test_a_running_cloud_answers_as_its_description_says(tmp_path):
                                str(tmp_path / "schemathesis.toml"), "run", f"{url}/openapi.json", "--no-color"],
                               capture_output=True, text=True, cwd=tmp_path, timeout=600)
         assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-        operations = sum(len(methods) for methods in httpx.get(f"{url}/openapi.json").json()["paths"].values())
+        # every operation but GET /openapi.json, which Schemathesis leaves out of its run
+        operations = sum(len(methods) for methods in httpx.get(f"{url}/openapi.json").json()["paths"].values()) - 1
         assert f"Tested: {operations}" in done.stdout, done.stdout[-3000:]
     finally:
         cloud.stop()

@@ -187,7 +187,4 @@ def _same(given: object, expected: str) -> bool:
     return isinstance(given, str) and bool(given) and secrets.compare_digest(given.encode(), expected.encode())
 
 
-ROUTES = (
-    Route("/login", login, methods=["POST"]),
-    Route("/logout", logout, methods=["POST"]),
-)
+ROUTES = (Route("/logout", logout, methods=["POST"]),)  # POST /login shares the form's route (system.cloud.pages)

@@ -23,7 +23,8 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import Scope
 
-from system.cloud.auth import csrf_token, session_of
+from system.cloud.auth import csrf_token, login, session_of
+from system.cloud.handling import by_method
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -74,5 +75,6 @@ async def login_page(request: Request) -> Response:
 
 ROUTES = (
     Route("/", index),
-    Route("/login", login_page, methods=["GET"]),
+    # one route for the form and its POST, so that a 405 on /login allows both
+    Route("/login", by_method({"GET": login_page, "POST": login}), methods=["GET", "POST"]),
 )
