@@ -26,16 +26,20 @@ from cloud_world import hilsim
 from processes import TracedProcess, free_port
 
 CHECKS = ("not_a_server_error", "status_code_conformance", "response_schema_conformance",
-          "positive_data_acceptance", "negative_data_rejection")
-EXAMPLES = 12
+          "positive_data_acceptance", "negative_data_rejection",
+          # and: a 405 for an undocumented method, with an Allow that lists the documented ones; the documented
+          # media types; every credential is really checked (without it, 401)
+          "unsupported_method", "allow_header_conformance", "content_type_conformance", "ignored_auth")
+EXAMPLES = 25  # per operation and generation mode, beside the coverage phase's boundary cases
+LIVE_EXAMPLES = 12
 
 
-def settings(device_token: str, cookie: str, csrf: str, job_id: str) -> dict:
+def settings(device_token: str, cookie: str, csrf: str, job_id: str, examples: int = EXAMPLES) -> dict:
     """Schemathesis' settings (as in schemathesis.toml): only our checks, both credentials, and path
     parameters that exist (the device the token is for, a job of it)."""
     return {
         "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
-        "generation": {"max-examples": EXAMPLES, "mode": "all", "deterministic": True},
+        "generation": {"max-examples": examples, "mode": "all", "deterministic": True},
         "phases": {"coverage": {"enabled": True}, "stateful": {"enabled": False}},
         "auth": {"openapi": {"device": {"bearer": device_token}, "session": {"api_key": cookie},
                              "csrf": {"api_key": csrf}}},
@@ -63,11 +67,15 @@ def test_the_app_answers_as_its_description_says(case):
 
 
 def toml(table: dict, prefix: str = "") -> str:
-    """``table`` as TOML (only what :func:`settings` holds: tables, strings, numbers, booleans, lists)."""
-    plain = [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in table.items() if not isinstance(v, dict)]
+    """``table`` as TOML (what :func:`settings` holds: tables, strings, numbers, booleans, lists of
+    those; a list of tables is an array of tables, ``[[name]]``)."""
+    def many(v):
+        return isinstance(v, list) and v and all(isinstance(x, dict) for x in v)
+    plain = [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in table.items() if not isinstance(v, dict) and not many(v)]
     nested = [toml(v, f"{prefix}{json.dumps(k)}.") for k, v in table.items() if isinstance(v, dict)]
+    arrays = [f"[[{prefix}{json.dumps(k)}]]\n" + toml(x, "").strip() for k, v in table.items() if many(v) for x in v]
     head = [f"[{prefix[:-1]}]"] if prefix and plain else []
-    return "\n".join([*head, *plain, *nested]) + "\n"
+    return "\n".join([*head, *plain, *nested, *arrays]) + "\n"
 
 
 @pytest.mark.live
@@ -87,7 +95,13 @@ def test_a_running_cloud_answers_as_its_description_says(tmp_path):
             job = client.post("/api/devices/pi/jobs", headers={"X-CSRF-Token": csrf},
                               json={"operation": "createEvent", "title": "x", "start": 1.0})
             assert job.status_code == 201
-            given = settings(token, client.cookies["session"], csrf, job.json()["id"])
+            given = settings(token, client.cookies["session"], csrf, job.json()["id"], LIVE_EXAMPLES)
+        # Schemathesis' warnings fail the run too: every operation reached with its credentials, every
+        # pattern understood, no operation whose valid requests are mostly refused. POST /login is refused
+        # (403) without the login page's own CSRF token, which a session holds no longer: as it should.
+        given["warnings"] = {"fail-on": ["missing_auth", "validation_mismatch", "unused_openapi_auth",
+                                         "unsupported_regex", "method_not_allowed", "low_valid_rate"]}
+        given["operations"] = [{"include-path": "/login", "include-method": "POST", "warnings": False}]
         (tmp_path / "schemathesis.toml").write_text(toml(given))
         done = subprocess.run([sys.executable, "-m", "schemathesis.cli", "--config-file",
                                str(tmp_path / "schemathesis.toml"), "run", f"{url}/openapi.json", "--no-color"],
