@@ -7,9 +7,10 @@ document is checked by :func:`system.decisions.jobs_protocol.validate_job`, the 
 too; :data:`JOB` is its schema, made from the same table (``OPERATIONS``) and rules. Schemathesis' positive
 and negative runs (``tests/test_openapi_fuzz.py``) hold the two to each other.
 
-What JSON Schema cannot say is said in each schema's ``description`` and refused with a 400 by
-:func:`system.cloud.handling.json_body`: a body over :data:`~system.cloud.handling.MAX_BODY` bytes (413),
-nesting deeper than :data:`~system.cloud.handling.MAX_DEPTH`, a lone UTF-16 surrogate, ``NaN``/``Infinity``.
+What JSON Schema cannot say, the description says in words (its ``info``, a schema's ``description``), and
+:func:`system.cloud.handling.json_body` refuses: a body over :data:`~system.cloud.handling.MAX_BODY` bytes
+(413); nesting deeper than :data:`~system.cloud.handling.MAX_DEPTH`, a lone UTF-16 surrogate,
+``NaN``/``Infinity`` (400); a sync whose change ids do not ascend gets a 409 (``unordered``: send a snapshot).
 """
 
 from __future__ import annotations
