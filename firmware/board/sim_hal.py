@@ -66,3 +66,34 @@ class SystemClock:
 
     def time(self):
         return time.time()
+
+
+class Watchdog:
+    # The simulated board's hardware watchdog (machine.WDT's feed()): a thread that, when not fed for
+    # ``seconds``, calls ``on_expire`` and restarts the firmware process (exit status 75, as a reboot).
+    def __init__(self, seconds, on_expire=None, clock=time.time):
+        import _thread
+
+        self.seconds = seconds
+        self.on_expire = on_expire
+        self.clock = clock
+        self.fed = clock()
+        _thread.start_new_thread(self._watch, ())
+
+    def feed(self):
+        self.fed = self.clock()
+
+    def _watch(self):
+        while self.clock() - self.fed < self.seconds:
+            time.sleep(0.2)
+        if self.on_expire is not None:
+            self.on_expire()
+        _exit(75)
+
+
+def _exit(status):
+    import os
+
+    if hasattr(os, "_exit"):
+        os._exit(status)  # CPython: the whole process, from this thread
+    os.system("kill -9 $PPID")  # the Unix port has no _exit: the virtual board sees the firmware die
