@@ -48,7 +48,7 @@ def virtual_board(fs: Path, flash: Path | None, config: Path | None, cpython: bo
                 doc = json.loads(config.read_text(encoding="utf-8"))
             except ValueError as exc:
                 raise ConfigError(f"not JSON: {exc}", source=str(config)) from exc
-            write_bundle(fs, doc)
+            write_bundle(fs, doc, config.parent)
     command = interpreter("cpython" if cpython else "micropython")
     board = VirtualBoard(fs, flash or fs.parent / "flash.bin", command=command,
                          log=(lambda s: click.echo(f"virtual-board: {s}", err=True)) if verbose else None)

@@ -1,0 +1,131 @@
+"""The ESP32 board layer (``firmware/board/esp32_hal.py``) on the virtual board: the firmware with
+``"board": "esp32"`` under the MicroPython Unix port, on the emulated machine, dht, network and ntptime
+modules (``hil/esp32_emulation``), with the host pulling the hardware's strings: the access point goes
+away and comes back, the DHT22 times out or sends a bad checksum, the SNTP server's clock, the reset
+line, a hung bus that only the watchdog gets out of. Each step checks what the firmware prints."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from hil.bundle import write_bundle
+from hil.dut import Dut
+from hil.esp32_emulation import Esp32Hardware
+from hil.firmware_process import interpreter
+from hil.virtual_board import VirtualBoard
+
+pytestmark = [pytest.mark.live, pytest.mark.micropython]
+
+WAIT = 20.0
+NTP_NOW = 1773468000  # 2026-03-14 06:00:00 UTC, the SNTP server's clock at the moment the test sets it
+
+
+def esp32_config(**extra) -> dict:
+    config = {"node": "node-1", "board": "esp32", "wifi": {"ssid": "hilsim-lab", "password": "s3cret"},
+              "broker": "mqtt://127.0.0.1:9", "sample_every": 1, "read_every": 0.5, "web_port": 0,
+              "status_every": 60, "keepalive": 10, "watchdog": 30}
+    config.update(extra)
+    return config
+
+
+@pytest.fixture
+def esp32(tmp_path):
+    """A virtual board with the esp32 firmware laid out and its hardware set (not yet powered on):
+    yields (hardware, power_on) where power_on() starts it and returns its console."""
+    fs = tmp_path / "fs"
+    board = VirtualBoard(fs, tmp_path / "flash.bin", command=interpreter("micropython"))
+    hardware = Esp32Hardware(fs)
+    hardware.wifi(up=True, ssid="hilsim-lab", password="s3cret", rssi=-67)
+    hardware.dht(temperature=23.4, humidity=51.2)
+    hardware.ntp(now=NTP_NOW)
+    opened = []
+
+    def power_on(**config) -> Dut:
+        write_bundle(fs, esp32_config(**config))
+        port = board.open()
+        threading.Thread(target=board.serve, daemon=True).start()
+        opened.append(Dut.open(port, name="esp32"))
+        return opened[0]
+
+    yield hardware, power_on
+    board.stop()
+    for dut in opened:
+        dut.close()
+    time.sleep(0.3)  # serve() stops the firmware on its next turn
+    board.close()
+
+
+def test_the_dht22_on_its_pin_its_timeout_and_checksum_error_as_the_firmware_reports_them(esp32):
+    hardware, power_on = esp32
+    dut = power_on()
+    assert dut.expect_message("boot", timeout=WAIT)["board"] == "esp32"
+    table = [  # what the host's DHT22 does -> what the firmware prints
+        ({"temperature": 23.4, "humidity": 51.2}, ("reading", 23.4, 51.2)),
+        ({"fault": "timeout"}, ("reading.failed", "timeout")),
+        ({"fault": "checksum"}, ("reading.failed", "checksum")),
+        ({"temperature": -7.3, "humidity": 88.0}, ("reading", -7.3, 88.0)),
+    ]
+    for sensor, expected in table:
+        hardware.dht(**sensor)
+        dut.skip_to_end()
+        if expected[0] == "reading":
+            got = dut.expect_message("reading", timeout=WAIT, where=lambda m: m["temperature"] == expected[1])
+            assert (got["temperature"], got["humidity"], got["wifi_rssi"]) == (expected[1], expected[2], -67)
+        else:
+            assert dut.expect_message("trace", kind="reading.failed", reason=expected[1], timeout=WAIT)
+
+
+def test_the_access_point_goes_away_and_comes_back_and_the_firmware_reconnects(esp32):
+    hardware, power_on = esp32
+    dut = power_on()
+    dut.expect_message("trace", kind="wifi.up", timeout=WAIT)
+    assert dut.expect_message("reading", timeout=WAIT)["wifi_rssi"] == -67
+    hardware.wifi(up=False, ssid="hilsim-lab", password="s3cret")
+    dut.expect_message("trace", kind="wifi.down", timeout=WAIT)
+    dut.send("state")
+    assert dut.expect_message("status", timeout=WAIT)["wifi"] is False
+    assert dut.expect_message("reading", timeout=WAIT)["wifi_rssi"] == 0  # sampled while off the air
+    hardware.wifi(up=True, ssid="hilsim-lab", password="s3cret", rssi=-58)
+    dut.expect_message("trace", kind="wifi.up", timeout=WAIT)
+    assert dut.expect_message("reading", timeout=WAIT, where=lambda m: m["wifi_rssi"] != 0)["wifi_rssi"] == -58
+
+
+def test_sntp_sets_the_clock_of_the_readings_and_each_boot_says_why_it_reset(esp32):
+    hardware, power_on = esp32
+    hardware.ntp(fail=True)
+    dut = power_on()
+    steps = [  # (what happens, the boot message's "reset")
+        ("power on", "power_on"),
+        ("the reset line, pulled by the host", "hard"),
+        ("the console's reboot command (machine.reset)", "soft"),
+    ]
+    for step, (what, cause) in enumerate(steps, start=1):
+        if what.startswith("the reset line"):
+            hardware.reset("hard")
+        elif what.startswith("the console"):
+            dut.send("reboot")
+        boot = dut.expect_message("boot", timeout=WAIT)
+        assert (boot["reset"], boot["boot"]) == (cause, step), what
+        if step == 1:  # the SNTP server does not answer: readings carry ts 0 ("clock not set")
+            dut.expect_message("trace", kind="ntp.failed", timeout=WAIT)
+            assert dut.expect_message("reading", timeout=WAIT)["ts"] == 0
+            hardware.ntp(now=NTP_NOW)
+        else:
+            synced = dut.expect_message("trace", kind="ntp.synced", timeout=WAIT)
+            assert NTP_NOW <= synced["ts"] <= NTP_NOW + 60
+            assert NTP_NOW <= dut.expect_message("reading", timeout=WAIT)["ts"] <= NTP_NOW + 60
+
+
+def test_a_hung_task_starves_the_watchdog_and_the_board_resets_saying_so(esp32):
+    hardware, power_on = esp32
+    dut = power_on(watchdog=2)
+    assert dut.expect_message("boot", timeout=WAIT)["reset"] == "power_on"
+    dut.expect_message("reading", timeout=WAIT)
+    hardware.hang()  # the DHT22's bus stuck: the sensor read blocks the event loop
+    dut.expect_line("task_wdt: Task watchdog got triggered", timeout=WAIT)
+    boot = dut.expect_message("boot", timeout=WAIT)
+    assert (boot["reset"], boot["boot"]) == ("watchdog", 2)
+    assert dut.expect_message("reading", timeout=WAIT)["temperature"] == 23.4  # the reset freed the bus
