@@ -6,16 +6,28 @@ line, a hung bus that only the watchdog gets out of. Each step checks what the f
 
 from __future__ import annotations
 
+import json
+import queue
+import shutil
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
+from paho.mqtt import client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 
 from hil.bundle import write_bundle
 from hil.dut import Dut
 from hil.esp32_emulation import Esp32Hardware
 from hil.firmware_process import interpreter
 from hil.virtual_board import VirtualBoard
+from system.adapters.amqtt_broker import add_user
+from system.adapters.child_process import stop
+
+from certificates import make_certificates
+from processes import free_port, start_server, stop_server
 
 pytestmark = [pytest.mark.live, pytest.mark.micropython]
 
@@ -129,3 +141,63 @@ def test_a_hung_task_starves_the_watchdog_and_the_board_resets_saying_so(esp32):
     boot = dut.expect_message("boot", timeout=WAIT)
     assert (boot["reset"], boot["boot"]) == ("watchdog", 2)
     assert dut.expect_message("reading", timeout=WAIT)["temperature"] == 23.4  # the reset freed the bus
+
+
+def test_an_esp32_config_deployed_by_mpremote_publishes_to_the_broker_over_tls_with_a_client_certificate(tmp_path):
+    certs = make_certificates(tmp_path, accounts=("bridge",))
+    node = tmp_path / "node"  # the config and its PEM files, as a user keeps them
+    node.mkdir()
+    for name, board_name in (("ca", "ca.pem"), ("client", "node-1.pem"), ("client_key", "node-1.key")):
+        shutil.copyfile(certs[name], node / board_name)
+    passwd = tmp_path / "broker.passwd"
+    add_user(passwd, "bridge", "pw-bridge")
+    port = free_port()
+    broker = start_server([sys.executable, "-m", "hilsim", "broker", "--passwd", str(passwd), "--port", str(port),
+                           "--tls-cert", str(certs["server"]), "--tls-key", str(certs["server_key"]),
+                           "--ca-cert", str(certs["ca"]), "--require-client-cert"], port)
+    board = subprocess.Popen([sys.executable, "-m", "hilsim", "virtual-board", "--fs", str(tmp_path / "fs")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    readings = TlsReadings(port, certs)
+    try:
+        line = board.stdout.readline()
+        assert "firmware under micropython" in line, line
+        Esp32Hardware(tmp_path / "fs").dht(temperature=19.7, humidity=62.5)
+        (node / "config.json").write_text(json.dumps(esp32_config(
+            broker=f"mqtts://127.0.0.1:{port}", tls={"ca": "ca.pem", "cert": "node-1.pem", "key": "node-1.key"})))
+        done = subprocess.run([sys.executable, "-m", "hilsim", "board", "deploy", "--port", line.split()[3],
+                               "--config", str(node / "config.json")], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("node-1 booted firmware 0.1.0 on esp32"), done.stdout
+        got = readings.first(timeout=WAIT)
+        assert (got["node"], got["temperature"], got["humidity"]) == ("node-1", 19.7, 62.5)
+    finally:
+        readings.close()
+        stop(board, 10)
+        stop_server(broker)
+
+
+class TlsReadings:
+    """A subscriber to every reading, over TLS with the bridge's client certificate."""
+
+    def __init__(self, port: int, certs: dict):
+        self.got: queue.Queue = queue.Queue()
+        subscribed = threading.Event()
+        self.c = paho.Client(CallbackAPIVersion.VERSION2, client_id="bridge", protocol=paho.MQTTv311)
+        self.c.tls_set(ca_certs=str(certs["ca"]), certfile=str(certs["client-bridge"]),
+                       keyfile=str(certs["client-bridge_key"]))
+        self.c.on_connect = lambda c, *a: c.subscribe("sensors/+/reading", 1)
+        self.c.on_subscribe = lambda *a: subscribed.set()
+        self.c.on_message = lambda c, u, msg: self.got.put(json.loads(msg.payload))
+        self.c.connect("127.0.0.1", port, keepalive=30)
+        self.c.loop_start()
+        assert subscribed.wait(WAIT), "the subscriber got no SUBACK over TLS"
+
+    def first(self, timeout: float) -> dict:
+        try:
+            return self.got.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no reading over TLS within {timeout} s") from None
+
+    def close(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()

@@ -213,8 +213,8 @@ class App:
     def _sim_watchdog(self, seconds):
         from firmware.board import sim_hal
 
-        return sim_hal.Watchdog(seconds, lambda: self.emit({"msg": "error", "reason": "watchdog",
-                                                            "detail": "not fed for %ss: resetting" % seconds}))
+        return sim_hal.Watchdog(seconds, self.rt.now, lambda: self.emit(
+            {"msg": "error", "reason": "watchdog", "detail": "not fed for %ss: resetting" % seconds}))
 
     def _wifi_changed(self, up):
         self.emit({"msg": "trace", "kind": "wifi.up" if up else "wifi.down", "node": self.config["node"]})

@@ -68,32 +68,22 @@ class SystemClock:
         return time.time()
 
 
-class Watchdog:
-    # The simulated board's hardware watchdog (machine.WDT's feed()): a thread that, when not fed for
-    # ``seconds``, calls ``on_expire`` and restarts the firmware process (exit status 75, as a reboot).
-    def __init__(self, seconds, on_expire=None, clock=time.time):
-        import _thread
 
+class Watchdog:
+    # The simulated board's hardware watchdog, machine.WDT's feed() without a second thread (the Unix
+    # port and CPython boards have no timer to interrupt a loop): a feed that comes later than ``seconds``
+    # after the last one means the loop was blocked that long, and the board resets then (exit 75, which
+    # the virtual board takes as a reboot). A loop blocked for good is caught by the ESP32's WDT only.
+    def __init__(self, seconds, clock, on_expire=None):
         self.seconds = seconds
-        self.on_expire = on_expire
         self.clock = clock
+        self.on_expire = on_expire
         self.fed = clock()
-        _thread.start_new_thread(self._watch, ())
 
     def feed(self):
-        self.fed = self.clock()
-
-    def _watch(self):
-        while self.clock() - self.fed < self.seconds:
-            time.sleep(0.2)
-        if self.on_expire is not None:
-            self.on_expire()
-        _exit(75)
-
-
-def _exit(status):
-    import os
-
-    if hasattr(os, "_exit"):
-        os._exit(status)  # CPython: the whole process, from this thread
-    os.system("kill -9 $PPID")  # the Unix port has no _exit: the virtual board sees the firmware die
+        now = self.clock()
+        if now - self.fed > self.seconds:
+            if self.on_expire is not None:
+                self.on_expire()
+            raise SystemExit(75)
+        self.fed = now

@@ -7,7 +7,10 @@
 import sys
 import time
 
-import _esp32_hw as hw
+try:
+    import _esp32_hw as hw
+except ImportError:  # CPython, importing the package only to look at it (the layout tests): never run there
+    from hil.esp32_emulation import _esp32_hw as hw
 
 PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
 _CAUSES = {"power_on": PWRON_RESET, "hard": HARD_RESET, "watchdog": WDT_RESET, "deepsleep": DEEPSLEEP_RESET,
