@@ -16,7 +16,8 @@ import os
 ROOT = os.getenv("HILSIM_HW") or "."
 RESTART_EXIT = 75  # what the virtual board takes for "reset me" (as the firmware's reboot does)
 
-state = {"cause": None, "wdt_deadline": None, "wdt_timeout": None, "pending": None}
+# every key exists from the start: the chip's thread reads this dict while the interpreter writes it
+state = {"cause": None, "wdt_deadline": None, "wdt_timeout": None, "pending": None, "rtc_offset": None}
 
 
 def path(name):
@@ -95,7 +96,7 @@ def rtc_load(power_on):
 
 
 def rtc_now():
-    if "rtc_offset" not in state:
+    if state["rtc_offset"] is None:
         rtc_load(False)
     return _host_time() + state["rtc_offset"]
 
