@@ -201,3 +201,53 @@ class TlsReadings:
     def close(self) -> None:
         self.c.disconnect()
         self.c.loop_stop()
+
+
+MODULE_CHECK = r"""
+import dht, errno, machine, network, ntptime, time
+sensor = dht.DHT22(machine.Pin(4, machine.Pin.OPEN_DRAIN, machine.Pin.PULL_UP))
+def measure():
+    try:
+        sensor.measure()
+        return (round(sensor.temperature(), 1), round(sensor.humidity(), 1))
+    except OSError as exc:
+        return "OSError %d" % exc.args[0]
+    except Exception as exc:
+        return str(exc)
+print(measure())
+wlan = network.WLAN(network.STA_IF)
+wlan.active(True)
+wlan.connect("hilsim-lab", "s3cret")
+print(wlan.status())
+time.sleep_ms(400)
+print(wlan.status(), wlan.isconnected(), wlan.status("rssi"), wlan.config("mac"))
+print(time.gmtime(0)[0], time.time() < 3600)
+ntptime.settime()
+print(time.time())
+print(machine.reset_cause(), machine.unique_id())
+"""
+
+
+def test_the_emulated_modules_answer_as_micropythons_esp32_port_does(tmp_path):
+    """dht, network, ntptime, time and machine as a script on the chip sees them; one power-on per DHT22 fault."""
+    from hil.esp32_emulation import esp32_command
+
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    (fs / "main.py").write_text(MODULE_CHECK)
+    hardware = Esp32Hardware(fs)
+    hardware.wifi(ssid="hilsim-lab", password="s3cret", rssi=-71)
+    hardware.ntp(now=NTP_NOW)
+    outputs = []
+    for fault in (None, "timeout", "checksum"):
+        hardware.dht(temperature=-12.5, humidity=33.3, fault=fault)
+        argv, env = esp32_command(fs, interpreter("micropython"))
+        done = subprocess.run(argv, cwd=fs, env=env, capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stdout + done.stderr
+        outputs.append(done.stdout.splitlines())
+    # MicroPython's ESP32 port: STAT_CONNECTING 1001, STAT_GOT_IP 1010; PWRON_RESET 1; ETIMEDOUT 110; epoch 2000
+    assert [lines[0] for lines in outputs] == ["(-12.5, 33.3)", "OSError 110", "checksum error"]
+    mac = "b'$\\n\\xc4\\x124V'"  # 24:0a:c4:12:34:56, the MAC the ROM loader reports
+    assert outputs[0][1:4] == ["1001", "1010 True -71 " + mac, "2000 True"]
+    assert 0 <= int(outputs[0][4]) - (NTP_NOW - 946684800) <= 30  # the RTC set from the SNTP server's clock
+    assert outputs[0][5] == "1 " + mac
