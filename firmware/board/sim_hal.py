@@ -68,7 +68,6 @@ class SystemClock:
         return time.time()
 
 
-
 class Watchdog:
     # The simulated board's hardware watchdog, machine.WDT's feed() without a second thread (the Unix
     # port and CPython boards have no timer to interrupt a loop): a feed that comes later than ``seconds``

@@ -39,7 +39,8 @@ def esp32_command(fs: Path, command: list[str]) -> tuple[list[str], dict[str, st
     """The MicroPython command line and environment that run filesystem ``fs`` as an emulated ESP32."""
     hardware = hardware_dir(fs)
     hardware.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, MICROPYPATH=":.frozen", HILSIM_HW=str(hardware))
+    # a reset recorded by another process's board was followed by a power-off: HILSIM_POWER tells them apart
+    env = dict(os.environ, MICROPYPATH=":.frozen", HILSIM_HW=str(hardware), HILSIM_POWER=str(os.getpid()))
     return [*command, str(BOOT)], env
 
 

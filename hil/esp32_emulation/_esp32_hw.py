@@ -7,13 +7,15 @@
 #                  fault), ntp (offset of the server's clock from the host's, fail)
 #   reset_request  a reset the host asks for (EN pulse, brown-out): its cause; taken by the chip
 #   hang           while present, the DHT22 read never returns (a stuck bus); a reset clears it
-#   reset_cause    written by the chip as it resets (soft, watchdog, ...), read at the next boot
+#   reset_cause    written by the chip as it resets (soft, watchdog, ...) with its power session (HILSIM_POWER,
+#                  the virtual board's process), read at the next boot: from another session it was a power-off
 # No f-strings, no typing: this runs on MicroPython.
 
 import json
 import os
 
 ROOT = os.getenv("HILSIM_HW") or "."
+POWER = os.getenv("HILSIM_POWER") or "-"
 RESTART_EXIT = 75  # what the virtual board takes for "reset me" (as the firmware's reboot does)
 
 # every key exists from the start: the chip's thread reads this dict while the interpreter writes it
@@ -63,16 +65,22 @@ def control(section):
 
 
 def reset_cause():
-    # Why this boot happened: what the last reset recorded, once per boot; a first boot is a power-on.
+    # Why this boot happened: what the last reset recorded in this power session, once per boot; anything
+    # else is a power-on, which also frees a hung bus.
     if state["cause"] is None:
-        state["cause"] = read_text("reset_cause") or "power_on"
+        recorded = (read_text("reset_cause") or "").split()
         remove("reset_cause")
+        if len(recorded) == 2 and recorded[1] == POWER:
+            state["cause"] = recorded[0]
+        else:
+            state["cause"] = "power_on"
+            remove("hang")
     return state["cause"]
 
 
 def record_reset(cause):
     # Before the chip restarts: the next boot's reset_cause(); a reset also frees a hung bus.
-    write_text("reset_cause", cause)
+    write_text("reset_cause", cause + " " + POWER)
     remove("hang")
 
 
