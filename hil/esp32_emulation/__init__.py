@@ -65,7 +65,8 @@ class Esp32Hardware:
 
     def wifi(self, *, up: bool = True, ssid: str | None = None, password: str | None = None, rssi: int = -61,
              ip: str = "127.0.0.1") -> None:
-        """The access point: ``up`` or gone; ``ssid``/``password`` None accept any station."""
+        """The access point, all of it at each call: ``up`` or gone; ``ssid``/``password`` None accept any
+        station; ``ip`` is the address the station gets (where the node's web page is reached)."""
         self._set("wifi", {"up": up, "ssid": ssid, "password": password, "rssi": rssi, "ip": ip})
 
     def dht(self, *, temperature: float = 21.5, humidity: float = 45.0, fault: str | None = None,
