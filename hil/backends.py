@@ -23,6 +23,7 @@ from firmware.board.mqtt import MqttClient
 from hil.board_node import BOARD_CANNOT, VIRTUAL, BoardNode
 from hil.broker_process import BrokerProcess
 from hil.fault_proxy import PROXY, FaultProxy, ProxyLink
+from hil.provision import is_virtual
 from sim.scenario.controls import Backend
 from sim.scenario.loader import link_names, node_names
 from sim.scenario.spec import Scenario
@@ -56,6 +57,12 @@ def backend_table(scenario: Scenario, real: dict[str, str], broker_url: str | No
     table.update({node: SIM_NODE_ON_TCP for node in node_names(scenario.world)})
     table.update({node: VIRTUAL_BOARD if port == VIRTUAL else SERIAL_BOARD for node, port in real.items()})
     return table
+
+
+def part_kind(board: BoardNode) -> str:
+    """What a board of the run is: a virtual board (this run's, or one started apart and named by its
+    pseudo-terminal) is never real hardware."""
+    return VIRTUAL_KIND if board.virtual is not None or is_virtual(board.port) else HARDWARE
 
 
 class _BrokerControl:
@@ -150,7 +157,7 @@ class WallClockBackends:
         stack.push_async_callback(board.close)
         board.open()
         self.boards[name] = board
-        self.parts[name] = (VIRTUAL_KIND if board.virtual else HARDWARE, board.description)
+        self.parts[name] = (part_kind(board), board.description)
 
     # -- the parts the world builder asks for -------------------------------------------------------
 

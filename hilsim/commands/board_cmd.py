@@ -81,7 +81,7 @@ def deploy(port: str | None, config: Path, timeout: float) -> None:
         raise UsageProblem(f"{config}: not JSON: {exc}") from None
     port = _port(port)
     try:
-        boot = deploy_bundle(port, doc, boot_timeout=timeout)
+        boot = deploy_bundle(port, doc, boot_timeout=timeout, files_from=config.parent)
     except ConfigError as exc:
         raise UsageProblem(f"{config}: {exc.reason}") from None
     except (BackendError, TimeoutError) as exc:  # no board answers, or it never booted

@@ -29,7 +29,9 @@ def virtual_board(fs: Path, flash: Path | None, config: Path | None, cpython: bo
 
     The board runs our firmware (main.py on FS) under the MicroPython Unix port when it
     is installed, else CPython, with a simulated sensor and WiFi and real TCP to the
-    broker in its config.json. esptool (--before no-reset --no-stub --after no-reset)
+    broker in its config.json. With "board": "esp32" (Unix port only) it runs the ESP32
+    board layer on emulated machine, dht, network and ntptime modules, whose hardware is
+    driven through FS.hw (hil.esp32_emulation.Esp32Hardware). esptool (--before no-reset --no-stub --after no-reset)
     and mpremote work on the printed port. Until SIGINT (Ctrl-C) or SIGTERM; state
     changes (started, stopped) go to stderr, one line each.
 
@@ -48,7 +50,7 @@ def virtual_board(fs: Path, flash: Path | None, config: Path | None, cpython: bo
                 doc = json.loads(config.read_text(encoding="utf-8"))
             except ValueError as exc:
                 raise ConfigError(f"not JSON: {exc}", source=str(config)) from exc
-            write_bundle(fs, doc)
+            write_bundle(fs, doc, config.parent)
     command = interpreter("cpython" if cpython else "micropython")
     board = VirtualBoard(fs, flash or fs.parent / "flash.bin", command=command,
                          log=(lambda s: click.echo(f"virtual-board: {s}", err=True)) if verbose else None)
