@@ -13,29 +13,31 @@ from hilsim.commands.user_errors import UsageProblem, user_errors
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]},
                short_help="Hardware: a board's console readings as a trace.")
-@click.option("--port", "-p", required=True, metavar="PORT", help="Serial port of the board (or a virtual board).")
+@click.option("--port", "-p", required=True, metavar="PORT",
+              help="Serial port of the board (or a virtual board's), or an rfc2217:// URL.")
 @click.option("--for", "duration", default="10m", show_default=True, help="How long to record (90s, 10m, 2h).")
+@click.option("--timeout", default="10s", show_default=True,
+              help="Give up (exit 1) when the board sends no message within this long.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("recording.jsonl"),
               show_default=True, help="The trace file to write.")
-def record(port: str, duration: str, out: Path) -> None:
+def record(port: str, duration: str, timeout: str, out: Path) -> None:
     """Store a board's console readings (and its trace lines) as a trace.
 
     Replay the samples in sim with 'world: {sensor: {replay: FILE}}' in a scenario;
-    compare with a run using 'hilsim diff'.
+    compare with a run using 'hilsim diff'. Exit 1 when the board stays silent.
     """
     from hil.dut import Dut
     from hil.record import record as record_console
+    from hil.serial_ports import claim
 
     with user_errors():
         seconds = duration_option(duration, "--for")
-        dut = Dut.open(port, name=port)
-    try:
-        with open(out, "w", encoding="utf-8") as sink:
-            trace = record_console(dut, seconds, sink, port=port)
-    except KeyboardInterrupt:
-        trace = None
-    finally:
-        dut.close()
+        first_within = duration_option(timeout, "--timeout")
+    with user_errors(), claim(port), Dut.open(port, name=port) as dut, open(out, "w", encoding="utf-8") as sink:
+        try:
+            trace = record_console(dut, seconds, sink, port=port, first_within=first_within)
+        except KeyboardInterrupt:
+            trace = None
     n = len(trace.of_kind("reading.recorded")) if trace else "some"
     click.echo(f"recorded {n} readings from {port} into {out}")
 
