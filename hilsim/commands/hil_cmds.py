@@ -46,26 +46,52 @@ def record(port: str, duration: str, timeout: str, out: Path) -> None:
                short_help="Two traces compared event by event.")
 @click.argument("trace_a", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.argument("trace_b", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--tolerance", default="5s", show_default=True, help="How far apart in time the same event may be.")
+@click.option("--tolerance", "tolerances", multiple=True, metavar="TIME|FIELD=NUMBER",
+              help="How far apart the same event may be in time (a duration: 5s, the default), or how far a "
+                   "field's values may differ (temperature=0.2); repeatable. Values are compared exactly "
+                   "without one.")
 @click.option("--kind", "kinds", multiple=True, help="Event kinds to compare (repeatable) [default: "
                                                      "reading.sampled, reading.stored, link.down, link.up].")
-def diff(trace_a: Path, trace_b: Path, tolerance: str, kinds: tuple[str, ...]) -> None:
-    """Compare TRACE_A and TRACE_B event by event (order and counts, with a time tolerance).
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Print at most this many differences (the summary counts them all).")
+def diff(trace_a: Path, trace_b: Path, tolerances: tuple[str, ...], kinds: tuple[str, ...], limit: int) -> None:
+    """Compare TRACE_A and TRACE_B event by event: times taken from each node's boot, events paired by
+    sequence number, their times and numeric values compared up to a tolerance.
 
-    Prints where each stream of events parts; exit 0 when none does, 1 otherwise.
+    Prints each difference (up to --limit) and a summary of the events and differences per stream;
+    exit 0 when there is none, 1 otherwise.
     """
     from hil.trace_diff import DEFAULT_KINDS, diff as diff_traces, read_trace
 
-    with user_errors():
-        seconds = duration_option(tolerance, "--tolerance", zero=True)
+    seconds, values = _tolerances(tolerances)
     try:
         a, b = read_trace(trace_a), read_trace(trace_b)
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None
-    found = diff_traces(a, b, tolerance=seconds, kinds=kinds or DEFAULT_KINDS)
-    if not found:
+    compared = diff_traces(a, b, tolerance=seconds, kinds=kinds or DEFAULT_KINDS, values=values)
+    if not compared.differences:
         click.echo(f"no difference beyond {seconds:g} s in {', '.join(kinds or DEFAULT_KINDS)}")
+        click.echo(compared.summary())
         sys.exit(0)
-    for difference in found:
+    for difference in compared.differences[:limit]:
         click.echo(str(difference))
+    if len(compared.differences) > limit:
+        click.echo(f"... and {len(compared.differences) - limit} more (--limit)")
+    click.echo(compared.summary())
     sys.exit(1)
+
+
+def _tolerances(given: tuple[str, ...]) -> tuple[float, dict[str, float]]:
+    """The time tolerance (5 s unless given) and each field's value tolerance, from --tolerance options."""
+    seconds, values = 5.0, {}
+    for text in given:
+        name, sep, number = text.partition("=")
+        if not sep:
+            with user_errors():
+                seconds = duration_option(text, "--tolerance", zero=True)
+            continue
+        try:
+            values[name.strip()] = float(number)
+        except ValueError:
+            raise UsageProblem(f"--tolerance: {text!r}: want FIELD=NUMBER such as temperature=0.2") from None
+    return seconds, values
