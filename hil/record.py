@@ -46,6 +46,7 @@ def record(dut: Dut, seconds: float, sink: TextIO, *, port: str, stop: threading
     dut.on_line(on_line)
     stop = stop or threading.Event()
     if first_within is not None and first_within < seconds:
+        dut.send("state")  # a live board answers at once, whatever its sampling interval
         try:
             dut.expect_message(timeout=first_within)
         except TimeoutError:
