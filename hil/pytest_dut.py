@@ -55,6 +55,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hardware: runs on the board(s) given with --hil-port (the dut fixtures)")
+    option, deploy = config.getoption("--hil-port"), config.getoption("--hil-deploy")
+    if option:  # a mistake in the options stops the session before any test, as pytest's own do
+        _ports(option, config.getoption("hil_count"))
+    if deploy and not Path(deploy).is_file():
+        raise pytest.UsageError(f"--hil-deploy: no such config.json: {deploy}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a board is a hardware test, marked or not (``-m "not hardware"`` leaves it out)."""
+    for item in items:
+        if {"dut", "duts", "hil_port"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.hardware)
 
 
 @dataclass(frozen=True)
@@ -116,13 +128,28 @@ def _hil_boards(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         boards = []
         for i, port in enumerate(ports):
             config = _config(base, i, len(ports))
-            if port == VIRTUAL:
-                port = _start_virtual(stack, tmp_path_factory.mktemp(f"board-{i + 1}"), config)
+            if port == VIRTUAL:  # it starts as a fresh board would: our firmware, no config of the tests' yet
+                port = _start_virtual(stack, tmp_path_factory.mktemp(f"board-{i + 1}"), _config(None, i, len(ports)))
             stack.enter_context(claim(port))
             if base is not None:
                 deploy(port, config, boot_timeout=BOOT_TIMEOUT)
             boards.append(BoardSpec(port, config["node"] if base is not None or option == VIRTUAL else None))
         yield boards
+        if option != VIRTUAL:
+            for i, spec in enumerate(boards):
+                _leave_running(spec, i)
+
+
+def _leave_running(spec: BoardSpec, index: int) -> None:
+    # a board a test left in its bootloader (esptool) is reset into its firmware for whoever comes next
+    from hil.dut import Dut
+    from system.errors import BackendError
+
+    try:
+        with Dut.open(spec.port, name=spec.node or f"board-{index + 1}") as dut:
+            dut.reset(timeout=BOOT_TIMEOUT)
+    except (BackendError, TimeoutError):
+        pass  # the session's verdicts are in; a board that does not come back shows in the next one
 
 
 @pytest.fixture
@@ -135,9 +162,9 @@ def _open(request: pytest.FixtureRequest, stack: ExitStack, spec: BoardSpec, ind
     from hil.dut import Dut
 
     dut = stack.enter_context(Dut.open(spec.port, name=spec.node or f"board-{index + 1}"))
-    name = f"console {spec.node or spec.port}"
 
-    def attach() -> None:
+    def attach() -> None:  # named by the node the board says it is
+        name = f"console {(dut.boot or {}).get('node') or spec.node or spec.port}"
         log = "\n".join(f"{line.t:.3f} {line.text}" for line in dut.lines)[-LOG_LIMIT:]
         request.node.user_properties.append((name, log))
         request.node.add_report_section("teardown", name, log)
