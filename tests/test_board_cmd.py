@@ -86,3 +86,30 @@ def test_a_second_hilsim_command_on_a_board_names_the_first(silent_board, tmp_pa
     assert second.returncode == 1
     assert second.stderr.startswith(f"Error: {path} is in use by pid {first.pid} (")
     assert "-m hilsim board console --port" in second.stderr and len(second.stderr.splitlines()) == 1
+
+
+@pytest.mark.live
+@pytest.mark.micropython
+def test_board_info_leaves_the_board_running_its_firmware_and_says_so(tmp_path):
+    import threading
+
+    from hil.board_node import idle_config
+    from hil.bundle import write_bundle
+    from hil.virtual_board import VirtualBoard
+
+    board = VirtualBoard(write_bundle(tmp_path / "fs", idle_config("node-1")), tmp_path / "flash.bin")
+    path = board.open()
+    serving = threading.Thread(target=board.serve, daemon=True)
+    serving.start()
+    try:
+        done = subprocess.run([sys.executable, "-m", "hilsim", "board", "info", "--port", path], capture_output=True,
+                              text=True, timeout=60, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        assert "chip:        ESP32-D0WD-V3" in done.stdout
+        assert done.stderr == "reset back into the firmware: node-1 booted 0.1.0 on unix\n"
+        with Dut.open(path) as dut:
+            assert dut.expect_message("reading", timeout=20)["node"] == "node-1", "the firmware runs"
+    finally:
+        board.stop()
+        serving.join(10)
+        board.close()
