@@ -29,6 +29,7 @@ VIRTUAL = "virtual"
 # read as no answer does: the reading is lost and counted either way)
 INJECT = {"stuck": "stuck", "checksum": "checksum", "disconnected": "no_response", "timeout": "no_response"}
 FOREVER = 10 * 365 * 86400.0
+BOOT_TIMEOUT = 25.0  # seconds from reset to the boot message: a MicroPython board needs a few
 _KINDS = ", ".join(INJECT)
 BOARD_CANNOT = {
     "a WiFi signal level": "its console drops the WiFi (wifi: {drop_for: ...}) but cannot weaken its signal",
@@ -80,13 +81,14 @@ class BoardNode:
         self.log(f"{self.node}: {'virtual board ' if self.virtual else ''}{self.description}")
 
     async def run(self) -> None:
-        """Boot the board (a virtual one powers on; a real one reboots: sequence numbers from 1) and wait for it."""
+        """Boot the board (a virtual one powers on; a real one is reset by EN, or through its REPL on a port
+        without DTR/RTS: sequence numbers from 1) and wait for it; a board silent for BOOT_TIMEOUT fails the run."""
         if self.virtual is not None:
             self._thread = threading.Thread(target=self.virtual.serve, name=f"virtual-{self.node}", daemon=True)
             self._thread.start()
+            boot = await asyncio.to_thread(self.dut.expect_message, "boot", node=self.node, timeout=60)  # CI's load
         else:
-            self.dut.send("reboot")
-        boot = await asyncio.to_thread(self.dut.expect_message, "boot", node=self.node, timeout=60)
+            boot = await asyncio.to_thread(self.dut.reset, BOOT_TIMEOUT, node=self.node)
         self.log(f"{self.node}: booted firmware {boot['version']} on {boot['board']}")
 
     def _line(self, msg: dict | None) -> None:

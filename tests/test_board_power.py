@@ -77,6 +77,33 @@ def test_a_power_fault_holds_a_serial_boards_en_low_through_rts_for_the_off_time
         (60.0, "power.off", "EN held low through RTS"), (80.0, "power.on", "EN held low through RTS")]
 
 
+def test_the_worlds_timeline_cuts_a_boards_power_through_its_control(tmp_path):
+    """The scenario's power fault reaches a board node the way it reaches a simulated one: through the world."""
+    from sim.scenario.world import SimBackends, World
+
+    scenario = parse(POWER_CUT, "cut.yaml")
+    rt = SimRuntime(seed=1, start=scenario.start_epoch, trace=Trace({}, None))
+    board, bridge = _board(rt, tmp_path)
+    from hil.power_switch import EnableLine
+
+    board.power = EnableLine(board.dut)
+
+    async def booted() -> None:  # the board is on from the start; booting it is not this test's
+        pass
+
+    board.run = booted
+
+    class Bench(SimBackends):
+        def board(self, name):
+            return board if name == "node-2" else None
+
+    World(rt, scenario, Bench(rt)).start()
+    rt.run(until=120)
+    board.dut.close()
+    assert [(t - scenario.start_epoch, line, level) for t, line, level in bridge.changes] == [
+        (60.0, "dtr", False), (60.0, "rts", True), (80.0, "rts", False)]
+
+
 def test_a_configured_switch_command_cuts_the_supply_instead(tmp_path):
     states = tmp_path / "relay.log"
     script = f"import sys; open({str(states)!r}, 'a').write(sys.argv[1] + ' ' + sys.argv[2] + chr(10))"
