@@ -28,7 +28,7 @@ ANSWER_TIMEOUT = 10.0  # seconds a board may stay silent before a command gives 
 @contextlib.contextmanager
 def board_errors() -> Iterator[None]:
     """``user_errors`` for board work: a timeout is the board's (exit 1), and every message is one line
-    (esptool's and a console's span several)."""
+    (esptool's and mpremote's span several: their lines are joined with ' | ')."""
     try:
         with user_errors():
             try:
@@ -36,7 +36,7 @@ def board_errors() -> Iterator[None]:
             except TimeoutError as exc:
                 raise BackendError(str(exc)) from None
     except click.ClickException as exc:
-        exc.message = next((line.strip() for line in exc.message.splitlines() if line.strip()), exc.message)
+        exc.message = " | ".join(line.strip() for line in exc.message.splitlines() if line.strip())
         raise
 
 
