@@ -158,6 +158,8 @@ def _lock_file(port: str) -> Path:
 def claim(port: str) -> Iterator[None]:
     """Own ``port`` for the length of a command: a BackendError naming the holder when another hilsim command
     owns it, or when another program holds the device. The device's own lock is taken by each open."""
+    if not is_url(port) and not os.path.exists(port):
+        raise BackendError(f"no serial port {port}: is the board plugged in, and is this its port?")
     path = _lock_file(port)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -165,7 +167,7 @@ def claim(port: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise _busy(port, str(path)) from None
-        if not is_url(port) and os.path.exists(port):
+        if not is_url(port):
             taken = [pid for pid in _lock_holders(port) if pid != os.getpid()]
             if taken:
                 raise BackendError(f"{port} is in use by {', '.join(map(_describe, taken))}; close it there first")
