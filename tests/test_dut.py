@@ -166,3 +166,25 @@ def test_a_panic_is_one_crash_until_the_board_boots_again_and_a_ctrl_c_is_none(b
         assert dut.expect_message("boot")["reset"] == "panic", "its backtrace was part of the same crash"
         with pytest.raises(BoardCrashed, match=r"abort\(\) was called at PC 0x40082b6e"):
             dut.expect_message("status", timeout=30)
+
+
+def test_a_claimed_port_is_refused_until_released_and_a_holder_without_a_lock_is_found(board_pty):
+    import subprocess
+
+    from hil.serial_ports import claim, holders
+
+    url = "rfc2217://127.0.0.1:4000"  # a URL has no device to lock: the lock file alone owns it
+    with claim(url):
+        with pytest.raises(BackendError, match=r"^rfc2217://127.0.0.1:4000 is in use"):
+            with claim(url):
+                pass
+    with claim(url):
+        pass  # released with the command
+    master, path = board_pty
+    with open(path, "rb") as port:  # a program that opened the port without any lock, as screen does
+        monitor = subprocess.Popen(["sleep", "30"], stdin=port)
+    try:
+        assert holders(path) == [f"pid {monitor.pid} (sleep 30)"]
+    finally:
+        monitor.kill()
+        monitor.wait()
