@@ -19,7 +19,10 @@ attached to its report: a ``console <node>`` property of its JUnit test case
 (``--junitxml``) and a report section shown with a failure. The expect API fails at once
 on a traceback or a panic on the console (:class:`hil.dut.BoardCrashed`).
 
-Without ``--hil-port`` the fixtures skip the test, saying how to run it.
+Without ``--hil-port`` the fixtures skip the test, saying how to run it. The session owns its
+boards' ports (``hil.serial_ports.claim``): a ``hilsim board`` command run meanwhile is refused.
+A test that uses a board is marked ``hardware``. The option ``--count`` is pytest-repeat's too:
+the two plugins cannot be installed together.
 """
 
 from __future__ import annotations
