@@ -21,8 +21,8 @@ on a traceback or a panic on the console (:class:`hil.dut.BoardCrashed`).
 
 Without ``--hil-port`` the fixtures skip the test, saying how to run it. The session owns its
 boards' ports (``hil.serial_ports.claim``): a ``hilsim board`` command run meanwhile is refused.
-A test that uses a board is marked ``hardware``. The option ``--count`` is pytest-repeat's too:
-the two plugins cannot be installed together.
+A test that uses a board is marked ``hardware``. ``--hil-count`` is ``--count``'s other name, for
+when pytest-repeat holds ``--count``.
 """
 
 from __future__ import annotations
@@ -48,9 +48,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="The board(s) under test: a serial port, an rfc2217:// URL, 'virtual' for virtual boards "
                          "started for the session, or several ports separated by commas. Runs the tests that "
                          "use the dut fixtures (marker hardware); they skip without it.")
-    group.addoption("--count", dest="hil_count", type=int, default=None, metavar="N",
-                    help="How many boards (the duts fixture): N virtual boards with --hil-port virtual, else "
-                         "as many ports as --hil-port lists [default: 1].")
+    count = dict(dest="hil_count", type=int, default=None, metavar="N",
+                 help="How many boards (the duts fixture): N virtual boards with --hil-port virtual, else as many "
+                      "ports as --hil-port lists [default: 1].")
+    try:
+        group.addoption("--count", "--hil-count", **count)
+    except ValueError:  # --count taken by a plugin loaded before (pytest-repeat): --hil-count alone
+        group.addoption("--hil-count", **count)
     group.addoption("--hil-deploy", default=None, metavar="CONFIG",
                     help="Deploy the firmware and this config.json onto every board before the session "
                          "(mpremote; with several boards their node names get -1, -2, ...).")
