@@ -355,6 +355,16 @@ class Dut:
         time.sleep(0.2 if native_usb else 0.1)
         self.release_reset()
 
+    def interrupt(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Ctrl-C: stop main.py, to MicroPython's REPL, which answers with its prompt; a TimeoutError naming
+        the likely causes when nothing answers (before mpremote would wait minutes for it)."""
+        self.transport.write(b"\r\x03")
+        try:
+            self.expect_output(timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no answer from {self.name} within {timeout:g} s: is the board powered, on this "
+                               "port and running MicroPython (not in its bootloader)?") from None
+
     def soft_reboot(self) -> None:
         """Reboot through MicroPython's REPL, for a port without DTR/RTS (a pseudo-terminal): Ctrl-C stops
         main.py (or is the reset button of a virtual board's bootloader), Ctrl-B leaves the raw REPL,

@@ -125,6 +125,7 @@ def _hil_boards(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     if not option:
         pytest.skip("no board under test: pass --hil-port PORT (e.g. /dev/ttyUSB0, rfc2217://HOST:PORT) or "
                     "--hil-port virtual")
+    from hil.dut import Dut
     from hil.provision import deploy
     from hil.serial_ports import claim
 
@@ -139,6 +140,8 @@ def _hil_boards(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
                 port = _start_virtual(stack, tmp_path_factory.mktemp(f"board-{i + 1}"), _config(None, i, len(ports)))
             stack.enter_context(claim(port))
             if base is not None:
+                with Dut.open(port) as dut:  # a silent board fails the session in seconds, not mpremote's minutes
+                    dut.interrupt()
                 deploy(port, config, boot_timeout=BOOT_TIMEOUT)
             boards.append(BoardSpec(port, config["node"] if base is not None or option == VIRTUAL else None))
         yield boards

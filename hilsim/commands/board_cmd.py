@@ -119,12 +119,7 @@ def deploy(port: str | None, config: Path, timeout: float) -> None:
     port = _port(port)
     with board_errors(), claim(port):
         with Dut.open(port, name=port) as dut:  # a silent board fails here, not after mpremote's minutes
-            dut.write(b"\r\x03")
-            try:
-                dut.expect_output(ANSWER_TIMEOUT)
-            except TimeoutError:
-                raise BackendError(f"no answer from {port} within {ANSWER_TIMEOUT:g} s: is the board powered, on "
-                                   "this port and running MicroPython (not in its bootloader)?") from None
+            dut.interrupt(ANSWER_TIMEOUT)
         try:
             boot = deploy_bundle(port, doc, boot_timeout=timeout)
         except ConfigError as exc:
