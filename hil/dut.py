@@ -369,15 +369,15 @@ class Dut:
         """Reboot through MicroPython's REPL, for a port without DTR/RTS (a pseudo-terminal): Ctrl-C stops
         main.py (or is the reset button of a virtual board's bootloader), Ctrl-B leaves the raw REPL,
         Ctrl-D soft-reboots, which runs main.py again; a newline ends whatever a booted firmware got."""
-        self.transport.write(b"\r\x03\x03")
+        self.transport.write(b"\r\x03")  # once: a second would stop the firmware a bootloader's reset started
         time.sleep(0.1)  # a real REPL needs a moment to stop main.py and print its prompt
         self.transport.write(b"\x02")
         time.sleep(0.1)
         self.transport.write(b"\x04\n")
 
-    def reset(self, timeout: float = 30.0, **fields: Any) -> dict:
-        """Reset the board into its firmware and return its boot message (whose fields equal ``fields``;
-        kept as ``self.boot``): by EN where the port has DTR/RTS, else through the REPL (:meth:`soft_reboot`)."""
+    def restart(self, timeout: float = 30.0) -> None:
+        """Reset the board, and let it start: by EN where the port has DTR/RTS, else through the REPL
+        (:meth:`soft_reboot`). Every line after the cursor then comes from the new start."""
         try:
             self.hold_in_reset()
         except BackendError:
@@ -389,6 +389,11 @@ class Dut:
             time.sleep(0.1)
             self.skip_to_end()  # the chip is stopped: nothing after this comes from before the reset
             self.release_reset()
+
+    def reset(self, timeout: float = 30.0, **fields: Any) -> dict:
+        """:meth:`restart` the board and return its boot message (whose fields equal ``fields``; kept as
+        ``self.boot``)."""
+        self.restart(timeout)
         self.boot = self.expect_message("boot", timeout=timeout, **fields)
         return self.boot
 

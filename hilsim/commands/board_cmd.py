@@ -71,14 +71,25 @@ def info(port: str | None) -> None:
         click.echo(f"port:        {port}\nchip:        {chip.description}\nfeatures:    {', '.join(chip.features)}\n"
                    f"MAC:         {chip.mac}\nflash size:  {chip.flash_size or 'unknown'}")
         with Dut.open(port, name=port) as dut:
-            try:
-                boot = dut.reset(timeout=ANSWER_TIMEOUT)
-            except TimeoutError:
-                click.echo(f"reset out of the bootloader; no boot message within {ANSWER_TIMEOUT:g} s (is hilsim's "
-                           "firmware deployed? 'hilsim board deploy')", err=True)
-                return
-    click.echo(f"reset back into the firmware: {boot.get('node')} booted {boot.get('version')} on "
-               f"{boot.get('board')}", err=True)
+            click.echo(_out_of_the_bootloader(dut), err=True)
+
+
+def _out_of_the_bootloader(dut) -> str:
+    """Reset the board after esptool had it in its bootloader; what it started into, for the user."""
+    def started(line):
+        if line.message is not None and line.message.get("msg") == "boot":
+            return line.message
+        return "repl" if 'Type "help()"' in line.text else None
+
+    try:
+        dut.restart(ANSWER_TIMEOUT)
+        boot = dut.expect(started, "a boot message or MicroPython's banner", ANSWER_TIMEOUT)
+    except TimeoutError:
+        return (f"reset out of the bootloader; nothing started within {ANSWER_TIMEOUT:g} s (is MicroPython "
+                "flashed? 'hilsim board flash')")
+    if boot == "repl":
+        return "reset back into MicroPython's REPL (no hilsim firmware on it yet: 'hilsim board deploy')"
+    return f"reset back into the firmware: {boot.get('node')} booted {boot.get('version')} on {boot.get('board')}"
 
 
 @board.command(short_help="Write a MicroPython image and verify it (esptool).")
