@@ -151,8 +151,7 @@ def test_a_power_cut_of_a_party_without_a_power_control_is_refused_at_load():
 
 
 @pytest.mark.parametrize("real, words", [
-    ({"node-2": "virtual"}, "node-2 is a virtual board without a power control: nothing in the run switches"),
-    ({"node-2": "/dev/ttyUSB0"}, "node-2 is a serial board without a power control"),
+    ({"node-2": "virtual"}, "node-2 is a virtual board without a power control: its pseudo-terminal has no RTS"),
     ({"node-1": "virtual"}, "node-2 is a simulated node on real TCP without a power control"),
 ])
 def test_a_power_cut_on_the_wall_clock_is_refused_before_the_run(real, words):

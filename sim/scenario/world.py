@@ -224,6 +224,7 @@ class World:
         board = self.backends.board(name)
         if board is not None:  # its console is its control; booting it is its service
             self.node_controls[name] = board
+            self.powers[name] = board  # and it switches its own power (hil.board_node.BoardNode.power_loss)
             self.services.append((name, board.run))
             return
         will = Message(*last_will(name))
