@@ -162,6 +162,7 @@ def _runs_again_alike(loaded, result, hash_only: bool) -> bool:
 def _register() -> None:
     from hilsim.commands.board_cmd import board
     from hilsim.commands.bridge_cmd import bridge
+    from hilsim.commands.campaign_cmd import campaign
     from hilsim.commands.broker_cmd import broker
     from hilsim.commands.cloud_cmd import cloud
     from hilsim.commands.controller_cmd import controller
@@ -170,6 +171,7 @@ def _register() -> None:
     from hilsim.commands.plan_cmd import controller_group
     from hilsim.commands.release_cmd import release
     from hilsim.commands.supervise_cmd import supervise
+    from hilsim.commands.sweep_cmd import sweep
     from hilsim.commands.virtual_board_cmd import virtual_board
 
     main.add_command(broker)
@@ -183,6 +185,8 @@ def _register() -> None:
     main.add_command(board)
     main.add_command(record)
     main.add_command(diff)
+    main.add_command(campaign)
+    main.add_command(sweep)
 
 
 _register()

@@ -180,9 +180,12 @@ def draw_schedule(strategy: SearchStrategy[list[dict]], seed: int) -> list[dict]
     """One schedule drawn from ``strategy`` by a random stream seeded with ``seed`` (a swarm sweep's seed):
     the same seed gives the same schedule with the same Hypothesis version."""
     # Hypothesis has no public "draw with this Random"; @seed with one example always gives the simplest.
+    from hypothesis.control import BuildContext
     from hypothesis.internal.conjecture.data import ConjectureData
 
-    return ConjectureData(random=random.Random(seed)).draw(strategy)
+    data = ConjectureData(random=random.Random(seed))
+    with BuildContext(data, is_final=True, wrapped_test=draw_schedule):
+        return data.draw(strategy)
 
 
 # -- the story: the base scenario with the drawn timeline and the properties' expectations ---------------------
