@@ -66,7 +66,7 @@ class _Null:
 def _summary(report, examples: int) -> None:
     shrinking = max(0, report.runs - examples)
     click.echo(f"examples: {min(report.runs, examples)} drawn, {report.runs} runs"
-               + (f" (with shrinking)" if shrinking else "") + f" in {report.seconds:.1f} s, seed {report.seed}")
+               + (" (with shrinking)" if shrinking else "") + f" in {report.seconds:.1f} s, seed {report.seed}")
     reached = ", ".join(f"{kind} {n}" for kind, n in sorted(report.kinds_reached.items())) or "none"
     click.echo(f"fault kinds reached (examples): {reached}")
     checked = ", ".join(f"{name} {n}" for name, n in report.properties_checked.items()) or "none"
