@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -97,6 +98,7 @@ def run_batch(runs: list[Run]) -> list[dict]:
             "scenario": one.scenario, "seed": one.seed, "swarm": one.swarm, "ok": result.ok,
             "sha256": result.sha256, "seconds": round(time.perf_counter() - started, 3),
             "verdicts": [[v.name, v.ok, v.measured, v.expected] for v in result.verdicts],
+            "worker": f"{socket.gethostname()}:{os.getpid()}",  # where it ran (the hash must not tell)
         })
     return results
 
