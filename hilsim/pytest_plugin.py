@@ -42,6 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scenario(file): the world fixture's result is this scenario file's run")
+    config.addinivalue_line("markers", "slow: long scenarios (the plugin marks scenario files over 20,000 readings)")
     config.stash[_DONE] = {}
 
 
@@ -55,7 +56,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def _run(config: pytest.Config, path: Path, seed: int | None, text: str | None = None,
-         hash_only: bool = False) -> Any:
+         hash_only: bool = False, swarm: bool = False) -> Any:
     """Run the scenario file ``path`` (or ``text`` as if read from it), keeping its files with --hilsim-keep."""
     from sim.scenario import loader
     from sim.scenario.runner import run_scenario
@@ -63,22 +64,26 @@ def _run(config: pytest.Config, path: Path, seed: int | None, text: str | None =
     scenario = loader.parse(text, str(path)) if text is not None else loader.load(path)
     if seed is not None:
         scenario = scenario.with_seed(seed)
-    keep = config.getoption("--hilsim-keep")
-    result = run_scenario(scenario, hash_only=hash_only and not keep)
-    if keep:
-        _write(result, Path(config.getoption("--hilsim-out")) / f"{path.stem}-{scenario.seed}")
-    return result
+    if config.getoption("--hilsim-keep"):
+        return _run_into(scenario, _out(config, path, scenario.seed, swarm))
+    return run_scenario(scenario, hash_only=hash_only)
 
 
-def _write(result: Any, out: Path) -> Path:
-    """The run's trace, JUnit XML and HTML report in ``out``; the report's path."""
+def _out(config: pytest.Config, path: Path, seed: int, swarm: bool) -> Path:
+    return Path(config.getoption("--hilsim-out")) / f"{path.stem}-{seed}{'-swarm' if swarm else ''}"
+
+
+def _run_into(scenario: Any, out: Path) -> Any:
+    """Run ``scenario`` with its trace, JUnit XML and HTML report written into ``out`` (as ``hilsim run``)."""
     from sim.scenario.report import write_html, write_junit
+    from sim.scenario.runner import run_scenario
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "trace.jsonl").write_bytes(b"".join(line.encode() + b"\n" for line in result.trace.lines()))
+    with open(out / "trace.jsonl", "wb") as sink:
+        result = run_scenario(scenario, sink=sink)
     write_junit(result, out / "junit.xml")
     write_html(result, out / "report.html")
-    return out / "report.html"
+    return result
 
 
 @pytest.fixture(scope="session")
@@ -194,49 +199,41 @@ class ScenarioItem(pytest.Item):
         self.verdicts: list = []
 
     def runtest(self) -> None:
-        verdicts, result = self._verdicts()
-        self.verdicts = verdicts
-        if all(v.ok for v in verdicts):
+        self.verdicts = self._verdicts()
+        if all(v.ok for v in self.verdicts):
             return
-        if result is None or self.config.getoption("--hilsim-keep") is False:
-            result = self._full_run()  # the report needs the whole trace
-        out = Path(self.config.getoption("--hilsim-out")) / \
-            f"{self.path.stem}-{result.scenario.seed}{'-swarm' if self.swarm else ''}"
-        self.report_path = _write(result, out)
-        self.replay = f"hilsim run {self.path}" + (f" --seed {self.config.getoption('--hilsim-seed')}"
-                                                   if self.config.getoption("--hilsim-seed") is not None else "")
+        from sim.scenario import loader
+
+        seed = self.swarm or self.config.getoption("--hilsim-seed")
+        text = self._story() if self.swarm else self.path.read_text(encoding="utf-8")
+        scenario = loader.parse(text, str(self.path))
+        scenario = scenario.with_seed(seed) if seed is not None else scenario
+        out = _out(self.config, self.path, scenario.seed, bool(self.swarm))
+        if not (out / "report.html").exists():  # kept already with --hilsim-keep; else run again with the trace
+            _run_into(scenario, out)
+        self.report_path = out / "report.html"
+        self.replay = f"hilsim run {self.path}" + (f" --seed {seed}" if seed is not None else "")
         if self.swarm:  # the story with the drawn faults, to run again
-            (out / "story.yaml").write_text(self._story(), encoding="utf-8")
-            self.replay = f"hilsim run {out / 'story.yaml'} --seed {self.swarm}"
+            (out / "story.yaml").write_text(text, encoding="utf-8")
+            self.replay = f"hilsim run {out / 'story.yaml'} --seed {seed}"
         raise ScenarioFailed(self.path)
 
-    def _verdicts(self) -> tuple[list, Any]:
+    def _verdicts(self) -> list:
         seed = self.config.getoption("--hilsim-seed")
-        if not self.swarm:
-            from sim.scenario import loader
+        if self.swarm:
+            return _run(self.config, self.path, self.swarm, text=self._story(), hash_only=True, swarm=True).verdicts
+        from sim.scenario import loader
 
-            file_seed = loader.load(self.path).seed if seed is None else seed
-            done = self.config.stash[_DONE].pop((self.path.resolve(), file_seed, 0), None)
-            if done is not None:  # a test ran it this session: its verdicts, not a second run
-                return done[0], None
-            result = _run(self.config, self.path, seed, hash_only=True)
-            return result.verdicts, result
-        result = _run(self.config, self.path, self.swarm, text=self._story(), hash_only=True)
-        return result.verdicts, result
+        file_seed = loader.load(self.path).seed if seed is None else seed
+        done = self.config.stash[_DONE].pop((self.path.resolve(), file_seed, 0), None)
+        if done is not None:  # a test ran it this session: its verdicts, not a second run
+            return done[0]
+        return _run(self.config, self.path, seed, hash_only=True).verdicts
 
     def _story(self) -> str:
         from sim.scenario import sweep
 
         return sweep.plan([str(self.path)], [self.swarm], swarm=True)[0].text
-
-    def _full_run(self) -> Any:
-        from sim.scenario import loader
-        from sim.scenario.runner import run_scenario
-
-        text = self._story() if self.swarm else self.path.read_text(encoding="utf-8")
-        scenario = loader.parse(text, str(self.path))
-        seed = self.swarm or self.config.getoption("--hilsim-seed")
-        return run_scenario(scenario if not seed else scenario.with_seed(seed))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if not isinstance(excinfo.value, ScenarioFailed):
