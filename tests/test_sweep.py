@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bench import bench_sweep
 from hilsim.cli import main
 from sim.scenario import sweep
 from system.errors import ConfigError
@@ -117,3 +118,8 @@ def test_a_failing_seed_is_listed_with_its_replay_command(tiny, tmp_path):
     assert result.exit_code == 1
     assert f"replay: hilsim run {strict} --seed 1" in result.output
     assert "seed 2: readings_stored measured 19 (expected >= 20)" in result.output and "failing seeds: 3" in result.output
+
+
+def test_the_sweep_bench_sweeps_the_same_seeds_on_one_and_two_workers():
+    m = bench_sweep.measure(nodes=2, hours=2, seeds=2)
+    assert m["ok"] and m["same_hashes"] and m["seeds"] == 2 and m["seeds_per_core_hour"] > 0
