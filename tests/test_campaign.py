@@ -105,3 +105,31 @@ def test_swarm_schedules_are_drawn_from_the_seed_after_the_warm_up_and_before_th
 def test_an_unknown_property_is_refused_with_the_known_ones():
     with pytest.raises(ConfigError, match="unknown property 'no_fun'; properties: no_reading_lost, "):
         campaign.check_properties(["no_reading_lost", "no_fun"])
+
+
+def test_the_base_scenarios_own_faults_heal_too():
+    events = campaign.base_events(QUICKSTART.read_text())
+    start = loader.load(QUICKSTART).start
+    # 08:20 + 5 min, 08:40 + 30 s, 08:45 + 5 min, from 08:00
+    assert [campaign.heal_time(e, start) for e in events] == [1500.0, 2430.0, 3000.0]
+
+
+def test_each_world_is_judged_by_the_properties_it_has_the_parts_for():
+    telemetry, controller = loader.load(TWO_NODES), loader.load(ROOT / "scenarios" / "offline-snooze.yaml")
+
+    def judged(scenario, heal):
+        entries, owners = campaign.expectations_for(campaign.Plan(scenario, heal), campaign.PROPERTIES,
+                                                    loader.default_vocabulary().expectations)
+        return list(zip(owners, entries))
+
+    assert judged(telemetry, 600.0) == [
+        ("no_reading_lost", {"readings_lost": {"max": 0, "settle": "3000s"}}),
+        ("no_reading_stored_twice", {"readings_duplicated": 0}),
+        ("heals_into_liveness", {"readings_lost": {"max": 0, "settle": "300s"}})]
+    # healed too late to see the flow come back (3400 s of 3600): only what needs no heal is judged
+    assert judged(telemetry, 3400.0) == [("no_reading_stored_twice", {"readings_duplicated": 0})]
+    # the controller with its cloud (sync every 5 min, checked every minute): 2 x 300 + 2 x 60 s to converge
+    assert judged(controller, 28800.0) == [
+        ("light_follows_alerts", {"light_follows_schedule": True}), ("no_alert_twice", {"alerts_fired_once": True}),
+        ("cloud_converges", {"cloud_in_sync": {"within": "720s", "after": "+28800s"}}),
+        ("no_job_twice", {"jobs_executed_once": True})]

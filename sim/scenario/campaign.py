@@ -147,6 +147,20 @@ def heal_time(event: dict, start: datetime) -> float:
     return at + max(lasting, default=0.0)
 
 
+def base_events(text: str) -> list[dict]:
+    """The timeline of a scenario file's text as YAML-shaped events, every scalar as written (for
+    :func:`heal_time`: the base's own faults heal too before liveness can be asked of the system)."""
+    def plain(node: yaml.Node) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return {key.value: plain(value) for key, value in node.value}
+        if isinstance(node, yaml.SequenceNode):
+            return [plain(item) for item in node.value]
+        return node.value
+
+    root = plain(yaml.compose(text))
+    return list(root.get("timeline") or []) if isinstance(root, dict) else []
+
+
 def swarm(kinds: Mapping[str, SearchStrategy[dict]], max_events: int = MAX_EVENTS) -> SearchStrategy[list[dict]]:
     """Swarm testing: a non-empty set of enabled kinds, then up to ``max_events`` events of those kinds only.
     Shrinks towards fewer kinds and fewer, earlier, shorter events."""
@@ -276,11 +290,13 @@ class _Probe:
         self.base_path, self.names, self.report, self.progress = base_path, names, report, progress
         self.base_text = base_path.read_text(encoding="utf-8")
         self.base = loader.parse(self.base_text, str(base_path))
+        self.base_events = base_events(self.base_text)
         self.words = loader.default_vocabulary()
         self.kinds: dict[tuple[str, ...], type] = {}
 
     def __call__(self, drawn: list[dict]) -> None:
-        heal = max(heal_time(e, self.base.start) for e in drawn) if drawn else None
+        faults = self.base_events + drawn
+        heal = max(heal_time(e, self.base.start) for e in faults) if faults else None
         expect, owners = expectations_for(Plan(self.base, heal), self.names, self.words.expectations)
         text = story_text(self.base_text, drawn, expect, _comment(self.base_path, len(drawn)))
         scenario = loader.parse(text, str(self.base_path), self.words)

@@ -79,7 +79,7 @@ def plan(paths: Iterable[str], seeds: list[int], *, swarm: bool = False) -> list
         schedules = campaign.swarm(fault_draws.draws(window))
         for seed in seeds:
             drawn = campaign.from_window(campaign.draw_schedule(schedules, seed), window)
-            heal = max(campaign.heal_time(e, base.start) for e in drawn)
+            heal = max(campaign.heal_time(e, base.start) for e in campaign.base_events(text) + drawn)
             expect, _ = campaign.expectations_for(campaign.Plan(base, heal), campaign.PROPERTIES,
                                                   loader.default_vocabulary().expectations)
             story = campaign.story_text(text, drawn, expect, f"Swarm seed {seed} of a sweep over {path}.\n"
