@@ -35,32 +35,21 @@ def campaign(scenario: Path, examples: int, seed: int | None, out: Path | None, 
 
     Exit 0 when no example failed, 1 when one did, 2 for a bad file or option.
     """
-    from sim.scenario.campaign import PROPERTIES, run_campaign
+    from sim.scenario.campaign import PROPERTIES, check_properties, run_campaign
 
     seed = random.SystemRandom().randrange(2**32) if seed is None else seed
     out = out or Path("runs") / f"campaign-{scenario.stem}"
+    with user_errors():
+        properties = check_properties(properties or PROPERTIES)
     with user_errors(), click.progressbar(length=examples, label=f"campaign {scenario.name} (seed {seed})",
-                                          file=None if not quiet else _Null(), show_pos=True) as bar:
+                                          hidden=quiet, show_pos=True, file=sys.stderr) as bar:
         def progress(report) -> None:
             bar.update(1 if report.runs <= examples else 0)
 
         report = run_campaign(scenario, examples=examples, seed=seed, out=out,
-                              properties=properties or tuple(PROPERTIES), progress=progress)
+                              properties=properties, progress=progress)
     _summary(report, examples)
     sys.exit(1 if report.failures else 0)
-
-
-class _Null:
-    """A stream for a quiet progress bar."""
-
-    def write(self, text: str) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
 
 
 def _summary(report, examples: int) -> None:
