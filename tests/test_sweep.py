@@ -121,5 +121,5 @@ def test_a_failing_seed_is_listed_with_its_replay_command(tiny, tmp_path):
 
 
 def test_the_sweep_bench_sweeps_the_same_seeds_on_one_and_two_workers():
-    m = bench_sweep.measure(nodes=2, hours=2, seeds=2)
+    m = bench_sweep.measure(nodes=2, hours=1, seeds=2)
     assert m["ok"] and m["same_hashes"] and m["seeds"] == 2 and m["seeds_per_core_hour"] > 0
