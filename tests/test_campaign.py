@@ -83,6 +83,7 @@ def test_the_story_keeps_the_base_file_and_appends_the_drawn_events():
     ({"at": "08:10", "sensor": {"node": "node-1", "fault": "stuck", "for": "1h"}}, 4200.0),
     ({"at": "+0s", "power": {"party": "node-2", "off_for": "20s"}}, 20.0),
     ({"at": "+10s", "broker": {"restart": True}}, 10.0),
+    ({"at": "+10s", "link": {"name": "node-1~broker", "down": True}}, float("inf")),  # never comes back
 ])
 def test_a_drawn_fault_heals_at_its_time_plus_its_longest_duration(event, healed):
     assert campaign.heal_time(event, loader.load(QUICKSTART).start) == healed
@@ -133,3 +134,14 @@ def test_each_world_is_judged_by_the_properties_it_has_the_parts_for():
         ("light_follows_alerts", {"light_follows_schedule": True}), ("no_alert_twice", {"alerts_fired_once": True}),
         ("cloud_converges", {"cloud_in_sync": {"within": "720s", "after": "+28800s"}}),
         ("no_job_twice", {"jobs_executed_once": True})]
+
+
+def test_a_base_scenario_that_breaks_a_property_by_itself_is_reported_without_a_search(bridge_forgets_boots,
+                                                                                     tmp_path):
+    base = tmp_path / "reboot.yaml"
+    base.write_text(TWO_NODES.read_text() + "timeline:\n  - at: +10m\n    power: {party: node-1, off_for: 20s}\n")
+    report = campaign.run_campaign(base, examples=50, seed=1, out=tmp_path / "out")
+    assert report.base_fails and report.runs == 1 and not report.kinds_reached
+    (failure,) = report.failures
+    assert failure.events == 0 and "heals_into_liveness" in failure.properties
+    assert failure.path == tmp_path / "out" / "reboot-counterexample-1.yaml"

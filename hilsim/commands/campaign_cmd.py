@@ -53,16 +53,20 @@ def campaign(scenario: Path, examples: int, seed: int | None, out: Path | None, 
 
 
 def _summary(report, examples: int) -> None:
-    shrinking = max(0, report.runs - examples)
-    click.echo(f"examples: {min(report.runs, examples)} drawn, {report.runs} runs"
-               + (" (with shrinking)" if shrinking else "") + f" in {report.seconds:.1f} s, seed {report.seed}")
+    if report.base_fails:
+        click.echo("the scenario breaks a property with no drawn fault: nothing was searched")
+    elif report.first_failure is None:
+        click.echo(f"examples: {report.runs} in {report.seconds:.1f} s, seed {report.seed}")
+    else:
+        click.echo(f"examples: first failure at example {report.first_failure}, {report.runs} runs in all with "
+                   f"shrinking, in {report.seconds:.1f} s, seed {report.seed}")
     reached = ", ".join(f"{kind} {n}" for kind, n in sorted(report.kinds_reached.items())) or "none"
     click.echo(f"fault kinds reached (examples): {reached}")
     checked = ", ".join(f"{name} {n}" for name, n in report.properties_checked.items()) or "none"
     click.echo(f"properties checked (examples): {checked}")
     click.echo(f"failures: {len(report.failures)}")
     for failure in report.failures:
-        click.echo(f"  {failure.path}  breaks {', '.join(failure.properties)} with {failure.events} event(s)")
+        click.echo(f"  {failure.path}  breaks {', '.join(failure.properties)} with {failure.events} drawn event(s)")
         for verdict in failure.verdicts:
             click.echo(f"    FAIL  {verdict.name}  measured {verdict.measured}  (expected {verdict.expected})")
         click.echo(f"    replay: hilsim run {failure.path}")

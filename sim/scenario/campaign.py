@@ -16,6 +16,7 @@ lets a property speak of what must hold after the faults.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import Counter
@@ -137,11 +138,13 @@ def event_kind(event: dict) -> str:
 
 def heal_time(event: dict, start: datetime) -> float:
     """When the fault of a YAML-shaped ``event`` has healed, in seconds after ``start``: its ``at`` plus
-    its longest ``for``/``*_for`` duration (a fault without one acts at once)."""
+    its longest ``for``/``*_for`` duration (a fault without one acts at once; ``down: true``: never, inf)."""
     ctx = Context("<drawn>")
     ctx.start = start
     at = YamlValue(str(event["at"]), 0, ctx).moment("at")
     body = event[event_kind(event)]
+    if isinstance(body, dict) and str(body.get("down", "")).lower() == "true":
+        return math.inf
     lasting = [YamlValue(str(value), 0, ctx).duration(key) for key, value in body.items()
                if key == "for" or key.endswith("_for")] if isinstance(body, dict) else []
     return at + max(lasting, default=0.0)
@@ -215,8 +218,9 @@ def story_text(base_text: str, drawn: list[dict], expect: list[dict], comment: s
                                  flow_style=False)
     new = {"timeline": timeline, "expect": _node(expect)}
     pairs = []
+    has_timeline = any(key.value == "timeline" for key, _ in root.value)
     for key, value in root.value:
-        if key.value == "expect" and "timeline" in new:  # a new timeline goes before the expectations
+        if key.value == "expect" and not has_timeline:  # a new timeline goes before the expectations
             pairs.append((yaml.ScalarNode("tag:yaml.org,2002:str", "timeline"), new.pop("timeline")))
         pairs.append((key, new.pop(key.value, value)))
     pairs += [(yaml.ScalarNode("tag:yaml.org,2002:str", key), value) for key, value in new.items()]
@@ -269,6 +273,8 @@ class CampaignReport:
     kinds_reached: Counter[str] = field(default_factory=Counter)
     properties_checked: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    first_failure: int | None = None  # the run that first broke a property (the runs after it: shrinking)
+    base_fails: bool = False  # the base scenario broke a property with no drawn fault: nothing was searched
 
 
 class CounterExample(Exception):
@@ -308,6 +314,8 @@ class _Probe:
             self.progress(self.report)
         broken = [(owner, v) for owner, v in zip(owners, run.verdicts) if not v.ok]
         if broken:
+            if self.report.first_failure is None:
+                self.report.first_failure = self.report.runs
             names = tuple(dict.fromkeys(owner for owner, _ in broken))
             raise self._kind(names)(text, names, tuple(v for _, v in broken), run.sha256, len(drawn))
 
@@ -345,6 +353,15 @@ def run_campaign(base_path: str | Path, *, examples: int, seed: int, out: str | 
     kinds = fault_draws.draws(window)
     if not kinds:
         raise ConfigError("this world has no party a fault can be drawn for", source=str(base_path))
+    try:  # the story with no drawn fault first: a property it breaks already needs no search
+        probe([])
+    except CounterExample as broken:
+        report.base_fails = True
+        report.failures = _write([broken], Path(out), Path(base_path).stem)
+        report.seconds = time.monotonic() - started
+        return report
+    report.runs, report.properties_checked = 0, Counter()  # the examples counted are the drawn ones
+
     def example(drawn: list[dict]) -> None:
         probe(from_window(drawn, window))
 
