@@ -166,6 +166,7 @@ def _runs_again_alike(loaded, result, hash_only: bool) -> bool:
 def _register() -> None:
     from hilsim.commands.board_cmd import board
     from hilsim.commands.bridge_cmd import bridge
+    from hilsim.commands.campaign_cmd import campaign
     from hilsim.commands.broker_cmd import broker
     from hilsim.commands.cloud_cmd import cloud
     from hilsim.commands.controller_cmd import controller
@@ -175,6 +176,7 @@ def _register() -> None:
     from hilsim.commands.release_cmd import release
     from hilsim.commands.serve_cmd import config, serve
     from hilsim.commands.supervise_cmd import supervise
+    from hilsim.commands.sweep_cmd import sweep
     from hilsim.commands.virtual_board_cmd import virtual_board
 
     main.add_command(broker)
@@ -190,6 +192,8 @@ def _register() -> None:
     main.add_command(diff)
     main.add_command(serve)
     main.add_command(config)
+    main.add_command(campaign)
+    main.add_command(sweep)
 
 
 _register()
