@@ -1,3 +1,4 @@
+import asyncio
 import os
 import shutil
 
@@ -47,3 +48,19 @@ def mosquitto(tmp_path):
     proc = start_server([MOSQUITTO, "-c", str(conf)], port)
     yield port
     stop_server(proc)
+
+
+@pytest.fixture
+def loop():
+    """A fresh asyncio event loop, closed after the test (the in-process cloud runs its app on it)."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture
+def cloud(loop):
+    """The cloud app in process (tests/cloud_fixtures.py); a test module may define its own ``cloud``."""
+    from cloud_fixtures import make_cloud
+
+    return make_cloud(loop)

@@ -20,18 +20,6 @@ from cloud_fixtures import PASSWORD, logged_in, login, make_cloud
 from job_documents import json_values, malformed_documents
 
 
-@pytest.fixture
-def loop():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture
-def cloud(loop):
-    return make_cloud(loop)
-
-
 def endpoints(cloud) -> list[tuple[str, str, str]]:
     """(method, path, security scheme) of every documented endpoint, path parameters filled in."""
     async def fetch():

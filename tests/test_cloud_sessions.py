@@ -27,18 +27,6 @@ from system.cloud.auth import LoginThrottle
 EXPECTED_HEADERS = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
 
 
-@pytest.fixture
-def loop():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture
-def cloud(loop):
-    return make_cloud(loop)
-
-
 def _client(cloud, address="10.0.0.9", base="http://cloud", headers=None):
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=cloud.app, client=(address, 1234)), base_url=base,
                              headers=headers or {})

@@ -4,18 +4,10 @@ tests in ``test_dashboard_browser.py`` check what a user sees)."""
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
 from cloud_fixtures import logged_in, make_cloud
-
-
-@pytest.fixture
-def loop():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
 
 
 @pytest.mark.parametrize("settings, zone", [({}, "Europe/Brussels"), ({"timezone": "Asia/Tokyo"}, "Asia/Tokyo")])

@@ -248,14 +248,6 @@ def test_whatever_the_cloud_accepts_the_device_executes_or_rejects_and_never_rai
 # -- the cloud's API: refused before anything is queued ----------------------------------------------------
 
 
-@pytest.fixture
-def loop():
-    import asyncio
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
 # A lone surrogate is refused with the body (bad_text: no JSON body may hold one), a control character by
 # the job check (bad_value); either way 400 and nothing queued.
 @pytest.mark.parametrize("title, reason", [("\\udc80", "bad_text"), ("Concert\\ud83d", "bad_text"),

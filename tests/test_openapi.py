@@ -4,26 +4,13 @@ ones the handlers hold."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 from openapi_spec_validator import validate
 from starlette.routing import Mount, Route
 
-from cloud_fixtures import logged_in, make_cloud
-
-
-@pytest.fixture
-def loop():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture
-def cloud(loop):
-    return make_cloud(loop)
+from cloud_fixtures import logged_in
 
 
 def spec(cloud) -> dict:

@@ -40,13 +40,6 @@ class Link(httpx.AsyncBaseTransport):
         return response
 
 
-@pytest.fixture
-def loop():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
 def device(loop, store: Store | None = None):
     cloud = make_cloud(loop)
     link = Link(httpx.ASGITransport(app=cloud.app))
