@@ -5,14 +5,14 @@
 # persistent namespace (mpremote's file transfer spans several executions), and writes
 # what the raw REPL writes after "OK": the output, 0x04, the traceback if any, 0x04.
 # ``machine.reset()`` ends the process with status 76, which the virtual board turns
-# into a hard reset. Paths are the board's: "/" is the filesystem directory, and ".."
-# may not leave it (mpremote's ``rm -r :/`` must not reach the host's root).
+# into a hard reset; ``machine.bootloader()`` with 77, into download mode. Paths are the
+# board's: "/" is the filesystem directory, and ".." may not leave it (mpremote's ``rm -r :/`` must not reach the host's root).
 # MicroPython-compatible: no f-strings, no typing.
 
 import os
 import sys
 
-RESET_EXIT = 76
+RESET_EXIT, BOOTLOADER_EXIT = 76, 77
 MICROPYTHON = sys.implementation.name == "micropython"
 
 
@@ -25,7 +25,7 @@ class Machine:
         sys.exit(RESET_EXIT)
 
     def bootloader(self):
-        sys.exit(RESET_EXIT)
+        sys.exit(BOOTLOADER_EXIT)
 
     def unique_id(self):
         return b"\x24\x0a\xc4\x12\x34\x56"

@@ -82,7 +82,7 @@ def test_a_deflated_write_lands_in_the_flash_file_and_md5_answers_in_hex(tmp_pat
                                          rom_checksum(block)))
         assert reply(replies[0])[3] == (0, 0)
     replies, events = rom.receive(request(rl.FLASH_DEFL_END, struct.pack("<I", 0)))
-    assert events == [rl.FlashWritten(0x10000, len(image)), rl.RunRequested()]
+    assert events == [rl.FlashWritten(0x10000, len(image)), rl.RunRequested(reboot=True)]  # word 0: reboot
     assert rl.Flash(tmp_path / "flash.bin").read(0x10000, len(image)) == image  # persisted
     replies, _ = rom.receive(request(rl.SPI_FLASH_MD5, struct.pack("<IIII", 0x10000, len(image), 0, 0)))
     assert reply(replies[0])[2] == hashlib.md5(image).hexdigest().encode()
