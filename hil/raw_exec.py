@@ -13,6 +13,7 @@ import os
 import sys
 
 RESET_EXIT, BOOTLOADER_EXIT = 76, 77
+BLOCK, FS_BLOCKS = 4096, 512  # the emulated flash filesystem: 512 blocks of 4 KiB
 MICROPYTHON = sys.implementation.name == "micropython"
 
 
@@ -32,6 +33,16 @@ class Machine:
 
     def freq(self):
         return 240000000
+
+
+class Vfs:
+    # MicroPython's vfs module as mpremote's df asks it: one LittleFS mounted at "/".
+    class VfsLfs2:
+        def __repr__(self):
+            return "<VfsLfs2>"
+
+    def mount(self):
+        return [(self.VfsLfs2(), "/")]
 
 
 class BoardOs:
@@ -64,7 +75,21 @@ class BoardOs:
         return tuple(self._os.stat(self.path(p)))
 
     def statvfs(self, p):
-        return tuple(self._os.statvfs(self.path(p)))
+        # The board's filesystem, not the host's disk: a LittleFS of FS_BLOCKS blocks (the 2 MiB vfs partition
+        # of MicroPython's 4 MiB ESP32 layout), with what the directory holds counted in whole blocks.
+        used = 2 + self._blocks_under(self.path(p))
+        free = max(0, FS_BLOCKS - used)
+        return (BLOCK, BLOCK, FS_BLOCKS, free, free, 0, 0, 0, 0, 255)
+
+    def _blocks_under(self, top):
+        blocks = 1
+        for entry in self._os.listdir(top):
+            path = top + "/" + entry
+            if self._os.stat(path)[0] & 0x4000:
+                blocks += self._blocks_under(path)
+            else:
+                blocks += (self._os.stat(path)[6] + BLOCK - 1) // BLOCK
+        return blocks
 
     def listdir(self, p="."):
         return self._os.listdir(self.path(p or "."))
@@ -90,25 +115,33 @@ class BoardOs:
     def rename(self, a, b):
         self._os.rename(self.path(a), self.path(b))
 
+    def mount(self, *args):
+        raise OSError(95, "mpremote mount is not emulated by the virtual board (copy files with mpremote cp)")
+
     def uname(self):
         return ("esp32", "esp32", "1.24.1", "v1.24.1 on 2024-11-29", "Generic ESP32 module with ESP32")
 
 
 def read_code(stdin):
+    # "<length>\n<code>" runs as a module (the raw REPL); "s<length>\n<code>" as one statement of the
+    # friendly REPL, which prints an expression's value.
     header = b""
     while not header.endswith(b"\n"):
         ch = stdin.read(1)
         if not ch:
-            return None
+            return None, None
         header += ch
+    mode = "exec"
+    if header.startswith(b"s"):
+        mode, header = "single", header[1:]
     n = int(header)
     code = b""
     while len(code) < n:
         part = stdin.read(n - len(code))
         if not part:
-            return None
+            return None, None
         code += part
-    return code.decode("utf-8")
+    return code.decode("utf-8"), mode
 
 
 def out(text):
@@ -134,6 +167,7 @@ def main():
     os.chdir(sys.argv[1])
     board_os = BoardOs(os, os.getcwd())
     sys.modules["machine"] = Machine()
+    sys.modules["vfs"] = Vfs()
     sys.modules["os"] = board_os
     import builtins
     host_open = builtins.open
@@ -145,12 +179,12 @@ def main():
     stdin = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
     namespace = {"__name__": "__main__"}
     while True:
-        code = read_code(stdin)
+        code, mode = read_code(stdin)
         if code is None:
             return
         error = None
         try:
-            exec(compile(code, "<stdin>", "exec"), namespace)
+            exec(compile(code, "<stdin>", mode), namespace)
         except Exception as exc:
             error = exc
         out("\x04")

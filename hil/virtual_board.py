@@ -102,6 +102,7 @@ class VirtualBoard:
         self._firmware: subprocess.Popen | None = None
         self._repl: subprocess.Popen | None = None
         self._raw = bytearray()
+        self._line, self._block = bytearray(), bytearray()  # the friendly REPL's line and block being typed
         self._slip = SlipDecoder()
         self._sel = selectors.DefaultSelector()
         self._stopped = threading.Event()
@@ -344,11 +345,35 @@ class VirtualBoard:
             self._start_main()
         elif b == 0x02:
             self._out(b"\r\n" + BANNER)
-        elif b in (0x03, 0x0D):
+        elif b == 0x03:
+            self._line, self._block = bytearray(), bytearray()
             self._out(b"\r\n>>> ")
+        elif b == 0x0D:
+            self._enter_line()
+        elif b in (0x08, 0x7F) and self._line:
+            del self._line[-1]
+            self._out(b"\x08 \x08")
         elif 0x20 <= b < 0x7F:
-            self._out(bytes((b,)))  # the friendly REPL echoes; it does not run code here
+            self._line.append(b)
+            self._out(bytes((b,)))  # the friendly REPL echoes what is typed
         return 1
+
+    def _enter_line(self) -> None:
+        """Return at the friendly prompt: run the line, or gather a block (a line ending ':' up to a blank one)."""
+        line, self._line = bytes(self._line), bytearray()
+        self._out(b"\r\n")
+        if self._block or line.rstrip().endswith(b":"):
+            self._block += line + b"\n"
+            if line.strip():
+                self._out(b"... ")
+                return
+            code, self._block = bytes(self._block), bytearray()
+        else:
+            code = line
+        if code.strip():
+            self._run(code, single=True)
+        if self.mode == FRIENDLY:
+            self._out(b">>> ")
 
     def _raw_repl(self, data: bytes) -> int:
         for i, b in enumerate(data):
@@ -420,11 +445,17 @@ class VirtualBoard:
     def _execute(self, code: bytes) -> None:
         # "OK", then the interpreter's output and its two 0x04 markers as they come, then the prompt.
         self._out(b"OK")
+        if self._run(code, single=False):
+            self._out(b">")
+
+    def _run(self, code: bytes, single: bool) -> bool:
+        """Run ``code`` in the REPL's interpreter, its output to the console as it comes: with the raw REPL's
+        two 0x04 markers, or (``single``, the friendly REPL) as text. False when it reset the board."""
         if self._repl is None or self._repl.poll() is not None:
             self._start_repl()
         repl = self._repl
         try:
-            repl.stdin.write(b"%d\n" % len(code) + code)
+            repl.stdin.write((b"s" if single else b"") + b"%d\n" % len(code) + code)
         except BrokenPipeError:
             pass
         markers = 0
@@ -433,17 +464,12 @@ class VirtualBoard:
             if not data:
                 code_ = repl.wait()
                 self._repl = None
-                if code_ == RESET_EXIT:
-                    self._say("machine.reset() from the raw REPL")
+                if code_ in (RESET_EXIT, BOOTLOADER_EXIT):
+                    self._say("machine.reset() or machine.bootloader() from the REPL")
+                    self._download_latched = code_ == BOOTLOADER_EXIT  # MicroPython forces a download boot
                     self._reset(SW_CPU_RESET)
-                    return
-                if code_ == BOOTLOADER_EXIT:
-                    self._say("machine.bootloader() from the raw REPL")
-                    self._download_latched = True  # as MicroPython does: force download boot, software reset
-                    self._reset(SW_CPU_RESET)
-                    return
-                self._out(b"\x04" * (2 - markers))
-                break
+                    return False
+                data = b"\x04" * (2 - markers)
             markers += data.count(b"\x04")
-            self._out(data)
-        self._out(b">")
+            self._out(data.replace(b"\x04", b"").replace(b"\n", b"\r\n") if single else data)
+        return True
