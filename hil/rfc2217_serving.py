@@ -107,6 +107,7 @@ class Rfc2217Server:
 
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(0.2)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # many small Telnet answers: no batching
         port = BoardPort(self.path, self.board)
         link = _Connection(conn)
         manager = serial.rfc2217.PortManager(port, link)

@@ -232,7 +232,9 @@ class VirtualBoard:
         self._io0_low_seen = False
         self._stop_firmware()
         self._stop_repl()
-        self._out(ROM_HELLO + cause + b"," + (DOWNLOAD_BOOT if self._download_latched else FLASH_BOOT) + b"\r\n")
+        banner = cause + b"," + (DOWNLOAD_BOOT if self._download_latched else FLASH_BOOT)
+        self._out(ROM_HELLO + banner + b"\r\n")
+        self._say(f"reset: {banner.decode()}")
         if self._download_latched:
             self._enter_bootloader()
         else:
