@@ -6,7 +6,7 @@ command line, the interface it documents. Both talk to a real board on a USB por
 ``rfc2217://`` URL, or to ``hilsim virtual-board``'s pseudo-terminal: a pty has no
 DTR/RTS lines, so there the board is sent to its bootloader through MicroPython's raw
 REPL (``machine.bootloader()``, as ``mpremote bootloader`` does) and reached with
-esptool's ``no-reset`` mode; a write ends with esptool's soft reset, which runs the
+esptool's ``no-reset`` mode, and left with esptool's soft reset, which runs the
 application (the ROM's FLASH_END "run").
 """
 
@@ -56,7 +56,7 @@ def _esptool(port: str, before: str | None, after: str | None, quiet: bool = Tru
     if virtual and before is None:
         _bootloader_by_repl(port)
     before = before or ("no-reset" if virtual else "default-reset")
-    after = after or ("no-reset" if virtual else "hard-reset")
+    after = after or ("soft-reset" if virtual else "hard-reset")  # soft: the ROM runs the application
     sink = io.StringIO()
     try:
         with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
@@ -139,14 +139,11 @@ def flash_image(port: str, image: Path, *, offset: int = MICROPYTHON_OFFSET, bef
                 after: str | None = None, quiet: bool = True,
                 progress: Callable[[int, int], None] | None = None) -> ChipInfo:
     """Write ``image`` at ``offset`` and verify it by MD5 (esptool's write and verify commands); ``progress``
-    gets (bytes written, bytes in all) as esptool reports them. A virtual board on a pty runs the written
-    application afterwards (esptool's soft reset)."""
+    gets (bytes written, bytes in all) as esptool reports them."""
     from esptool.cmds import attach_flash, verify_flash, write_flash
 
     if not image.is_file():
         raise ConfigError("no such image file", source=str(image))
-    if after is None and is_virtual(port):
-        after = "soft-reset"
     with _esptool(port, before, after, quiet=quiet) as esp:
         mac = ":".join(f"{b:02x}" for b in esp.read_mac())
         description = esp.get_chip_description()

@@ -224,18 +224,20 @@ class VirtualBoard:
 
     # --- boot -----------------------------------------------------------------------------
 
-    def _reset(self, cause: bytes) -> None:
+    def _reset(self, cause: bytes, force_download: bool = False) -> None:
         """The chip starts: the ROM reads the boot mode, then boots the flash or waits for a download. A power-on
-        (EN) reset latches the strapping pins; a software reset reuses what was latched."""
+        (EN) reset latches the strapping pins; a software reset reuses what was latched, unless the software
+        forced a download boot (MicroPython's machine.bootloader(): once, the latch is not changed)."""
         if cause == POWERON:
             self._download_latched = self.strapping == "download" or self._io0_low_seen
         self._io0_low_seen = False
         self._stop_firmware()
         self._stop_repl()
-        banner = cause + b"," + (DOWNLOAD_BOOT if self._download_latched else FLASH_BOOT)
+        download = force_download or self._download_latched
+        banner = cause + b"," + (DOWNLOAD_BOOT if download else FLASH_BOOT)
         self._out(ROM_HELLO + banner + b"\r\n")
         self._say(f"reset: {banner.decode()}")
-        if self._download_latched:
+        if download:
             self._enter_bootloader()
         else:
             self._boot_flash()
@@ -468,8 +470,7 @@ class VirtualBoard:
                 self._repl = None
                 if code_ in (RESET_EXIT, BOOTLOADER_EXIT):
                     self._say("machine.reset() or machine.bootloader() from the REPL")
-                    self._download_latched = code_ == BOOTLOADER_EXIT  # MicroPython forces a download boot
-                    self._reset(SW_CPU_RESET)
+                    self._reset(SW_CPU_RESET, force_download=code_ == BOOTLOADER_EXIT)
                     return False
                 data = b"\x04" * (2 - markers)
             markers += data.count(b"\x04")
