@@ -25,6 +25,8 @@ from typing import Protocol
 import serial
 import serial.rfc2217
 
+from system.errors import BackendError
+
 
 class Lines(Protocol):
     """What receives the modem lines: a virtual board."""
@@ -69,7 +71,10 @@ class Rfc2217Server:
 
     def __init__(self, board: Lines, path: str, host: str = "127.0.0.1", port: int = 0):
         self.board, self.path = board, path
-        self._listener = socket.create_server((host, port))
+        try:
+            self._listener = socket.create_server((host, port))
+        except OSError as exc:
+            raise BackendError(f"cannot serve RFC 2217: {exc.strerror}") from exc
         self._listener.settimeout(0.2)
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
