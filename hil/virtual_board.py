@@ -9,12 +9,13 @@ whose DTR/RTS reach :meth:`VirtualBoard.set_lines`). Behind it:
   simulated behind the HAL and real TCP to the broker in config.json;
 - MicroPython's friendly and raw REPL, as mpremote drives them (Ctrl-C interrupts
   main.py, Ctrl-A enters the raw REPL, Ctrl-D runs code or soft-reboots, Ctrl-B leaves;
-  raw-paste is declined so mpremote falls back to plain raw mode); code runs in a
-  persistent interpreter whose working directory is the filesystem (``hil/raw_exec.py``);
+  raw-paste is declined so mpremote falls back to plain raw mode; the friendly REPL runs
+  each line typed, for mpremote repl); code runs in a persistent interpreter whose
+  working directory is the filesystem (``hil/raw_exec.py``);
 - the ESP32 ROM bootloader and esptool's flasher stub (``hil/rom_loader.py`` over
   ``hil/slip.py``), entered only as on the chip: a reset with IO0 low (the auto-reset
   circuit's DTR/RTS, or ``strapping="download"``, a jumper on IO0), or
-  ``machine.bootloader()``. Bytes on the console never enter it.
+  ``machine.bootloader()``. Bytes on the console never enter it (a 0xC0 is console data).
 - the flash (a file, kept as given; a new one holds a factory image at 0x1000 and
   0x10000). At each boot the image at 0x1000 and the application at 0x10000 are checked
   (``hil/esp_image.py``): a board whose flash holds no valid image prints why, as the
@@ -37,7 +38,9 @@ Modes and what moves between them::
     RAW       --machine.reset()--> RUNNING (hard reset); --machine.bootloader()--> BOOTLOADER
     any       --EN low--> RESET --EN high, IO0 low--> BOOTLOADER; IO0 high--> boot
     boot      --valid flash--> RUNNING (or FRIENDLY without main.py); invalid --> HALTED
-    BOOTLOADER --FLASH_END run / reboot, Ctrl-C (the reset button)--> boot
+    BOOTLOADER --FLASH_END "run", Ctrl-C (the EN button, for a pty that has no RTS)--> boot
+    BOOTLOADER --FLASH_END "reboot", the stub's reboot--> software reset: download mode again if the
+               strapping latched at the last EN reset said so (as on the chip)
     RUNNING   --main.py exits 75 (reboot command)--> RUNNING; exits otherwise --> FRIENDLY
 
 A real board drops console bytes nobody reads; so does this one past CONSOLE_BUFFER bytes

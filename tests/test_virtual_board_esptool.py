@@ -17,7 +17,7 @@ from processes import ROOT
 from system.adapters.child_process import stop
 from test_esp_image import esptool_image
 
-pytestmark = [pytest.mark.live, pytest.mark.slow]
+pytestmark = pytest.mark.live
 APP = 0x10000
 
 
@@ -95,6 +95,7 @@ def test_over_the_pty_a_board_strapped_for_download_takes_esptools_default_comma
     assert (tmp_path / "flash.bin").read_bytes() == b"\xff" * (4 << 20)
 
 
+@pytest.mark.slow
 def test_over_rfc2217_esptools_resets_take_the_board_into_the_bootloader_and_back_into_the_flash(start_board,
                                                                                                tmp_path):
     """Each esptool command costs about 0.2 s over RFC 2217 (pyserial's client waits out each timeout change),
