@@ -43,7 +43,7 @@ The rules, as a table (state -> commands accepted; anything else gets an error r
 
 Registers hold what the chip would show: the chip-detect magic of an ESP32, eFuse words
 giving the MAC and an ESP32-D0WD-V3, and the SPI controller answering RDID (0x9F) with
-a 4 MiB Winbond flash.
+a 4 MiB Winbond flash, and read SFDP (0x5A) with the start of its SFDP table.
 """
 
 from __future__ import annotations
@@ -78,10 +78,14 @@ STUB_GREETING = b"OHAI"
 CHIP_DETECT_MAGIC_ADDR, ESP32_MAGIC = 0x40001000, 0x00F01D83
 EFUSE_BASE = 0x3FF5A000
 SPI_BASE = 0x3FF42000
-SPI_CMD, SPI_USR2, SPI_W0 = SPI_BASE + 0x00, SPI_BASE + 0x24, SPI_BASE + 0x80
+SPI_CMD, SPI_ADDR, SPI_USR2, SPI_W0 = SPI_BASE + 0x00, SPI_BASE + 0x04, SPI_BASE + 0x24, SPI_BASE + 0x80
 SPI_CMD_USR = 1 << 18
-RDID, RDSR = 0x9F, 0x05
+RDID, RDSR, RDSFDP = 0x9F, 0x05, 0x5A
 FLASH_ID = 0x1640EF  # Winbond (EF), type 0x40, capacity 0x16 = 4 MiB
+# The start of the flash's SFDP table (JESD216): the "SFDP" signature, revision 1.6, two parameter headers
+# (the JEDEC basic table, then Winbond's own, ID 0xEF).
+SFDP = b"SFDP" + bytes([0x06, 0x01, 0x01, 0xFF, 0x00, 0x06, 0x01, 0x10, 0x80, 0x00, 0x00, 0xFF,
+                        0xEF, 0x00, 0x01, 0x03, 0xD0, 0x00, 0x00, 0xFF])
 FLASH_SIZE = 4 * 1024 * 1024
 SECTOR = 0x1000
 
@@ -245,6 +249,9 @@ class RomLoader:
             self.regs[SPI_W0] = FLASH_ID
         elif command == RDSR:
             self.regs[SPI_W0] = 0
+        elif command == RDSFDP:  # a 24-bit address, sent from the register's top bits
+            at = self.regs.get(SPI_ADDR, 0) >> 8
+            self.regs[SPI_W0] = int.from_bytes(SFDP[at:at + 4].ljust(4, b"\xff"), "little")
         self.regs[SPI_CMD] = 0
 
     def _op_0d(self, data, chk):  # SPI_ATTACH

@@ -297,3 +297,15 @@ def test_the_stub_inflates_a_write_that_starts_mid_sector_without_erasing_what_i
         assert stub_reply(replies[0])[3] == (0, 0)
     replies, _ = rom.receive(request(rl.SPI_FLASH_MD5, struct.pack("<IIII", 0x30000, len(image), 0, 0)))
     assert stub_reply(replies[0])[2] == hashlib.md5(image).digest()
+
+
+def test_read_sfdp_through_the_spi_registers_finds_the_sfdp_signature(tmp_path):
+    """esptool checks that a flash is attached by reading SFDP address 0 (command 0x5A, a 24-bit address in the
+    top bits of SPI_ADDR): the word is "SFDP" read little-endian."""
+    rom = loader(tmp_path)
+    rom.receive(request(rl.SYNC, SYNC_DATA))
+    rom.receive(request(rl.WRITE_REG, struct.pack("<IIII", rl.SPI_USR2, (7 << 28) | 0x5A, 0xFFFFFFFF, 0)))
+    rom.receive(request(rl.WRITE_REG, struct.pack("<IIII", rl.SPI_BASE + 4, 0 << 8, 0xFFFFFFFF, 0)))
+    rom.receive(request(rl.WRITE_REG, struct.pack("<IIII", rl.SPI_CMD, rl.SPI_CMD_USR, 0xFFFFFFFF, 0)))
+    word = reply(rom.receive(request(rl.READ_REG, struct.pack("<I", rl.SPI_W0)))[0][0])[1]
+    assert word == 0x50444653 and word.to_bytes(4, "little") == b"SFDP"
