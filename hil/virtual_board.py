@@ -27,8 +27,13 @@ IO0 is low while DTR is asserted and RTS is not. The chip leaves reset when EN r
 takes download mode if IO0 is low at any time in the next STRAP_WINDOW seconds: on a
 chip that is the RC delay on EN, a few ms; here it is wider, because pyserial's RFC 2217
 client waits about 50 ms for each line change to be acknowledged, so esptool's DTR and
-RTS writes arrive that far apart. esptool's classic and USB-JTAG sequences enter
-download mode; a plain RTS pulse (DTR released) reboots the firmware.
+RTS writes arrive that far apart. The board also follows the rule of the chips'
+USB-Serial-JTAG peripheral, which esptool's ``usb-reset`` sequence speaks: DTR asserted
+alone for BOOT_REQUEST_HOLD seconds asks the next reset for download mode, both lines
+released cancels it (esptool holds DTR alone 100 ms; opening a port asserts DTR about
+50 ms before RTS over RFC 2217, which must not count).
+So esptool's classic, tight and USB-JTAG sequences enter download mode; a plain RTS
+pulse (DTR released) reboots the firmware.
 
 Modes and what moves between them::
 
@@ -78,6 +83,7 @@ POWER_ON = ROM_HELLO + POWERON + b"," + FLASH_BOOT + b"\r\n"
 SW_RESET = ROM_HELLO + SW_CPU_RESET + b"," + FLASH_BOOT + b"\r\n"
 RAW_EXEC = Path(__file__).resolve().parent / "raw_exec.py"
 STRAP_WINDOW = 0.3  # seconds after EN rises during which IO0 low means download mode (see the docstring)
+BOOT_REQUEST_HOLD = 0.075  # seconds DTR must be asserted alone to request a download boot (USB-Serial-JTAG)
 CONSOLE_BUFFER = 64 * 1024  # console bytes kept for a reader that does not read
 FACTORY_FIRMWARE = esp_image.factory_image(b"hilsim virtual board: MicroPython firmware as shipped")
 FACTORY = {esp_image.BOOTLOADER_OFFSET: FACTORY_FIRMWARE, esp_image.APP_OFFSET: FACTORY_FIRMWARE}
@@ -115,6 +121,8 @@ class VirtualBoard:
         self._wake_r, self._wake_w = os.pipe()
         self._boot_at: float | None = None  # EN has risen: when the chip starts
         self._io0_low_seen = False
+        self._dtr_alone_since = 0.0
+        self._boot_requested = False  # the USB-Serial-JTAG rule asked for a download boot
         self._download_latched = False  # the boot mode latched at the last power-on / EN reset
 
     # --- lifecycle -------------------------------------------------------------------
@@ -187,17 +195,28 @@ class VirtualBoard:
             pass
 
     def _apply_lines(self, dtr: bool | None, rts: bool | None) -> None:
-        dtr = self._lines[0] if dtr is None else dtr
-        rts = self._lines[1] if rts is None else rts
-        self._lines = (dtr, rts)
-        en_low, io0_low = rts and not dtr, dtr and not rts
-        if en_low and self.mode != RESET:
-            self._hold_in_reset()
-        elif not en_low and self.mode == RESET and self._boot_at is None:
-            self._boot_at = time.monotonic() + STRAP_WINDOW
-            self._io0_low_seen = io0_low
+        lines = (self._lines[0] if dtr is None else dtr, self._lines[1] if rts is None else rts)
+        now = time.monotonic()
+        self._track_boot_request(self._lines, lines, now)
+        self._lines = lines
+        en_low, io0_low = lines == (False, True), lines == (True, False)
+        if en_low:
+            if self.mode != RESET or self._boot_at is not None:
+                self._hold_in_reset()
+        elif self.mode == RESET and self._boot_at is None:
+            self._boot_at = now + STRAP_WINDOW
+            self._io0_low_seen = io0_low or self._boot_requested
         elif io0_low and self._boot_at is not None:
             self._io0_low_seen = True
+        if lines == (False, False):
+            self._boot_requested = False
+
+    def _track_boot_request(self, before: tuple[bool, bool], after: tuple[bool, bool], now: float) -> None:
+        # The USB-Serial-JTAG rule: DTR asserted alone for BOOT_REQUEST_HOLD asks the next reset for download mode.
+        if after == (True, False) and before != (True, False):
+            self._dtr_alone_since = now
+        elif before == (True, False) and after != (True, False) and now - self._dtr_alone_since >= BOOT_REQUEST_HOLD:
+            self._boot_requested = True
 
     def _hold_in_reset(self) -> None:
         self._stop_firmware()

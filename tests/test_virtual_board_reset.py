@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from esp_pylib import serial_reset
+
 from hil.slip import encode
 from hil.virtual_board import VirtualBoard
 
@@ -77,28 +79,50 @@ def test_a_stray_slip_frame_on_the_console_does_not_enter_download_mode(board):
     assert b"\xc0" not in console.seen[mark:end] and vb.mode == "FRIENDLY"
 
 
-def test_the_classic_reset_sequence_enters_download_mode_and_an_en_pulse_boots_the_flash(board):
+class Lines:
+    """A pyserial port as esptool's reset sequences (esp_pylib's) drive it: DTR/RTS go to the board."""
+
+    def __init__(self, board: VirtualBoard):
+        self.board = board
+        self.dtr = self.rts = False
+
+    def setDTR(self, state: bool) -> None:  # noqa: N802 (pyserial's name)
+        self.dtr = state
+        self.board.set_lines(dtr=state)
+
+    def setRTS(self, state: bool) -> None:  # noqa: N802
+        self.rts = state
+        self.board.set_lines(rts=state)
+
+
+DOWNLOAD_BANNER = (b"rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\n"
+                   b"waiting for download\r\n")
+FLASH_BOOT_BANNER = b"rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
+
+
+@pytest.mark.parametrize("sequence", [serial_reset.classic_bootloader_reset, serial_reset.usb_jtag_bootloader_reset])
+def test_esptools_reset_sequences_enter_download_mode_and_its_hard_reset_boots_the_flash(board, sequence):
+    """esptool's own sequences (esp_pylib's functions, with their timing) on the board's lines."""
     vb, console = board
     mark = len(console.seen)
-    for dtr, rts in [(False, True), (True, True), (True, False), (False, False)]:  # esptool's classic order
-        vb.set_lines(dtr=dtr, rts=rts)
-    at = console.expect(b"rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\n"
-                        b"waiting for download\r\n", after=mark)
+    sequence(Lines(vb))
+    at = console.expect(DOWNLOAD_BANNER, after=mark)
     console.write(encode(SYNC_REQUEST))
-    console.expect(bytes([0xC0, 0x01, 0x08, 0x04, 0x00]), after=at)  # the ROM answers SYNC
-    mark = len(console.seen)
-    vb.set_lines(rts=True)  # EN low, IO0 released: a plain reset
-    vb.set_lines(rts=False)
-    at = console.expect(b"rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n", after=mark)
+    at = console.expect(bytes([0xC0, 0x01, 0x08, 0x04, 0x00]), after=at)  # the ROM answers SYNC
+    serial_reset.hard_reset(Lines(vb))  # RTS pulse, DTR released
+    at = console.expect(FLASH_BOOT_BANNER, after=at)
     console.expect(BLANK_BOARD_PROMPT, after=at)
 
 
-def test_the_usb_jtag_reset_sequence_enters_download_mode(board):
+def test_a_port_opened_then_reset_by_rts_boots_the_flash(board):
+    """Opening a port asserts DTR, then RTS (pyserial's defaults); a reset right after is a plain one."""
     vb, console = board
     mark = len(console.seen)
-    for dtr, rts in [(True, True), (False, True), (False, False), (True, False), (True, True)]:
-        vb.set_lines(dtr=dtr, rts=rts)
-    console.expect(b"boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\nwaiting for download", after=mark)
+    vb.set_lines(dtr=True)
+    vb.set_lines(rts=True)
+    vb.set_lines(dtr=False)  # EN low
+    vb.set_lines(rts=False)
+    console.expect(FLASH_BOOT_BANNER + b"MicroPython", after=mark)
 
 
 def test_a_board_whose_flash_holds_no_valid_application_says_why_and_stays_there(board, tmp_path):
