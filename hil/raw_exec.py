@@ -152,7 +152,11 @@ def out(text):
 
 def show_exception(exc):
     if MICROPYTHON:
-        sys.print_exception(exc, sys.stdout)
+        import io
+        text = io.StringIO()
+        sys.print_exception(exc, text)
+        # the board's traceback starts at <stdin>: not at this file, which runs the code
+        out("".join(line + "\n" for line in text.getvalue().split("\n") if line and "raw_exec.py" not in line))
     elif isinstance(exc, OSError) and exc.errno is not None:
         # as MicroPython words it, which is what mpremote reads back ("OSError: [Errno 2] ENOENT")
         import errno
@@ -160,7 +164,7 @@ def show_exception(exc):
             + "OSError: [Errno %d] %s\n" % (exc.errno, errno.errorcode.get(exc.errno, "EIO")))
     else:
         import traceback
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stdout)
+        out("".join(traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next or exc.__traceback__)))
 
 
 def main():
