@@ -2,14 +2,15 @@
 
     python -m bench                   # every row (about ten minutes on two cores)
     python -m bench --quick           # a smaller W1 and fleet, one live round (about two minutes)
-    python -m bench --only w1,scaling # some rows: kernel, trace, w1, scaling, w2, live, acl, scenarios
+    python -m bench --only w1,scaling # some rows: kernel, trace, w1, scaling, w2, live, acl, scenarios, sweep
 
 Rows: the sim kernel's cost per event against raw simpy; a trace line's cost by encoder; W1, a 100-node day end to end
 (firmware, links, broker model, bridge, SQLite; trace hashed, not written); the scaling
 of a 10-minute fleet from 10 to 10,000 nodes (each size in a fresh process, for its peak
 memory), drawn as ``bench/scaling.png``; W2, the controller's season; the live bridge's
 ingest from a real Mosquitto against paho alone; the topic ACL's cost on live ingest through
-``hilsim broker``; the shipped scenarios. The machine is
+``hilsim broker``; the shipped scenarios; sweep throughput (seeds per core-hour of a 10-node day, the
+speed-up with 2 workers). The machine is
 shared, so every comparison is a ratio measured within the same run.
 """
 
@@ -25,10 +26,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import acl_ingest, bench_runtime, bench_trace, fleet, live_ingest
+from bench import acl_ingest, bench_runtime, bench_sweep, bench_trace, fleet, live_ingest
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = ("kernel", "trace", "w1", "scaling", "w2", "live", "acl", "scenarios")
+ROWS = ("kernel", "trace", "w1", "scaling", "w2", "live", "acl", "scenarios", "sweep")
 GIB = 1024 ** 3
 MIB = 1024 ** 2
 
@@ -150,6 +151,16 @@ def scenario_rows() -> list[Row]:
     return rows
 
 
+def sweep_rows(quick: bool) -> list[Row]:
+    """Seeds per core-hour of a 10-node day (2 h with --quick) on one worker, and the speed-up with two."""
+    m = bench_sweep.measure(hours=2 if quick else 24)
+    label = f"sweep {m['nodes']} nodes x {m['hours']} h, {m['seeds']} seeds"
+    verdict = "" if m["ok"] and m["same_hashes"] else " (FAILED: a run failed or the hashes differ)"
+    return [Row(f"{label}: seeds per core-hour", f"{m['seeds_per_core_hour']:.0f} (1 worker: {m['wall_1']:.1f} s)"
+                + verdict),
+            Row(f"{label}: speed-up with 2 workers", f"{m['speedup']:.2f}x ({m['wall_2']:.1f} s)")]
+
+
 def plot(runs: list[dict], path: Path) -> None:
     """Wall per reading and peak memory against fleet size, log axes."""
     import matplotlib
@@ -217,6 +228,8 @@ def main() -> None:
             rows += acl_rows(args.quick)
         elif name == "scenarios":
             rows += scenario_rows()
+        elif name == "sweep":
+            rows += sweep_rows(args.quick)
     text = table(rows, machine(), dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"))
     print(text, end="")
     args.save.write_text(text)

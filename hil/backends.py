@@ -4,8 +4,10 @@
 backends: the broker is a real ``hilsim broker`` process (or one given by URL), every link
 ``X~broker`` a TCP fault proxy in front of it (:class:`hil.fault_proxy.ProxyLink`), the bridge's MQTT
 client the live one, a simulated node's MQTT client our firmware's over real TCP, and each node named
-with ``--hil`` a board (:class:`hil.board_node.BoardNode`). The world assembles every party the same
-way as in sim, and the same timeline player applies the same faults to these controls.
+with ``--hil`` a board (:class:`hil.board_node.BoardNode`), which is also the node's power control
+(EN through RTS, or the relay or smart plug given with ``--power``: :mod:`hil.power_switch`). The world
+assembles every party the same way as in sim, and the same timeline player applies the same faults to
+these controls.
 
 :func:`backend_table` says, before anything runs, which backend each party and link has, so the loader
 can refuse faults they cannot suffer (``sim.scenario.loader.check_backends``).
@@ -20,34 +22,52 @@ from typing import Any, Callable
 from urllib.parse import urlparse
 
 from firmware.board.mqtt import MqttClient
-from hil.board_node import BOARD_CANNOT, VIRTUAL, BoardNode
+from hil.board_node import BOARD_CANNOT, VIRTUAL, VIRTUAL_CANNOT, BoardNode
 from hil.broker_process import BrokerProcess
 from hil.fault_proxy import PROXY, FaultProxy, ProxyLink
+from hil.power_switch import PowerSwitch
+from hil.provision import is_virtual
 from sim.scenario.controls import Backend
 from sim.scenario.loader import link_names, node_names
 from sim.scenario.spec import Scenario
 from system.adapters.mqtt_client import LiveMqttClient
 from system.errors import BackendError, ConfigError
 
-VIRTUAL_BOARD = Backend("a virtual board", BOARD_CANNOT)
-SERIAL_BOARD = Backend("a serial board", BOARD_CANNOT)
-BROKER_PROCESS = Backend("a hilsim broker process")
+_NO_CLOCK = {"a clock shift": "its console has no command to set the board's clock"}
+VIRTUAL_BOARD = Backend("a virtual board", {**VIRTUAL_CANNOT, **_NO_CLOCK})
+SERIAL_BOARD = Backend("a serial board", {**BOARD_CANNOT, **_NO_CLOCK})  # its power: EN through RTS, or a switch
+BROKER_PROCESS = Backend("a hilsim broker process")  # in memory: every restart loses its sessions
+# the bridge of a wall-clock run is the system's Bridge on the live MQTT client, a real socket
+LIVE_BRIDGE = Backend("the Bridge on a live MQTT client", {"a power control": "its MQTT connection is a real "
+                                                           "socket, which a power cut in the model cannot drop"})
+NO_ADVERSARY = Backend("a wall-clock run", {"an adversary device": "its adversary party is simulated only; the "
+                                            "live attacks are tests/test_adversary_broker.py"})
 # a simulated node of a wall-clock run speaks real TCP: a power cut would leave its connection open
 SIM_NODE_ON_TCP = Backend("a simulated node on real TCP", {"a power control": "its MQTT connection is a real "
                                                             "socket, which a power cut in the model cannot drop"})
-BROKER_BY_URL = Backend("a broker given by URL", {"a restart": "it is not this run's to stop and start"})
-# what a part of a wall-clock run is, for the trace, the summary and the report: a virtual board is not hardware
-HARDWARE, VIRTUAL_KIND, LIVE, SIMULATED = "real hardware", "virtual board", "live process", "simulated"
-PART_KINDS = (HARDWARE, VIRTUAL_KIND, LIVE, SIMULATED)
+BROKER_BY_URL = Backend("a broker given by URL", {"a restart": "it is not this run's to stop and start",
+                                                  "a power control": "it is not this run's to stop and start"})
+# what a part of a wall-clock run is, for the trace, the summary and the report: a virtual board is not
+# hardware, and the broker process and the bridge's code are real, not simulated
+HARDWARE, VIRTUAL_KIND, LIVE, REAL_CODE, SIMULATED = ("real hardware", "virtual", "real process", "real code",
+                                                      "simulated")
+PART_KINDS = (HARDWARE, VIRTUAL_KIND, LIVE, REAL_CODE, SIMULATED)
 
 
 def backend_table(scenario: Scenario, real: dict[str, str], broker_url: str | None) -> dict[str, Backend]:
     """Party or link name -> its backend in a wall-clock run with the boards ``real`` (node -> port)."""
     table = {link: PROXY for link in link_names(scenario.world)}
     table["broker"] = BROKER_BY_URL if broker_url else BROKER_PROCESS
+    table["bridge"], table["adversary"] = LIVE_BRIDGE, NO_ADVERSARY
     table.update({node: SIM_NODE_ON_TCP for node in node_names(scenario.world)})
     table.update({node: VIRTUAL_BOARD if port == VIRTUAL else SERIAL_BOARD for node, port in real.items()})
     return table
+
+
+def part_kind(board: BoardNode) -> str:
+    """What a board of the run is: a virtual board (this run's, or one started apart and named by its
+    pseudo-terminal) is never real hardware."""
+    return VIRTUAL_KIND if board.virtual is not None or is_virtual(board.port) else HARDWARE
 
 
 class _BrokerControl:
@@ -66,6 +86,11 @@ class _BrokerControl:
         self.process.start()
         self.rt.trace("broker.started", port=self.process.port)
 
+    def forget(self) -> None:
+        """A restart without persistence: the ``hilsim broker`` process keeps its sessions in memory, so its
+        restart loses them anyway."""
+        self.rt.trace("broker.forgot")
+
 
 class WallClockBackends:
     """The real parts of a wall-clock run: ``await open(stack)`` starts them (undone by the stack), then
@@ -73,14 +98,16 @@ class WallClockBackends:
 
     def __init__(self, rt: Any, scenario: Scenario, real: dict[str, str], workdir: Path, *,
                  broker_url: str | None = None, board_proxy_port: int = 1884, passwd: Path | None = None,
-                 log: Callable[[str], None] = lambda s: None):
+                 power: dict[str, PowerSwitch] | None = None, log: Callable[[str], None] = lambda s: None):
         self.rt, self.scenario, self.real, self.workdir = rt, scenario, real, workdir
+        self.power = power or {}
         self.broker_url, self.board_proxy_port, self.passwd, self.log = broker_url, board_proxy_port, passwd, log
         self.process: BrokerProcess | None = None
         self.proxies: dict[str, FaultProxy] = {}
         self.boards: dict[str, BoardNode] = {}
         self.users: dict[str, str] = {}
         self.parts: dict[str, tuple[str, str]] = {}  # party -> (kind, what it is); kinds in PART_KINDS
+        self.power_controls: dict[str, str] = {}  # board -> the power switch a power fault uses there
         self._stack: AsyncExitStack | None = None
 
     async def open(self, stack: AsyncExitStack) -> None:
@@ -97,7 +124,7 @@ class WallClockBackends:
             stack.push_async_callback(proxy.stop)
             await proxy.start()
             self.proxies[link] = proxy
-        self.parts["bridge"] = (SIMULATED, "system Bridge on the live MQTT client")
+        self.parts["bridge"] = (REAL_CODE, "system Bridge in this run's process, on the live MQTT client")
         for name in node_names(self.scenario.world):
             if name in self.real:
                 self._open_board(stack, name)
@@ -133,11 +160,12 @@ class WallClockBackends:
                   "user": self._user(name), "password": self.users.get(name, ""),
                   "sample_every": world["sample_every"], "read_every": world["read_every"],
                   "buffer_size": world["buffer_size"], "web_port": 0, "keepalive": 10}
-        board = BoardNode(self.rt, name, self.real[name], self.workdir, config, self.log)
+        board = BoardNode(self.rt, name, self.real[name], self.workdir, config, self.log, power=self.power.get(name))
         stack.push_async_callback(board.close)
         board.open()
         self.boards[name] = board
-        self.parts[name] = (VIRTUAL_KIND if board.virtual else HARDWARE, board.description)
+        self.parts[name] = (part_kind(board), board.description)
+        self.power_controls[name] = board.power_control
 
     # -- the parts the world builder asks for -------------------------------------------------------
 

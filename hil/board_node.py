@@ -3,8 +3,12 @@ virtual board (our firmware under the MicroPython Unix port on a pseudo-terminal
 
 Its console lines become its trace lines; its console is the node's control
 (:class:`sim.scenario.controls.NodeControl`): sensor faults are ``inject`` commands, a WiFi drop is
-``wifi_drop``. What a console cannot do (weaken the WiFi signal, spike or drift the sensor, fail a
-fraction of reads) is listed in :data:`BOARD_CANNOT`, so the loader refuses it before a run.
+``wifi_drop``. It is also the node's power control (:class:`sim.scenario.controls.PowerControl`): a
+``power`` fault switches the board off for the off time through its :mod:`hil.power_switch` (EN held
+low through RTS, or a configured relay or smart plug). What a board cannot do (weaken the WiFi
+signal, spike or drift the sensor, fail a fraction of reads; a virtual board on a pseudo-terminal has
+no RTS line to switch) is listed in :data:`BOARD_CANNOT` and :data:`VIRTUAL_CANNOT`, so the loader
+refuses it before a run.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Callable
 
 from hil.bundle import write_bundle
 from hil.dut import Dut
+from hil.power_switch import EnableLine, PowerSwitch
 from hil.virtual_board import VirtualBoard
 from system.errors import BackendError
 
@@ -24,24 +29,35 @@ VIRTUAL = "virtual"
 # read as no answer does: the reading is lost and counted either way)
 INJECT = {"stuck": "stuck", "checksum": "checksum", "disconnected": "no_response", "timeout": "no_response"}
 FOREVER = 10 * 365 * 86400.0
+BOOT_TIMEOUT = 25.0  # seconds from reset to the boot message: a MicroPython board needs a few
 _KINDS = ", ".join(INJECT)
 BOARD_CANNOT = {
     "a WiFi signal level": "its console drops the WiFi (wifi: {drop_for: ...}) but cannot weaken its signal",
     "the sensor fault 'spike'": f"its console injects {_KINDS}",
     "the sensor fault 'drift'": f"its console injects {_KINDS}",
     "a rate of faulty reads": "an injected sensor fault fails every read",
-    "a power control": "nothing in the run switches a board's supply (its console's reboot keeps the power on)",
 }
+VIRTUAL_CANNOT = {**BOARD_CANNOT, "a power control": "its pseudo-terminal has no RTS line to hold EN low (a real "
+                                                     "board's USB bridge has one)"}
+
+
+def idle_config(node: str) -> dict:
+    """A config.json for a board that samples and prints its readings with no broker to reach (port 1 refuses
+    at once): enough to test its console."""
+    return {"node": node, "board": "sim", "broker": "mqtt://127.0.0.1:1", "sample_every": 1, "read_every": 0.5,
+            "web_port": 0, "status_every": 5, "keepalive": 10}
 
 
 class BoardNode:
     """Node ``node`` on ``port`` (a serial port or ``virtual``): ``open()`` its console, ``run()`` boots it,
-    ``await close()``. ``config`` is the board's config.json (for a virtual board)."""
+    ``await close()``. ``config`` is the board's config.json (for a virtual board); ``power`` its power
+    switch [default: EN through RTS]."""
 
     def __init__(self, rt: Any, node: str, port: str, workdir: Path, config: dict,
-                 log: Callable[[str], None]):
+                 log: Callable[[str], None], power: PowerSwitch | None = None):
         self.rt = rt.child(node)
         self.node, self.port, self.workdir, self.config, self.log = node, port, workdir, config, log
+        self.power = power
         self.virtual: VirtualBoard | None = None
         self._thread: threading.Thread | None = None
         self.dut: Dut | None = None
@@ -59,19 +75,20 @@ class BoardNode:
         else:
             self.description = f"ESP32 on {self.port}"
         self.dut = Dut.open(path, name=self.node, log=self.workdir / f"{self.node}.console.log")
+        if self.power is None and self.virtual is None:
+            self.power = EnableLine(self.dut)
         self.dut.on_line(lambda line: loop.call_soon_threadsafe(self._line, line.message))
         self.log(f"{self.node}: {'virtual board ' if self.virtual else ''}{self.description}")
 
     async def run(self) -> None:
-        """Boot the board (a virtual one powers on; a real one reboots: sequence numbers from 1) and wait for it."""
+        """Boot the board (a virtual one powers on; a real one is reset by EN, or through its REPL on a port
+        without DTR/RTS: sequence numbers from 1) and wait for it; a board silent for BOOT_TIMEOUT fails the run."""
         if self.virtual is not None:
             self._thread = threading.Thread(target=self.virtual.serve, name=f"virtual-{self.node}", daemon=True)
             self._thread.start()
+            boot = await asyncio.to_thread(self.dut.expect_message, "boot", node=self.node, timeout=60)  # CI's load
         else:
-            self.dut.send("reboot")
-        boot = await asyncio.to_thread(self.dut.expect_message, "boot", node=self.node, timeout=60)
-        if self.virtual is None:
-            self.dut.send("interval", sample_every=self.config["sample_every"])
+            boot = await asyncio.to_thread(self.dut.reset, BOOT_TIMEOUT, node=self.node)
         self.log(f"{self.node}: booted firmware {boot['version']} on {boot['board']}")
 
     def _line(self, msg: dict | None) -> None:
@@ -82,6 +99,8 @@ class BoardNode:
             self.rt.trace(msg["kind"], **fields)
         elif msg["msg"] == "boot":
             self.rt.trace("board.booted", **fields)
+            if self.virtual is None:  # a real board's config.json has its own interval: the scenario's, each boot
+                self.dut.send("interval", sample_every=self.config["sample_every"])
         elif msg["msg"] == "error":
             self.rt.trace("board.error", **fields)
 
@@ -95,6 +114,26 @@ class BoardNode:
 
     def drop_wifi(self, seconds: float | None) -> None:
         self.dut.send("wifi_drop", seconds=FOREVER if seconds is None else seconds)
+
+    # -- the node's power control -----------------------------------------------------------------
+
+    @property
+    def power_control(self) -> str:
+        """Which power switch a power fault uses on this board (for the report), or why it has none."""
+        return self.power.describe() if self.power is not None else "none (no RTS line)"
+
+    def power_loss(self, seconds: float) -> None:
+        """Switch the board off now and on again ``seconds`` later: it boots as at power-on (RAM lost, flash
+        kept)."""
+        if self.power is None:
+            raise BackendError(f"{self.node}: {VIRTUAL_CANNOT['a power control']}")  # refused when loading
+        self.power.off()
+        self.rt.trace("power.off", node=self.node, switch=self.power.describe())
+        self.rt.call_later(seconds, self._power_on)
+
+    def _power_on(self) -> None:
+        self.power.on()
+        self.rt.trace("power.on", node=self.node, switch=self.power.describe())
 
     async def close(self) -> None:
         if self.virtual is not None:

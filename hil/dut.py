@@ -4,7 +4,9 @@
 background thread, decodes it with the firmware's own console codec
 (``firmware/console.py``), and keeps every line with the wall-clock time it arrived.
 The expect methods search forward from a cursor, as pexpect does, so each line is
-matched at most once; anything the codec refuses is counted in ``skipped``.
+matched at most once; anything the codec refuses is counted in ``skipped``. A crash on the
+console (a Python traceback, an ESP-IDF panic: :class:`CrashWatch`) fails the expect that
+is waiting at once with :class:`BoardCrashed`, quoting it, instead of letting it time out.
 
 For example::
 
@@ -30,6 +32,53 @@ from firmware import console
 from system.errors import BackendError
 
 DEFAULT_TIMEOUT = 10.0
+# ESP-IDF's panic handler and abort(): the chip is about to reboot
+PANIC = re.compile(r"Guru Meditation Error|abort\(\) was called|^Backtrace:")
+# exceptions that end a traceback without a fault: the host's Ctrl-C, a deliberate exit
+NOT_A_CRASH = ("KeyboardInterrupt", "SystemExit")
+
+
+class BoardCrashed(BackendError):
+    """The firmware raised or panicked while a step waited; the message quotes the console on one line."""
+
+
+class CrashWatch:
+    """Finds crashes in console text lines, one line at a time: ``feed(text)`` returns the crash quoted on
+    one line when ``text`` completes one (a traceback's last line, a panic line), else None.
+
+    After a panic the register dump and backtrace that follow are part of it: nothing more is reported
+    until the board boots again (``rebooted()``). A traceback ending in KeyboardInterrupt is the host's
+    Ctrl-C (mpremote, a reset through the REPL), not a crash.
+
+    >>> watch = CrashWatch()
+    >>> [watch.feed(t) for t in ["Traceback (most recent call last):", '  File "main.py", line 9', "OSError: 5"]]
+    [None, None, 'Traceback (most recent call last): File "main.py", line 9 | OSError: 5']
+    """
+
+    def __init__(self) -> None:
+        self._traceback: list[str] | None = None
+        self._panicked = False
+
+    def feed(self, text: str) -> str | None:
+        if text.startswith("Traceback (most recent call last)"):
+            self._traceback = [text.strip()]
+            return None
+        if self._traceback is not None:
+            if text[:1] in (" ", "\t"):
+                self._traceback.append(text.strip())
+                return None
+            head, *frames = self._traceback
+            self._traceback = None
+            if text.startswith(NOT_A_CRASH):
+                return None
+            return f"{head} {' | '.join(frames[-2:])} | {text.strip()}".replace("  ", " ")
+        if PANIC.search(text) and not self._panicked:
+            self._panicked = True
+            return text.strip()
+        return None
+
+    def rebooted(self) -> None:
+        self._traceback, self._panicked = None, False
 
 
 class Transport(Protocol):
@@ -43,15 +92,13 @@ class Transport(Protocol):
 
 
 class SerialTransport:
-    """A pyserial port (real USB bridge, or a virtual board's pseudo-terminal)."""
+    """A pyserial port (real USB bridge, a virtual board's pseudo-terminal, an ``rfc2217://`` URL), opened for
+    this program alone (``hil.serial_ports.open_serial``)."""
 
     def __init__(self, port: str, baudrate: int = 115200):
-        import serial
+        from hil.serial_ports import open_serial
 
-        try:
-            self.serial = serial.Serial(port, baudrate, timeout=0.1)
-        except (serial.SerialException, OSError) as exc:
-            raise BackendError(f"cannot open serial port {port}: {exc}") from exc
+        self.serial = open_serial(port, baudrate)
         self.port = port
 
     def read(self) -> bytes:
@@ -107,11 +154,13 @@ class PipeTransport:
 
 @dataclass(frozen=True)
 class ConsoleLine:
-    """One console line: arrival time (Unix seconds), ``message`` (a decoded dict) or ``text``."""
+    """One console line: arrival time (Unix seconds), ``message`` (a decoded dict) or ``text``; ``crash`` quotes
+    the crash this line completes (see :class:`CrashWatch`)."""
 
     t: float
     text: str
     message: dict | None = field(default=None, compare=False)
+    crash: str | None = field(default=None, compare=False)
 
 
 class Dut:
@@ -125,12 +174,14 @@ class Dut:
         self.raw_bytes = 0
         self._clock = clock
         self._decoder = console.LineDecoder(key="msg")
+        self._crashes = CrashWatch()
         self._cursor = 0
         self._cond = threading.Condition()
         self._closed = False
         self._eof: str | None = None
         self._log = open(log, "a", encoding="utf-8") if log else None
         self._listeners: list[Callable[[ConsoleLine], None]] = []
+        self.boot: dict | None = None  # the boot message of the last reset()
         self._thread = threading.Thread(target=self._pump, name=f"dut-{name}", daemon=True)
         self._thread.start()
 
@@ -167,8 +218,7 @@ class Dut:
             with self._cond:
                 self.raw_bytes += len(data)
                 for kind, value in self._decoder.feed(data):
-                    line = (ConsoleLine(now, console.encode(value).decode().rstrip("\n"), value)
-                            if kind == "message" else ConsoleLine(now, value))
+                    line = self._line(now, kind, value)
                     self.lines.append(line)
                     new.append(line)
                 self._cond.notify_all()
@@ -178,6 +228,15 @@ class Dut:
                     self._log.flush()
                 for listener in self._listeners:
                     listener(line)
+
+    def _line(self, now: float, kind: str, value: Any) -> ConsoleLine:
+        if kind == "message":
+            if value["msg"] == "boot":
+                self._crashes.rebooted()
+            return ConsoleLine(now, console.encode(value).decode().rstrip("\n"), value)
+        if value.startswith("rst:"):  # the ROM's first words after any reset
+            self._crashes.rebooted()
+        return ConsoleLine(now, value, crash=self._crashes.feed(value))
 
     def on_line(self, listener: Callable[[ConsoleLine], None]) -> None:
         """Call ``listener(line)`` for every line from now on (on the reader thread)."""
@@ -198,13 +257,16 @@ class Dut:
     # --- expecting ------------------------------------------------------------------
 
     def expect(self, match: Callable[[ConsoleLine], Any], what: str, timeout: float = DEFAULT_TIMEOUT) -> Any:
-        """The first line after the cursor for which ``match`` is truthy; moves the cursor past it."""
+        """The first line after the cursor for which ``match`` is truthy; moves the cursor past it.
+        TimeoutError when none comes in time, BoardCrashed at once when the board crashes first."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 while self._cursor < len(self.lines):
                     line = self.lines[self._cursor]
                     self._cursor += 1
+                    if line.crash:
+                        raise BoardCrashed(f"{self.name} crashed while waiting for {what}: {line.crash}")
                     found = match(line)
                     if found:
                         return found
@@ -212,8 +274,8 @@ class Dut:
                 if self._eof is not None:
                     raise TimeoutError(f"{self.name}: console closed ({self._eof}) while waiting for {what}")
                 if left <= 0:
-                    tail = "\n  ".join(line.text[:200] for line in self.lines[-5:])
-                    raise TimeoutError(f"{self.name}: no {what} within {timeout:g} s; last lines:\n  {tail}")
+                    last = f"last line: {self.lines[-1].text[:120]}" if self.lines else "nothing received"
+                    raise TimeoutError(f"{self.name}: no {what} within {timeout:g} s ({last})")
                 self._cond.wait(left)
 
     def expect_message(self, msg: str | None = None, *, timeout: float = DEFAULT_TIMEOUT,
@@ -239,6 +301,20 @@ class Dut:
         rx = re.compile(pattern)
         return self.expect(lambda line: rx.search(line.text), f"/{pattern}/", timeout)
 
+    def expect_output(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Return once the board has sent any byte at all (a prompt without a newline counts); TimeoutError if
+        it stays silent, as a board without power, on another port or at the wrong baud rate does."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.raw_bytes > 0 or self._eof is not None, timeout):
+                raise TimeoutError(f"{self.name}: no output within {timeout:g} s")
+            if not self.raw_bytes:
+                raise TimeoutError(f"{self.name}: console closed ({self._eof}) before any output")
+
+    @property
+    def closed(self) -> str | None:
+        """Why the console ended (the port went away), or None while it is open."""
+        return self._eof
+
     def skip_to_end(self) -> None:
         """Move the cursor past everything received so far."""
         with self._cond:
@@ -258,20 +334,72 @@ class Dut:
 
     # --- resetting ------------------------------------------------------------------
 
-    def hard_reset(self, native_usb: bool = False) -> None:
-        """Reset through RTS (wired to EN) with DTR (to IO0) released, as esptool's hard reset does."""
+    def _lines(self) -> Callable[..., None]:
         lines = getattr(self.transport, "set_lines", None)
         if lines is None:
             raise BackendError(f"{self.name}: this transport has no DTR/RTS lines")
-        lines(dtr=False, rts=True)  # EN low: the chip is held in reset
+        return lines
+
+    def hold_in_reset(self) -> None:
+        """EN low through RTS (IO0 released through DTR): the chip stops and stays off until
+        :meth:`release_reset`; the one power switch every USB bridge has."""
+        self._lines()(dtr=False, rts=True)
+
+    def release_reset(self) -> None:
+        """EN high again: the chip boots as at power-on (IO0 high: into the flashed firmware)."""
+        self._lines()(rts=False)
+
+    def hard_reset(self, native_usb: bool = False) -> None:
+        """Reset through RTS (wired to EN) with DTR (to IO0) released, as esptool's hard reset does."""
+        self.hold_in_reset()
         time.sleep(0.2 if native_usb else 0.1)
-        lines(rts=False)  # EN high, IO0 high: a normal boot into MicroPython
+        self.release_reset()
+
+    def interrupt(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Ctrl-C: stop main.py, to MicroPython's REPL, which answers with its prompt; a TimeoutError naming
+        the likely causes when nothing answers (before mpremote would wait minutes for it)."""
+        self.transport.write(b"\r\x03")
+        try:
+            self.expect_output(timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no answer from {self.name} within {timeout:g} s: is the board powered, on this "
+                               "port and running MicroPython (not in its bootloader)?") from None
+
+    def soft_reboot(self) -> None:
+        """Reboot through MicroPython's REPL, for a port without DTR/RTS (a pseudo-terminal): Ctrl-C stops
+        main.py (or is the reset button of a virtual board's bootloader), Ctrl-B leaves the raw REPL,
+        Ctrl-D soft-reboots, which runs main.py again; a newline ends whatever a booted firmware got."""
+        self.transport.write(b"\r\x03")  # once: a second would stop the firmware a bootloader's reset started
+        time.sleep(0.1)  # a real REPL needs a moment to stop main.py and print its prompt
+        self.transport.write(b"\x02")
+        time.sleep(0.1)
+        self.transport.write(b"\x04\n")
+
+    def restart(self, timeout: float = 30.0) -> None:
+        """Reset the board, and let it start: by EN where the port has DTR/RTS, else through the REPL
+        (:meth:`soft_reboot`). Every line after the cursor then comes from the new start."""
+        try:
+            self.hold_in_reset()
+        except BackendError:
+            self.skip_to_end()
+            self.soft_reboot()
+            # a boot message already on its way is not this reset's: wait for the reboot itself first
+            self.expect_regex(r"soft reboot|^rst:", timeout=timeout)
+        else:
+            time.sleep(0.1)
+            self.skip_to_end()  # the chip is stopped: nothing after this comes from before the reset
+            self.release_reset()
+
+    def reset(self, timeout: float = 30.0, **fields: Any) -> dict:
+        """:meth:`restart` the board and return its boot message (whose fields equal ``fields``; kept as
+        ``self.boot``)."""
+        self.restart(timeout)
+        self.boot = self.expect_message("boot", timeout=timeout, **fields)
+        return self.boot
 
     def enter_bootloader(self) -> None:
         """Reset into the ROM download mode by DTR/RTS, as esptool's classic reset sequence does."""
-        lines = getattr(self.transport, "set_lines", None)
-        if lines is None:
-            raise BackendError(f"{self.name}: this transport has no DTR/RTS lines")
+        lines = self._lines()
         lines(dtr=False, rts=True)  # IO0 high, EN low: in reset
         time.sleep(0.1)
         lines(dtr=True, rts=False)  # IO0 low, EN high: out of reset into the bootloader

@@ -6,7 +6,9 @@ piped to the broker. The link's faults act on the bytes:
 - ``cut()``: open connections are aborted and new ones are accepted and closed at once
   (the board sees a dead link, as when the access point's uplink fails), until
   ``restore()``;
-- ``delay(seconds)``: each chunk is delivered that much later, in order;
+- ``delay(seconds)``: each chunk is delivered that much later, in order; ``jitter`` adds up to that
+  many seconds more to each chunk (drawn from a seeded stream), still in order;
+- ``clog()``: chunks wait, connections stay open, until ``unclog()``;
 - ``throttle(bytes_per_second)``: each direction is paced to that rate;
 - ``reset()``: open connections get a TCP RST now; new ones are let through.
 
@@ -15,12 +17,14 @@ traced as ``link.down`` / ``link.up`` / ``link.degraded`` / ``link.reset`` with 
 
 :class:`ProxyLink` is the proxy as the world's link control (``sim.scenario.controls.LinkControl``), so
 the scenario's link faults apply to it exactly as to a simulated link. TCP carries no loss: the proxy
-cannot drop packets, so a scenario asking for loss on it is refused when it loads (``PROXY``).
+cannot drop or duplicate packets, so a scenario asking for loss or duplication on it is refused when it
+loads (``PROXY``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import struct
 from typing import Any
@@ -29,7 +33,8 @@ from sim.scenario.controls import Backend
 from system.errors import BackendError
 
 PROXY = Backend("a TCP fault proxy", cannot={
-    "packet loss": "TCP carries no loss: the fault proxy cannot drop packets (latency, down and up work)"})
+    "packet loss": "TCP carries no loss: the fault proxy cannot drop packets (latency, down and up work)",
+    "duplication": "TCP delivers each byte once: the fault proxy cannot duplicate packets"})
 
 
 class FaultProxy:
@@ -44,6 +49,10 @@ class FaultProxy:
         self.is_cut = False
         self.latency = 0.0
         self.rate: float | None = None
+        self.jitter = 0.0
+        self._jitter_rng = random.Random(f"jitter/{link}")  # a wall-clock run is not replayed: any fixed seed
+        self._flowing = asyncio.Event()  # cleared while clogged
+        self._flowing.set()
         self.accepted = 0
         self.refused = 0
         self._server: asyncio.Server | None = None
@@ -90,6 +99,16 @@ class FaultProxy:
         self.latency = latency or 0.0
         self.rate = rate
         self._trace("link.degraded", latency=self.latency, rate=self.rate)
+
+    def clog(self) -> None:
+        if self._flowing.is_set():
+            self._flowing.clear()
+            self._trace("link.clogged")
+
+    def unclog(self) -> None:
+        if not self._flowing.is_set():
+            self._flowing.set()
+            self._trace("link.unclogged")
 
     def reset(self) -> None:
         self._trace("link.reset", connections=len(self._conns))
@@ -147,6 +166,7 @@ class FaultProxy:
                 wait = due - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
+                await self._flowing.wait()
                 if self.rate:  # paced: a chunk leaves when the link would have carried it
                     await asyncio.sleep(len(data) / self.rate)
                 if pair not in self._conns:
@@ -155,12 +175,14 @@ class FaultProxy:
                 await dst.drain()
 
         writer_task = asyncio.ensure_future(deliver())
+        last = 0.0  # the due time of the chunk before: jitter never reorders
         try:
             while True:
                 data = await src.read(4096)
                 if not data:
                     break
-                await queue.put((loop.time() + self.latency, data))
+                last = max(last, loop.time() + self.latency + self._jitter_rng.uniform(0, self.jitter))
+                await queue.put((last, data))
             await queue.put((loop.time() + self.latency, None))
             await writer_task
         except (OSError, asyncio.IncompleteReadError):
@@ -170,9 +192,11 @@ class FaultProxy:
 
 
 class ProxyLink:
-    """A fault proxy as the world's link control: down and up, and its latency (it has no loss)."""
+    """A fault proxy as the world's link control: down and up, latency and jitter, clogging (no loss, no
+    duplication)."""
 
     loss = 0.0
+    duplicate = 0.0
 
     def __init__(self, proxy: FaultProxy):
         self.proxy = proxy
@@ -188,10 +212,25 @@ class ProxyLink:
     def set_up(self) -> None:
         self.proxy.restore()
 
-    def configure(self, *, latency: float | None = None, loss: float | None = None) -> None:
+    @property
+    def jitter(self) -> float:
+        return self.proxy.jitter
+
+    def configure(self, *, latency: float | None = None, loss: float | None = None, jitter: float | None = None,
+                  duplicate: float | None = None) -> None:
         if loss:
             raise BackendError(f"{self.name}: {PROXY.cannot['packet loss']}")  # refused when loading
+        if duplicate:
+            raise BackendError(f"{self.name}: {PROXY.cannot['duplication']}")  # refused when loading
+        if jitter is not None:
+            self.proxy.jitter = jitter
         self.proxy.configure(latency=self.proxy.latency if latency is None else latency, rate=self.proxy.rate)
+
+    def clog(self) -> None:
+        self.proxy.clog()
+
+    def unclog(self) -> None:
+        self.proxy.unclog()
 
 
 def _abort(writer: asyncio.StreamWriter) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -155,10 +156,16 @@ def flash_image(port: str, image: Path, *, offset: int = MICROPYTHON_OFFSET, bef
         return ChipInfo(esp.CHIP_NAME, description, (), mac, None)
 
 
+def mpremote_command() -> list[str]:
+    """mpremote's console script beside this Python (as a user runs it), else ``python -m mpremote``."""
+    script = shutil.which("mpremote", path=str(Path(sys.executable).parent))
+    return [script] if script else [sys.executable, "-m", "mpremote"]
+
+
 def mpremote(port: str, *args: str, cwd: Path | None = None, timeout: float = 300) -> str:
     """Run ``mpremote connect PORT ARGS...``; its output, or a BackendError with its message."""
     try:
-        done = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args], cwd=cwd,
+        done = subprocess.run([*mpremote_command(), "connect", port, *args], cwd=cwd,
                               capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise BackendError(f"mpremote on {port} did not finish within {timeout:g} s") from exc
@@ -167,9 +174,11 @@ def mpremote(port: str, *args: str, cwd: Path | None = None, timeout: float = 30
     return done.stdout
 
 
-def deploy(port: str, config: dict, *, boot_timeout: float = 30.0, log: Path | None = None) -> dict:
-    """Copy the firmware, its MicroPython dependencies (none: the MQTT client is ours) and ``config`` onto
-    the board with mpremote, soft-reset it into the new code, and return its boot banner."""
+def deploy(port: str, config: dict, *, boot_timeout: float = 30.0, log: Path | None = None,
+           files_from: Path | None = None) -> dict:
+    """Copy the firmware, its MicroPython dependencies (none: the MQTT client is ours), ``config`` and the TLS
+    files it names (read from ``files_from``, default the working directory) onto the board with mpremote,
+    soft-reset it into the new code, and return its boot banner."""
     from firmware.board.config import check_config
 
     try:
@@ -177,7 +186,7 @@ def deploy(port: str, config: dict, *, boot_timeout: float = 30.0, log: Path | N
     except ValueError as exc:
         raise ConfigError(str(exc), source="config.json") from exc
     with tempfile.TemporaryDirectory(prefix="hilsim-bundle-") as tmp:
-        staged = write_bundle(Path(tmp), config)
+        staged = write_bundle(Path(tmp), config, files_from)
         names = sorted(p.name for p in staged.iterdir())
         mpremote(port, "cp", "-r", *names, ":./", cwd=staged)
     with Dut.open(port, log=log, name=config["node"]) as dut:

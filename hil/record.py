@@ -15,11 +15,16 @@ import time
 from typing import TextIO
 
 from hil.dut import ConsoleLine, Dut
+from system.errors import BackendError
 from system.trace import LineFlushed, Trace
 
 
-def record(dut: Dut, seconds: float, sink: TextIO, *, port: str, stop: threading.Event | None = None) -> Trace:
-    """Write the board's console on ``dut`` to ``sink`` as a trace for ``seconds`` (or until ``stop``)."""
+def record(dut: Dut, seconds: float, sink: TextIO, *, port: str, stop: threading.Event | None = None,
+           first_within: float | None = None) -> Trace:
+    """Write the board's console on ``dut`` to ``sink`` as a trace for ``seconds`` (or until ``stop``).
+
+    A BackendError when no message comes within ``first_within`` seconds, or none at all: a silent board
+    makes no recording."""
     trace = Trace({"run": "record", "port": port, "duration": seconds, "clock": "wall"}, LineFlushed(sink),
                   keep=True)
     start = time.time()
@@ -39,5 +44,15 @@ def record(dut: Dut, seconds: float, sink: TextIO, *, port: str, stop: threading
                 trace.write(max(0.0, line.t - start), src, kind, fields)
 
     dut.on_line(on_line)
-    (stop or threading.Event()).wait(seconds)
+    stop = stop or threading.Event()
+    if first_within is not None and first_within < seconds:
+        dut.send("state")  # a live board answers at once, whatever its sampling interval
+        try:
+            dut.expect_message(timeout=first_within)
+        except TimeoutError:
+            raise BackendError(f"no message from {port} within {first_within:g} s: is the board powered, on this "
+                               "port and running its firmware?") from None
+    stop.wait(max(0.0, seconds - (time.time() - start)))
+    if not trace.records:
+        raise BackendError(f"no message from {port} in {seconds:g} s: nothing recorded")
     return trace

@@ -45,6 +45,7 @@ class WallClockResult(Outcome):
     ``hil.backends.PART_KINDS`` (a virtual board is not real hardware)."""
 
     parts: dict[str, tuple[str, str]] = field(kw_only=True)
+    power: dict[str, str] = field(kw_only=True, default_factory=dict)  # board -> its power switch
 
 
 def parse_hil(values: tuple[str, ...], scenario: Scenario) -> dict[str, str]:
@@ -72,7 +73,8 @@ def check_hil(scenario: Scenario, real: dict[str, str], broker_url: str | None =
 
 def run_wallclock(scenario: Scenario, real: dict[str, str], *, sink: TextIO | None = None,
                   broker_url: str | None = None, board_proxy_port: int = 1884, workdir: Path | None = None,
-                  passwd: Path | None = None, log: Callable[[str], None] = lambda s: None) -> WallClockResult:
+                  passwd: Path | None = None, power: dict | None = None,
+                  log: Callable[[str], None] = lambda s: None) -> WallClockResult:
     """Run ``scenario`` for its duration on the wall clock with the boards in ``real``; the verdicts."""
     check_hil(scenario, real, broker_url)
     header = {"scenario": scenario.name, "seed": scenario.seed, "duration": scenario.duration, "clock": "wall",
@@ -82,7 +84,7 @@ def run_wallclock(scenario: Scenario, real: dict[str, str], *, sink: TextIO | No
     own = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix="hilsim-hil-"))
     backends = WallClockBackends(rt, scenario, real, workdir, broker_url=broker_url,
-                                 board_proxy_port=board_proxy_port, passwd=passwd, log=log)
+                                 board_proxy_port=board_proxy_port, passwd=passwd, power=power, log=log)
 
     async def main() -> None:
         async with AsyncExitStack() as stack:
@@ -100,6 +102,7 @@ def run_wallclock(scenario: Scenario, real: dict[str, str], *, sink: TextIO | No
     finally:
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
-    result = WallClockResult(scenario, trace, scenario.duration, parts=dict(backends.parts))
+    result = WallClockResult(scenario, trace, scenario.duration, parts=dict(backends.parts),
+                             power=dict(backends.power_controls))
     result.verdicts = check_all(result, default_vocabulary().expectations)
     return result

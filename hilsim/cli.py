@@ -73,9 +73,13 @@ def _hms(seconds: float) -> str:
               help="With --hil: where a real board's link proxy listens (the board's config.json points here).")
 @click.option("--passwd", "passwd", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="With --hil and a real board: the broker password file that has the board's user.")
+@click.option("--power", "power", multiple=True, metavar="NODE=COMMAND",
+              help="With --hil: the command that switches NODE's supply (a USB relay, a smart plug), with {state} "
+                   "(on/off) or {bit} (1/0) in it; a board's power faults use it instead of holding EN low "
+                   "through RTS (repeatable).")
 def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: bool, no_report: bool,
         hash_only: bool, quiet: bool, hil: tuple[str, ...], broker: str | None, board_proxy_port: int,
-        passwd: Path | None) -> None:
+        passwd: Path | None, power: tuple[str, ...]) -> None:
     """Run SCENARIO (a YAML file) in the simulated world.
 
     Prints PASS/FAIL with the measured value for each expectation, then the trace's
@@ -90,7 +94,7 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
         from hilsim.commands.hil_run import run_with_hardware
 
         run_with_hardware(scenario, hil, broker=broker, board_proxy_port=board_proxy_port, out=out, seed=seed,
-                          quiet=quiet, passwd=passwd, no_report=no_report)
+                          quiet=quiet, passwd=passwd, no_report=no_report, power=power)
     from sim.scenario import loader
     from sim.scenario.runner import run_scenario
 
@@ -162,6 +166,7 @@ def _runs_again_alike(loaded, result, hash_only: bool) -> bool:
 def _register() -> None:
     from hilsim.commands.board_cmd import board
     from hilsim.commands.bridge_cmd import bridge
+    from hilsim.commands.campaign_cmd import campaign
     from hilsim.commands.broker_cmd import broker
     from hilsim.commands.cloud_cmd import cloud
     from hilsim.commands.controller_cmd import controller
@@ -169,7 +174,9 @@ def _register() -> None:
     from hilsim.commands.hil_cmds import diff, record
     from hilsim.commands.plan_cmd import controller_group
     from hilsim.commands.release_cmd import release
+    from hilsim.commands.serve_cmd import config, serve
     from hilsim.commands.supervise_cmd import supervise
+    from hilsim.commands.sweep_cmd import sweep
     from hilsim.commands.virtual_board_cmd import virtual_board
 
     main.add_command(broker)
@@ -183,6 +190,10 @@ def _register() -> None:
     main.add_command(board)
     main.add_command(record)
     main.add_command(diff)
+    main.add_command(serve)
+    main.add_command(config)
+    main.add_command(campaign)
+    main.add_command(sweep)
 
 
 _register()

@@ -48,6 +48,11 @@ class RuntimeBase:
         if self._trace is not None:
             self._trace.write(self.now() - self.start, self.src, kind, fields)
 
+    def on_trace(self, listener) -> None:
+        """Call ``listener(record)`` with every trace line written from now on (a live process's health)."""
+        if self._trace is not None:
+            self._trace.listen(listener)
+
     def child(self, src: str):
         """A view of this runtime whose trace lines come from party ``src``."""
         view = copy.copy(self)

@@ -13,18 +13,7 @@ from require_all import pytest_make_collect_report, pytest_runtest_makereport  #
 PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 
 
-def pytest_addoption(parser):
-    parser.addoption("--hil-port", default=None, metavar="PORT",
-                     help="Serial port of a real ESP32 running hilsim's firmware: runs the tests marked hardware.")
-
-
-@pytest.fixture
-def hil_port(request):
-    """The real board's port from --hil-port; tests that need one skip (marker hardware) without it."""
-    port = request.config.getoption("--hil-port")
-    if not port:
-        pytest.skip("no real ESP32 attached: pass --hil-port PORT (e.g. /dev/ttyUSB0) to run the hardware tests")
-    return port
+# --hil-port and the dut fixtures come from the hilsim-dut plugin (hil/pytest_dut.py, a pytest11 entry point).
 
 
 @pytest.fixture(params=["sim", "live"])

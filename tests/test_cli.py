@@ -182,7 +182,7 @@ def test_a_bad_duration_is_a_usage_error_and_a_missing_port_exit_1(tmp_path):
     result = CliRunner().invoke(main, ["record", "--port", str(tmp_path / "ttyNONE"), "--for", "1s"])
     lines = result.output.splitlines()
     assert result.exit_code == 1 and "Traceback" not in result.output and len(lines) == 1, lines
-    assert lines[0].startswith(f"Error: cannot open serial port {tmp_path / 'ttyNONE'}: ")
+    assert lines[0] == f"Error: no serial port {tmp_path / 'ttyNONE'}: is the board plugged in, and is this its port?"
 
 
 def test_run_refuses_an_output_directory_it_cannot_create(tmp_path):

@@ -37,9 +37,9 @@ def verdicts(result) -> dict:
     return {f"{v.name}@{v.line}": (v.ok, v.measured) for v in result.verdicts}
 
 
-def test_offline_snooze_scenario_passes_and_is_deterministic():
+def test_offline_snooze_scenario_passes_and_is_deterministic(scenario_run):
     loaded = load(ROOT / "scenarios" / "offline-snooze.yaml")
-    first, again = run_scenario(loaded), run_scenario(loaded)
+    first, again = scenario_run(ROOT / "scenarios" / "offline-snooze.yaml"), run_scenario(loaded)
     assert first.ok, verdicts(first)
     assert first.sha256 == again.sha256
     kinds = [(r["kind"], r["src"]) for r in first.trace.records]

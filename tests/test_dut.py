@@ -6,12 +6,13 @@ import os
 import pty
 import random
 import threading
+import time
 import tty
 
 import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
-from hil.dut import Dut
+from hil.dut import BoardCrashed, Dut
 from hil.serial_ports import detect_port, find_boards
 from system.errors import BackendError, ConfigError
 
@@ -39,7 +40,7 @@ def test_expect_message_line_and_regex_move_a_cursor_so_each_line_matches_once(b
         assert dut.expect_message("boot")["node"] == "node-1"
         assert dut.expect_message("reading")["seq"] == 1
         assert dut.expect_message("reading")["seq"] == 2
-        with pytest.raises(TimeoutError, match="no message reading"):
+        with pytest.raises(TimeoutError, match=r"no message reading within 0.3 s \(last line: \{"):
             dut.expect_message("reading", timeout=0.3)
         dut.send("interval", sample_every=5)
         assert os.read(master, 100) == b'{"cmd": "interval", "sample_every": 5}\n'
@@ -125,3 +126,65 @@ def test_resets_drive_dtr_and_rts_in_esptools_order():
         transport.changes.clear()
         dut.enter_bootloader()
         assert transport.changes == [("dtr", False), ("rts", True), ("dtr", True), ("rts", False), ("dtr", False)]
+
+
+TRACEBACK = (b'Traceback (most recent call last):\r\n  File "main.py", line 9, in <module>\r\n'
+             b'  File "firmware/node.py", line 120, in run\r\nOSError: [Errno 5] EIO\r\n')
+
+
+def test_a_traceback_fails_the_waiting_step_at_once_and_quotes_it(board_pty):
+    master, path = board_pty
+    with Dut.open(path, name="node-1") as dut:
+        started = time.monotonic()
+        os.write(master, b'{"msg": "reading", "seq": 1}\n' + TRACEBACK)
+        with pytest.raises(BoardCrashed) as crashed:
+            dut.expect_message("status", timeout=60)
+        assert time.monotonic() - started < 30, "it did not wait out the step's timeout"
+        assert str(crashed.value) == ('node-1 crashed while waiting for message status: Traceback (most recent call '
+                                      'last): File "main.py", line 9, in <module> | File "firmware/node.py", line '
+                                      '120, in run | OSError: [Errno 5] EIO')
+        assert "\n" not in str(crashed.value)
+        # reported once: the next step waits on normally
+        os.write(master, b'{"msg": "status", "node": "node-1"}\n')
+        assert dut.expect_message("status")["node"] == "node-1"
+
+
+def test_a_panic_is_one_crash_until_the_board_boots_again_and_a_ctrl_c_is_none(board_pty):
+    master, path = board_pty
+    with Dut.open(path, name="node-1") as dut:
+        os.write(master, b'Traceback (most recent call last):\r\n  File "main.py", line 4, in <module>\r\n'
+                         b'KeyboardInterrupt: \r\n>>> \r\n{"msg": "ack", "cmd": "state"}\n')
+        assert dut.expect_message("ack")["cmd"] == "state", "the host's Ctrl-C is no crash"
+        os.write(master, b"Guru Meditation Error: Core  1 panic'ed (LoadProhibited). Exception was unhandled.\r\n"
+                         b"Core  1 register dump:\r\nPC      : 0x400d1234\r\n\r\nBacktrace: 0x400d1234:0x3ffb1f20\r\n"
+                         b"rst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
+                         b'{"msg": "boot", "node": "node-1", "reset": "panic"}\n'
+                         b"abort() was called at PC 0x40082b6e on core 0\r\n")
+        with pytest.raises(BoardCrashed, match=r"while waiting for message boot: Guru Meditation Error: Core  1 "
+                                               r"panic'ed \(LoadProhibited\)"):
+            dut.expect_message("boot")
+        assert dut.expect_message("boot")["reset"] == "panic", "its backtrace was part of the same crash"
+        with pytest.raises(BoardCrashed, match=r"abort\(\) was called at PC 0x40082b6e"):
+            dut.expect_message("status", timeout=30)
+
+
+def test_a_claimed_port_is_refused_until_released_and_a_holder_without_a_lock_is_found(board_pty):
+    import subprocess
+
+    from hil.serial_ports import claim, holders
+
+    url = "rfc2217://127.0.0.1:4000"  # a URL has no device to lock: the lock file alone owns it
+    with claim(url):
+        with pytest.raises(BackendError, match=r"^rfc2217://127.0.0.1:4000 is in use"):
+            with claim(url):
+                pass
+    with claim(url):
+        pass  # released with the command
+    master, path = board_pty
+    with open(path, "rb") as port:  # a program that opened the port without any lock, as screen does
+        monitor = subprocess.Popen(["sleep", "30"], stdin=port)
+    try:
+        assert holders(path) == [f"pid {monitor.pid} (sleep 30)"]
+    finally:
+        monitor.kill()
+        monitor.wait()

@@ -52,7 +52,9 @@ def test_config_is_checked_with_a_message_naming_the_key():
                      ({"node": "n", "broker": "http://h"}, "broker"),
                      ({"node": "n", "broker": "mqtt://h"}, "wifi"),
                      ({"node": "n", "board": "sim", "broker": "mqtt://h", "sample_every": 0}, "sample_every"),
-                     ({"node": "n", "board": "sim", "broker": "mqtt://h", "pin": 4}, "pin")]:
+                     ({"node": "n", "board": "sim", "broker": "mqtt://h", "pin": 4}, "pin"),
+                     ({"node": "n", "board": "sim", "broker": "mqtt://h", "watchdog": 1}, "watchdog"),
+                     ({"node": "n", "board": "sim", "broker": "mqtt://h", "watchdog": True}, "watchdog")]:
         with pytest.raises(ValueError, match=f"^{key}: "):
             check_config(doc)
 
@@ -109,8 +111,8 @@ def test_board_layer_imports_only_firmware_and_what_micropython_has():
     import ast
     from pathlib import Path
 
-    allowed = {"firmware", "json", "math", "sys", "time", "random", "asyncio", "ssl", "machine", "dht", "network",
-               "ntptime"}
+    allowed = {"firmware", "json", "math", "sys", "time", "random", "asyncio", "ssl", "binascii", "machine", "dht",
+               "network", "ntptime"}
     for path in sorted((Path(__file__).resolve().parent.parent / "firmware" / "board").glob("*.py")):
         found = set()
         for node in ast.walk(ast.parse(path.read_text())):
@@ -121,3 +123,42 @@ def test_board_layer_imports_only_firmware_and_what_micropython_has():
         assert found <= allowed, f"{path.name}: {found - allowed}"
         if path.name != "esp32_hal.py":
             assert not found & {"machine", "dht", "network", "ntptime"}, f"{path.name} needs an ESP32"
+
+
+def test_pem_files_become_the_der_blocks_micropythons_ssl_takes(tmp_path):
+    """MicroPython's ssl refuses PEM ("invalid cert"): the firmware decodes each block to DER on the board."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from firmware.board.app import der_blocks
+
+    from certificates import make_certificates
+
+    certs = make_certificates(tmp_path)
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(certs["ca"].read_bytes() + certs["client"].read_bytes())
+    expected = [x509.load_pem_x509_certificate(certs[name].read_bytes()).public_bytes(serialization.Encoding.DER)
+                for name in ("ca", "client")]
+    assert der_blocks(str(bundle)) == expected
+    key = serialization.load_pem_private_key(certs["client_key"].read_bytes(), None)
+    assert der_blocks(str(certs["client_key"]), "KEY") == [key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())]
+    der = tmp_path / "ca.der"
+    der.write_bytes(expected[0])
+    assert der_blocks(str(der)) == [expected[0]]  # DER already: as it is
+    with pytest.raises(ValueError, match="no KEY in this PEM file"):
+        der_blocks(str(certs["ca"]), "KEY")
+
+
+def test_the_simulated_watchdog_resets_the_board_when_a_feed_comes_too_late():
+    from firmware.board.sim_hal import Watchdog
+
+    now, expired = [0.0], []
+    wdt = Watchdog(2, lambda: now[0], lambda: expired.append(now[0]))
+    for t in (1.0, 2.5, 4.4):  # fed within 2 s each time
+        now[0] = t
+        wdt.feed()
+    now[0] = 6.5  # the loop was blocked for 2.1 s
+    with pytest.raises(SystemExit) as stopped:
+        wdt.feed()
+    assert (stopped.value.code, expired) == (75, [6.5])

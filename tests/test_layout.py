@@ -265,9 +265,9 @@ CLOUD_STORE = "system.adapters.cloud_store"
 
 # The cloud's layers, top down: the app, its handler modules, what they share, and the services below
 # them (views, the jobs API, the alarm), which know nothing of HTTP. Each may import only the layers below.
-CLOUD_LAYERS = (("system.cloud.app",),
+CLOUD_LAYERS = (("system.cloud.app", "system.cloud.openapi"),
                 ("system.cloud.auth", "system.cloud.pages", "system.cloud.dashboard_api", "system.cloud.device_api"),
-                ("system.cloud.handling",),
+                ("system.cloud.handling", "system.cloud.bodies"),
                 ("system.cloud.views", "system.cloud.jobs_api", "system.cloud.alarm"))
 
 

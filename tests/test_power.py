@@ -137,21 +137,21 @@ timeline:
 
 
 def test_a_power_cut_of_a_party_without_a_power_control_is_refused_at_load():
-    """Every sim node has a power control; a party the world lacks, or the controller of a world without
-    one, is refused with the event's line and the parties that have one."""
+    """Every sim node, the broker and the bridge have a power control; a party the world lacks, or the
+    controller of a world without one, is refused with the event's line and the parties that have one."""
     from sim.scenario.loader import parse
     from system.errors import ScenarioError
 
-    parse(POWER_CUT.replace("PARTY", "node-2"), "cut.yaml")
-    for party in ("node-3", "controller", "broker"):
+    for party in ("node-2", "broker", "bridge"):
+        parse(POWER_CUT.replace("PARTY", party), "cut.yaml")
+    for party in ("node-3", "controller", "cloud"):
         with pytest.raises(ScenarioError, match=f"cut.yaml:6: no party '{party}' with a power control in this "
-                                                "world; parties: node-1, node-2"):
+                                                "world; parties: node-1, node-2, broker, bridge"):
             parse(POWER_CUT.replace("PARTY", party), "cut.yaml")
 
 
 @pytest.mark.parametrize("real, words", [
-    ({"node-2": "virtual"}, "node-2 is a virtual board without a power control: nothing in the run switches"),
-    ({"node-2": "/dev/ttyUSB0"}, "node-2 is a serial board without a power control"),
+    ({"node-2": "virtual"}, "node-2 is a virtual board without a power control: its pseudo-terminal has no RTS"),
     ({"node-1": "virtual"}, "node-2 is a simulated node on real TCP without a power control"),
 ])
 def test_a_power_cut_on_the_wall_clock_is_refused_before_the_run(real, words):

@@ -73,7 +73,10 @@ def test_a_bridges_series_stay_in_its_own_registry():
 def test_the_exposition_carries_no_wall_clock_series():
     """No ``_created`` samples (prometheus_client stamps those with the wall clock): a sim run reads no real time."""
     rt = SimRuntime(seed=1, start=START)
-    bridge = Bridge(rt, mqtt=None, store=ReadingStore(), pusher=ReadingPusher(rt, RecordingPushTarget(rt)))
+    from system.services.remote_write import RemoteWriter
+
+    bridge = Bridge(rt, mqtt=None, store=ReadingStore(), pusher=ReadingPusher(rt, RecordingPushTarget(rt)),
+                    remote=RemoteWriter(rt, target=None))
     bridge.handle("sensors/node-1/reading", payload("node-1", 1, START))
     assert "_created" not in bridge.exposition()
     assert bridge.exposition() == bridge.exposition()  # rendering twice changes nothing
@@ -181,9 +184,12 @@ def test_every_push_failure_becomes_a_backend_error(failure):
 
 def test_the_dashboard_charts_only_series_that_exist():
     """Every metric a panel queries is pushed (the three gauges) or exposed by the bridge."""
-    dash = json.load(open("dashboards/telemetry.json"))
+    dash = json.load(open("deploy/grafana/dashboards/telemetry.json"))
     rt = SimRuntime(seed=1, start=START)
-    bridge = Bridge(rt, mqtt=None, store=ReadingStore(), pusher=ReadingPusher(rt, RecordingPushTarget(rt)))
+    from system.services.remote_write import RemoteWriter
+
+    bridge = Bridge(rt, mqtt=None, store=ReadingStore(), pusher=ReadingPusher(rt, RecordingPushTarget(rt)),
+                    remote=RemoteWriter(rt, target=None))
     bridge.handle("sensors/node-1/reading", payload("node-1", 1, START))
     declared = dict(re.findall(r"^# TYPE (\S+) (\S+)$", bridge.exposition(), re.M))
     exported = {name + suffix for name, kind in declared.items()

@@ -9,13 +9,9 @@ from sim.scenario.loader import load
 
 
 @pytest.fixture(scope="module")
-def run():
-    return run_scenario(load("scenarios/quickstart.yaml"))
-
-
-def test_every_expectation_holds(run):
-    assert [(v.name, v.ok) for v in run.verdicts] == [
-        ("readings_lost", True), ("readings_duplicated", True), ("readings_refused", True), ("readings_stored", True)]
+def run(scenario_run):
+    # the run the plugin's item for scenarios/quickstart.yaml reports its verdicts from
+    return scenario_run("scenarios/quickstart.yaml")
 
 
 def test_each_node_stores_its_whole_sequence_exactly_once(run):

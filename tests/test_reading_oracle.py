@@ -20,8 +20,8 @@ def verdicts(run):
 
 
 @pytest.fixture(scope="module")
-def reboots():
-    return run_scenario(load(NODE_REBOOTS))
+def reboots(scenario_run):
+    return scenario_run(NODE_REBOOTS)  # the plugin's item for the file reports its verdicts from this run
 
 
 def test_a_node_that_loses_power_twice_loses_nothing(reboots):

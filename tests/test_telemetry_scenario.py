@@ -18,9 +18,9 @@ SCENARIO = "scenarios/telemetry-outages.yaml"
 
 
 @pytest.fixture(scope="module")
-def run():
+def run(scenario_run):
     started = time.perf_counter()
-    result = run_scenario(load(SCENARIO))
+    result = scenario_run(SCENARIO)  # the plugin's item for the file reports its verdicts from this run
     print(f"\n{SCENARIO}: 6 h simulated in {time.perf_counter() - started:.2f} s wall time")
     return result
 
@@ -30,12 +30,6 @@ def _by_node(run, kind):
     for r in run.trace.of_kind(kind):
         seqs[r["node"]].append(r["seq"])
     return seqs
-
-
-def test_every_expectation_of_the_scenario_holds(run):
-    assert [(v.name, v.ok) for v in run.verdicts] == [
-        ("readings_lost", True), ("readings_duplicated", True), ("readings_refused", True),
-        ("sequence_gaps", True), ("sensor_errors", True), ("readings_stored", True)]
 
 
 def test_stored_sequences_are_exactly_the_published_ones_once_each(run):

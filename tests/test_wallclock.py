@@ -81,15 +81,16 @@ def test_three_wall_clock_minutes_with_a_virtual_board_and_a_30_s_link_cut_lose_
     done = subprocess.run([sys.executable, "-m", "hilsim", "run", str(QUICKSTART), "--hil", "node-1=virtual",
                            "--out", str(tmp_path)], capture_output=True, text=True, timeout=420, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
-    # a virtual board is not real hardware; the broker is a live process
-    assert "node-1   virtual board  on /dev/pts/" in done.stdout and "under micropython" in done.stdout
+    # a virtual board is not real hardware; the broker is a real process, the bridge real code, not simulated
+    assert "node-1   virtual        on /dev/pts/" in done.stdout and "under micropython" in done.stdout
     assert "REAL" not in done.stdout and "real hardware" not in done.stdout
-    assert "node-2   simulated" in done.stdout and "broker   live process   hilsim broker on 127.0.0.1:" in done.stdout
+    assert "node-2   simulated" in done.stdout and "broker   real process   hilsim broker on 127.0.0.1:" in done.stdout
+    assert "bridge   real code      system Bridge" in done.stdout
     lost = next(line for line in done.stdout.splitlines() if "readings_lost" in line)
     assert lost.startswith("PASS") and "measured 0 of " in lost
 
     report = (tmp_path / "report.html").read_text()
-    assert "<tr class=virtual><td>node-1</td><td>virtual board</td>" in report
+    assert "<tr class=virtual><td>node-1</td><td>virtual</td>" in report
     assert "<tr class=sim><td>node-2</td><td>simulated</td>" in report and "class=real" not in report
 
     records = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]

@@ -45,13 +45,22 @@ class BoardRuntime:
     def __init__(self, trace_sink=None, clock=None):
         self._sink = trace_sink
         self._clock = clock
+        self._mono = 0.0
+        self._ticks = time.ticks_ms() if MICROPYTHON else 0
         self.start = self.now()
         self.failures = []  # exceptions of spawned tasks, reported by the sink too
 
     def now(self):
+        # Seconds on a clock that only moves forward: on the board, SNTP setting the RTC must not move
+        # uptime, fault windows or backoff (the wall time of readings is the HAL clock's).
         if self._clock is not None:
             return self._clock()
-        return time.time()
+        if MICROPYTHON:
+            ticks = time.ticks_ms()
+            self._mono += time.ticks_diff(ticks, self._ticks) / 1000.0
+            self._ticks = ticks
+            return self._mono
+        return time.monotonic()
 
     def sleep(self, seconds):
         return asyncio.sleep(seconds if seconds > 0 else 0)

@@ -47,7 +47,7 @@ class App:
             from firmware.board import esp32_hal
             self._esp32 = esp32_hal
             sensor = esp32_hal.DhtSensor(config["pins"]["dht"])
-            hal.wifi = esp32_hal.Wlan(config["wifi"]["ssid"], config["wifi"].get("password", ""))
+            hal.wifi = esp32_hal.Wlan(config["wifi"]["ssid"], config["wifi"].get("password", ""), self.rt.now)
             hal.clock = esp32_hal.NtpClock(config["ntp_host"])
         else:
             from firmware.board import sim_hal
@@ -71,18 +71,21 @@ class App:
     def _tls(self):
         import ssl
         tls = self.config["tls"] or {}
-        if MICROPYTHON:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            if tls.get("ca"):
-                with open(tls["ca"], "rb") as f:
-                    ctx.load_verify_locations(cadata=f.read())
-                ctx.verify_mode = ssl.CERT_REQUIRED
-            else:
-                ctx.verify_mode = ssl.CERT_NONE
-        else:
+        if not MICROPYTHON:
             ctx = ssl.create_default_context(cafile=tls.get("ca"))
+            if tls.get("cert"):
+                ctx.load_cert_chain(tls["cert"], tls.get("key"))
+            return ctx
+        # MicroPython's ssl takes certificates and keys as DER bytes: PEM files are decoded here.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if tls.get("ca"):
+            for der in der_blocks(tls["ca"]):
+                ctx.load_verify_locations(cadata=der)
+            ctx.verify_mode = ssl.CERT_REQUIRED
+        else:
+            ctx.verify_mode = ssl.CERT_NONE
         if tls.get("cert"):
-            ctx.load_cert_chain(tls["cert"], tls.get("key"))
+            ctx.load_cert_chain(der_blocks(tls["cert"])[0], der_blocks(tls.get("key") or tls["cert"], "KEY")[0])
         return ctx
 
     # --- console out ------------------------------------------------------------------
@@ -184,7 +187,7 @@ class App:
         rt = self.rt
         rt.spawn(self.hal.wifi.keep_connected(self._wifi_changed), "wifi")
         if self._esp32 is not None:
-            rt.spawn(self.hal.clock.keep_synced(self.hal.wifi), "ntp")
+            rt.spawn(self.hal.clock.keep_synced(self.hal.wifi, self._trace), "ntp")
         if config["web_port"]:
             try:
                 await self.start_web(config["web_port"])
@@ -193,12 +196,52 @@ class App:
         rt.spawn(self.console_loop(), "console")
         rt.spawn(self.status_loop(), "status")
         rt.spawn(self.node.run(), config["node"])
+        if config["watchdog"]:
+            rt.spawn(self.feed_watchdog(config["watchdog"]), "watchdog")
         await self.reboot.wait()
         await asyncio.sleep(0.1)  # let the ack leave the UART
         return "reboot"
 
+    async def feed_watchdog(self, seconds):
+        # The hardware watchdog, fed from the event loop: a task that blocks the loop starves it and the
+        # board resets (machine.WDT on the ESP32; the simulated one elsewhere).
+        wdt = self._esp32.watchdog(seconds) if self._esp32 else self._sim_watchdog(seconds)
+        while True:
+            wdt.feed()
+            await self.rt.sleep(seconds / 4)
+
+    def _sim_watchdog(self, seconds):
+        from firmware.board import sim_hal
+
+        return sim_hal.Watchdog(seconds, self.rt.now, lambda: self.emit(
+            {"msg": "error", "reason": "watchdog", "detail": "not fed for %ss: resetting" % seconds}))
+
     def _wifi_changed(self, up):
         self.emit({"msg": "trace", "kind": "wifi.up" if up else "wifi.down", "node": self.config["node"]})
+
+
+def der_blocks(path, kind="CERTIFICATE"):
+    # The DER blocks of a PEM file whose labels contain ``kind`` (all its certificates, or its key),
+    # or the file itself when it is DER already.
+    import binascii
+
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data.startswith(b"-----BEGIN"):
+        return [data]
+    blocks, body = [], None
+    for line in data.split(b"\n"):
+        line = line.strip()
+        if line.startswith(b"-----BEGIN") and kind.encode() in line:
+            body = []
+        elif line.startswith(b"-----END") and body is not None:
+            blocks.append(binascii.a2b_base64(b"".join(body)))
+            body = None
+        elif body is not None and line:
+            body.append(line)
+    if not blocks:
+        raise ValueError(path + ": no " + kind + " in this PEM file")
+    return blocks
 
 
 async def _stdin_reader():

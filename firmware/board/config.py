@@ -10,7 +10,8 @@
 #   "pins": {"dht": 4},
 #   "sample_every": 10, "read_every": 4, "buffer_size": 256, "status_every": 60,
 #   "web_port": 80,                        0: no web server
-#   "ntp_host": "pool.ntp.org"
+#   "ntp_host": "pool.ntp.org",
+#   "watchdog": 30                         seconds without a feed before machine.WDT resets; 0: none
 # }
 
 import json
@@ -19,7 +20,7 @@ from firmware.reading import valid_node
 
 DEFAULTS = {"board": "esp32", "wifi": None, "user": None, "password": None, "tls": None, "pins": {"dht": 4},
             "sample_every": 10, "read_every": 4, "buffer_size": 256, "status_every": 60, "web_port": 80,
-            "ntp_host": "pool.ntp.org", "keepalive": 30, "sensor": None}
+            "ntp_host": "pool.ntp.org", "keepalive": 30, "sensor": None, "watchdog": 30}
 NUMBERS = ("sample_every", "read_every", "status_every")
 
 
@@ -70,6 +71,9 @@ def check_config(doc):
         value = config[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ValueError(key + ": want a number of seconds > 0")
+    watchdog = config["watchdog"]
+    if isinstance(watchdog, bool) or not isinstance(watchdog, (int, float)) or not (watchdog == 0 or watchdog >= 2):
+        raise ValueError("watchdog: want seconds >= 2, or 0 for none")
     for key in ("buffer_size", "web_port", "keepalive"):
         value = config[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:

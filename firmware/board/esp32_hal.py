@@ -78,6 +78,8 @@ class Wlan:
                     self.wlan.connect(self.ssid, self.password)
                 except OSError:
                     pass
+            if was and not up and self.on_drop is not None:
+                self.on_drop()  # the link is gone: so is every TCP connection over it
             if up != was and on_change is not None:
                 on_change(up)
             was = up
@@ -98,17 +100,39 @@ class NtpClock:
     def time(self):
         return time.time() + EPOCH_OFFSET
 
-    async def keep_synced(self, wifi, every=6 * 3600):
+    async def keep_synced(self, wifi, report=None, every=6 * 3600, retry=10):
+        # Set the RTC by SNTP as soon as the WiFi is up, then every ``every`` s; ``report(kind, fields)``
+        # hears of each sync (ntp.synced) and failure (ntp.failed).
         while True:
-            if wifi.isconnected():
-                try:
-                    self.ntptime.settime()
-                    self._synced = True
-                    await asyncio.sleep(every)
-                    continue
-                except (OSError, OverflowError):
-                    pass
-            await asyncio.sleep(10)
+            if not wifi.isconnected():
+                await asyncio.sleep(1)
+                continue
+            try:
+                self.ntptime.settime()
+            except (OSError, OverflowError) as exc:
+                if report is not None:
+                    report("ntp.failed", {"error": repr(exc)})
+                await asyncio.sleep(retry)
+                continue
+            self._synced = True
+            if report is not None:
+                report("ntp.synced", {"ts": int(self.time())})
+            await asyncio.sleep(every)
+
+
+class Watchdog:
+    # machine.WDT: once started it runs until the next reset; feed() at least every ``seconds``.
+    def __init__(self, seconds):
+        import machine
+
+        self.wdt = machine.WDT(timeout=int(seconds * 1000))
+
+    def feed(self):
+        self.wdt.feed()
+
+
+def watchdog(seconds):
+    return Watchdog(seconds)
 
 
 def reset():

@@ -66,3 +66,23 @@ class SystemClock:
 
     def time(self):
         return time.time()
+
+
+class Watchdog:
+    # The simulated board's hardware watchdog, machine.WDT's feed() without a second thread (the Unix
+    # port and CPython boards have no timer to interrupt a loop): a feed that comes later than ``seconds``
+    # after the last one means the loop was blocked that long, and the board resets then (exit 75, which
+    # the virtual board takes as a reboot). A loop blocked for good is caught by the ESP32's WDT only.
+    def __init__(self, seconds, clock, on_expire=None):
+        self.seconds = seconds
+        self.clock = clock
+        self.on_expire = on_expire
+        self.fed = clock()
+
+    def feed(self):
+        now = self.clock()
+        if now - self.fed > self.seconds:
+            if self.on_expire is not None:
+                self.on_expire()
+            raise SystemExit(75)
+        self.fed = now

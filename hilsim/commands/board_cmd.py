@@ -1,10 +1,17 @@
-"""``hilsim board info | flash | deploy | console``: an ESP32 on a serial port (see ``hil/provision.py``)."""
+"""``hilsim board info | flash | deploy | console``: an ESP32 on a serial port (see ``hil/provision.py``).
+
+Every command owns its port while it runs (``hil.serial_ports.claim``: a port another program holds
+is refused, naming it) and fails fast on a silent board: one ``Error:`` line and exit 1 within
+:data:`ANSWER_TIMEOUT` seconds (esptool gives up sooner).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -13,7 +20,24 @@ from hilsim.commands.user_errors import BackendProblem, UsageProblem, user_error
 from system.errors import BackendError, ConfigError
 
 _PORT = click.option("--port", "-p", default=None, metavar="PORT",
-                     help="Serial port of the board [default: the one ESP32 found by USB VID:PID].")
+                     help="Serial port of the board, or an rfc2217:// URL [default: the one ESP32 found by USB "
+                          "VID:PID].")
+ANSWER_TIMEOUT = 10.0  # seconds a board may stay silent before a command gives up on it
+
+
+@contextlib.contextmanager
+def board_errors() -> Iterator[None]:
+    """``user_errors`` for board work: a timeout is the board's (exit 1), and every message is one line
+    (esptool's and mpremote's span several: their lines are joined with ' | ')."""
+    try:
+        with user_errors():
+            try:
+                yield
+            except TimeoutError as exc:
+                raise BackendError(str(exc)) from None
+    except click.ClickException as exc:
+        exc.message = " | ".join(line.strip() for line in exc.message.splitlines() if line.strip())
+        raise
 
 
 def _port(port: str | None) -> str:
@@ -36,14 +60,36 @@ def board() -> None:
 @board.command()
 @_PORT
 def info(port: str | None) -> None:
-    """Identify the chip and its MAC with esptool."""
+    """Identify the chip and its MAC with esptool, then reset the board back into its firmware."""
+    from hil.dut import Dut
     from hil.provision import chip_info
+    from hil.serial_ports import claim
 
     port = _port(port)
-    with user_errors():
-        chip = chip_info(port)
-    click.echo(f"port:        {port}\nchip:        {chip.description}\nfeatures:    {', '.join(chip.features)}\n"
-               f"MAC:         {chip.mac}\nflash size:  {chip.flash_size or 'unknown'}")
+    with board_errors(), claim(port):
+        chip = chip_info(port, after="no-reset")  # the reset below is ours, so that its boot is seen
+        click.echo(f"port:        {port}\nchip:        {chip.description}\nfeatures:    {', '.join(chip.features)}\n"
+                   f"MAC:         {chip.mac}\nflash size:  {chip.flash_size or 'unknown'}")
+        with Dut.open(port, name=port) as dut:
+            click.echo(_out_of_the_bootloader(dut), err=True)
+
+
+def _out_of_the_bootloader(dut) -> str:
+    """Reset the board after esptool had it in its bootloader; what it started into, for the user."""
+    def started(line):
+        if line.message is not None and line.message.get("msg") == "boot":
+            return line.message
+        return "repl" if 'Type "help()"' in line.text else None
+
+    try:
+        dut.restart(ANSWER_TIMEOUT)
+        boot = dut.expect(started, "a boot message or MicroPython's banner", ANSWER_TIMEOUT)
+    except TimeoutError:
+        return (f"reset out of the bootloader; nothing started within {ANSWER_TIMEOUT:g} s (is MicroPython "
+                "flashed? 'hilsim board flash')")
+    if boot == "repl":
+        return "reset back into MicroPython's REPL (no hilsim firmware on it yet: 'hilsim board deploy')"
+    return f"reset back into the firmware: {boot.get('node')} booted {boot.get('version')} on {boot.get('board')}"
 
 
 @board.command(short_help="Check a firmware image, write it and verify it (esptool).")
@@ -100,19 +146,22 @@ class TenPercent:
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the boot banner.")
 def deploy(port: str | None, config: Path, timeout: float) -> None:
     """Copy the firmware and CONFIG onto the board with mpremote, reset, wait for the boot banner."""
+    from hil.dut import Dut
     from hil.provision import deploy as deploy_bundle
+    from hil.serial_ports import claim
 
     try:
         doc = json.loads(config.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise UsageProblem(f"{config}: not JSON: {exc}") from None
     port = _port(port)
-    try:
-        boot = deploy_bundle(port, doc, boot_timeout=timeout)
-    except ConfigError as exc:
-        raise UsageProblem(f"{config}: {exc.reason}") from None
-    except (BackendError, TimeoutError) as exc:  # no board answers, or it never booted
-        raise BackendProblem(str(exc)) from None
+    with board_errors(), claim(port):
+        with Dut.open(port, name=port) as dut:  # a silent board fails here, not after mpremote's minutes
+            dut.interrupt(ANSWER_TIMEOUT)
+        try:
+            boot = deploy_bundle(port, doc, boot_timeout=timeout, files_from=config.parent)
+        except ConfigError as exc:
+            raise UsageProblem(f"{config}: {exc.reason}") from None
     click.echo(f"{boot['node']} booted firmware {boot['version']} on {boot['board']} ({port})")
 
 
@@ -131,14 +180,34 @@ def pretty(line) -> str:
 @_PORT
 @click.option("--raw", is_flag=True, help="Print the JSON lines as they come.")
 @click.option("--for", "seconds", type=float, default=None, help="Stop after this many seconds.")
-def console(port: str | None, raw: bool, seconds: float | None) -> None:
-    """A serial monitor that pretty-prints the board's JSON lines; type commands as JSON to send them."""
+@click.option("--timeout", type=float, default=ANSWER_TIMEOUT, show_default=True,
+              help="Give up (exit 1) when the board sends nothing at all within this many seconds.")
+def console(port: str | None, raw: bool, seconds: float | None, timeout: float) -> None:
+    """A serial monitor that pretty-prints the board's JSON lines; type commands as JSON to send them.
+
+    It asks the board for its state first (the 'state' command), so a live board answers at once;
+    exit 1 when nothing arrives within --timeout or the port goes away.
+    """
     from hil.dut import Dut
+    from hil.serial_ports import claim
 
     port = _port(port)
-    with user_errors():
-        dut = Dut.open(port, name=port)
-    dut.on_line(lambda line: click.echo(line.text if raw else pretty(line)))
+    with board_errors(), claim(port), Dut.open(port, name=port) as dut:
+        dut.on_line(lambda line: click.echo(line.text if raw else pretty(line)))
+        dut.send("state")
+        try:
+            dut.expect_output(min(timeout, seconds) if seconds else timeout)
+        except TimeoutError:
+            raise BackendError(f"nothing from {port} within {timeout:g} s: is the board powered, on this port and "
+                               "running its firmware?") from None
+        _keyboard(dut)
+        _watch(dut, seconds)
+        skipped = dut.skipped
+    if any(skipped.values()):
+        click.echo(f"skipped lines: {skipped}", err=True)
+
+
+def _keyboard(dut) -> None:
     if sys.stdin is not None and sys.stdin.isatty():
         import threading
 
@@ -147,15 +216,14 @@ def console(port: str | None, raw: bool, seconds: float | None) -> None:
                 dut.write(typed.encode("utf-8"))
 
         threading.Thread(target=keyboard, daemon=True).start()
+
+
+def _watch(dut, seconds: float | None) -> None:
     deadline = time.monotonic() + seconds if seconds else None
     try:
         while deadline is None or time.monotonic() < deadline:
+            if dut.closed is not None:
+                raise BackendError(f"{dut.name}: the port went away ({dut.closed})")
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass
-    finally:
-        skipped = dut.skipped
-        dut.close()
-    if any(skipped.values()):
-        click.echo(f"skipped lines: {skipped}", err=True)
-    sys.exit(0)

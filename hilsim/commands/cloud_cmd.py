@@ -30,8 +30,8 @@ def _smtp(spec: str | None, sender: str, to: str | None) -> SmtpNotifier | None:
     return SmtpNotifier(host, int(port), sender, to)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]},
-               short_help="Live: the cloud service (mirror, jobs, alarm, dashboard).")
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True,
+             short_help="Live: the cloud service (mirror, jobs, alarm, dashboard).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--db", default="cloud.sqlite", show_default=True, type=click.Path(dir_okay=False),
@@ -76,7 +76,13 @@ def cloud(host: str, port: int, db: str, add_user: str | None, remove_user: str 
           mail_to: str | None, webhook: str | None, tls_cert: str | None, tls_key: str | None, insecure_cookies: bool,
           secure_cookies: bool, trusted_proxies: tuple[str, ...], metrics_retention: str, heartbeat_period: float,
           job_timeout: float, timezone: str, trace_path: str | None, duration: float | None) -> None:
-    """Run the cloud service: the devices' mirrors, jobs over MQTT, metrics, the heartbeat alarm and the dashboard."""
+    """Run the cloud service: the devices' mirrors, jobs over MQTT, metrics, the heartbeat alarm and the dashboard.
+
+    With a subcommand (aws-setup), set up the AWS backend instead: a controller with --cloud-url aws:REGION
+    mirrors into DynamoDB and pushes its counters to CloudWatch, and no hilsim cloud runs.
+    """
+    if click.get_current_context().invoked_subcommand is not None:
+        return
     if add_user or remove_user or add_device:
         _manage(db, add_user, remove_user, add_device)
         return
@@ -151,3 +157,30 @@ def _retention(text: str) -> Retention:
         return Retention(raw_for=raw_for or Retention().raw_for, tiers=tuple(sorted(tiers)))
     except ValueError as exc:
         raise UsageProblem(f"--metrics-retention: {exc}") from None
+
+
+@cloud.command("aws-setup")
+@click.option("--region", required=True, help="The AWS region, e.g. eu-west-1.")
+@click.option("--device", "devices", multiple=True, required=True, metavar="NAME",
+              help="A controller's thing name: it gets a heartbeat alarm (repeatable).")
+@click.option("--endpoint-url", default=None, metavar="URL", help="Another endpoint than AWS's own (a test server).")
+@click.option("--table-prefix", default="", help="Prefix of the DynamoDB tables (events, alerts, jobs).")
+@click.option("--alarm-action", "actions", multiple=True, metavar="ARN",
+              help="Tell this SNS topic when a heartbeat alarm changes (repeatable).")
+def aws_setup(region: str, devices: tuple[str, ...], endpoint_url: str | None, table_prefix: str,
+              actions: tuple[str, ...]) -> None:
+    """Create the DynamoDB tables (events, alerts, jobs) and each device's heartbeat alarm: three 5-minute
+    periods without RPI_BACKEND_STATUS (missing data counts as breaching). Safe to run again.
+    Credentials come from boto3's usual places (environment, ~/.aws, an instance role)."""
+    from system.adapters.aws_cloud import AwsOptions
+    from system.adapters.aws_setup import create_heartbeat_alarm, create_tables
+    from botocore.exceptions import BotoCoreError, ClientError
+    from system.errors import BackendError
+    options = AwsOptions(region=region, endpoint_url=endpoint_url, table_prefix=table_prefix)
+    with user_errors():
+        try:
+            created = create_tables(options)
+            alarms = [create_heartbeat_alarm(options, device, actions) for device in devices]
+        except (BotoCoreError, ClientError) as exc:
+            raise BackendError(f"AWS: {exc}") from exc
+    click.echo(f"tables: {', '.join(created) or 'all there already'}; alarms: {', '.join(alarms)}")

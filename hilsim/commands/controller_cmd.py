@@ -11,6 +11,7 @@ from hilsim.commands.fixtures_cmd import load_selectors_file
 from hilsim.commands.options import mqtt_tls_options, trace_sink
 from hilsim.commands.user_errors import UsageProblem, user_errors
 from hilsim.wiring.live_controller import LiveControllerConfig, parse_relay, run_live_controller
+from system.adapters.aws_cloud import AwsOptions
 from system.adapters.mqtt_client import TlsOptions
 from system.adapters.release_keys import read_public_key
 from system.decisions.jobs_protocol import DEFAULT_PREFIX
@@ -24,6 +25,11 @@ def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqt
         if mqtt_url:
             raise UsageProblem("--mqtt-url: cloud jobs need --cloud-url too")
         return None
+    if url.startswith("aws:"):  # boto3 finds the credentials (environment, ~/.aws, an instance role)
+        if not device:
+            raise UsageProblem("--cloud-url aws:REGION: needs --device (the thing name)")
+        return CloudLink(url, device, "", prefix=prefix, sync_every=sync_every, poll_every=poll_every,
+                         log_every=log_every)
     if token_file:
         try:
             token = Path(token_file).read_text(encoding="utf-8").strip()
@@ -35,6 +41,17 @@ def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqt
         raise UsageProblem("--cloud-url: needs --device and a token (--token-file or HILSIM_DEVICE_TOKEN)")
     return CloudLink(url, device, token, prefix=prefix, sync_every=sync_every, poll_every=poll_every,
                      log_every=log_every)
+
+
+def _aws(cloud_url: str | None, endpoint_url: str | None, table_prefix: str) -> AwsOptions | None:
+    if not cloud_url or not cloud_url.startswith("aws:"):
+        if endpoint_url:
+            raise UsageProblem("--aws-endpoint-url: only with --cloud-url aws:REGION")
+        return None
+    region = cloud_url.removeprefix("aws:").strip("/")
+    if not region:
+        raise UsageProblem("--cloud-url aws:REGION: name the region, e.g. aws:eu-west-1")
+    return AwsOptions(region=region, endpoint_url=endpoint_url, table_prefix=table_prefix)
 
 
 @click.command(short_help="Live: the match-day controller (fixtures, alerts, the light).")
@@ -53,7 +70,12 @@ def _cloud_link(url: str | None, device: str | None, token_file: str | None, mqt
 @click.option("--push-url", default=None, help="Pushgateway (or any HTTP endpoint) base URL for the counters.")
 @click.option("--scrape-every", type=float, default=3600.0, show_default=True, help="Seconds between scrapes.")
 @click.option("--push-every", type=float, default=300.0, show_default=True, help="Seconds between counter pushes.")
-@click.option("--cloud-url", default=None, help="The cloud service (hilsim cloud) to sync with, e.g. http://cloud:8080.")
+@click.option("--cloud-url", default=None,
+              help="The cloud service (hilsim cloud) to sync with, e.g. http://cloud:8080; or aws:REGION for the "
+                   "AWS backend (DynamoDB mirror, CloudWatch counters; run 'hilsim cloud aws-setup' once).")
+@click.option("--aws-endpoint-url", default=None, metavar="URL",
+              help="With --cloud-url aws:REGION: another endpoint than AWS's own (a local test server).")
+@click.option("--aws-table-prefix", default="", help="With --cloud-url aws:REGION: prefix of the DynamoDB tables.")
 @click.option("--device", default=None, help="This controller's device name in the cloud (also its jobs thing name).")
 @click.option("--token-file", type=click.Path(dir_okay=False), default=None,
               help="File holding the device token (from `hilsim cloud --add-device NAME`); or set HILSIM_DEVICE_TOKEN.")
@@ -78,7 +100,7 @@ def controller(db: str, fixtures_url: str | None, fixtures_format: str, selector
                push_url: str | None, scrape_every: float, push_every: float, cloud_url: str | None,
                device: str | None, token_file: str | None, mqtt_url: str | None, tls: TlsOptions | None,
                jobs_prefix: str, sync_every: float, poll_every: float, log_every: float, ota_root: str | None,
-               update_key: str | None,
+               update_key: str | None, aws_endpoint_url: str | None, aws_table_prefix: str,
                trace_path: str | None, duration: float | None) -> None:
     """Run the match-day controller: scrape fixtures, plan alerts, switch the light, push counters.
 
@@ -101,6 +123,7 @@ def controller(db: str, fixtures_url: str | None, fixtures_format: str, selector
                                   pattern=pattern, push_url=push_url, scrape_every=scrape_every,
                                   push_every=push_every, page=page, club=club, mqtt_url=mqtt_url, ota_root=ota_root,
                                   update_key=trusted, mqtt_tls=tls,
+                                  aws=_aws(cloud_url, aws_endpoint_url, aws_table_prefix),
                                   cloud=_cloud_link(cloud_url, device, token_file, mqtt_url, jobs_prefix,
                                                     sync_every, poll_every, log_every))
     with user_errors(), trace_sink(trace_path) as sink:

@@ -198,3 +198,17 @@ def _suggest(text: str, names: tuple[str, ...], config: SelectorsFile) -> None:
         click.echo(f"no suggestion: {refused.detail or refused.reason}", err=True)
         raise SystemExit(1) from None
     click.echo(format_selectors_file(found), nl=False)
+
+
+@fixtures.command(short_help="Write a demo page and feed whose games start tomorrow.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Directory to write into.")
+def demo(out: str) -> None:
+    """Write OUT/fixtures.html and OUT/fixtures.ics: the shipped 2025-26 season moved so that its first game
+    is tomorrow, kickoffs at their local times. Point a controller at either (deploy/one-host.toml does) and its
+    first run plans alerts."""
+    from datetime import date
+
+    from hilsim.demo_fixtures import write_demo
+
+    page, feed, count = write_demo(Path(out), date.today())
+    click.echo(f"wrote {page} and {feed}: {count} games from tomorrow on")

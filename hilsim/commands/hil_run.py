@@ -19,20 +19,22 @@ from system.errors import BackendError
 
 def run_with_hardware(scenario_path: Path, hil: tuple[str, ...], *, broker: str | None, board_proxy_port: int,
                       out: Path | None, seed: int | None, quiet: bool, passwd: Path | None = None,
-                      no_report: bool = False) -> None:
+                      no_report: bool = False, power: tuple[str, ...] = ()) -> None:
     """Load, refuse faults the chosen backends cannot suffer, run on the wall clock, print the verdicts and
-    what each part was (real hardware, virtual board, live process, simulated), write trace and JUnit; exit."""
+    what each part was (real hardware, virtual, real process, real code, simulated), write trace and JUnit; exit."""
+    from hil.power_switch import parse_power
     from hil.wallclock import run_wallclock
 
     with user_errors():
         scenario, real = _load(scenario_path, hil, seed, broker)
+        switches = parse_power(power, real)
     out = out or Path("runs") / f"{scenario_path.stem}-hil"
     out.mkdir(parents=True, exist_ok=True)
     say = (lambda s: None) if quiet else (lambda s: click.echo(f"  {s}", err=True))
     with user_errors(), open(out / "trace.jsonl", "w", encoding="utf-8") as sink:
         try:
             result = run_wallclock(scenario, real, sink=sink, broker_url=broker, board_proxy_port=board_proxy_port,
-                                   workdir=out, passwd=passwd, log=say)
+                                   workdir=out, passwd=passwd, power=switches, log=say)
         except TimeoutError as exc:  # a board that never booted: hardware, exit 1
             raise BackendError(f"timed out: {exc}") from None
     _print_result(result)
@@ -55,7 +57,8 @@ def _load(scenario_path: Path, hil: tuple[str, ...], seed: int | None, broker: s
 def _print_result(result) -> None:
     click.echo("parts:")
     for party, (kind, what) in sorted(result.parts.items()):
-        click.echo(f"  {party:<8} {kind:<13}  {what}")
+        power = f"; power: {result.power[party]}" if party in result.power else ""
+        click.echo(f"  {party:<8} {kind:<13}  {what}{power}")
     width = max((len(v.name) for v in result.verdicts), default=0)
     for v in result.verdicts:
         click.echo(f"{'PASS' if v.ok else 'FAIL'}  {v.name:<{width}}  measured {v.measured}  (expected {v.expected})")

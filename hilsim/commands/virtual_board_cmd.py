@@ -38,11 +38,13 @@ def virtual_board(fs: Path, flash: Path | None, strapping: str, rfc2217_port: in
     The board runs our firmware (main.py on FS) under the MicroPython Unix port when it
     is installed, else CPython, with a simulated sensor and WiFi and real TCP to the
     broker in its config.json, once its flash holds a valid ESP32 image (a new flash
-    does). esptool with its default options works on the rfc2217:// URL, whose DTR/RTS
-    reset the board as a USB bridge does; a pty has no such lines, so there start the
-    board with --strapping download (or run machine.bootloader() with mpremote).
-    mpremote works on either. Until SIGINT (Ctrl-C) or SIGTERM; state changes go to
-    stderr, one line each.
+    does). With "board": "esp32" (Unix port only) it runs the ESP32 board layer on
+    emulated machine, dht, network and ntptime modules, whose hardware is driven through
+    FS.hw (hil.esp32_emulation.Esp32Hardware). esptool with its default options works on
+    the rfc2217:// URL, whose DTR/RTS reset the board as a USB bridge does; a pty has no
+    such lines, so there start the board with --strapping download (or run
+    machine.bootloader() with mpremote). mpremote works on either. Until SIGINT (Ctrl-C)
+    or SIGTERM; state changes go to stderr, one line each.
 
     \b
       hilsim virtual-board
@@ -60,7 +62,7 @@ def virtual_board(fs: Path, flash: Path | None, strapping: str, rfc2217_port: in
                 doc = json.loads(config.read_text(encoding="utf-8"))
             except ValueError as exc:
                 raise ConfigError(f"not JSON: {exc}", source=str(config)) from exc
-            write_bundle(fs, doc)
+            write_bundle(fs, doc, config.parent)
     command = interpreter("cpython" if cpython else "micropython")
     board = VirtualBoard(fs, flash or fs.parent / "flash.bin", command=command, strapping=strapping,
                          log=(lambda s: click.echo(f"virtual-board: {s}", err=True)) if verbose else None)

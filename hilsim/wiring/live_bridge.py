@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import httpx
 
-from hilsim.wiring.process import run_process, start_part
+from hilsim.wiring.process import Build, run_process, start_part
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.services.bridge import TOPICS, Bridge
 from system.adapters.metrics_http import start_metrics_server
@@ -26,6 +26,8 @@ from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
 from system.adapters.pushgateway import PushgatewayTarget
 from system.services.prometheus import ReadingPusher
 from system.adapters.reading_store import ReadingStore
+from system.adapters.remote_write import RemoteWriteTarget
+from system.services.remote_write import RemoteWriter
 from system.decisions.readings import LEGACY_NODE
 from system.errors import BackendError
 from system.decisions.redaction import redacted_url
@@ -38,6 +40,7 @@ class LiveBridgeConfig:
     broker_url: str = "mqtt://127.0.0.1:1883"
     db_path: str = "readings.sqlite3"
     pushgateway_url: str | None = None  # None: no pushes
+    remote_write_url: str | None = None  # None: no remote write (readings at their own time into Prometheus)
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = 9108  # None: no /metrics; 0: a free port
     client_id: str = "bridge"  # the account name: brokers bind client ids to accounts
@@ -73,13 +76,16 @@ class LiveBridge:
         mqtt = LiveMqttClient(cfg.broker_url, cfg.client_id, clean_session=False, username=cfg.username,
                               password=cfg.password, tls=cfg.tls, manual_ack=True)
         self.store = ReadingStore(cfg.db_path)
-        pusher = None
-        if cfg.pushgateway_url:
+        pusher = remote = None
+        if cfg.pushgateway_url or cfg.remote_write_url:
             self._http = httpx.AsyncClient()
+        if cfg.pushgateway_url:
             pusher = ReadingPusher(self.rt, PushgatewayTarget(self._http, cfg.pushgateway_url), job=cfg.job)
+        if cfg.remote_write_url:
+            remote = RemoteWriter(self.rt, RemoteWriteTarget(self._http, cfg.remote_write_url))
         self.bridge = Bridge(self.rt, mqtt, self.store, topics=cfg.topics, legacy_node=cfg.legacy_node,
                              pusher=pusher, probe_topic=PROBE_TOPIC.format(client_id=cfg.client_id),
-                             probe_every=cfg.probe_every)
+                             probe_every=cfg.probe_every, remote=remote)
         if cfg.metrics_port is not None:
             try:
                 self._server = await start_metrics_server(self.bridge.exposition, cfg.metrics_host, cfg.metrics_port)
@@ -88,7 +94,8 @@ class LiveBridge:
                                    f"{exc.strerror or exc}") from exc
             self.metrics_port = self._server.sockets[0].getsockname()[1]
         self.rt.trace("bridge.started", broker=redacted_url(cfg.broker_url), db=cfg.db_path,
-                      pushgateway=cfg.pushgateway_url, metrics_port=self.metrics_port)
+                      pushgateway=cfg.pushgateway_url, remote_write=redacted_url(cfg.remote_write_url),
+                      metrics_port=self.metrics_port)
         self._task = self.rt.spawn(self.bridge.run(), "bridge")
 
     async def stop(self) -> None:
@@ -106,13 +113,21 @@ class LiveBridge:
 
 
 
+def bridge_parts(config: LiveBridgeConfig, made: dict[str, Any] | None = None) -> Build:
+    """The bridge's parts, built on a runtime into an exit stack: one process runs them alone
+    (``run_live_bridge``) or beside others (``hilsim serve``)."""
+
+    async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
+        live = await start_part(stack, LiveBridge(rt, config))
+        if made is not None:
+            made["bridge"] = live
+
+    return build
+
+
 def run_live_bridge(config: LiveBridgeConfig, *, trace_file: IO[str] | None = None,
                     until: float | None = None) -> str:
     """Run the live bridge on the wall clock (for ``until`` seconds, or until SIGINT/SIGTERM); returns why it
     stopped. A malformed broker URL is a ConfigError before anything connects."""
-
-    async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
-        await start_part(stack, LiveBridge(rt, config))
-
-    return run_process("bridge", build, header={"run": "live-bridge", "broker": redacted_url(config.broker_url)},
-                       trace_file=trace_file, until=until)
+    header = {"run": "live-bridge", "broker": redacted_url(config.broker_url)}
+    return run_process("bridge", bridge_parts(config), header=header, trace_file=trace_file, until=until)

@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from hilsim.wiring.process import run_process, start_part
+from hilsim.wiring.process import Build, run_process, start_part
 from system.adapters.amqtt_broker import DEFAULT_ACL_FILE, BrokerLimits, BrokerSettings, ClientIdRule, EmbeddedBroker
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.decisions.mqtt_acl import parse_acl
@@ -43,6 +43,21 @@ def broker_policy(*, acl_file: Path | None, no_acl: bool, client_id_rule: str, m
     return {"acl": acl, "client_ids": ClientIdRule(client_id_rule), "limits": limits}
 
 
+def broker_parts(settings: BrokerSettings, announce: Callable[[str], None] | None = None,
+                 made: dict[str, Any] | None = None) -> Build:
+    """The broker's parts, built on a runtime into an exit stack: one process runs them alone
+    (``run_live_broker``) or beside others (``hilsim serve``, which finds the broker in ``made``)."""
+
+    async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
+        embedded = await start_part(stack, EmbeddedBroker(settings, rt=rt.child("broker")))
+        if made is not None:
+            made["broker"] = embedded
+        if announce is not None:
+            announce(f"{'mqtts' if settings.tls else 'mqtt'}://{settings.host}:{embedded.port}")
+
+    return build
+
+
 def run_live_broker(settings: BrokerSettings, *, trace_file: IO[str] | None = None,
                     announce: Callable[[str], None] | None = None) -> str:
     """Run the broker until SIGINT/SIGTERM; returns why it stopped.
@@ -50,11 +65,5 @@ def run_live_broker(settings: BrokerSettings, *, trace_file: IO[str] | None = No
     Once it listens, ``announce`` gets ``mqtt[s]://HOST:PORT`` with the real port (``port=0`` picks a free one).
     A port already taken is a BackendError, a TLS certificate that does not load a ConfigError.
     """
-
-    async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
-        embedded = await start_part(stack, EmbeddedBroker(settings, rt=rt.child("broker")))
-        if announce is not None:
-            announce(f"{'mqtts' if settings.tls else 'mqtt'}://{settings.host}:{embedded.port}")
-
-    return run_process("broker", build, header={"run": "live-broker", "listen": f"{settings.host}:{settings.port}"},
-                       trace_file=trace_file)
+    header = {"run": "live-broker", "listen": f"{settings.host}:{settings.port}"}
+    return run_process("broker", broker_parts(settings, announce), header=header, trace_file=trace_file)

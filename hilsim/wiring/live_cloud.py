@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import httpx
 import uvicorn
 
-from hilsim.wiring.process import run_process, spawn_service, start_part
+from hilsim.wiring.process import Build, run_process, spawn_service, start_part
 from system.adapters.asyncio_runtime import AsyncioRuntime
 from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
 from system.adapters.metric_history import Retention
@@ -95,8 +95,9 @@ class WebServer:
             self._task = None
 
 
-def run_live_cloud(config: LiveCloudConfig, *, trace_file: IO[str] | None = None, until: float | None = None) -> str:
-    """Serve the cloud until SIGINT/SIGTERM (or ``until`` seconds); returns why it stopped."""
+def cloud_parts(config: LiveCloudConfig) -> Build:
+    """The cloud's parts, built on a runtime into an exit stack: one process runs them alone
+    (``run_live_cloud``) or beside others (``hilsim serve``)."""
 
     async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
         cloud = rt.child("cloud")
@@ -122,5 +123,10 @@ def run_live_cloud(config: LiveCloudConfig, *, trace_file: IO[str] | None = None
         cloud.trace("cloud.started", host=config.host, port=config.port, db=config.db,
                     mqtt=redacted_url(config.mqtt_url), epoch=rt.start, tls=config.tls is not None)
 
-    return run_process("cloud", build, header={"run": "live-cloud", "db": config.db}, trace_file=trace_file,
-                       until=until)
+    return build
+
+
+def run_live_cloud(config: LiveCloudConfig, *, trace_file: IO[str] | None = None, until: float | None = None) -> str:
+    """Serve the cloud until SIGINT/SIGTERM (or ``until`` seconds); returns why it stopped."""
+    return run_process("cloud", cloud_parts(config), header={"run": "live-cloud", "db": config.db},
+                       trace_file=trace_file, until=until)

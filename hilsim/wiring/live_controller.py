@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import json
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from typing import IO, Any
+from dataclasses import dataclass, field
+from typing import IO, Any, Mapping
 from urllib.parse import urlparse
 
 import httpx
 
-from hilsim.wiring.process import run_process, spawn_service
+from hilsim.wiring.process import Build, run_process, spawn_service
 from system.adapters.asyncio_runtime import AsyncioRuntime
+from system.adapters.file_transport import FileTransport
+from system.decisions.alerts import DEFAULT_POLICIES
+from system.decisions.events import AlertRule
+from system.adapters.aws_cloud import AwsOptions, CloudWatchTarget, DynamoMirror
 from system.adapters.mqtt_client import LiveMqttClient, TlsOptions
 from system.adapters.ota_supervisor import DirectoryInstaller
 from system.services.updater import Updater
@@ -51,6 +55,9 @@ class LiveControllerConfig:
     update_key: Ed25519PublicKey | None = None  # updates must be signed by it (None: every update is refused)
     page: SelectorsFile | None = None  # a selectors file, already read (None: the sample page's selectors)
     club: tuple[str, ...] = ()  # names the club goes by (empty: the selectors file's, else KAA Gent)
+    aws: AwsOptions | None = None  # the cloud is AWS (DynamoDB, CloudWatch), not hilsim cloud
+    # When each kind of event lights the light.
+    policies: Mapping[str, tuple[AlertRule, ...]] = field(default_factory=lambda: DEFAULT_POLICIES)
 
 
 def parse_relay(spec: str) -> tuple[str, dict]:
@@ -94,15 +101,20 @@ def ship_trace(rt: AsyncioRuntime, shipper: Any) -> None:
                                             json.dumps(record, sort_keys=True)))
 
 
-def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | None = None,
-                        until: float | None = None) -> str:
-    """Run the controller on the wall clock (for ``until`` seconds, or until SIGINT/SIGTERM); returns why it
-    stopped. A store from newer code is a ConfigError, missing relay hardware a BackendError, both before
-    anything runs."""
+def _aws_backend(config: LiveControllerConfig) -> tuple[DynamoMirror, CloudWatchTarget] | None:
+    if config.aws is None or config.cloud is None:
+        return None
+    return DynamoMirror(config.aws, config.cloud.name), CloudWatchTarget(config.aws, config.cloud.name)
+
+
+def controller_parts(config: LiveControllerConfig) -> Build:
+    """The controller's parts, built on a runtime into an exit stack: one process runs them alone
+    (``run_live_controller``) or beside others (``hilsim serve``)."""
 
     async def build(rt: AsyncioRuntime, stack: AsyncExitStack) -> None:
         ctl = rt.child("controller")
-        client = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0, follow_redirects=True))
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=30.0, follow_redirects=True,
+                                                                   mounts={"file://": FileTransport()}))
         push = PushgatewayTarget(client, config.push_url) if config.push_url else _NoPush()
         source = None
         if config.fixtures_url:
@@ -125,7 +137,8 @@ def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | N
         controller = Controller(rt, store=store, relay_backend=relay, push_target=push, client=client,
                                 source=source, pattern=config.pattern, scrape_every=config.scrape_every,
                                 push_every=config.push_every, watch_store=2.0, cloud=config.cloud,
-                                mqtt=mqtt, updater=updater)
+                                mqtt=mqtt, updater=updater, cloud_backend=_aws_backend(config),
+                                policies=config.policies)
         if controller.logs is not None:
             ship_trace(rt, controller.logs)
             # Registered before the services, so it runs after they stopped: the last lines go out too.
@@ -136,5 +149,13 @@ def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | N
         for name, service in controller.services():
             await spawn_service(rt, stack, service(), name)
 
-    return run_process("controller", build, header={"run": "live-controller", "db": config.db},
+    return build
+
+
+def run_live_controller(config: LiveControllerConfig, *, trace_file: IO[str] | None = None,
+                        until: float | None = None) -> str:
+    """Run the controller on the wall clock (for ``until`` seconds, or until SIGINT/SIGTERM); returns why it
+    stopped. A store from newer code is a ConfigError, missing relay hardware a BackendError, both before
+    anything runs."""
+    return run_process("controller", controller_parts(config), header={"run": "live-controller", "db": config.db},
                        trace_file=trace_file, until=until)

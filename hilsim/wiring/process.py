@@ -26,7 +26,7 @@ import sys
 from contextlib import AsyncExitStack
 from typing import IO, Any, Awaitable, Callable, Coroutine, Protocol, TextIO, TypeVar
 
-from hilsim.wiring.state_lines import StateLines
+from hilsim.wiring.state_lines import JsonLines, StateLines
 from system.adapters.asyncio_runtime import AsyncioRuntime, LiveTask
 from system.trace import LineFlushed, Trace
 
@@ -69,17 +69,18 @@ async def spawn_service(rt: AsyncioRuntime, stack: AsyncExitStack, coro: Corouti
 
 
 def run_process(name: str, build: Build, *, header: dict[str, Any], trace_file: IO[str] | None = None,
-                until: float | None = None, stderr: TextIO | None = None) -> str:
+                until: float | None = None, stderr: TextIO | None = None, json_logs: bool = False) -> str:
     """Run the command ``name`` until SIGINT/SIGTERM or ``until`` seconds; returns why it stopped.
 
     ``header`` goes into the trace's first line; ``trace_file`` (``--trace``) gets every line,
-    flushed one by one; ``stderr`` (default ``sys.stderr``) gets the state lines.
+    flushed one by one; ``stderr`` (default ``sys.stderr``) gets the state lines (JSON objects with ``json_logs``).
     A ConfigError or BackendError raised while building comes out of here unchanged.
     """
     trace = Trace(header, sink=LineFlushed(trace_file) if trace_file else None, keep=False)
     # A live process draws its random streams (job ids, backoff jitter) from a seed nobody can guess or share.
     rt = AsyncioRuntime(seed=secrets.randbits(64), trace=trace)
-    trace.listen(StateLines(name, stderr or sys.stderr, epoch=lambda: rt.start))
+    lines = JsonLines if json_logs else StateLines
+    trace.listen(lines(name, stderr or sys.stderr, epoch=lambda: rt.start))
     return rt.run(_lifetime(rt, name, build, until))
 
 

@@ -14,6 +14,7 @@ left to the trace.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Callable, TextIO
 
@@ -162,4 +163,23 @@ class StateLines:
             return
         when = datetime.fromtimestamp(self.epoch() + record["t"]).astimezone().isoformat(timespec="seconds")
         self.out.write(f"{when} {self.name}: {text}\n")
+        self.out.flush()
+
+
+WARNINGS = ("failed", "disconnected", "refused", "suspicious", "raised", "lost")
+
+
+class JsonLines(StateLines):
+    """The same state changes as one JSON object per line (``hilsim serve``: for journald and log shippers):
+    ``{"time", "level", "service", "event", "message"}``, the service being the party that traced it."""
+
+    def __call__(self, record: dict) -> None:
+        text = state_line(record)
+        if text is None:
+            return
+        kind = record.get("kind", "")
+        when = datetime.fromtimestamp(self.epoch() + record["t"]).astimezone().isoformat(timespec="milliseconds")
+        line = {"time": when, "level": "warning" if any(w in kind for w in WARNINGS) else "info",
+                "service": str(record.get("src", self.name)).split("/")[0], "event": kind, "message": text}
+        self.out.write(json.dumps(line) + "\n")
         self.out.flush()

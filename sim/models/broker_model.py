@@ -28,12 +28,16 @@ MQTT 3.1.1 section numbers:
   (link loss, keep-alive timeout, protocol violation, takeover).
 - Takeover (3.1.4): a CONNECT with the client id of a connected client ends the
   old connection first.
+- Policy (with ``policy``, the live broker's: ``sim.models.broker_policy``): a subscription no read
+  rule covers is refused (0x80), a message goes only to clients that may read it. Who may connect
+  and publish is the host's to ask (``sim.models.sim_mqtt.BrokerHost``), before the model sees it.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sim.models.subscriptions import SubscriptionIndex
 from system.decisions.mqtt_acl import valid_filter
@@ -96,7 +100,8 @@ class BrokerModel:
     never silently.
     """
 
-    def __init__(self, *, max_queued: int | None = None) -> None:
+    def __init__(self, *, max_queued: int | None = None, policy: Any = None) -> None:
+        self.policy = policy  # with one (``sim.models.broker_policy``): who may subscribe to and read what
         self.sessions: dict[str, _Session] = {}
         self.retained: dict[str, Message] = {}
         self.max_queued = max_queued
@@ -162,7 +167,8 @@ class BrokerModel:
         session = self._connected(client_id)
         granted, out = [], []
         for topic_filter, qos in filters:
-            if not valid_filter(topic_filter) or qos not in (0, 1, 2):
+            if not valid_filter(topic_filter) or qos not in (0, 1, 2) or (
+                    self.policy is not None and not self.policy.may_subscribe(client_id, topic_filter)):
                 granted.append(SUBACK_FAILURE)
                 continue
             qos = min(qos, 1)
@@ -198,6 +204,8 @@ class BrokerModel:
         matched = self._index.match(msg.topic)
         rank = self._rank
         for client_id in sorted(matched, key=rank.__getitem__) if len(matched) > 1 else matched:
+            if self.policy is not None and not self.policy.may_read(client_id, msg.topic):
+                continue  # Mosquitto's way: checked message by message, at delivery
             session = self.sessions[client_id]
             qos = matched[client_id]
             copy = Message(msg.topic, msg.payload, min(qos, msg.qos))

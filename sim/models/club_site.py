@@ -82,6 +82,9 @@ class ClubSite:
             raise ValueError(f"unknown layout {layout!r}; layouts are {', '.join(LAYOUTS)}")
         self.layout = layout
         self._errors: tuple[int, float] | None = None  # (status, until)
+        self._retry_after: float | None = None  # with the errors: a Retry-After header (seconds)
+        self.cancelled: list[Game] = []  # games taken off the calendar, for a reinstatement
+        self._on_request: list = []  # called once, when the next request arrives (a user racing a scrape)
         self._timeouts_until: float | None = None
         self._garble: tuple[str, float] | None = None  # (how, until)
         self.requests = 0
@@ -153,7 +156,19 @@ class ClubSite:
     def cancel(self, pair: str, competition: str | None = None) -> Game:
         """Take a game off the calendar."""
         game = self.games.pop(self.find(pair, competition))
+        self.cancelled.append(game)
         self._changed("cancel", game=pair, kickoff=game.kickoff)
+        return game
+
+    def reinstate(self, pair: str, competition: str | None = None) -> Game:
+        """Put a cancelled game back on the calendar, as it was (its row, its uid, its kickoff)."""
+        found = find_game(self.cancelled, pair, competition, now=self.rt.now())
+        if found is None:
+            raise KeyError(f"no cancelled game {pair!r} on the club site")
+        game = self.cancelled.pop(found)
+        self.games.append(game)
+        self.games.sort(key=lambda g: g.kickoff)
+        self._changed("reinstate", game=pair, kickoff=game.kickoff)
         return game
 
     def postpone(self, pair: str, competition: str | None = None) -> Game:
@@ -180,10 +195,17 @@ class ClubSite:
             raise ValueError(f"unknown layout {layout!r}; layouts are {', '.join(LAYOUTS)}")
         self._changed("layout", layout=self.layout)
 
-    def serve_errors(self, status: int = 500, for_: float = 3600.0) -> None:
-        """Answer every request with ``status`` for ``for_`` seconds."""
+    def serve_errors(self, status: int = 500, for_: float = 3600.0, retry_after: float | None = None) -> None:
+        """Answer every request with ``status`` for ``for_`` seconds (with ``retry_after``: a ``Retry-After``
+        header, as a rate limit's HTTP 429 has)."""
         self._errors = (status, self.rt.now() + for_)
-        self._changed("errors", status=status, duration=for_)
+        self._retry_after = retry_after
+        extra = {} if retry_after is None else {"retry_after": retry_after}
+        self._changed("errors", status=status, duration=for_, **extra)
+
+    def when_requested(self, action) -> None:
+        """Call ``action()`` when the next request arrives, while its answer is on its way (a race)."""
+        self._on_request.append(action)
 
     def timeouts(self, for_: float = 3600.0) -> None:
         """Accept requests but never answer for ``for_`` seconds (clients hit their read timeout)."""
@@ -208,14 +230,20 @@ class ClubSite:
         self.requests += 1
         path = request.url.path
         now = self.rt.now()
+        racing, self._on_request = self._on_request, []
+        for action in racing:
+            action()
         if self._timeouts_until is not None and now < self._timeouts_until:
             read_timeout = (request.extensions.get("timeout") or {}).get("read") or 30.0
             await self.rt.sleep(read_timeout)
             self.rt.trace("request.served", path=path, status=0, error="timeout")
             raise httpx.ReadTimeout("club site did not answer", request=request)
         await self.rt.sleep(self.latency)
+        headers: dict[str, str] = {}
         if self._errors is not None and self.rt.now() < self._errors[1]:
             status, body, ctype = self._errors[0], b"<h1>Internal Server Error</h1>", "text/html"
+            if self._retry_after is not None:
+                headers["retry-after"] = str(int(self._retry_after))
         elif path in (PAGE_PATH, PAGE_PATH + "/"):
             status, body, ctype = 200, self.html().encode("utf-8"), "text/html; charset=utf-8"
         elif path == FEED_PATH:
@@ -223,7 +251,7 @@ class ClubSite:
         else:
             status, body, ctype = 404, b"<h1>Niet gevonden</h1>", "text/html"
         self.rt.trace("request.served", path=path, status=status)
-        return httpx.Response(status, content=body, headers={"content-type": ctype}, request=request)
+        return httpx.Response(status, content=body, headers={"content-type": ctype, **headers}, request=request)
 
 
 class SiteTransport(httpx.AsyncBaseTransport):

@@ -78,3 +78,31 @@ class NodePower:
     def power_loss(self, seconds: float) -> None:
         """The power control (:class:`sim.scenario.controls.PowerControl`): ``cut(seconds)``."""
         self.cut(seconds)
+
+
+class PartyPower:
+    """The power of a party that is a machine of its own (the broker, the bridge, the cloud): ``off()`` stops it
+    (what it held in RAM is gone), ``on()`` boots it; a cut while it is off only moves its return later."""
+
+    def __init__(self, rt: Any, name: str, off: Callable[[], Any], on: Callable[[], Any]):
+        self.rt = rt.child(name)
+        self.name = name
+        self._off, self._on = off, on
+        self.powered = True
+        self._back_at = 0.0
+
+    def power_loss(self, seconds: float) -> None:
+        """The power control (:class:`sim.scenario.controls.PowerControl`): off now, on ``seconds`` later."""
+        self._back_at = max(self._back_at, self.rt.now() + seconds)
+        if self.powered:
+            self.powered = False
+            self.rt.trace("power.lost", party=self.name, duration=seconds)
+            self._off()
+        self.rt.call_later(seconds, self._maybe_on)
+
+    def _maybe_on(self) -> None:
+        if self.powered or self.rt.now() < self._back_at:
+            return
+        self.powered = True
+        self.rt.trace("power.restored", party=self.name)
+        self._on()

@@ -80,13 +80,18 @@ class SimRadio:
 
 
 class SimClock:
-    """The HAL's clock: not set until SNTP answers ``sync_after`` seconds after boot."""
+    """The HAL's clock: not set until SNTP answers ``sync_after`` seconds after boot.
+
+    ``shift(seconds)`` puts it off by that much (a jump, a skewed RTC, a wrong SNTP answer); ``resync()``
+    is SNTP setting it right again, backwards if it was ahead. A power cut forgets the shift with the time.
+    """
 
     def __init__(self, rt, node_id: str, sync_after: float = 0.0):
         self._rt = rt
         self.node_id = node_id
         self.sync_after = sync_after
         self._synced = sync_after <= 0
+        self.offset = 0.0
 
     def synced(self) -> bool:
         return self._synced
@@ -94,9 +99,20 @@ class SimClock:
     def power_cut(self) -> None:
         """The board lost power: the time is forgotten until SNTP answers again after the next boot (``run``)."""
         self._synced = self.sync_after <= 0
+        self.offset = 0.0
 
     def time(self) -> float:
-        return self._rt.now()
+        return self._rt.now() + self.offset
+
+    def shift(self, seconds: float) -> None:
+        self.offset += seconds
+        self._rt.trace("clock.jumped", node=self.node_id, by=seconds, offset=self.offset)
+
+    def resync(self) -> None:
+        """SNTP answers: the clock is right again (a jump of ``-offset``)."""
+        if self.offset:
+            by, self.offset = -self.offset, 0.0
+            self._rt.trace("clock.set", node=self.node_id, by=by, backwards=by < 0)
 
     async def run(self) -> None:
         if self._synced:

@@ -49,12 +49,20 @@ class _Conn:
 
 
 class BrokerHost:
-    """The ``broker`` party: runs a BrokerModel and routes its deliveries to connections."""
+    """The ``broker`` party: runs a BrokerModel and routes its deliveries to connections.
 
-    def __init__(self, rt, model: BrokerModel | None = None):
+    With a ``policy`` (``sim.models.broker_policy.BrokerPolicy``) it enforces the live broker's rules: a
+    CONNECT whose client id is not its account's is refused (``client.refused``), a publish its account may
+    not write is acknowledged and dropped (``publish.refused``, counted in ``refused``), and the model
+    refuses subscriptions and deliveries the ACL does not allow.
+    """
+
+    def __init__(self, rt, model: BrokerModel | None = None, *, policy: Any = None):
         self.rt = rt.child("broker")
-        self.model = model or BrokerModel()
+        self.policy = policy
+        self.model = model or BrokerModel(policy=policy)
         self.running = True
+        self.refused: dict[str, int] = {}  # refusals by reason: not_yours, acl, ...
         self._conns: dict[str, _Conn] = {}
 
     def _receive(self, conn: _Conn, packet: tuple) -> None:
@@ -69,6 +77,8 @@ class BrokerHost:
         cid = conn.client.client_id
         if kind == "connect":
             _, clean, will = packet
+            if self._refused(conn, cid, clean):
+                return
             old = self._conns.get(cid)
             if old is not None and old is not conn:
                 old.close(graceful=False)
@@ -79,6 +89,12 @@ class BrokerHost:
             self._route(out)
         elif kind == "publish":
             msg = packet[1]
+            if self.policy is not None and not self.policy.may_publish(cid, msg.topic):
+                self.refused["acl"] = self.refused.get("acl", 0) + 1
+                self.rt.trace("publish.refused", client=cid, topic=msg.topic[:80], reason="acl")
+                if msg.qos == 1:  # acknowledged and dropped, as Mosquitto does
+                    conn.to_client(("puback", msg.packet_id))
+                return
             out = self.model.publish(cid, msg)
             if msg.qos == 1:
                 conn.to_client(("puback", msg.packet_id))
@@ -96,6 +112,18 @@ class BrokerHost:
             conn.to_client(("unsuback", token))
         elif kind == "disconnect":
             conn.close(graceful=True)
+
+    def _refused(self, conn: _Conn, cid: str, clean: bool) -> bool:
+        """Refuse a CONNECT the policy does not admit: the connection closes, nobody's session is touched."""
+        if self.policy is None:
+            return False
+        verdict = self.policy.admit(conn.client.account, cid, clean_session=clean)
+        if verdict == "ok":
+            return False
+        self.refused[verdict] = self.refused.get(verdict, 0) + 1
+        self.rt.trace("client.refused", client=cid, account=conn.client.account, reason=verdict)
+        conn.close(graceful=True)
+        return True
 
     def _route(self, deliveries: list[tuple[str, Message]]) -> None:
         for cid, msg in deliveries:
@@ -124,13 +152,22 @@ class BrokerHost:
         self.running = True
         self.rt.trace("broker.started")
 
+    def forget(self) -> None:
+        """A restart without persistence: every session, retained and queued message is gone."""
+        old = self.model
+        self.model = BrokerModel(max_queued=old.max_queued, policy=self.policy)
+        queued = sum(len(s.queued) + len(s.inflight) for s in old.sessions.values())
+        self.rt.trace("broker.forgot", sessions=len(old.sessions), retained=len(old.retained), queued=queued)
+
 
 class SimMqttClient:
     """The MQTT client port on a simulated link to a BrokerHost."""
 
     def __init__(self, rt, host: BrokerHost, link: Link, client_id: str, *, clean_session: bool = True,
-                 will: Message | None = None, ack_timeout: float = 10.0, manual_ack: bool = False):
+                 will: Message | None = None, ack_timeout: float = 10.0, manual_ack: bool = False,
+                 account: str | None = None):
         self.rt = rt
+        self.account = account or client_id  # the user name it logs in with
         self.host, self.link = host, link
         self.client_id = client_id
         self.clean_session = clean_session

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import sqlite3
 import zipfile
 from typing import Any
 
@@ -45,6 +46,7 @@ from system.services.updater import Updater
 DEVICE = "controller"
 USER, PASSWORD = "office", "sim-password"
 UPDATES = "http://updates.example"
+START_SNAPSHOT = "start"  # the backup every world has: the store as provisioned, before the run
 
 
 class _Gate(httpx.AsyncBaseTransport):
@@ -131,7 +133,7 @@ class CloudPart:
         self.token = self.store.add_device(DEVICE, self.rt.now())
         self.store.add_user(USER, PASSWORD, time_cost=1, memory_cost=1024)  # a simulated user: a cheap hash
         self.link = world.link("cloud", "broker", latency=0.01)
-        mqtt = SimMqttClient(self.rt, world.broker, self.link, "cloud-jobs", clean_session=False)
+        mqtt = SimMqttClient(self.rt, world.broker, self.link, "cloud-jobs", clean_session=False, account="cloud")
         self.jobs = JobsService(self.rt, self.store, mqtt, sweep_every=60.0)
         self.alarm = HeartbeatAlarm(self.rt, self.store, [_TracedNotifier(self.rt)], period=config.heartbeat_period)
         self.app = create_app(self.store, world.rt, settings=CloudSettings(job_timeout=config.job_timeout),
@@ -141,6 +143,9 @@ class CloudPart:
         self._csrf: str | None = None
         self.installer = _WorldInstaller(self)
         self.release_key = _key(self.rt, "cloud/release-key")  # the controller trusts its public half
+        self._pristine = sqlite3.connect(":memory:", check_same_thread=False)  # just provisioned: for lose_store
+        self.store.db.backup(self._pristine)
+        self._snapshots: dict[str, sqlite3.Connection] = {START_SNAPSHOT: self._pristine}
 
     # -- what the controller gets -------------------------------------------------------------
 
@@ -172,6 +177,29 @@ class CloudPart:
     def lose_mirror(self) -> None:
         self.store.reset_mirror(DEVICE)
         self.rt.trace("mirror.lost")
+
+    def snapshot(self, name: str) -> None:
+        """A backup of the whole store, named ``name``, taken now (SQLite's online backup)."""
+        copy = self._snapshots[name] = sqlite3.connect(":memory:", check_same_thread=False)
+        self.store.db.backup(copy)
+        self.rt.trace("store.snapshot", name=name)
+
+    def restore(self, name: str) -> None:
+        """The store put back as the backup ``name`` held it; what came after it is gone."""
+        self._snapshots[name].backup(self.store.db)
+        self._logged_out()
+        self.rt.trace("store.restored", name=name)
+
+    def lose_store(self) -> None:
+        """The store is lost and set up anew: the device and the users registered again, nothing else."""
+        self._pristine.backup(self.store.db)
+        self._logged_out()
+        self.rt.trace("store.lost")
+
+    def _logged_out(self) -> None:
+        """The store's sessions went with it: the office logs in again at its next action."""
+        self._csrf = None
+        self.users.cookies.clear()
 
     async def _watch(self) -> None:
         while True:
@@ -225,7 +253,10 @@ class CloudPart:
             return {"operation": "updateApplication", "version": action.title,
                     "url": f"{UPDATES}/hilsim-{action.title}.whl", "signature": sign(signer, wheel),
                     "sha256": "0" * 64 if action.bad_hash else hashlib.sha256(wheel).hexdigest()}
-        shown = (await self.users.get(f"/api/devices/{DEVICE}/events")).json()["events"]
+        answer = await self.users.get(f"/api/devices/{DEVICE}/events")
+        if answer.status_code != 200:
+            return f"dashboard: HTTP {answer.status_code}"
+        shown = answer.json()["events"]
         events = [e for e in shown if e["title"] == action.title and not e["cancelled"]]
         if not events:
             return "unknown_event"

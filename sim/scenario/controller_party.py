@@ -5,12 +5,15 @@ a club page in another layout, read by the same selectors file as ``hilsim contr
 reaches the club site and the cloud's push endpoint only over the
 ``controller~internet`` link; its SQLite store is its disk and survives power loss.
 
-It is the control of ``power:`` (``power_loss``) and ``user:`` events (``user``); the club site
-(``self.site``) is the control of ``fixture:`` and ``site:`` events, and the cloud part of ``cloud:``.
+It is the control of ``power:`` (``power_loss``), ``user:`` (``user``, ``user_racing_scrape``) and ``disk:``
+events (``fill_disk``: SQLite's ``max_page_count`` pinned to the pages in use, so a write that needs a new page
+fails with SQLITE_FULL, as on a full SD card); the club site (``self.site``) is the control of ``fixture:`` and
+``site:`` events, and the cloud part of ``cloud:``.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import httpx
@@ -125,6 +128,41 @@ class ControllerPart:
     def _power_back(self) -> None:
         self._power.trace("power.restored")
         self.boot()
+
+    def fill_disk(self) -> None:
+        """The disk is full: the store may not grow by a page, and its free pages are taken by a filler (as
+        other files would take them), so a write fails with SQLITE_FULL as soon as it needs room. The store is
+        first rewritten with small pages (the same rows, in the same order), so that a page fills after a few
+        rows, not after a hundred: what a real store's journal, which needs room for any write, would show."""
+        db = self.disk.db
+        small = sqlite3.connect(":memory:", isolation_level=None)
+        small.execute("PRAGMA page_size = 512")
+        small.executescript("".join(f"{line}\n" for line in db.iterdump()))
+        small.execute("CREATE TABLE world_disk_filler (b BLOB)")
+        db.deserialize(small.serialize())
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        for size in (4096, 512, 64, 8, 1):
+            try:
+                while True:
+                    db.execute("INSERT INTO world_disk_filler VALUES (zeroblob(?))", (size,))
+            except sqlite3.OperationalError:  # SQLITE_FULL: this size no longer fits
+                continue
+        self._power.trace("disk.full", pages=pages)
+
+    def free_disk(self) -> None:
+        self.disk.db.execute(f"PRAGMA max_page_count = {2**30 - 1}")
+        self.disk.db.execute("DROP TABLE IF EXISTS world_disk_filler")
+        self._power.trace("disk.freed")
+
+    def user_racing_scrape(self, action: UserAction) -> None:
+        """The user acts the moment the next scrape's request reaches the club site."""
+
+        def now() -> None:
+            self._power.trace("user.raced", action=action.action, title=action.title)
+            self.user(action)
+
+        self.site.when_requested(now)
 
     def user(self, action: UserAction) -> None:
         """A user acts: through the dashboard (a job) with a cloud, else on the controller's own scheduler."""

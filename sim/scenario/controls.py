@@ -6,14 +6,22 @@ the control of its target. Every backend able to suffer the fault implements tha
 =========  ===============================================  =============================================
 control    simulated (``sim/``)                             wall clock (``hil/``)
 =========  ===============================================  =============================================
-link       :class:`sim.models.network.Link`                 the TCP fault proxy (``hil.fault_proxy.ProxyLink``)
-node       the simulated node's DHT22 and radio (``world``)  a board's console (``hil.board_node.BoardNode``)
-power      the controller machine (``controller_party``),   none (a board, or a simulated node on real TCP:
-           a node's supply (``sim.models.power.NodePower``)  refused at load)
+link       :class:`sim.models.network.Link`                 the TCP fault proxy (``hil.fault_proxy.ProxyLink``:
+                                                            no loss, no duplication)
+network    the world's links, clogged by ``clog:``          the fault proxies (clogging pauses their pumps)
+node       the simulated node's DHT22, radio and clock      a board's console (``hil.board_node.BoardNode``)
+           (``world.SimNodeControl``)                       no clock shift
+power      the controller machine (``controller_party``),   the broker process (a restart), else none (a board,
+           a node's supply (``sim.models.power.NodePower``), or a simulated node on real TCP: refused at load)
+           the broker, the bridge, the cloud
+           (``sim.models.power.PartyPower``)
 site       the club site (``sim.models.club_site``)         none yet
-broker     the broker model's host (``BrokerHost``)          a ``hilsim broker`` process
+broker     the broker model's host (``BrokerHost``)          a ``hilsim broker`` process (in memory: a restart
+                                                            always loses its sessions)
 cloud      the cloud party (``cloud_party``)                 none yet
+disk       the controller's SQLite store (``controller_party``) none yet
 user       the controller's users (``controller_party``)     none yet
+adversary  the adversary device (``sim.models.adversary``)   none yet
 =========  ===============================================  =============================================
 
 A :class:`Backend` says, as plain data known before anything runs, which of a fault's needs
@@ -28,17 +36,33 @@ from typing import Any, Callable, Mapping, Protocol
 
 
 class LinkControl(Protocol):
-    """A link between two parties (``node-1~broker``): down and up, its latency and loss."""
+    """A link between two parties (``node-1~broker``): down and up, its latency, jitter, loss and duplication,
+    clogged and unclogged (what is sent waits; the connections stay open)."""
 
     name: str
     latency: float
     loss: float
+    jitter: float
+    duplicate: float
+
+    def clog(self) -> None: ...
+
+    def unclog(self) -> None: ...
 
     def set_down(self, reason: str = "fault") -> None: ...
 
     def set_up(self) -> None: ...
 
-    def configure(self, *, latency: float | None = None, loss: float | None = None) -> None: ...
+    def configure(self, *, latency: float | None = None, loss: float | None = None, jitter: float | None = None,
+                  duplicate: float | None = None) -> None: ...
+
+
+class NetworkControl(Protocol):
+    """Every link of a world, by name, and the world's random streams (clogging draws its links)."""
+
+    links: Mapping[str, LinkControl]
+
+    def rng(self, stream: str) -> Any: ...
 
 
 class NodeControl(Protocol):
@@ -49,6 +73,8 @@ class NodeControl(Protocol):
     def weaken_wifi(self, rssi: float, seconds: float | None) -> None: ...
 
     def drop_wifi(self, seconds: float | None) -> None: ...
+
+    def shift_clock(self, seconds: float, restore_after: float | None) -> None: ...
 
 
 class PowerControl(Protocol):
@@ -66,7 +92,9 @@ class SiteControl(Protocol):
 
     def add_game(self, home: str, away: str, kickoff: float, **extra: Any) -> None: ...
 
-    def serve_errors(self, status: int, duration: float) -> None: ...
+    def serve_errors(self, status: int, duration: float, retry_after: float | None = None) -> None: ...
+
+    def reinstate(self, pair: str, competition: str | None = None) -> None: ...
 
     def timeouts(self, duration: float) -> None: ...
 
@@ -80,15 +108,36 @@ class BrokerControl(Protocol):
 
     def start(self) -> None: ...
 
+    def forget(self) -> None:
+        """Lose every session, retained message and queued message (a restart without persistence)."""
+
 
 class CloudControl(Protocol):
     def set_up(self, up: bool) -> None: ...
 
     def lose_mirror(self) -> None: ...
 
+    def snapshot(self, name: str) -> None: ...
+
+    def restore(self, name: str) -> None: ...
+
+    def lose_store(self) -> None: ...
+
+
+class DiskControl(Protocol):
+    def fill_disk(self) -> None: ...
+
+    def free_disk(self) -> None: ...
+
+
+class AdversaryControl(Protocol):
+    def act(self, act: str, victim: str, count: int) -> None: ...
+
 
 class UserControl(Protocol):
     def user(self, action: Any) -> None: ...
+
+    def user_racing_scrape(self, action: Any) -> None: ...
 
 
 class Stage(Protocol):

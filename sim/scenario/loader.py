@@ -198,12 +198,26 @@ def node_names(world: dict[str, Any]) -> list[str]:
     return [f"node-{i}" for i in range(1, world["nodes"] + 1)]
 
 
-def link_names(world: dict[str, Any]) -> list[str]:
-    """Every link of a ``world:`` section."""
+def link_names(world: dict[str, Any], timeline: tuple = ()) -> list[str]:
+    """Every link of a ``world:`` section (with the ``timeline``: also the adversary's, when it acts)."""
     found = ["bridge~broker"] + [f"{name}~broker" for name in node_names(world)]
     if world.get("controller") is not None:
         found.append(faults.INTERNET)
+        if world["controller"].cloud is not None:
+            found.append("cloud~broker")
+    if any(e.fault.control == "adversary" for e in timeline):
+        found.append("adversary~broker")
     return found
+
+
+def powered_parties(world: dict[str, Any]) -> list[str]:
+    """The parties a ``power:`` event may cut: every node, the controller, the cloud, the broker, the bridge."""
+    found = node_names(world)
+    if world.get("controller") is not None:
+        found.append(faults.CONTROLLER)
+        if world["controller"].cloud is not None:
+            found.append(faults.CLOUD)
+    return found + [faults.BROKER, faults.BRIDGE]
 
 
 # -- whole-scenario checks -----------------------------------------------------------------------------
@@ -216,7 +230,9 @@ def _refuse(scenario: Scenario, event: TimedEvent, message: str) -> ScenarioErro
 def check_parties(scenario: Scenario) -> None:
     """Refuse timeline events naming a link or node this world does not have, and power cuts of a party
     without a power control (the controller and every sensor node have one)."""
-    links, nodes = link_names(scenario.world), node_names(scenario.world)
+    links, nodes = link_names(scenario.world, scenario.timeline), node_names(scenario.world)
+    powered = powered_parties(scenario.world)
+    snapshots = {"start"}  # the cloud's store as provisioned (sim.scenario.cloud_party.START_SNAPSHOT)
     for event in scenario.timeline:
         fault = event.fault
         if fault.control == "link" and fault.target not in links:
@@ -224,10 +240,28 @@ def check_parties(scenario: Scenario) -> None:
         if fault.control == "node" and fault.target not in nodes:
             raise _refuse(scenario, event, f"no node {fault.target!r} in this world; nodes: "
                                            f"{', '.join(nodes) or 'none'}")
-        powered = nodes + ([faults.CONTROLLER] if scenario.world.get("controller") is not None else [])
         if fault.control == "power" and fault.target not in powered:
             raise _refuse(scenario, event, f"no party {fault.target!r} with a power control in this world; "
                                            f"parties: {', '.join(powered) or 'none'}")
+        _check_special(scenario, event, snapshots)
+
+
+def _check_special(scenario: Scenario, event: TimedEvent, snapshots: set[str]) -> None:
+    """An adversary's victim is a party of this world; a restore names a snapshot taken before it."""
+    fault = event.fault
+    if isinstance(fault, faults.AdversaryAct):
+        controller = scenario.world.get("controller") is not None or fault.act == "poison_job"  # its topics
+        parties = node_names(scenario.world) + [faults.BRIDGE, faults.BROKER]
+        parties += [faults.CONTROLLER] if controller else []
+        if fault.victim not in parties:
+            raise _refuse(scenario, event, f"no party {fault.victim!r} to attack in this world; parties: "
+                                           f"{', '.join(parties)}")
+    if isinstance(fault, faults.CloudStoreFault) and fault.action == "snapshot":
+        snapshots.add(fault.name)
+    elif isinstance(fault, faults.CloudStoreFault) and fault.action == "restore" and fault.name not in snapshots:
+        raise _refuse(scenario, event, f"no snapshot {fault.name!r} taken earlier in the timeline (take one with "
+                                       f"cloud: {{snapshot: {fault.name}}}); snapshots: "
+                                       f"{', '.join(sorted(snapshots)) or 'none'}")
 
 
 def check_controller(scenario: Scenario) -> None:
@@ -250,6 +284,7 @@ def _check_calendar(scenario: Scenario, config: ControllerConfig) -> None:
     """Games changed on the timeline are on the club's page; users act on events that exist by then."""
     games = load_season(config.season)
     titles = {g.title for g in games}  # what users can act on: games and the events they create
+    cancelled: set[str] = set()
     for event in scenario.timeline:
         fault = event.fault
         if isinstance(fault, faults.FixtureChange) and fault.action == "add":
@@ -261,6 +296,10 @@ def _check_calendar(scenario: Scenario, config: ControllerConfig) -> None:
             raise _refuse(scenario, event, f"no game {fault.pair!r}"
                           + (f" in {fault.competition!r}" if fault.competition else "")
                           + f" in the club's season {Path(config.season).name}; games: {', '.join(known)}")
+        if isinstance(fault, faults.FixtureChange) and fault.action in ("cancel", "reinstate"):
+            if fault.action == "reinstate" and fault.pair not in cancelled:
+                raise _refuse(scenario, event, f"reinstate: {fault.pair!r} is not cancelled earlier in the timeline")
+            cancelled.add(fault.pair) if fault.action == "cancel" else cancelled.discard(fault.pair)
         if isinstance(fault, faults.UserAction) and fault.action == "create_event":
             titles.add(fault.title)
         elif isinstance(fault, faults.UserAction) and fault.action != "update_application" \

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Protocol
 
 from sim.scenario.controls import Fault, Stage
+from sim.scenario.faults.names import fields_of
 from sim.scenario.spec import TimedEvent
 
 
@@ -22,7 +23,11 @@ class Controls(Stage, Protocol):
 
 
 def apply(fault: Fault, world: Controls) -> None:
-    """Apply ``fault`` now, through the control of its target in ``world``."""
+    """Apply ``fault`` now, through the control of its target in ``world``; a fault with a ``trace_kind``
+    is announced first, with its fields (``fault.partition``, ...)."""
+    kind = getattr(fault, "trace_kind", None)
+    if kind is not None:
+        world.rt.child("world").trace(kind, target=fault.target, **fields_of(fault))
     fault.apply(world.control(fault.control, fault.target), world)
 
 

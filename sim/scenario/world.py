@@ -33,8 +33,10 @@ from typing import Any, Callable, Protocol
 from firmware.boot_count import MemoryFlash
 from firmware.node import Node as SensorNode
 from firmware.reading import last_will
+from sim.models.adversary import Adversary
+from sim.models.broker_policy import BrokerPolicy
 from sim.models.network import Network
-from sim.models.power import NodePower
+from sim.models.power import NodePower, PartyPower
 from sim.models.push_recorder import RecordingPushTarget
 from sim.models.radio import SimClock, SimRadio
 from sim.models.sample_ledger import SampleLedger, watching
@@ -79,7 +81,7 @@ class SimBackends:
         self.host: BrokerHost | None = None
 
     def broker(self, rt: Any) -> BrokerHost:
-        self.host = BrokerHost(rt)
+        self.host = BrokerHost(rt, policy=BrokerPolicy.shipped())  # the live broker's ACL and client-id rules
         return self.host
 
     def link(self, a: str, b: str, latency: float) -> LinkControl:
@@ -118,8 +120,8 @@ class SimHal:
 class SimNodeControl:
     """A simulated node's control: faults on its DHT22 model and its radio, undone by the world's timer."""
 
-    def __init__(self, world: "World", name: str, sensor: SimDHT22, radio: SimRadio):
-        self.world, self.name, self.sensor, self.radio = world, name, sensor, radio
+    def __init__(self, world: "World", name: str, sensor: SimDHT22, radio: SimRadio, clock: SimClock):
+        self.world, self.name, self.sensor, self.radio, self.clock = world, name, sensor, radio, clock
 
     def sensor_fault(self, fault: Any) -> None:
         self.sensor.add_fault(fault)
@@ -135,6 +137,11 @@ class SimNodeControl:
         self.radio.drop()
         if seconds is not None:
             self.world.later(seconds, self.radio.undrop, f"{self.name}/wifi-restore")
+
+    def shift_clock(self, seconds: float, restore_after: float | None) -> None:
+        self.clock.shift(seconds)
+        if restore_after is not None:
+            self.world.later(restore_after, self.clock.resync, f"{self.name}/sntp")
 
 
 class World:
@@ -164,6 +171,10 @@ class World:
         if cfg.get("controller") is not None:
             self.controller = ControllerPart(self, cfg["controller"])
             self.services.append(("controller", self.controller.run))
+        self.party_powers = self._party_powers(scenario)
+        self.adversary: Adversary | None = None
+        if any(e.fault.control == "adversary" for e in scenario.timeline):
+            self.adversary = Adversary(self.rt, self.broker, self.link("adversary", "broker", latency=cfg["latency"]))
 
     def link(self, a: str, b: str, *, latency: float) -> LinkControl:
         """The link ``a~b``, made once by the backends."""
@@ -171,14 +182,41 @@ class World:
         return made
 
     def _assemble_bridge(self, cfg: dict[str, Any]) -> None:
-        self.readings = ReadingStore()
+        self.readings = ReadingStore()  # its disk: kept across the bridge's power cuts
         bridge_rt = self.rt.child("bridge")
         link = self.link("bridge", "broker", latency=cfg["latency"])
         # the last pushes only (every node's latest body stays in .latest): a fleet pushes once per reading
         self.pushgateway = RecordingPushTarget(self.rt.child("pushgateway"), history=10_000)
-        self.bridge = Bridge(bridge_rt, self.backends.bridge_mqtt(bridge_rt, link), self.readings,
-                             pusher=ReadingPusher(bridge_rt, self.pushgateway))
-        self.services.append(("bridge", self.bridge.run))
+        mqtt = self.backends.bridge_mqtt(bridge_rt, link)
+
+        def boot() -> Bridge:  # one Bridge per boot of its machine
+            self.bridge = Bridge(bridge_rt, mqtt, self.readings, pusher=ReadingPusher(bridge_rt, self.pushgateway))
+            return self.bridge
+
+        self._boot_bridge = boot
+        self.services.append(("bridge", boot().run))
+
+    def _party_powers(self, scenario: Scenario) -> dict[str, PartyPower]:
+        """The power of the broker, the bridge and the cloud, for the ones the timeline cuts."""
+        cut = {e.fault.target for e in scenario.timeline if e.fault.control == "power"}
+        powers: dict[str, PartyPower] = {}
+        if "broker" in cut:  # its RAM is its state: sessions and queued messages go with the power
+            powers["broker"] = PartyPower(self.rt, "broker", lambda: (self.broker.stop(), self.broker.forget()),
+                                          self.broker.start)
+        if "bridge" in cut:
+            bridge_task: list[Any] = []
+
+            def bridge_off() -> None:
+                task = bridge_task.pop() if bridge_task else next(t for t in self.tasks if t.name == "bridge")
+                task.cancel()
+                self.bridge.mqtt.power_cut()
+
+            powers["bridge"] = PartyPower(self.rt, "bridge", bridge_off, lambda: bridge_task.append(
+                self.rt.spawn(self._boot_bridge().run(), "bridge")))
+        part = self.controller.cloud_part if self.controller is not None else None
+        if "cloud" in cut and part is not None:
+            powers["cloud"] = PartyPower(self.rt, "cloud", lambda: part.set_up(False), lambda: part.set_up(True))
+        return powers
 
     def _assemble_node(self, name: str, cfg: dict[str, Any]) -> None:
         node_rt = self.rt.child(name)
@@ -186,6 +224,7 @@ class World:
         board = self.backends.board(name)
         if board is not None:  # its console is its control; booting it is its service
             self.node_controls[name] = board
+            self.powers[name] = board  # and it switches its own power (hil.board_node.BoardNode.power_loss)
             self.services.append((name, board.run))
             return
         will = Message(*last_will(name))
@@ -204,7 +243,7 @@ class World:
                                                  history=cfg["history"])
             return node
 
-        self.node_controls[name] = SimNodeControl(self, name, sensor, radio)
+        self.node_controls[name] = SimNodeControl(self, name, sensor, radio, clock)
         if name not in self._powered:  # as before power cuts existed: the same tasks in the same order
             self.services += [(name, boot().run), (f"{name}/radio", radio.run), (f"{name}/clock", clock.run)]
             return
@@ -229,10 +268,20 @@ class World:
             return self.node_controls[target]
         if kind == "power" and target in self.powers:
             return self.powers[target]
+        if kind == "power" and target in self.party_powers:
+            return self.party_powers[target]
         if kind == "broker":
             return self.broker
+        if kind == "network":
+            return self
+        if kind == "adversary":
+            return self.adversary
         part = self.controller
-        return {"power": part, "user": part, "site": part.site, "cloud": part.cloud_part}[kind]
+        return {"power": part, "user": part, "site": part.site, "cloud": part.cloud_part, "disk": part}[kind]
+
+    def rng(self, stream: str) -> Any:
+        """The world's random stream ``stream`` (drawn from the scenario's seed)."""
+        return self.rt.rng(stream)
 
     def later(self, seconds: float, action: Callable[[], None], name: str) -> None:
         async def _later():

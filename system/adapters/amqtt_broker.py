@@ -234,6 +234,8 @@ class EmbeddedBroker:
         self._logged_at: dict[str, float] = {}  # what was last logged when (rate-limited lines)
         self._loop_handler: Any = None
         self._connections: set[asyncio.Task] = set()
+        self._writers: dict[asyncio.StreamWriter, str] = {}  # each admitted connection -> its account
+        self._only: frozenset[str] | None = None  # while set, only these accounts get in (admit_only)
         self._repaired: Broker | None = None  # the amqtt Broker our repairs act for
 
     @property
@@ -293,6 +295,26 @@ class EmbeddedBroker:
             self._loop_handler = None
         self._trace("broker.stopped")
 
+    def admit_only(self, accounts: frozenset[str] | None) -> None:
+        """Let in only ``accounts`` from now on (None: everyone again). This broker keeps no session across a
+        restart: a node that publishes before the bridge has subscribed again would publish to nobody, so
+        ``hilsim serve`` opens the doors to the nodes only once the bridge is subscribed."""
+        self._only = accounts
+        self._trace("broker.admitting", accounts="everyone" if accounts is None else sorted(accounts))
+
+    def quiesce(self, keep: frozenset[str]) -> int:
+        """Take no more messages: no new connection, and every client of an account not in ``keep`` is cut off
+        (a node keeps what was not acknowledged and sends it to the next broker it reaches). Before a stop,
+        so that a bridge in ``keep`` can drain its queue: this broker keeps sessions in memory only.
+        Returns how many connections were cut."""
+        if self._server is not None:
+            self._server.close()
+        cut = [writer for writer, account in self._writers.items() if account not in keep]
+        for writer in cut:
+            writer.transport.abort()
+        self._trace("broker.quiesced", cut=len(cut), kept=sorted(keep))
+        return len(cut)
+
     async def serve_forever(self) -> None:
         """Run until cancelled."""
         await asyncio.Event().wait()
@@ -317,11 +339,16 @@ class EmbeddedBroker:
             admission = await self._gate.admit(reader, writer)
             if admission is not None:
                 self._tickets[admission.client_id] = (admission.account, admission.username)
+                if self._only is not None and admission.account not in self._only:
+                    self._trace("client.turned_away", client=admission.client_id, reason="broker not open yet")
+                    return  # the connection closes; the client retries, as after any drop
+                self._writers[writer] = admission.account
                 gated = GatedReader(reader, admission, lambda exc: self._too_large(exc, writer))
                 await self._broker.external_connected(gated, StreamWriterAdapter(writer), "default")
         except Exception:  # one broken connection must never stop the broker
             log.exception("connection handler failed")
         finally:
+            self._writers.pop(writer, None)
             self._gate.leave(address)
             writer.close()
 

@@ -206,7 +206,8 @@ class Store:
             yield
         except BaseException:
             self._depth = 0
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite ends it itself on some errors (SQLITE_FULL): no second error
+                self.db.execute("ROLLBACK")
             raise
         self._depth = 0
         self.db.execute("COMMIT")
@@ -220,7 +221,8 @@ class Store:
         try:
             result = work()
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite ends it itself on some errors (SQLITE_FULL): no second error
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
         for listener in self._listeners:

@@ -1,4 +1,5 @@
 """The cloud service as an ASGI app (Starlette), assembled from its parts: :func:`create_app`.
+Its description, ``/openapi.json``, is made from the same routes by :mod:`system.cloud.openapi`.
 
 The handlers live at module level in :mod:`system.cloud.auth` (login, logout, who may do what),
 :mod:`system.cloud.pages` (the login form and the dashboard), :mod:`system.cloud.dashboard_api` (users)
@@ -20,20 +21,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.schemas import SchemaGenerator
-from starlette.staticfiles import StaticFiles
 
 from system.adapters.cloud_store import CloudStore
 from system.adapters.passwords import verify_inline
-from system.cloud import auth, dashboard_api, device_api, pages
+from system.cloud import auth, dashboard_api, device_api, openapi, pages
 from system.cloud.handling import CloudParts
 from system.decisions.localtime import DEFAULT_TZ
-
-SCHEMAS = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "hilsim cloud", "version": "1"},
-                           "components": {"securitySchemes": {
-                               "device": {"type": "http", "scheme": "bearer"},
-                               "session": {"type": "apiKey", "in": "cookie", "name": "session"}}}})
-
 
 @dataclass(frozen=True)
 class CloudSettings:
@@ -95,15 +88,21 @@ class SecurityHeaders:
 
 
 async def healthz(request: Request) -> Response:
-    """---
+    """Liveness check.
+    ---
     summary: Liveness check.
-    responses: {200: {description: the service runs}}
+    responses: {200: Health}
     """
     return JSONResponse({"ok": True})
 
 
-async def openapi(request: Request) -> Response:
-    return JSONResponse(SCHEMAS.get_schema(routes=request.app.routes))
+async def openapi_json(request: Request) -> Response:
+    """This API's description (OpenAPI 3.1).
+    ---
+    summary: This API's description (OpenAPI 3.1), made from the app's routes.
+    responses: {200: OpenAPI}
+    """
+    return JSONResponse(request.app.state.openapi)
 
 
 def create_app(store: CloudStore, rt: Any, *, settings: CloudSettings = CloudSettings(),
@@ -116,16 +115,17 @@ def create_app(store: CloudStore, rt: Any, *, settings: CloudSettings = CloudSet
                                   cap=settings.login_delay_cap)
     routes = [
         Route("/healthz", healthz),
-        Route("/openapi.json", openapi, include_in_schema=False),
+        Route("/openapi.json", openapi_json),
         *pages.ROUTES,
         *auth.ROUTES,
         *dashboard_api.ROUTES,
         *device_api.ROUTES,
-        Mount("/static", StaticFiles(directory=pages.STATIC), name="static"),
+        Mount("/static", pages.StaticFiles(directory=pages.STATIC), name="static"),
     ]
     middleware = [Middleware(SecurityHeaders, secret=store.secret("session"), settings=settings)]
     app = Starlette(routes=routes, middleware=middleware)
     app.state.store = store
+    app.state.openapi = openapi.document(app.routes)
     app.state.cloud = CloudParts(store, cloud, settings, throttle, job_created or (lambda device: None),
                                  check_password)
     return app

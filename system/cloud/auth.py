@@ -125,6 +125,12 @@ def csrf_token(request: Request) -> str:
 
 
 async def login(request: Request) -> Response:
+    """Log in: a new session on success (303 to /), 303 back to the form on a wrong password.
+    ---
+    summary: Log in with the form's CSRF token; 303 to / (a new session cookie) or back to /login?error=1.
+    body: login-form
+    responses: {303: redirect, 400: text, 403: Error, 429: Error, 503: Error}
+    """
     form = await request.form()
     expected = request.session.get("login_csrf")
     if not isinstance(expected, str) or not _same(form.get("csrf"), expected):
@@ -159,6 +165,12 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    """End the session (303 to /login).
+    ---
+    summary: End the session (its CSRF token in the form); 303 to /login.
+    body: logout-form
+    responses: {303: redirect, 400: text, 403: Error}
+    """
     form = await request.form()
     session = session_of(request)
     if session is None:
@@ -175,7 +187,4 @@ def _same(given: object, expected: str) -> bool:
     return isinstance(given, str) and bool(given) and secrets.compare_digest(given.encode(), expected.encode())
 
 
-ROUTES = (
-    Route("/login", login, methods=["POST"], include_in_schema=False),
-    Route("/logout", logout, methods=["POST"], include_in_schema=False),
-)
+ROUTES = (Route("/logout", logout, methods=["POST"]),)  # POST /login shares the form's route (system.cloud.pages)

@@ -38,16 +38,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from system.cloud.auth import session_of, user_of
-from system.cloud.handling import handler, json_body, known_device, number, parts, refuse
+from system.cloud.handling import by_method, handler, json_body, known_device, number, parts, refuse
 from system.cloud.views import upcoming
 from system.decisions.jobs_protocol import Refusal, new_job_id, validate_job
 
 
 async def me(request: Request) -> Response:
-    """---
+    """The logged-in user, the CSRF token for state-changing requests, and the club's time zone.
+    ---
     summary: The logged-in user, the CSRF token for state-changing requests, and the club's time zone.
-    security: [{session: []}]
-    responses: {200: {description: user}, 401: {description: not logged in}}
+    auth: session
+    responses: {200: Me}
     """
     user_of(request)
     session = session_of(request)
@@ -55,20 +56,22 @@ async def me(request: Request) -> Response:
 
 
 async def devices(request: Request) -> Response:
-    """---
+    """The registered devices.
+    ---
     summary: The registered devices.
-    security: [{session: []}]
-    responses: {200: {description: device names}, 401: {description: not logged in}}
+    auth: session
+    responses: {200: Devices}
     """
     user_of(request)
     return JSONResponse({"devices": parts(request).store.devices()})
 
 
 async def events(request: Request) -> Response:
-    """---
+    """Upcoming events of a device with their alerts (from the mirror).
+    ---
     summary: Upcoming events of a device with their alerts (from the mirror).
-    security: [{session: []}]
-    responses: {200: {description: events}, 401: {description: not logged in}}
+    auth: session
+    responses: {200: Events}
     """
     user_of(request)
     device = known_device(request)
@@ -77,10 +80,11 @@ async def events(request: Request) -> Response:
 
 
 async def list_jobs(request: Request) -> Response:
-    """---
-    summary: A device's jobs, pending first, each with its history.
-    security: [{session: []}]
-    responses: {200: {description: jobs}, 401: {description: not logged in}}
+    """A device's jobs, pending first, each with its history.
+    ---
+    summary: A device's jobs, pending first, each with its history (at most 200).
+    auth: session
+    responses: {200: Jobs}
     """
     user_of(request)
     device = known_device(request)
@@ -90,11 +94,12 @@ async def list_jobs(request: Request) -> Response:
 
 
 async def create_job(request: Request) -> Response:
-    """---
+    """Queue a job for a device.
+    ---
     summary: Queue a job for a device (snoozeAlert, updateAlert, createEvent, createAlert, updateApplication).
-    security: [{session: []}]
-    requestBody: {content: {application/json: {schema: {type: object}}}}
-    responses: {201: {description: queued}, 400: {description: refused document}, 401: {description: not logged in}, 403: {description: CSRF}}
+    auth: session-write
+    body: JobDocument
+    responses: {201: Job}
     """
     user = user_of(request, write=True)
     device = known_device(request)
@@ -116,10 +121,11 @@ async def create_job(request: Request) -> Response:
 
 
 async def cancel_job(request: Request) -> Response:
-    """---
-    summary: Cancel a pending job.
-    security: [{session: []}]
-    responses: {200: {description: canceled}, 409: {description: already finished}, 401: {description: not logged in}}
+    """Cancel a pending job.
+    ---
+    summary: Cancel a pending job (404 if the device has no such job; 409 once it has finished).
+    auth: session-write
+    responses: {200: Job, 404: Error, 409: Error}
     """
     user = user_of(request, write=True)
     device = known_device(request)
@@ -132,11 +138,13 @@ async def cancel_job(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """---
-    summary: The device's pushed counters and heartbeat over time (from ``since``, or only what is newer than
-      ``after``, the newest time the caller already has); older history comes downsampled.
-    security: [{session: []}]
-    responses: {200: {description: samples}, 401: {description: not logged in}}
+    """The device's pushed counters and heartbeat over time.
+    ---
+    summary: The device's pushed counters and heartbeat over time (from `since`, or only what is newer than
+      `after`, the newest time the caller already has); older history comes downsampled.
+    auth: session
+    query: {since: number, after: number}
+    responses: {200: Metrics}
     """
     user_of(request)
     device = known_device(request)
@@ -148,20 +156,22 @@ async def metrics(request: Request) -> Response:
 
 
 async def alarm(request: Request) -> Response:
-    """---
+    """The heartbeat alarm's state and history.
+    ---
     summary: The heartbeat alarm's state and history.
-    security: [{session: []}]
-    responses: {200: {description: alarm}, 401: {description: not logged in}}
+    auth: session
+    responses: {200: Alarm}
     """
     user_of(request)
     return JSONResponse(parts(request).store.alarm(known_device(request)))
 
 
 async def status(request: Request) -> Response:
-    """---
+    """Last sync, mirror lag (changes and seconds), last heartbeat, alarm.
+    ---
     summary: Last sync, mirror lag (changes and seconds), last heartbeat, alarm.
-    security: [{session: []}]
-    responses: {200: {description: status}, 401: {description: not logged in}}
+    auth: session
+    responses: {200: Status}
     """
     user_of(request)
     device = known_device(request)
@@ -174,10 +184,13 @@ async def status(request: Request) -> Response:
 
 
 async def logs(request: Request) -> Response:
-    """---
-    summary: The device's log and trace lines, newest first; filter by time (since, until) and kind.
-    security: [{session: []}]
-    responses: {200: {description: lines}, 401: {description: not logged in}}
+    """The device's log and trace lines, newest first.
+    ---
+    summary: The device's log and trace lines, newest first (at most 500); filter by time (since, until) and
+      by the start of their kind.
+    auth: session
+    query: {since: number, until: number, kind: string}
+    responses: {200: LogLines}
     """
     user_of(request)
     device = known_device(request)
@@ -187,10 +200,11 @@ async def logs(request: Request) -> Response:
 
 
 async def mirror(request: Request) -> Response:
-    """---
+    """The raw mirror of a device's store.
+    ---
     summary: The raw mirror of a device's store.
-    security: [{session: []}]
-    responses: {200: {description: mirror}, 401: {description: not logged in}}
+    auth: session
+    responses: {200: Mirror}
     """
     user_of(request)
     return JSONResponse(parts(request).store.mirror(known_device(request)))
@@ -200,8 +214,8 @@ ROUTES = (
     Route("/api/me", handler(me)),
     Route("/api/devices", handler(devices)),
     Route("/api/devices/{device}/events", handler(events)),
-    Route("/api/devices/{device}/jobs", handler(list_jobs), methods=["GET"]),
-    Route("/api/devices/{device}/jobs", handler(create_job), methods=["POST"]),
+    Route("/api/devices/{device}/jobs", by_method({"GET": handler(list_jobs), "POST": handler(create_job)}),
+          methods=["GET", "POST"]),
     Route("/api/devices/{device}/jobs/{job_id}/cancel", handler(cancel_job), methods=["POST"]),
     Route("/api/devices/{device}/metrics", handler(metrics)),
     Route("/api/devices/{device}/alarm", handler(alarm)),

@@ -71,6 +71,16 @@ def handler(fn: Endpoint) -> Endpoint:
     return wrapped
 
 
+def by_method(endpoints: dict[str, Endpoint]) -> Endpoint:
+    """One endpoint for a path that answers several methods (``{"GET": read, "POST": write}``), so that a 405
+    from its route lists them all in ``Allow``; HEAD goes to GET. ``/openapi.json`` reads ``by_method``."""
+    async def dispatch(request: Request) -> Response:
+        return await endpoints["GET" if request.method == "HEAD" else request.method](request)
+    dispatch.by_method = endpoints  # type: ignore[attr-defined]
+    dispatch.__name__ = "_".join(fn.__name__ for fn in endpoints.values())
+    return dispatch
+
+
 async def raw_body(request: Request) -> bytes:
     """The request's body, at most :data:`MAX_BODY` bytes (413 otherwise)."""
     raw = await request.body()
@@ -83,7 +93,7 @@ async def json_body(request: Request, kind: type = dict) -> Any:
     """The request's JSON body, which must be a ``kind`` (400 otherwise)."""
     raw = await raw_body(request)
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_not_json)
     except RecursionError:
         raise Refused(400, "too_deep", f"JSON nested at most {MAX_DEPTH} deep") from None
     except (ValueError, UnicodeDecodeError):
@@ -92,6 +102,10 @@ async def json_body(request: Request, kind: type = dict) -> Any:
     if not isinstance(body, kind):
         raise Refused(400, "wrong_type", f"the body must be a JSON {kind.__name__}")
     return body
+
+
+def _not_json(word: str) -> None:
+    raise ValueError(f"{word} is not JSON")  # json.loads would read NaN and Infinity
 
 
 def _check_shape(body: Any) -> None:

@@ -16,11 +16,15 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+from starlette import staticfiles
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
-from system.cloud.auth import csrf_token, session_of
+from system.cloud.auth import csrf_token, login, session_of
+from system.cloud.handling import by_method
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -39,17 +43,38 @@ def login_form(csrf: str, error: str = "") -> str:
 <button id="login">Log in</button></form></section></main></body></html>"""
 
 
+class StaticFiles(staticfiles.StaticFiles):
+    """Starlette's static files, whose 405 says what is allowed (``Allow``), as HTTP asks."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if scope["method"] not in ("GET", "HEAD"):
+            raise HTTPException(405, headers={"Allow": "GET, HEAD"})
+        return await super().get_response(path, scope)
+
+
 async def index(request: Request) -> Response:
+    """The dashboard, or the login page for a visitor without a session.
+    ---
+    summary: The dashboard (HTML) with a session cookie, or a redirect to /login without one.
+    responses: {200: html, 303: redirect}
+    """
     if session_of(request) is None:
         return RedirectResponse("/login", status_code=303)
     return FileResponse(STATIC / "dashboard.html", media_type="text/html; charset=utf-8")
 
 
 async def login_page(request: Request) -> Response:
+    """The login form, with the visitor's CSRF token.
+    ---
+    summary: The login form (HTML), with the visitor's CSRF token in a hidden field.
+    query: {error: string}
+    responses: {200: html}
+    """
     return HTMLResponse(login_form(csrf_token(request), request.query_params.get("error", "")))
 
 
 ROUTES = (
-    Route("/", index, include_in_schema=False),
-    Route("/login", login_page, methods=["GET"], include_in_schema=False),
+    Route("/", index),
+    # one route for the form and its POST, so that a 405 on /login allows both
+    Route("/login", by_method({"GET": login_page, "POST": login}), methods=["GET", "POST"]),
 )

@@ -82,19 +82,24 @@ class Bridge:
 
     def __init__(self, rt: Runtime, mqtt: MqttPort, store: ReadingSink, *, topics: tuple[str, ...] = TOPICS,
                  legacy_node: str = LEGACY_NODE, pusher: Any = None, batch: int = BATCH,
-                 probe_topic: str | None = None, probe_every: float | None = None):
+                 probe_topic: str | None = None, probe_every: float | None = None, remote: Any = None):
         self.rt = rt
         self.mqtt = mqtt
         self.store = store
         self.topics = topics
         self.legacy_node = legacy_node
         self.pusher = pusher
+        self.remote = remote
+        # Each takes every stored reading (offer), runs as its own task, and adds its counters to /metrics.
+        self.exporters = [e for e in (pusher, remote) if e is not None]
         self.batch = batch
         self.probe_topic = probe_topic if probe_every else None
         self.probe_every = probe_every
         self.probes = 0  # probes sent
         self._probe_seen = 0  # the newest probe that came back
         self._arrived = 0  # messages received: a bridge being fed is not probed out of its session
+        self._drained: tuple[Any, int] | None = None  # drain(): (event, the probe it waits for)
+        self.on_subscribed: Any = None  # called after each full subscription (a broker may open its doors then)
         self.sessions_lost = 0
         self._after_commit: list | None = None  # inside a burst: what to announce after its commit
         self.stored_by_node: Counter[str] = Counter()
@@ -110,8 +115,8 @@ class Bridge:
         self._rng = rt.rng("bridge/backoff")
         self.registry = CollectorRegistry(auto_describe=True)  # this bridge's series only, never the global one
         self.registry.register(self)
-        if pusher is not None:
-            self.registry.register(pusher)
+        for exporter in self.exporters:
+            self.registry.register(exporter)
 
     @property
     def stored(self) -> int:
@@ -127,8 +132,8 @@ class Bridge:
 
     async def run(self) -> None:
         """Connect, subscribe, consume; reconnect with backoff whenever the connection drops."""
-        if self.pusher is not None:
-            self.rt.spawn(self.pusher.run(), "bridge/pusher")
+        for exporter in self.exporters:
+            self.rt.spawn(exporter.run(), "bridge/pusher" if exporter is self.pusher else "bridge/remote-write")
         attempt = 0
         while True:
             try:
@@ -191,6 +196,28 @@ class Bridge:
             except ConnectionError:
                 return  # the consuming loop sees the same loss
 
+    async def drain(self, timeout: float) -> bool:
+        """True once everything the broker had queued for the bridge before this call is stored and
+        acknowledged: a probe published now comes back behind it (one session delivers in order), and it is
+        seen only after the burst it came in has committed. False when it is not back within ``timeout``
+        seconds (not connected, or no probe topic). A graceful stop calls it before the broker goes."""
+        if self.probe_topic is None:
+            return False
+        self.probes += 1
+        self._drained = (self.rt.event(), self.probes)
+        try:
+            await self.mqtt.publish(self.probe_topic, str(self.probes).encode(), 1, False)
+            await self.rt.wait_for(self._drained[0].wait(), timeout)
+            return True
+        except (TimeoutError, ConnectionError):
+            return False
+        finally:
+            self._drained = None
+
+    def _probe_stored(self, number: int) -> None:
+        if self._drained is not None and number >= self._drained[1]:
+            self._drained[0].set()
+
     def _session_lost(self, why: str) -> None:
         self.sessions_lost += 1
         self.rt.trace("bridge.session_lost", reason=why)
@@ -198,6 +225,8 @@ class Bridge:
     async def _subscribe(self) -> None:
         for topic in self.topics + ((self.probe_topic,) if self.probe_topic else ()):
             await self.mqtt.subscribe(topic, 1)
+        if self.on_subscribed is not None:
+            self.on_subscribed()
 
     async def _renew_subscriptions(self) -> None:
         try:
@@ -209,6 +238,7 @@ class Bridge:
         """Take one message; returns 'stored', 'duplicate', 'refused' or 'probe'. Never raises on bad input."""
         if topic == self.probe_topic and self.probe_topic is not None:
             self._probe_seen = max(self._probe_seen, int(payload) if payload.isdigit() else 0)
+            self._announce(self._probe_stored, self._probe_seen)
             return "probe"
         try:
             reading = decode_reading(topic, payload, legacy_node=self.legacy_node)
@@ -234,8 +264,8 @@ class Bridge:
             self._announce(self.rt.trace, "reading.stored", **ident, clock="unset")
         if reading.seq is not None:
             self._count_gaps(reading)
-        if self.pusher is not None:
-            self._announce(self.pusher.offer, reading)
+        for exporter in self.exporters:
+            self._announce(exporter.offer, reading)
         return "stored"
 
     def _count_gaps(self, reading: Reading) -> None:

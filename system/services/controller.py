@@ -45,7 +45,8 @@ class Controller:
                  pattern: LightPattern = LightPattern(), scrape_every: float = 3600.0,
                  push_every: float = PERIOD, policies=DEFAULT_POLICIES, max_sleep: float = 3600.0,
                  watch_store: float | None = None, cloud: CloudLink | None = None,
-                 cloud_client: httpx.AsyncClient | None = None, mqtt: Any = None, updater: Any = None):
+                 cloud_client: httpx.AsyncClient | None = None, mqtt: Any = None, updater: Any = None,
+                 cloud_backend: tuple[Any, Any] | None = None):
         self.rt = rt.child("controller")
         self.metrics = Metrics()
         counted: Any = self.metrics
@@ -66,19 +67,25 @@ class Controller:
         self.watch_store = watch_store  # live: seconds between looks for changes made by another process
         self.sync = self.cloud_collector = self.logs = self.jobs = None
         if cloud is not None:
-            web = cloud_client or client
-            if web is None:
-                raise ConfigError("a cloud link needs an HTTP client")
-            # Retries never wait longer than a sync period: the mirror converges within one period of reconnection.
-            self.sync = Sync(self.rt, self.store, web, cloud.url, cloud.name, cloud.token, every=cloud.sync_every,
-                             retry_cap=cloud.sync_every)
-            self.cloud_collector = MetricsCollector(
-                self.rt, self.cloud_metrics, CloudMetricsTarget(web, cloud.url, cloud.name, cloud.token),
-                job="cloud", period=push_every)
-            self.logs = LogShipper(self.rt, web, cloud.url, cloud.name, cloud.token, every=cloud.log_every)
+            self._link_cloud(cloud, cloud_client or client, cloud_backend, push_every)
             if mqtt is not None:
                 self.jobs = JobAgent(self.rt, mqtt, cloud.name, self.store, self.scheduler, prefix=cloud.prefix,
                                      poll_every=cloud.poll_every, updater=updater, on_done=self.sync.wake)
+
+    def _link_cloud(self, cloud: CloudLink, web: httpx.AsyncClient | None, backend: tuple[Any, Any] | None,
+                    push_every: float) -> None:
+        """The mirror and the cloud's counters: to ``hilsim cloud`` over ``web``, or through ``backend``'s
+        (mirror, push target) pair (AWS), which takes no log lines."""
+        if backend is None and web is None:
+            raise ConfigError("a cloud link needs an HTTP client")
+        mirror, target = backend if backend is not None else (None, CloudMetricsTarget(web, cloud.url, cloud.name,
+                                                                                          cloud.token))
+        # Retries never wait longer than a sync period: the mirror converges within one period of reconnection.
+        self.sync = Sync(self.rt, self.store, web, cloud.url, cloud.name, cloud.token, every=cloud.sync_every,
+                         retry_cap=cloud.sync_every, mirror=mirror)
+        self.cloud_collector = MetricsCollector(self.rt, self.cloud_metrics, target, job="cloud", period=push_every)
+        if backend is None:
+            self.logs = LogShipper(self.rt, web, cloud.url, cloud.name, cloud.token, every=cloud.log_every)
 
     async def _watch_store(self) -> None:
         """Wake the scheduler when another process (the console) changed the store."""
@@ -98,8 +105,9 @@ class Controller:
         if self.watch_store is not None:
             found.append(("controller/store-watch", self._watch_store))
         if self.sync is not None:
-            found += [("controller/sync", self.sync.run), ("controller/cloud-metrics", self.cloud_collector.run),
-                      ("controller/logs", self.logs.run)]
+            found += [("controller/sync", self.sync.run), ("controller/cloud-metrics", self.cloud_collector.run)]
+        if self.logs is not None:
+            found.append(("controller/logs", self.logs.run))
         if self.jobs is not None:
             found.append(("controller/jobs", self.jobs.run))
         return found

@@ -18,12 +18,15 @@ times in the club's zone (Europe/Brussels) for the dashboard, the console and co
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from system.decisions.alerts import DEFAULT_POLICIES, Plan, Snooze, plan_alerts, skip_reason
 from system.decisions.alerts import alert_id as make_alert_id
 from system.errors import RefusedInput
 from system.decisions.events import CANCELLED, CUSTOM, Alert, AlertRule, Event
+
+LOG_RETRY = 60.0  # seconds: how soon a pass whose log write failed is tried again
+
 
 class Scheduler:
     """Service: fires alerts exactly once and keeps the light on while any alert is lit.
@@ -43,6 +46,8 @@ class Scheduler:
         self.max_sleep = max_sleep  # re-plan at least this often (guards against wall-clock steps live)
         self.light: bool | None = None  # None until the first pass commands the relay
         self.passes = 0
+        self._failed_writes = 0  # alert-log writes the store refused this pass
+        self._unwritten: dict[tuple[str, str], tuple[Callable[..., bool], tuple]] = {}  # refused, in order
         self._wake = rt.event()
         store.on_change(self.changed)
 
@@ -57,12 +62,15 @@ class Scheduler:
     def plan(self, now: float | None = None) -> Plan:
         """The plan at ``now`` (default: the runtime's now) from the store's current content."""
         store = self.store
+        settled = store.settled() | {(args[0].id, args[0].at) for write, args in self._unwritten.values()
+                                     if write.__name__ in ("record_fired", "record_skipped")}
         return plan_alerts(store.stored_events(), store.policies(self.policies), store.extras(),
-                           store.snoozes(), store.settled(), self.rt.now() if now is None else now)
+                           store.snoozes(), settled, self.rt.now() if now is None else now)
 
     async def step(self, now: float) -> float | None:
         """One pass at ``now``: settle, fire, switch. Returns the next instant to look again."""
         self.passes += 1
+        self._write_back()
         plan = self.plan(now)
         current = {(a.id, a.at): a for a in plan.alerts}
         for entry in self.store.open_firings():
@@ -74,7 +82,7 @@ class Scheduler:
             else:
                 event = self.store.event(entry.event_key)
                 reason = "cancelled" if event is None or event.status == CANCELLED else "moved"
-            if self.store.record_ended(entry.alert_id, entry.at, now):
+            if self._log(self.store.record_ended, entry.alert_id, entry.at, now):
                 self._count("alerts_stopped")
                 self.rt.trace("alert.ended", alert=entry.alert_id, event=entry.event_key, reason=reason,
                               late=max(0.0, now - (entry.at + entry.duration)) if reason == "window" else 0.0)
@@ -82,10 +90,10 @@ class Scheduler:
             snoozes = self.store.snoozes()
             for alert in plan.skipped:
                 reason = skip_reason(alert, [s for s in snoozes if s.alert_id == alert.id])
-                if self.store.record_skipped(alert, reason, now):
+                if self._log(self.store.record_skipped, alert, reason, now):
                     self.rt.trace("alert.skipped", alert=alert.id, event=alert.event_key, at=alert.at, reason=reason)
         for alert in plan.due:
-            if self.store.record_fired(alert, now):
+            if self._log(self.store.record_fired, alert, now):
                 self._count("alerts_started")
                 self.rt.trace("alert.fired", alert=alert.id, event=alert.event_key, at=alert.at,
                               until=alert.until, late=now - alert.at)
@@ -93,7 +101,35 @@ class Scheduler:
         if light != self.light:
             await (self.relay.on() if light else self.relay.off())
             self.light = light
+        if self._failed_writes:  # write the log again soon; the light followed the plan meanwhile
+            self._failed_writes = 0
+            return min(plan.next_change or now + LOG_RETRY, now + LOG_RETRY)
         return plan.next_change
+
+    def _log(self, write: Callable[..., bool], *args: Any) -> bool:
+        """Write to the alert log; True when the entry is new (to count and trace once). A store that fails (a
+        full disk) is traced, the entry remembered and written on a later pass; the light follows the plan."""
+        key = (write.__name__, repr(args[:-1]))
+        if key in self._unwritten:
+            return False
+        try:
+            return write(*args)
+        except Exception as exc:  # the store's failure is the log's, never the light's
+            self._failed_writes += 1
+            self._unwritten[key] = (write, args)  # with its own time
+            self.rt.trace("store.failed", what=write.__name__, error=str(exc)[:120])
+            return True
+
+    def _write_back(self) -> None:
+        """Write the log entries the store refused, in their order and with their own times, before the
+        plan reads the log: a firing the store could not take is remembered, not taken later for a miss."""
+        for key, (write, args) in list(self._unwritten.items()):
+            try:
+                write(*args)
+            except Exception:  # still no room: the rest wait with it
+                self._failed_writes += 1
+                return
+            del self._unwritten[key]
 
     async def run(self) -> None:
         """Service loop: plan, act, sleep until the next change or a wake-up."""

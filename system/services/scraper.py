@@ -152,7 +152,11 @@ class Scraper:
         first = self.rt.now()
         n = 0
         while True:
-            await self.scrape_once(deadline=first + (n + 1) * self.every)
+            try:
+                await self.scrape_once(deadline=first + (n + 1) * self.every)
+            except Exception as exc:  # the store could not take the changes (a full disk): the next scrape
+                self._count("scrape_failed")  # finds them again, as nothing of them was committed
+                self.rt.trace("scrape.failed", url=self.source.url, reason="store", detail=repr(exc)[:120])
             n += 1
             while first + n * self.every <= self.rt.now():
                 n += 1  # a scrape that overran its slot skips to the next one

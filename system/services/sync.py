@@ -28,16 +28,46 @@ from system.errors import BackendError
 from system.ports import OutboxStore
 
 
-class Sync:
-    """Service: keeps the cloud mirror of ``store`` current over ``client`` (an ``httpx.AsyncClient``)."""
+class HttpMirror:
+    """The hilsim cloud as the sync's transport: ``POST .../sync`` and ``.../snapshot`` over ``client``.
 
-    def __init__(self, rt: Any, store: OutboxStore, client: httpx.AsyncClient, url: str, device: str, token: str,
-                 *, batch: int = 200, every: float = 300.0, retry_cap: float = 300.0):
-        self.rt = rt
-        self.store = store
+    Another transport (:class:`system.adapters.aws_cloud.DynamoMirror`) has the same two methods.
+    """
+
+    def __init__(self, client: httpx.AsyncClient, url: str, device: str, token: str):
         self.client = client
         self.base = url.rstrip("/") + f"/api/device/{device}"
         self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def sync(self, body: dict) -> tuple[int, dict]:
+        """Send a batch; answers (200, {"applied": n}) or (409, {"resync": reason})."""
+        response = await self._post("/sync", body)
+        return response.status_code, _json(response)
+
+    async def snapshot(self, body: dict) -> int:
+        return (await self._post("/snapshot", body)).status_code
+
+    async def _post(self, path: str, body: dict) -> httpx.Response:
+        try:
+            response = await self.client.post(self.base + path, json=body, headers=self.headers)
+        except httpx.HTTPError as exc:
+            raise BackendError(f"cloud unreachable: {type(exc).__name__}: {exc}") from exc
+        if response.status_code not in (200, 409):
+            raise BackendError(f"cloud answered {response.status_code}: {response.text[:200]}")
+        return response
+
+
+class Sync:
+    """Service: keeps the cloud mirror of ``store`` current over ``client`` (an ``httpx.AsyncClient``), or
+    through another ``mirror`` transport (DynamoDB)."""
+
+    def __init__(self, rt: Any, store: OutboxStore, client: httpx.AsyncClient | None, url: str, device: str,
+                 token: str, *, batch: int = 200, every: float = 300.0, retry_cap: float = 300.0,
+                 mirror: Any = None):
+        self.rt = rt
+        self.store = store
+        self.client = client
+        self.mirror = mirror if mirror is not None else HttpMirror(client, url, device, token)
         self.batch = batch
         self.every = every
         self.retry_cap = retry_cap
@@ -52,15 +82,6 @@ class Sync:
         """Sync soon (a job finished, a scrape changed something)."""
         self._wake.set()
 
-    async def _post(self, path: str, body: dict) -> httpx.Response:
-        try:
-            response = await self.client.post(self.base + path, json=body, headers=self.headers)
-        except httpx.HTTPError as exc:
-            raise BackendError(f"cloud unreachable: {type(exc).__name__}: {exc}") from exc
-        if response.status_code not in (200, 409):
-            raise BackendError(f"cloud answered {response.status_code}: {response.text[:200]}")
-        return response
-
     async def sync_once(self) -> bool:
         """Push everything pending (a full snapshot if the cloud asks); True when the outbox is empty."""
         while True:
@@ -68,14 +89,13 @@ class Sync:
             changes = self.store.outbox_pending(self.batch)
             body = {"base": acked, "last": last,
                     "changes": [{"id": c.id, "table": c.table, "key": c.key, "payload": c.payload} for c in changes]}
-            response = await self._post("/sync", body)
-            answer = _json(response)
-            if response.status_code == 409:
+            status, answer = await self.mirror.sync(body)
+            if status == 409:
                 await self._resync(str(answer.get("resync")))
                 continue
             applied = answer.get("applied")
             if not isinstance(applied, int):
-                raise BackendError(f"cloud answer without a position: {response.text[:200]}")
+                raise BackendError(f"cloud answer without a position: {str(answer)[:200]}")
             if changes:
                 self.store.outbox_ack(min(applied, changes[-1].id))
                 self.pushed += 1
@@ -86,9 +106,9 @@ class Sync:
 
     async def _resync(self, reason: str) -> None:
         upto, rows = self.store.snapshot()
-        response = await self._post("/snapshot", {"upto": upto, "rows": rows})
-        if response.status_code != 200:
-            raise BackendError(f"snapshot refused: {response.text[:200]}")
+        status = await self.mirror.snapshot({"upto": upto, "rows": rows})
+        if status != 200:
+            raise BackendError(f"snapshot refused: HTTP {status}")
         self.store.outbox_ack(upto)
         self.resyncs += 1
         self.rt.trace("sync.resynced", reason=reason, upto=upto, rows=sum(len(k) for k in rows.values()))

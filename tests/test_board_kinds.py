@@ -1,0 +1,22 @@
+"""A board of a ``--hil`` run is named for what it is: a virtual board started apart with ``hilsim
+virtual-board`` and given by its pseudo-terminal is "virtual", never real hardware."""
+
+from __future__ import annotations
+
+import os
+import pty
+from types import SimpleNamespace
+
+from hil.backends import part_kind
+
+
+def test_a_virtual_board_given_by_its_pseudo_terminal_is_not_real_hardware():
+    master, slave = pty.openpty()
+    try:
+        started_apart = SimpleNamespace(port=os.ttyname(slave), virtual=None)
+        assert part_kind(started_apart) == "virtual"
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert part_kind(SimpleNamespace(port="virtual", virtual=object())) == "virtual"
+    assert part_kind(SimpleNamespace(port="/dev/ttyUSB0", virtual=None)) == "real hardware"
