@@ -2,9 +2,12 @@
 firmware bundle (mpremote), watch the boot banner.
 
 esptool is used through its public Python API (``esptool.cmds``); mpremote through its
-command line, the interface it documents. Both talk to a real board on a USB port or to
-``hilsim virtual-board``'s pseudo-terminal: a virtual board has no DTR/RTS lines, so it
-is reached with esptool's ``no-reset`` modes and reset through its console.
+command line, the interface it documents. Both talk to a real board on a USB port, to an
+``rfc2217://`` URL, or to ``hilsim virtual-board``'s pseudo-terminal: a pty has no
+DTR/RTS lines, so there the board is sent to its bootloader through MicroPython's raw
+REPL (``machine.bootloader()``, as ``mpremote bootloader`` does) and reached with
+esptool's ``no-reset`` mode, and left with esptool's soft reset, which runs the
+application (the ROM's FLASH_END "run").
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from hil.bundle import write_bundle
 from hil.dut import Dut
@@ -49,8 +54,10 @@ def _esptool(port: str, before: str | None, after: str | None, quiet: bool = Tru
     from esptool.util import FatalError
 
     virtual = is_virtual(port)
+    if virtual and before is None:
+        _bootloader_by_repl(port)
     before = before or ("no-reset" if virtual else "default-reset")
-    after = after or ("no-reset" if virtual else "hard-reset")
+    after = after or ("soft-reset" if virtual else "hard-reset")  # soft: the ROM runs the application
     sink = io.StringIO()
     try:
         with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
@@ -69,6 +76,54 @@ def _esptool(port: str, before: str | None, after: str | None, quiet: bool = Tru
                     reset_chip(esp, after)
 
 
+def _bootloader_by_repl(port: str, timeout: float = 10.0) -> None:
+    """Into the ROM bootloader through MicroPython's raw REPL: Ctrl-C stops main.py, Ctrl-A enters the raw
+    REPL, ``machine.bootloader()`` restarts the chip in download mode. A board already in its bootloader
+    ignores all this (its ROM reads SLIP frames only)."""
+    import serial
+
+    try:
+        with serial.Serial(port, 115200, timeout=0.2) as link:
+            link.write(b"\r\x03\x03\x01import machine; machine.bootloader()\x04")
+            seen, deadline = b"", time.monotonic() + timeout
+            while b"waiting for download" not in seen and time.monotonic() < deadline:
+                seen = (seen + link.read(256))[-512:]
+    except (OSError, serial.SerialException) as exc:
+        raise BackendError(f"{port}: {exc}") from exc
+
+
+class _Progress:
+    """esptool's log, quiet but for its progress bars, which go to ``report(done, total)``."""
+
+    def __init__(self, report: Callable[[int, int], None]):
+        self.report = report
+
+    def progress_bar(self, cur_iter: int, total_iters: int, prefix: str = "", suffix: str = "",
+                     bar_length: int = 30) -> None:
+        self.report(cur_iter, total_iters)
+
+    def print(self, *args, **kwargs) -> None:
+        pass
+
+    note = warning = error = stage = set_verbosity = print
+
+
+@contextlib.contextmanager
+def _esptool_progress(report: Callable[[int, int], None] | None):
+    if report is None:
+        yield
+        return
+    from esp_pylib.logger import EspLog
+    from esptool.logger import TemplateLogger, log
+
+    saved = EspLog.instance
+    log.set_logger(type("ProgressLog", (_Progress, TemplateLogger), {})(report))
+    try:
+        yield
+    finally:
+        EspLog.instance = saved
+
+
 def chip_info(port: str, *, before: str | None = None, after: str | None = None) -> ChipInfo:
     """Chip type, features, MAC and flash size, read by esptool."""
     from esptool.cmds import detect_flash_size
@@ -82,8 +137,10 @@ def chip_info(port: str, *, before: str | None = None, after: str | None = None)
 
 
 def flash_image(port: str, image: Path, *, offset: int = MICROPYTHON_OFFSET, before: str | None = None,
-                after: str | None = None, quiet: bool = True) -> ChipInfo:
-    """Write ``image`` at ``offset`` and verify it by MD5 (esptool's write and verify commands)."""
+                after: str | None = None, quiet: bool = True,
+                progress: Callable[[int, int], None] | None = None) -> ChipInfo:
+    """Write ``image`` at ``offset`` and verify it by MD5 (esptool's write and verify commands); ``progress``
+    gets (bytes written, bytes in all) as esptool reports them."""
     from esptool.cmds import attach_flash, verify_flash, write_flash
 
     if not image.is_file():
@@ -92,7 +149,7 @@ def flash_image(port: str, image: Path, *, offset: int = MICROPYTHON_OFFSET, bef
         mac = ":".join(f"{b:02x}" for b in esp.read_mac())
         description = esp.get_chip_description()
         sink = io.StringIO()
-        with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+        with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext(), _esptool_progress(progress):
             attach_flash(esp)
             write_flash(esp, [(offset, str(image))])
             verify_flash(esp, [(offset, str(image))])

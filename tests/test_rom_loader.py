@@ -1,10 +1,11 @@
 """hil/slip.py and hil/rom_loader.py: SLIP framing and the ESP32 ROM bootloader as a state machine,
-driven with request bytes as esptool lays them out (the real esptool is in test_virtual_board.py)."""
+driven with request bytes as esptool lays them out (the real esptool is in test_virtual_board_esptool.py)."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import operator
 import struct
 import zlib
@@ -82,7 +83,7 @@ def test_a_deflated_write_lands_in_the_flash_file_and_md5_answers_in_hex(tmp_pat
                                          rom_checksum(block)))
         assert reply(replies[0])[3] == (0, 0)
     replies, events = rom.receive(request(rl.FLASH_DEFL_END, struct.pack("<I", 0)))
-    assert events == [rl.FlashWritten(0x10000, len(image)), rl.RunRequested()]
+    assert events == [rl.FlashWritten(0x10000, len(image)), rl.RunRequested(reboot=True)]  # word 0: reboot
     assert rl.Flash(tmp_path / "flash.bin").read(0x10000, len(image)) == image  # persisted
     replies, _ = rom.receive(request(rl.SPI_FLASH_MD5, struct.pack("<IIII", 0x10000, len(image), 0, 0)))
     assert reply(replies[0])[2] == hashlib.md5(image).hexdigest().encode()
@@ -183,3 +184,128 @@ def test_slip_invalid_escape_rule_drops_the_frame_and_counts_it(bad):
     following = bytes([0xC0, 0x05, 0xDB, 0xDC, 0xC0])
     assert dec.feed(broken + following) == [b"\x05\xc0"]
     assert dec.bad_frames == 1
+
+
+# -- the flasher stub: uploaded through MEM_BEGIN/DATA/END, then the stub's own commands -------------------
+
+STUB_TEXT_AT, STUB_ENTRY = 0x400BE000, 0x400BE598
+
+
+def stub_loader(tmp_path) -> rl.RomLoader:
+    """A loader that has taken a stub upload (one RAM segment, entry inside it) as esptool sends it."""
+    rom = loader(tmp_path)
+    rom.receive(request(rl.SYNC, SYNC_DATA))
+    text = bytes(range(256)) * 8
+    assert reply(rom.receive(request(rl.MEM_BEGIN, struct.pack("<IIII", len(text), 1, 0x1800, STUB_TEXT_AT)))
+                 [0][0])[3] == (0, 0)
+    replies, _ = rom.receive(request(rl.MEM_DATA, struct.pack("<IIII", len(text), 0, 0, 0) + text,
+                                     rom_checksum(text)))
+    assert reply(replies[0])[3] == (0, 0)
+    replies, events = rom.receive(request(rl.MEM_END, struct.pack("<II", 0, STUB_ENTRY)))
+    assert replies[1] == b"OHAI" and events == [rl.StubStarted(STUB_ENTRY)]
+    return rom
+
+
+def stub_reply(raw: bytes) -> tuple[int, int, bytes, tuple[int, int]]:
+    """(op, value, data, (status, error)) of one stub reply: two status bytes, not the ROM's four."""
+    _, op, size, value = struct.unpack("<BBHI", raw[:8])
+    body = raw[8:8 + size]
+    return op, value, body[:-2], (body[-2], body[-1])
+
+
+def test_the_stub_upload_is_greeted_and_the_stub_then_answers_sync_with_zero_and_two_status_bytes(tmp_path):
+    rom = stub_loader(tmp_path)
+    replies, _ = rom.receive(request(rl.SYNC, SYNC_DATA))
+    assert len(replies) == 8 and replies[0] == bytes([1, rl.SYNC, 2, 0, 0, 0, 0, 0, 0, 0])
+    # the ROM refuses what only the stub has
+    rom2 = rl.RomLoader(rl.Flash(tmp_path / "rom-only.bin"))
+    rom2.receive(request(rl.SYNC, SYNC_DATA))
+    assert reply(rom2.receive(request(rl.ERASE_FLASH))[0][0])[3] == (1, rl.ERR_INVALID_MSG)
+
+
+def test_mem_end_with_an_entry_outside_the_loaded_ram_or_the_stay_flag_starts_nothing(tmp_path):
+    rom = loader(tmp_path)
+    rom.receive(request(rl.SYNC, SYNC_DATA))
+    rom.receive(request(rl.MEM_BEGIN, struct.pack("<IIII", 4, 1, 0x1800, STUB_TEXT_AT)))
+    rom.receive(request(rl.MEM_DATA, struct.pack("<IIII", 4, 0, 0, 0) + b"abcd", rom_checksum(b"abcd")))
+    replies, events = rom.receive(request(rl.MEM_END, struct.pack("<II", 1, 0)))
+    assert len(replies) == 1 and events == [] and not rom.stub
+    replies, events = rom.receive(request(rl.MEM_END, struct.pack("<II", 0, 0x3FFB0000)))
+    assert reply(replies[0])[3] == (1, rl.ERR_FAILED) and events == []
+
+
+# FLASH_END's word -> what the chip does, from esptool's loader (flash_finish sends int(not reboot))
+END_FLAGS = [
+    (False, 1, [rl.RunRequested(reboot=False)]),  # ROM: run the application (esptool run, soft reset)
+    (False, 0, [rl.RunRequested(reboot=True)]),   # ROM: reboot
+    (True, 1, []),                                # stub: stay (the end of every write)
+    (True, 0, [rl.BackToRom()]),                  # stub: reboot into the ROM bootloader
+]
+
+
+@pytest.mark.parametrize("stub, flag, events", END_FLAGS)
+def test_flash_end_flag_rule(tmp_path, stub, flag, events):
+    rom = stub_loader(tmp_path) if stub else loader(tmp_path)
+    rom.receive(request(rl.SYNC, SYNC_DATA))
+    rom.receive(request(rl.FLASH_BEGIN, struct.pack("<IIIII" if stub else "<IIII", 0, 0, 0x400, 0,
+                                                    *([0] if stub else []))))
+    assert rom.receive(request(rl.FLASH_END, struct.pack("<I", flag)))[1] == events
+
+
+def test_the_stub_streams_a_flash_read_block_by_block_as_acked_and_ends_with_the_md5(tmp_path):
+    rom = stub_loader(tmp_path)
+    content = os.urandom(3 * 4096 + 100)
+    rl.Flash(tmp_path / "flash.bin").write(0x20000, content)
+    replies, _ = rom.receive(request(rl.READ_FLASH, struct.pack("<IIII", 0x20000, len(content), 4096, 2)))
+    assert stub_reply(replies[0])[3] == (0, 0)
+    got = replies[1:]
+    assert [len(b) for b in got] == [4096, 4096]  # two in flight, then it waits for acks
+    assert rom.receive(b"\x00\x10\x00\x00")[0] == [content[8192:12288]]  # ack 4096 bytes: one more block
+    got.append(content[8192:12288])
+    more, _ = rom.receive(struct.pack("<I", 8192))
+    assert more == [content[12288:]]
+    got += more
+    assert rom.receive(struct.pack("<I", 12288))[0] == []  # not all acked yet
+    digest, _ = rom.receive(struct.pack("<I", len(content)))
+    assert b"".join(got) == content and digest == [hashlib.md5(content).digest()]
+    assert rom.state == rl.SYNCED
+
+
+def test_the_stub_erases_regions_by_whole_sectors_and_all_the_flash(tmp_path):
+    rom = stub_loader(tmp_path)
+    flash = rl.Flash(tmp_path / "flash.bin")
+    flash.write(0, b"\x00" * 0x3000)
+    assert stub_reply(rom.receive(request(rl.ERASE_REGION, struct.pack("<II", 0x1000, 0x800)))[0][0])[3] == (
+        1, rl.ERR_FAILED)
+    rom.receive(request(rl.ERASE_REGION, struct.pack("<II", 0x1000, 0x1000)))
+    assert flash.read(0, 0x3000) == b"\x00" * 0x1000 + b"\xff" * 0x1000 + b"\x00" * 0x1000
+    rom.receive(request(rl.ERASE_FLASH))
+    assert flash.read(0, flash.size) == b"\xff" * flash.size
+
+
+def test_the_stub_inflates_a_write_that_starts_mid_sector_without_erasing_what_it_just_wrote(tmp_path):
+    """The stub erases as it writes: pieces of the zlib stream land in sectors already erased, and the bytes
+    the write came with are the ones read back; its MD5 answer is the raw 16-byte digest."""
+    rom = stub_loader(tmp_path)
+    image = os.urandom(10000)
+    packed = zlib.compress(image)
+    blocks = [packed[i:i + 700] for i in range(0, len(packed), 700)]
+    rom.receive(request(rl.FLASH_DEFL_BEGIN, struct.pack("<IIIII", len(image), len(blocks), 700, 0x30000, 0)))
+    for seq, block in enumerate(blocks):
+        replies, _ = rom.receive(request(rl.FLASH_DEFL_DATA, struct.pack("<IIII", len(block), seq, 0, 0) + block,
+                                         rom_checksum(block)))
+        assert stub_reply(replies[0])[3] == (0, 0)
+    replies, _ = rom.receive(request(rl.SPI_FLASH_MD5, struct.pack("<IIII", 0x30000, len(image), 0, 0)))
+    assert stub_reply(replies[0])[2] == hashlib.md5(image).digest()
+
+
+def test_read_sfdp_through_the_spi_registers_finds_the_sfdp_signature(tmp_path):
+    """esptool checks that a flash is attached by reading SFDP address 0 (command 0x5A, a 24-bit address in the
+    top bits of SPI_ADDR): the word is "SFDP" read little-endian."""
+    rom = loader(tmp_path)
+    rom.receive(request(rl.SYNC, SYNC_DATA))
+    rom.receive(request(rl.WRITE_REG, struct.pack("<IIII", rl.SPI_USR2, (7 << 28) | 0x5A, 0xFFFFFFFF, 0)))
+    rom.receive(request(rl.WRITE_REG, struct.pack("<IIII", rl.SPI_BASE + 4, 0 << 8, 0xFFFFFFFF, 0)))
+    rom.receive(request(rl.WRITE_REG, struct.pack("<IIII", rl.SPI_CMD, rl.SPI_CMD_USR, 0xFFFFFFFF, 0)))
+    word = reply(rom.receive(request(rl.READ_REG, struct.pack("<I", rl.SPI_W0)))[0][0])[1]
+    assert word == 0x50444653 and word.to_bytes(4, "little") == b"SFDP"

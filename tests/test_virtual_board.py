@@ -1,5 +1,5 @@
-"""``hilsim virtual-board`` with the real tools: esptool identifies it, writes a 1 MiB image and verifies it;
-mpremote deploys the firmware onto its (blank) filesystem, after which it boots the deployed code and
+"""``hilsim virtual-board`` with the real tools: ``hilsim board info`` and ``flash`` identify it and write a
+checked image (esptool's defaults are in test_virtual_board_esptool.py); mpremote deploys the firmware onto its (blank) filesystem, after which it boots the deployed code and
 publishes readings to a real ``hilsim broker``. Also ``hilsim board info | flash | deploy | console``."""
 
 from __future__ import annotations
@@ -38,34 +38,30 @@ def hilsim(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           cwd=ROOT)
 
 
-@pytest.mark.slow
-def test_esptool_identifies_the_board_writes_a_1_mib_image_and_verifies_it(virtual_board):
-    port, home = virtual_board
-    image = home / "micropython.bin"
-    image.write_bytes(os.urandom(1 << 20))
-    esptool = [sys.executable, "-m", "esptool", "--port", port, "--before", "no-reset", "--after", "no-reset",
-               "--no-stub"]
-    done = subprocess.run([*esptool, "chip-id"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "ESP32-D0WD-V3" in done.stdout and "MAC:                24:0a:c4:12:34:56" in done.stdout
-    done = subprocess.run([*esptool, "write-flash", "0x1000", str(image)], capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
-    assert "Wrote 1048576 bytes at 0x00001000" in done.stdout and "Hash of data verified." in done.stdout
-    done = subprocess.run([*esptool, "verify-flash", "0x1000", str(image)], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0 and "verification successful" in done.stdout.lower(), done.stdout + done.stderr
-    assert (home / "flash.bin").read_bytes()[0x1000:0x1000 + (1 << 20)] == image.read_bytes()  # persisted
+def test_board_info_and_flash_reach_the_bootloader_of_a_board_on_a_pty_and_flash_checks_the_image(virtual_board):
+    """On a pty (no DTR/RTS) the board is sent to its bootloader through the REPL's machine.bootloader();
+    flash refuses a file that is not an ESP32 image with one line, and off a terminal shows its progress as
+    one line per 10%."""
+    from test_esp_image import esptool_image
 
+    port, home = virtual_board
     info = hilsim("board", "info", "--port", port)
     assert info.returncode == 0, info.stderr
     assert "ESP32-D0WD-V3 (revision v3.0)" in info.stdout and "24:0a:c4:12:34:56" in info.stdout
     assert "4MB" in info.stdout
-    other = home / "other.bin"
-    other.write_bytes(os.urandom(1 << 20))
-    flashed = hilsim("board", "flash", "--port", port, str(other))
-    assert flashed.returncode == 0 and "verified" in flashed.stdout, flashed.stderr
-    assert (home / "flash.bin").read_bytes()[0x1000:0x1000 + (1 << 20)] == other.read_bytes()
+    noise = home / "noise.bin"
+    noise.write_bytes(b"\x12\x34\x56\x78" + os.urandom(5000))
+    refused = hilsim("board", "flash", "--port", port, "--offset", "0x10000", str(noise))
+    assert refused.returncode == 2 and refused.stderr == (f"Error: {noise}: not an ESP32 firmware image, nothing "
+                                                          "written: invalid header: 0x78563412\n")
+    image = home / "app.bin"
+    image.write_bytes(esptool_image(2000, 60000))
+    flashed = hilsim("board", "flash", "--port", port, "--offset", "0x10000", str(image))
+    assert flashed.returncode == 0, flashed.stderr
+    progress = [line for line in flashed.stdout.splitlines() if line.startswith("written ")]
+    assert progress == [f"written {p}% of {image.stat().st_size} bytes" for p in range(10, 101, 10)]
+    assert "verified" in flashed.stdout
+    assert (home / "flash.bin").read_bytes()[0x10000:0x10000 + image.stat().st_size] == image.read_bytes()
 
 
 @pytest.mark.parametrize("virtual_board", ["micropython", "cpython"], indirect=True)
@@ -173,3 +169,23 @@ def test_a_board_rebooted_through_its_console_loses_no_reading(virtual_board, tm
 def _row(reading: dict) -> tuple:
     """A reading as the console printed it, or as the store holds it."""
     return tuple(reading[k] for k in ("node", "boot", "seq", "ts", "temperature", "humidity", "wifi_rssi"))
+
+
+def test_mpremote_df_reports_the_boards_flash_filesystem_and_mount_says_it_is_not_emulated(virtual_board):
+    """df: a 2 MiB LittleFS (512 blocks of 4 KiB, MicroPython's ESP32 layout), whatever the host disk holds;
+    a 10,000-byte file takes 3 blocks more than the empty filesystem's 3 (two superblocks and the root)."""
+    port, home = virtual_board
+    data = home / "x.bin"
+    data.write_bytes(os.urandom(10000))
+    mp = [sys.executable, "-m", "mpremote", "connect", port]
+    done = subprocess.run([*mp, "df", "+", "cp", str(data), ":x.bin", "+", "df"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line.endswith(" /")]
+    assert rows == [["<VfsLfs2>", "2097152", "12288", "2084864", "0", "/"],
+                    ["<VfsLfs2>", "2097152", "24576", "2072576", "1", "/"]]
+    (home / "m").mkdir()
+    mount = subprocess.run([*mp, "mount", str(home / "m")], capture_output=True, text=True, timeout=60)
+    assert mount.returncode != 0
+    assert mount.stderr.strip().splitlines()[-1] == ("OSError: [Errno 95] EOPNOTSUPP: mpremote mount is not emulated "
+                                                     "by the virtual board (copy files with mpremote cp)")

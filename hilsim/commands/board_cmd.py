@@ -92,24 +92,51 @@ def _out_of_the_bootloader(dut) -> str:
     return f"reset back into the firmware: {boot.get('node')} booted {boot.get('version')} on {boot.get('board')}"
 
 
-@board.command(short_help="Write a MicroPython image and verify it (esptool).")
+@board.command(short_help="Check a firmware image, write it and verify it (esptool).")
 @_PORT
 @click.argument("image", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--offset", default="0x1000", show_default=True, help="Flash address of the image "
               "(0x1000 for MicroPython's ESP32 images).")
 def flash(port: str | None, image: Path, offset: str) -> None:
-    """Write a MicroPython IMAGE (the .bin from micropython.org) and verify it."""
+    """Write a MicroPython IMAGE (the .bin from micropython.org) and verify it.
+
+    The image is checked first as the chip's boot would check it (an ESP32 image: magic
+    byte, segments, checksum, SHA-256; for an image from 0x1000, the application at
+    0x10000 too): a file that would not boot is refused and nothing is written. Progress
+    is esptool's bar on a terminal, else one line per 10%.
+    """
+    from hil.esp_image import firmware_problem
     from hil.provision import flash_image
 
     try:
         address = int(offset, 0)
     except ValueError:
         raise UsageProblem(f"--offset: {offset!r} is not a number such as 0x1000") from None
+    problem = firmware_problem(image.read_bytes(), address)
+    if problem:
+        raise UsageProblem(f"{image}: not an ESP32 firmware image, nothing written: {problem}")
     port = _port(port)
+    out = sys.stdout  # esptool's own output is silenced by redirecting sys.stdout: our lines go here
+    terminal = out.isatty()
     with user_errors():
-        chip = flash_image(port, image, offset=address, quiet=False)  # esptool shows its progress
+        chip = flash_image(port, image, offset=address, quiet=not terminal,  # on a terminal, esptool's bar
+                           progress=None if terminal else TenPercent(lambda line: click.echo(line, file=out)))
     click.echo(f"wrote {image} ({image.stat().st_size} bytes) at {address:#x} on {chip.description} "
                f"{chip.mac}; verified")
+
+
+class TenPercent:
+    """Progress as one line per 10% (for a log, not a terminal): ``__call__(done, total)``."""
+
+    def __init__(self, say):
+        self.say = say
+        self.shown = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        tenths = done * 10 // total if total > 0 else 0
+        for tenth in range(self.shown + 1, tenths + 1):
+            self.say(f"written {tenth * 10}% of {total} bytes")
+        self.shown = max(self.shown, tenths)
 
 
 @board.command(short_help="Firmware and config.json onto the board (mpremote), reset.")

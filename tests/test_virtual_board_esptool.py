@@ -1,0 +1,119 @@
+"""The real esptool, with its default options (reset into the bootloader, the flasher stub, compressed
+writes, hard reset at the end), against ``hilsim virtual-board``: over its pseudo-terminal and over its
+``rfc2217://`` URL, whose DTR/RTS reach the board's EN and IO0 as on a USB bridge."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import serial
+
+from processes import ROOT
+from system.adapters.child_process import stop
+from test_esp_image import esptool_image
+
+pytestmark = pytest.mark.live
+APP = 0x10000
+
+
+class BoardProcess:
+    """``hilsim virtual-board -v`` in a child process: its pty, its URL, and its state lines as they come."""
+
+    def __init__(self, home, *args: str):
+        self.proc = subprocess.Popen([sys.executable, "-m", "hilsim", "virtual-board", "--fs", str(home / "fs"),
+                                      "-v", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     cwd=ROOT)
+        line = self.proc.stdout.readline()
+        match = re.search(r"virtual board on (\S+) and (rfc2217://\S+)", line)
+        assert match, f"no port line: {line!r}"
+        self.pty, self.url = match.groups()
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    def wait_line(self, text: str, after: int, timeout: float = 30.0) -> int:
+        """Wait for a state line containing ``text`` past line ``after``; its index."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for i in range(after, len(self.lines)):
+                    if text in self.lines[i]:
+                        return i
+                left = deadline - time.monotonic()
+                assert left > 0, f"no {text!r} from the board; it said {self.lines[after:]}"
+                self._cond.wait(left)
+
+
+@pytest.fixture
+def start_board(tmp_path):
+    boards = []
+
+    def start(*args: str) -> BoardProcess:
+        boards.append(BoardProcess(tmp_path, *args))
+        return boards[-1]
+
+    yield start
+    for board in boards:
+        stop(board.proc, 10)
+
+
+def esptool(port: str, *args: str) -> str:
+    """esptool with its default options; its output (it must succeed)."""
+    done = subprocess.run([sys.executable, "-m", "esptool", "--port", port, *args], capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    return done.stdout
+
+
+def test_over_the_pty_a_board_strapped_for_download_takes_esptools_default_commands(start_board, tmp_path):
+    """A pty has no DTR/RTS: the board is strapped into download mode (IO0 held low), and esptool's resets
+    reach nothing (it says so); the stub it uploads first stays running for the next command."""
+    board = start_board("--strapping", "download")
+    out = esptool(board.pty, "chip-id")
+    assert "Chip type:          ESP32-D0WD-V3 (revision v3.0)" in out and "Stub flasher running." in out
+    assert "MAC:                24:0a:c4:12:34:56" in out
+    image = tmp_path / "app.bin"
+    image.write_bytes(esptool_image(3000, 70000))
+    out = esptool(board.pty, "write-flash", hex(APP), str(image))
+    assert f"Wrote {image.stat().st_size} bytes at 0x00010000" in out and "Hash of data verified." in out
+    assert "Stub flasher is already running. No upload is necessary." in out
+    back = tmp_path / "back.bin"
+    esptool(board.pty, "read-flash", hex(APP), str(image.stat().st_size), str(back))
+    assert back.read_bytes() == image.read_bytes()
+    esptool(board.pty, "erase-flash")
+    assert (tmp_path / "flash.bin").read_bytes() == b"\xff" * (4 << 20)
+
+
+@pytest.mark.slow
+def test_over_rfc2217_esptools_resets_take_the_board_into_the_bootloader_and_back_into_the_flash(start_board,
+                                                                                               tmp_path):
+    """Each esptool command costs about 0.2 s over RFC 2217 (pyserial's client waits out each timeout change),
+    so this test writes and reads back only: erase-flash is the same stub command as over the pty."""
+    board = start_board()
+    at = board.wait_line("no main.py: at the REPL", 0)  # booted its factory image
+    image = tmp_path / "app.bin"
+    image.write_bytes(esptool_image(3000, 20000))
+    out = esptool(board.url, "write-flash", hex(APP), str(image))
+    assert "Chip type:          ESP32-D0WD-V3 (revision v3.0)" in out and "Hash of data verified." in out
+    at = board.wait_line("reset: rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT", at)
+    at = board.wait_line("bootloader: StubStarted", at)
+    at = board.wait_line("reset: rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)", at)  # hard reset
+    at = board.wait_line("no main.py: at the REPL", at)
+    with serial.serial_for_url(board.url, timeout=10) as console:  # the console is MicroPython's again
+        console.write(b"\r")
+        assert console.read_until(b">>> ").endswith(b">>> ")
+    back = tmp_path / "back.bin"
+    esptool(board.url, "read-flash", hex(APP), str(image.stat().st_size), str(back))
+    assert back.read_bytes() == image.read_bytes()
+    board.wait_line("reset: rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)", at + 1)
