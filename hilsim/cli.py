@@ -170,6 +170,7 @@ def _register() -> None:
     from hilsim.commands.broker_cmd import broker
     from hilsim.commands.cloud_cmd import cloud
     from hilsim.commands.controller_cmd import controller
+    from hilsim.commands.coverage_cmd import coverage
     from hilsim.commands.fixtures_cmd import fixtures
     from hilsim.commands.hil_cmds import diff, record
     from hilsim.commands.plan_cmd import controller_group
@@ -191,6 +192,7 @@ def _register() -> None:
     main.add_command(record)
     main.add_command(diff)
     main.add_command(serve)
+    main.add_command(coverage)
     main.add_command(config)
     main.add_command(campaign)
     main.add_command(sweep)
