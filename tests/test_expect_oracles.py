@@ -111,8 +111,8 @@ def test_readings_lost_per_node_and_the_delivery_delay():
     # node-2's second sample never arrives; its first is stored 4 s late, its third 45 s late
     rows = {"node-1": [(11.0, 500, 200), (21.0, 501, 200)], "node-2": [(14.0, 600, 210), (75.0, 602, 210)]}
     run = readings_run(samples, rows)
-    assert judge("readings_lost: {node: node-1, max: 0}", run)[:2] == (True, "0 of 2 of node-1")
-    assert judge("readings_lost: {node: node-2, max: 0}", run)[:2] == (False, "1 of 3 of node-2")
+    assert judge("readings_lost: {node: node-1, max: 0}", run)[:2] == (True, "0 of node-1's 2")
+    assert judge("readings_lost: {node: node-2, max: 0}", run)[:2] == (False, "1 of node-2's 3")
     assert judge("readings_lost: 1", run)[:2] == (True, "1 of 5")
     assert judge("max_delivery_delay: {max: 45s}", run) == (True, "45 s (node-2, 4 samples)", "<= 45 s")
     assert judge("max_delivery_delay: {max: 30s}", run)[0] is False

@@ -81,8 +81,8 @@ def readings_lost(args, run):
     took from a node's RAM are the node's loss: named in the measure, counted by ``readings_lost_in_node``."""
     seen = reading_check.tally(run, args["settle"], args.get("node"))
     in_node = f" ({seen.lost_in_node} more lost in a node's RAM at a power cut)" if seen.lost_in_node else ""
-    of = f" of {args['node']}" if args.get("node") else ""
-    return seen.lost <= args["max"], f"{seen.lost} of {seen.sampled}{of}{in_node}", f"<= {args['max']}"
+    whose = f"{args['node']}'s " if args.get("node") else ""
+    return seen.lost <= args["max"], f"{seen.lost} of {whose}{seen.sampled}{in_node}", f"<= {args['max']}"
 
 
 def max_delivery_delay(args, run):
@@ -92,7 +92,7 @@ def max_delivery_delay(args, run):
     if not found:
         return False, "no sample stored", f"<= {args['max']:g} s"
     worst, node = max(found)
-    return worst <= args["max"] + 1e-6, f"{worst:g} s ({node}, {len(found)} samples)", f"<= {args['max']:g} s"
+    return worst <= args["max"] + 1e-6, f"{worst:.3g} s ({node}, {len(found)} samples)", f"<= {args['max']:g} s"
 
 
 def readings_lost_in_node(args, run):
