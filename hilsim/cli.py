@@ -130,6 +130,9 @@ def _print_verdicts(result, hash_only: bool) -> None:
     width = max((len(v.name) for v in result.verdicts), default=0)
     for v in result.verdicts:
         click.echo(f"{'PASS' if v.ok else 'FAIL'}  {v.name:<{width}}  measured {v.measured}  (expected {v.expected})")
+    states = [f"{k} x{n}" for k, n in sorted(getattr(result, "reached", {}).items()) if "@" not in k]
+    if states:  # the "sometimes" states this run reached (hilsim coverage lists a library's unreached ones)
+        click.echo(f"reached: {', '.join(states)}")
     click.echo(f"trace sha256: {result.sha256}")
     if hash_only:
         click.echo(f"trace lines: {sum(result.trace.counts.values()) + 1} (not written)")

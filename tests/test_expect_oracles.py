@@ -175,3 +175,13 @@ def test_eventually_judges_the_inner_expectation_within_the_bound_after_the_last
     assert judge("eventually: {within: 2m, readings_flow: true}", never)[:2] == (False, "a fault never heals")
     with pytest.raises(ScenarioError, match="exactly one expectation"):
         args_of("eventually: {within: 2m}")
+
+
+def test_the_once_verdicts_show_how_many_ran_twice_against_a_bound_of_zero():
+    fired = NS(trace=Records([{"kind": "alert.fired", "t": 1.0, "alert": 7, "at": "16:30"},
+                              {"kind": "alert.fired", "t": 9.0, "alert": 7, "at": "16:30"},
+                              {"kind": "alert.fired", "t": 9.0, "alert": 8, "at": "17:00"}]))
+    assert judge("alerts_fired_once: true", fired) == (False, "2 alerts fired, 1 more than once", "0 more than once")
+    jobs = NS(trace=Records([{"kind": "job.received", "t": 1.0, "job": "a"}, {"kind": "job.received", "t": 2.0,
+                                                                               "job": "b"}]))
+    assert judge("jobs_executed_once: true", jobs) == (True, "2 jobs run, 0 more than once", "0 more than once")
