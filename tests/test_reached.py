@@ -13,8 +13,9 @@ from sim.scenario.reached import fault_party_table, reached, unreached
 from sim.scenario.spec import TimedEvent
 
 
-def outcome(timeline, verdicts, duration=3600.0):
-    return NS(scenario=NS(timeline=tuple(timeline)), duration=duration, verdicts=verdicts)
+def outcome(timeline, verdicts, duration=3600.0, expect=None):
+    expect = expect or [NS(args=None) for _ in verdicts]
+    return NS(scenario=NS(timeline=tuple(timeline), expect=expect), duration=duration, verdicts=verdicts)
 
 
 def test_a_run_reaches_the_faults_it_applied_and_the_expectations_it_judged():
@@ -26,6 +27,12 @@ def test_a_run_reaches_the_faults_it_applied_and_the_expectations_it_judged():
                    Verdict("jobs_executed_once", True, "0 jobs run, 0 more than once", "0 more than once")])
     assert reached(run) == Counter({"fault:LinkDown": 2, "fault:LinkDown@node-2~broker": 1,
                                     "fault:LinkDown@bridge~broker": 1, "expect:readings_lost": 1})
+
+
+def test_an_eventually_exercises_its_inner_expectation():
+    run = outcome([], [Verdict("eventually", True, "3 of 3 nodes stored at 7320 s", "readings_flow ...")],
+                  expect=[NS(args={"inner": "readings_flow"})])
+    assert reached(run) == Counter({"expect:eventually": 1, "expect:readings_flow": 1})
 
 
 def test_the_unreached_states_of_a_library():

@@ -2,7 +2,8 @@
 
 A run reaches ``fault:<Kind>`` for each fault of its timeline that was applied (its ``at`` inside the
 run), ``fault:<Kind>@<party>`` for the party or link it hit, and ``expect:<kind>`` for each expectation it
-exercised with a non-trivial measure: one whose measured text holds a number other than 0 (``0 of 1062``
+exercised with a non-trivial measure (and an ``eventually``'s inner one with it): one whose measured text
+holds a number other than 0 (``0 of 1062``
 readings lost judged 1062 samples; ``0 jobs run, 0 more than once`` judged nothing). A state a library
 never reaches is a promise its stories never put to the test (as Antithesis's ``sometimes`` assertions).
 """
@@ -43,9 +44,11 @@ def reached(run: Any) -> Counter[str]:
             kind = type(event.fault).__name__
             found[f"fault:{kind}"] += 1
             found[f"fault:{kind}@{event.fault.target}"] += 1
-    for verdict in run.verdicts:
+    for exp, verdict in zip(run.scenario.expect, run.verdicts):
         if exercised(verdict.measured):
             found[f"expect:{verdict.name}"] += 1
+            if verdict.name == "eventually":  # its inner expectation was exercised too
+                found[f"expect:{exp.args['inner']}"] += 1
     return found
 
 
