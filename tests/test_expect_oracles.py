@@ -185,3 +185,22 @@ def test_the_once_verdicts_show_how_many_ran_twice_against_a_bound_of_zero():
     jobs = NS(trace=Records([{"kind": "job.received", "t": 1.0, "job": "a"}, {"kind": "job.received", "t": 2.0,
                                                                                "job": "b"}]))
     assert judge("jobs_executed_once: true", jobs) == (True, "2 jobs run, 0 more than once", "0 more than once")
+
+
+@pytest.mark.parametrize("event, healed", [
+    ("link: {name: node-1~broker, down_for: 5m}", 600.0 + 300.0),
+    ("broker: {restart: true, down_for: 30s}", 630.0),
+    ("brownout: {party: node-1, dips: 3, off_for: 2s, every: 10s}", 600.0 + 20.0 + 2.0),
+    ("clog: {links: 2, step: 10s, hold: 1m}", 600.0 + 20.0 + 60.0),
+    ("clock: {node: node-1, jump: -1h}", 600.0),
+    ('user: {snooze: "KAA Gent - Club Brugge"}', 600.0),
+    ("sensor: {node: node-1, fault: stuck}", float("inf")),
+])
+def test_a_fault_heals_at_its_time_plus_how_long_it_lasts(event, healed):
+    from sim.scenario.liveness import heal_time
+
+    text = (HEAD.replace("14h", "1h") + "world: {nodes: 2}\ntimeline:\n  - at: +10m\n    " + event + "\n")
+    if event.startswith("user"):
+        text = text.replace("world: {nodes: 2}", "world: {nodes: 0, controller: {season: "
+                            "fixtures/seasons/kaagent-2025-26.toml}}")
+    assert heal_time(parse(text, "tests/x.yaml")) == healed

@@ -9,7 +9,7 @@ that every node's readings reach the store again.
 When a fault heals (:func:`heal_time`): at its ``at`` plus how long it lasts (``duration``, ``down_for``, a
 brown-out's dips, a clogging's steps); a fault with no end (``down: true``, a fault without ``for``) never
 heals, and the ``eventually`` fails saying so. One-off acts (a user's action, a fixture change, an
-adversary's act, a cloud store lost or restored) heal when they happen.
+adversary's act, a cloud store lost or restored, the mirror lost, a clock's jump) heal when they happen.
 """
 
 from __future__ import annotations
@@ -27,9 +27,12 @@ def lasting(fault: Any) -> float:
     if name in INSTANT:
         return 0.0
     if name == "BrownOut":
-        return fault.dips * fault.every + fault.off_for
+        return (fault.dips - 1) * fault.every + fault.off_for  # the last dip's end
     if name == "Clogging":
-        return 2 * fault.count * fault.step + fault.hold
+        return 2 * (fault.count - 1) * fault.step + fault.hold  # the last link unclogged
+    if (name, getattr(fault, "how", None)) == ("ClockShift", "jump") or \
+            (name, getattr(fault, "action", None)) in (("CloudFault", "up"), ("CloudFault", "lose_mirror")):
+        return 0.0  # a clock that jumps stays there (the system lives with it); the mirror lost, once
     for key in ("duration", "down_for"):
         if hasattr(fault, key):
             value = getattr(fault, key)
