@@ -134,6 +134,10 @@ def test_the_trace_expectation_counts_a_kind_with_filters_in_a_window():
     assert judge('trace: {kind: reading.refused, none: true, where: {reason: acl}, from: "08:00", until: "09:00"}',
                  run) == (False, "1 reading.refused", "== 0")
     assert judge("trace: {kind: reading.refused, min: 3}", run)[0]
+    flagged = NS(duration=60.0, trace=Records([{"kind": "mirror.checked", "t": 1.0, "in_sync": True, "behind": 0},
+                                                {"kind": "mirror.checked", "t": 2.0, "in_sync": False, "behind": 2}]))
+    assert judge("trace: {kind: mirror.checked, count: 1, where: {in_sync: true}}", flagged)[0]
+    assert judge("trace: {kind: mirror.checked, count: 1, where: {behind: 2.0}}", flagged)[0]
     with pytest.raises(ScenarioError, match="exactly one of count, min, max, none"):
         args_of("trace: {kind: relay.on, count: 1, max: 2}")
 

@@ -17,11 +17,23 @@ def trace(args: dict, run: Any):
     hi = args["until"] if args["until"] is not None else float("inf")
     where = args["where"]
     n = sum(1 for r in run.trace.of_kind(args["kind"])
-            if lo <= r["t"] <= hi and all(str(r.get(k)) == v for k, v in where.items()))
+            if lo <= r["t"] <= hi and all(_same(r.get(k), v) for k, v in where.items()))
     bound = args["bound"]
     ok = {"count": n == bound[1], "min": n >= bound[1], "max": n <= bound[1]}[bound[0]]
     shown = {"count": f"== {bound[1]}", "min": f">= {bound[1]}", "max": f"<= {bound[1]}"}[bound[0]]
     return ok, f"{n} {args['kind']}", shown
+
+
+def _same(value: Any, written: str) -> bool:
+    """A record's field equals the value a scenario file wrote (text; true/false for a flag, 2 for 2.0)."""
+    if isinstance(value, bool):
+        return written.lower() == str(value).lower()
+    if isinstance(value, (int, float)):
+        try:
+            return float(written) == value
+        except ValueError:
+            return False
+    return str(value) == written
 
 
 def metric_values(body: str, metric: str) -> list[float]:
