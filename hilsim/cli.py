@@ -130,6 +130,9 @@ def _print_verdicts(result, hash_only: bool) -> None:
     width = max((len(v.name) for v in result.verdicts), default=0)
     for v in result.verdicts:
         click.echo(f"{'PASS' if v.ok else 'FAIL'}  {v.name:<{width}}  measured {v.measured}  (expected {v.expected})")
+    states = [f"{k} x{n}" for k, n in sorted(getattr(result, "reached", {}).items()) if "@" not in k]
+    if states:  # the "sometimes" states this run reached (hilsim coverage lists a library's unreached ones)
+        click.echo(f"reached: {', '.join(states)}")
     click.echo(f"trace sha256: {result.sha256}")
     if hash_only:
         click.echo(f"trace lines: {sum(result.trace.counts.values()) + 1} (not written)")
@@ -170,6 +173,7 @@ def _register() -> None:
     from hilsim.commands.broker_cmd import broker
     from hilsim.commands.cloud_cmd import cloud
     from hilsim.commands.controller_cmd import controller
+    from hilsim.commands.coverage_cmd import coverage
     from hilsim.commands.fixtures_cmd import fixtures
     from hilsim.commands.hil_cmds import diff, record
     from hilsim.commands.plan_cmd import controller_group
@@ -191,6 +195,7 @@ def _register() -> None:
     main.add_command(record)
     main.add_command(diff)
     main.add_command(serve)
+    main.add_command(coverage)
     main.add_command(config)
     main.add_command(campaign)
     main.add_command(sweep)

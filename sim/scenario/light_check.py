@@ -150,16 +150,51 @@ def light_follows_schedule(args, run):
     raise AssertionError("unreachable")
 
 
+def kickoff(run, game: str) -> float | None:
+    """When ``game`` kicks off (seconds since the start), from the world's truth: the club site's final
+    calendar (after every fixture change of the timeline), else its cancelled games; the first kickoff at or
+    after the run's start (a play-off repeats a pairing), else the last one. None: no such game."""
+    part = run.world.controller if getattr(run, "world", None) is not None else None
+    if part is None:
+        return None
+    start = run.scenario.start_epoch
+    for games in (part.site.games, part.site.cancelled):
+        kicks = sorted(g.kickoff - start for g in games if g.title == game)
+        if kicks:
+            return next((k for k in kicks if k >= 0), kicks[-1])
+    return None
+
+
+def period(args, run) -> tuple[float, float] | str:
+    """The period ``(from, until)`` in seconds since the start, or why it has none (an unknown game)."""
+    if args.get("game") is None:
+        return args["from"], args["until"]
+    kick = kickoff(run, args["game"])
+    if kick is None:
+        return f"no game {args['game']!r} on the club site"
+    return kick + args["from"], kick + args["until"]
+
+
 def light_on(args, run):
-    """The light was on for the whole period."""
-    covered = any(lo <= args["from"] + EPS and hi >= args["until"] - EPS for lo, hi in light_intervals(run))
-    return covered, "on throughout" if covered else "not on throughout", "on throughout"
+    """The light was on for the whole period (fixed, or relative to a game's kickoff)."""
+    when = period(args, run)
+    if isinstance(when, str):
+        return False, when, "on throughout"
+    lo, hi = when
+    lit = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in light_intervals(run))
+    covered = any(a <= lo + EPS and b >= hi - EPS for a, b in light_intervals(run))
+    return covered, f"on {lit:g} s of {hi - lo:g} s from {_hm(run, lo)}", f"on {hi - lo:g} s (throughout)"
 
 
 def light_off(args, run):
-    """The light was never on during the period."""
-    overlap = [i for i in light_intervals(run) if i[0] < args["until"] - EPS and i[1] > args["from"] + EPS]
-    return not overlap, f"on {len(overlap)} times", "off throughout"
+    """The light was never on during the period (fixed, or relative to a game's kickoff)."""
+    when = period(args, run)
+    if isinstance(when, str):
+        return False, when, "off throughout"
+    lo, hi = when
+    overlap = [i for i in light_intervals(run) if i[0] < hi - EPS and i[1] > lo + EPS]
+    lit = sum(min(b, hi) - max(a, lo) for a, b in overlap)
+    return not overlap, f"on {lit:g} s of {hi - lo:g} s from {_hm(run, lo)} ({len(overlap)} times)", "on 0 s"
 
 
 def alerts_fired_once(args, run):
@@ -169,4 +204,18 @@ def alerts_fired_once(args, run):
         key = (r["alert"], r.get("at"))
         seen[key] = seen.get(key, 0) + 1
     twice = sum(1 for n in seen.values() if n > 1)
-    return twice == 0, f"{len(seen)} alerts fired, {twice} more than once", "each once"
+    return twice == 0, f"{len(seen)} alerts fired, {twice} more than once", "0 more than once"
+
+
+def no_alert_twice(args, run):
+    """No alert window of the world's truth (the season, the users' actions) saw the light switched on twice,
+    from the relay's edges alone; a switch-on after the controller's power came back is the light resuming."""
+    restored = [r["t"] for r in run.trace.records if r["kind"] == "power.restored" and r["src"] == "controller"]
+    ons = [r["t"] for r in run.trace.records if r["kind"] == "relay.on" and r["src"] == "controller"]
+    lit, twice = 0, 0
+    for w in merge((w.lo, w.hi) for w in expected_windows(run)):
+        inside = [t for t in ons if w[0] - EPS <= t < w[1]]
+        resumed = [t for t, before in zip(inside[1:], inside) if any(before < p <= t for p in restored)]
+        lit += bool(inside)
+        twice += len(inside) - len(resumed) > 1
+    return twice == 0, f"{lit} alert windows lit, {twice} switched on twice", "0 switched on twice"

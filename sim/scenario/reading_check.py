@@ -49,18 +49,46 @@ class Tally:
                      self.lost_in_node + other.lost_in_node, self.surplus + other.surplus)
 
 
-def tally(run: Any, settle: float) -> Tally:
-    """The readings of ``run`` sampled before its last ``settle`` seconds, matched against its store."""
+def tally(run: Any, settle: float, node: str | None = None) -> Tally:
+    """The readings of ``run`` sampled before its last ``settle`` seconds, matched against its store (of
+    ``node`` alone, if given). Rows received after the run's end (a view of it cut short) do not count."""
     world = getattr(run, "world", None)
     ledgers = getattr(world, "ledgers", {}) if world is not None else {}
     total = Tally()
     if ledgers:
         horizon = world.rt.start + run.duration - settle
-        for node, ledger in ledgers.items():
-            rows = [(r["received"], round(r["humidity"] * 10), round(r["temperature"] * 10))
-                    for r in world.readings.rows(node)]
-            total += match_node(ledger.samples(), rows, horizon)
-    return total + _by_trace(run, run.duration - settle, skip=set(ledgers))
+        for name, ledger in ledgers.items():
+            if node is None or name == node:
+                total += match_node(ledger.samples(), _rows(run, name), horizon)
+    return total + _by_trace(run, run.duration - settle, skip=set(ledgers), node=node)
+
+
+def _rows(run: Any, node: str) -> list[tuple[float, int, int]]:
+    """Node ``node``'s stored rows ``(received, h10, t10)``, up to the run's end."""
+    end = run.world.rt.start + run.duration + 1e-6
+    return [(r["received"], round(r["humidity"] * 10), round(r["temperature"] * 10))
+            for r in run.world.readings.rows(node) if r["received"] <= end]
+
+
+def delays(run: Any) -> dict[str, list[float]]:
+    """Per simulated node, each stored sample's delay: from when the world made it to when the bridge received
+    its row (s). A sample takes the earliest free row of its values received at or after it (samples in
+    time order): a maximum matching, as :func:`match_node`'s; lost samples have no delay."""
+    out: dict[str, list[float]] = {}
+    for name, ledger in getattr(run.world, "ledgers", {}).items():
+        free: dict[tuple[int, int], list[float]] = defaultdict(list)
+        for received, h10, t10 in sorted(_rows(run, name)):
+            free[(h10, t10)].append(received)
+        used: dict[tuple[int, int], int] = defaultdict(int)
+        found = out.setdefault(name, [])
+        for sample in sorted(ledger.samples(), key=lambda s: s.t):
+            times, key = free.get((sample.h10, sample.t10), []), (sample.h10, sample.t10)
+            while used[key] < len(times) and times[used[key]] < sample.t:
+                used[key] += 1  # a row received before the sample was made stands for an earlier one
+            if used[key] < len(times):
+                found.append(times[used[key]] - sample.t)
+                used[key] += 1
+    return out
 
 
 def match_node(samples: list[Sample], rows: list[tuple[float, int, int]], horizon: float) -> Tally:
@@ -91,10 +119,10 @@ def match_node(samples: list[Sample], rows: list[tuple[float, int, int]], horizo
     return Tally(len(counted), len(missing) - in_node, in_node, surplus)
 
 
-def _by_trace(run: Any, horizon: float, skip: set[str]) -> Tally:
+def _by_trace(run: Any, horizon: float, skip: set[str], node: str | None = None) -> Tally:
     """Nodes without a ledger, from the trace: sampled and stored ``(node, boot, seq)``."""
     key = lambda r: (r["node"], r.get("boot"), r["seq"])  # noqa: E731
-    sampled = {key(r) for r in run.trace.of_kind("reading.sampled") if r["t"] <= horizon and r["node"] not in skip}
-    stored = Counter(key(r) for r in run.trace.of_kind("reading.stored")
-                     if r.get("seq") is not None and r["node"] not in skip)
+    mine = lambda r: r["node"] not in skip and (node is None or r["node"] == node)  # noqa: E731
+    sampled = {key(r) for r in run.trace.of_kind("reading.sampled") if r["t"] <= horizon and mine(r)}
+    stored = Counter(key(r) for r in run.trace.of_kind("reading.stored") if r.get("seq") is not None and mine(r))
     return Tally(len(sampled), len(sampled - set(stored)), 0, sum(n - 1 for n in stored.values() if n > 1))

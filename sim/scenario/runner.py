@@ -8,11 +8,13 @@ callback, so the command line can show it without the run knowing about terminal
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Callable, Iterator
 
 from sim.scenario.expect import Verdict, check_all, kinds_read
+from sim.scenario.reached import reached
 from sim.kernel.runtime import SimRuntime
 from sim.scenario.spec import Scenario
 from sim.scenario.loader import Vocabulary, default_vocabulary
@@ -31,6 +33,8 @@ class Outcome:
     trace: Trace
     duration: float
     verdicts: list[Verdict] = field(default_factory=list, kw_only=True)
+    # the "sometimes" states the run reached (sim.scenario.reached): fault kinds applied, expectations exercised
+    reached: Counter[str] = field(default_factory=Counter, kw_only=True)
 
     @property
     def ok(self) -> bool:
@@ -95,4 +99,5 @@ def run_scenario(scenario: Scenario, *, sink: IO | None = None, progress: Progre
     trace.flush()
     result = RunResult(scenario, trace, scenario.duration, world=world)
     result.verdicts = check_all(result, words.expectations)
+    result.reached = reached(result)
     return result
