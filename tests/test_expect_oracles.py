@@ -188,7 +188,24 @@ def test_the_once_verdicts_show_how_many_ran_twice_against_a_bound_of_zero():
     assert judge("alerts_fired_once: true", fired) == (False, "2 alerts fired, 1 more than once", "0 more than once")
     jobs = NS(trace=Records([{"kind": "job.received", "t": 1.0, "job": "a"}, {"kind": "job.received", "t": 2.0,
                                                                                "job": "b"}]))
-    assert judge("jobs_executed_once: true", jobs) == (True, "2 jobs run, 0 more than once", "0 more than once")
+    assert judge("jobs_executed_once: true", jobs) == (True, "0 sent by users, 2 run, 0 more than once",
+                                                       "each sent job at most once")
+
+
+def test_jobs_executed_once_judges_from_the_jobs_the_users_sent():
+    sent = [{"kind": "user.queued", "src": "user", "job": j, "t": 10.0} for j in ("J1", "J2")]
+
+    def ran(*jobs):
+        return [{"kind": "job.received", "job": j, "t": 20.0 + i} for i, j in enumerate(jobs)]
+
+    def judged(records):
+        return judge("jobs_executed_once: true", NS(trace=Records(records)))
+    assert judged([*sent, *ran("J1", "J2")]) == (True, "2 sent by users, 2 run, 0 more than once",
+                                                 "each sent job at most once")
+    assert judged([*sent, *ran("J1", "J2", "J1")]) == (False, "2 sent by users, 2 run, 1 more than once",
+                                                       "each sent job at most once")
+    assert judged([*sent, *ran("J1", "J9")]) == (False, "2 sent by users, 2 run, 0 more than once, 1 never sent "
+                                                        "by a user", "each sent job at most once")
 
 
 @pytest.mark.parametrize("event, healed", [

@@ -48,10 +48,17 @@ def alarm_cleared(args, run):
 
 
 def jobs_executed_once(args, run):
-    """No job ran twice on the controller, across lost updates, outages and power cuts."""
+    """No job ran twice on the controller, across lost updates, outages and power cuts, and each job it ran
+    is one the users actually sent (the user party's ``user.queued``, the world's side of the dashboard).
+    A run without users (jobs from another party only) judges the repeats alone."""
+    sent = {r["job"] for r in run.trace.of_kind("user.queued")}
     runs: dict[str, int] = {}
-    for r in run.trace.records:
-        if r["kind"] == "job.received" and r["src"] == "controller":
+    for r in run.trace.of_kind("job.received"):
+        if r["src"] == "controller":
             runs[r["job"]] = runs.get(r["job"], 0) + 1
     twice = sorted(j for j, n in runs.items() if n > 1)
-    return not twice, f"{len(runs)} jobs run, {len(twice)} more than once", "0 more than once"
+    unsent = sorted(j for j in runs if sent and j not in sent)
+    measured = f"{len(sent)} sent by users, {len(runs)} run, {len(twice)} more than once"
+    if unsent:
+        measured += f", {len(unsent)} never sent by a user"
+    return not twice and not unsent, measured, "each sent job at most once"
