@@ -2,7 +2,8 @@
 
 Exit codes of ``hilsim run``: 0 every expectation holds, 1 one failed (or the
 determinism self-check found a difference), 2 the scenario file is unusable (one
-``Error: ...`` line, as every command's mistakes: ``hilsim/commands/user_errors.py``).
+``Error: ...`` line, as every command's mistakes: ``hilsim/commands/user_errors.py``),
+3 the run hit its ``--timeout`` (wall-clock budget).
 """
 
 from __future__ import annotations
@@ -29,11 +30,22 @@ def main() -> None:
     """
 
 
-def _progress(quiet: bool):
+EXIT_TIMEOUT = 3
+
+
+class RunTimedOut(click.ClickException):
+    """The run's wall-clock budget (--timeout) ran out: ``Error: ...`` and exit 3."""
+
+    exit_code = EXIT_TIMEOUT
+
+
+def _progress(quiet: bool, timeout: float | None = None):
     started = time.monotonic()
     last = [-1]
 
     def report(now: float, total: float) -> None:
+        if timeout is not None and time.monotonic() - started > timeout:
+            raise RunTimedOut(f"the run hit --timeout {timeout:g}s at simulated {_hms(now)} of {_hms(total)}")
         # Only long runs talk: after 2 s of wall time, one line per 10% of simulated time.
         if quiet or time.monotonic() - started < 2.0:
             return
@@ -64,6 +76,8 @@ def _hms(seconds: float) -> str:
               help="Write no trace file and keep in memory only what the expectations read; "
                    "the hash is the full trace's. For long runs and campaigns.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Wall-clock budget for the run: past it the run stops with exit 3 (checked between steps).")
 @click.option("--hil", "hil", multiple=True, metavar="NODE=PORT",
               help="Run on the wall clock with NODE as a real board: a serial port, or 'virtual' for a virtual "
                    "ESP32 (repeatable). The other nodes stay simulated; a hilsim broker is started for the run.")
@@ -78,14 +92,15 @@ def _hms(seconds: float) -> str:
                    "(on/off) or {bit} (1/0) in it; a board's power faults use it instead of holding EN low "
                    "through RTS (repeatable).")
 def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: bool, no_report: bool,
-        hash_only: bool, quiet: bool, hil: tuple[str, ...], broker: str | None, board_proxy_port: int,
+        hash_only: bool, quiet: bool, timeout: float | None, hil: tuple[str, ...], broker: str | None, board_proxy_port: int,
         passwd: Path | None, power: tuple[str, ...]) -> None:
     """Run SCENARIO (a YAML file) in the simulated world.
 
     Prints PASS/FAIL with the measured value for each expectation, then the trace's
     SHA-256, and writes the trace, a JUnit XML and an HTML report with a timeline
-    plot into --out (with --hash-only: only the JUnit XML). Exit 0 when all expectations hold, 1 when any fails, 2 when
-    the scenario file is unusable.
+    plot (report.html, timeline.html) and waves.vcd into --out (with --hash-only: only the
+    JUnit XML). Exit 0 when all expectations hold, 1 when any fails, 2 when the scenario
+    file is unusable, 3 when the run hit --timeout.
 
     With --hil the scenario runs on the wall clock with real parts instead (see
     'hilsim run --hil'): a real broker, TCP fault proxies on the links, the boards named.
@@ -105,10 +120,10 @@ def run(scenario: Path, seed: int | None, out: Path | None, check_determinism: b
             loaded = loaded.with_seed(seed)
         sink = _open_run_files(out, hash_only)
         if sink is None:
-            result = run_scenario(loaded, progress=_progress(quiet), hash_only=True)
+            result = run_scenario(loaded, progress=_progress(quiet, timeout), hash_only=True)
         else:
             with sink:
-                result = run_scenario(loaded, sink=sink, progress=_progress(quiet))
+                result = run_scenario(loaded, sink=sink, progress=_progress(quiet, timeout))
     _print_verdicts(result, hash_only)
     _write_reports(result, out, hash_only=hash_only, html=not no_report)
     status = 0 if result.ok else 1
