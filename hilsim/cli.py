@@ -154,13 +154,16 @@ def _print_verdicts(result, hash_only: bool) -> None:
 
 
 def _write_reports(result, out: Path, *, hash_only: bool, html: bool) -> None:
-    from sim.scenario.report import write_html, write_junit
+    from sim.scenario.report import write_junit, write_reports
+    from sim.scenario.trace_file import write_run_file
 
     write_junit(result, out / "junit.xml")
-    written = [out / "junit.xml"] if hash_only else [out / "trace.jsonl", out / "junit.xml"]
-    if html and not hash_only:
-        write_html(result, out / "report.html")
-        written.append(out / "report.html")
+    written = [out / "junit.xml"]
+    if not hash_only:
+        written[:0] = [out / "trace.jsonl"]
+        written.append(write_run_file(out, result.scenario.file, result.scenario.seed, result.sha256,
+                                      result.verdicts))
+        written += write_reports(result, out, html=html)
     click.echo("wrote " + ", ".join(map(str, written)), err=True)
 
 
@@ -193,6 +196,7 @@ def _register() -> None:
     from hilsim.commands.hil_cmds import diff, record
     from hilsim.commands.plan_cmd import controller_group
     from hilsim.commands.release_cmd import release
+    from hilsim.commands.report_cmd import replay, report
     from hilsim.commands.serve_cmd import config, serve
     from hilsim.commands.supervise_cmd import supervise
     from hilsim.commands.sweep_cmd import sweep
@@ -214,6 +218,8 @@ def _register() -> None:
     main.add_command(config)
     main.add_command(campaign)
     main.add_command(sweep)
+    main.add_command(report)
+    main.add_command(replay)
 
 
 _register()

@@ -36,3 +36,66 @@ def test_a_timeout_must_be_positive_and_a_bad_file_exits_2(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nduration: [\n")
     assert hilsim("run", str(bad), "--out", str(tmp_path)).returncode == 2
+
+
+QUICKSTART_SHA256 = "fbfd8e28c49e39d7b5493f30be3f8a9ce2751cc963d1492a091326a834a4c98c"  # the shipped hash
+
+
+@pytest.fixture(scope="module")
+def quickstart_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quickstart")
+    result = hilsim("run", "scenarios/quickstart.yaml", "--out", str(out), "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out, result.stdout
+
+
+def test_report_rebuilds_the_page_from_a_trace_with_the_same_verdicts(quickstart_run, tmp_path):
+    run_dir, run_stdout = quickstart_run
+    rebuilt = hilsim("report", str(run_dir / "trace.jsonl"), "--out", str(tmp_path))
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    verdicts = [line.split() for line in run_stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert verdicts and verdicts == [line.split() for line in rebuilt.stdout.splitlines()
+                                     if line.startswith(("PASS", "FAIL"))]
+    page = (tmp_path / "report.html").read_text()
+    assert QUICKSTART_SHA256 in page and 'href="timeline.html"' in page and "<svg" in page
+    assert (tmp_path / "timeline.html").exists() and (tmp_path / "waves.vcd").exists()
+
+
+def test_report_judges_again_from_the_trace_against_a_stricter_scenario(quickstart_run, tmp_path):
+    run_dir, _ = quickstart_run
+    stored = sum('"kind":"reading.stored"' in line for line in (run_dir / "trace.jsonl").open())
+    strict = tmp_path / "strict.yaml"
+    strict.write_text((ROOT / "scenarios/quickstart.yaml").read_text()
+                      .replace("readings_stored: {min: 1000}", "readings_stored: {min: 5000}"))
+    result = hilsim("report", str(run_dir / "trace.jsonl"), "--out", str(tmp_path), "--scenario", str(strict))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert re.search(rf"^FAIL  readings_stored  measured {stored}  \(expected >= 5000\)$", result.stdout, re.M)
+
+
+def test_replay_confirms_the_recorded_hash_and_finds_the_scenario_by_its_name(quickstart_run, tmp_path):
+    run_dir, _ = quickstart_run
+    alone = tmp_path / "trace.jsonl"  # no run.json beside it: the header's name finds scenarios/quickstart.yaml
+    alone.write_bytes((run_dir / "trace.jsonl").read_bytes())
+    result = hilsim("replay", str(alone))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"recorded sha256: {QUICKSTART_SHA256}" in result.stdout
+    assert f"replayed sha256: {QUICKSTART_SHA256}" in result.stdout
+
+
+def test_replay_of_a_changed_trace_exits_1_with_both_hashes(quickstart_run, tmp_path):
+    run_dir, _ = quickstart_run
+    lines = (run_dir / "trace.jsonl").read_bytes().splitlines(keepends=True)
+    changed = tmp_path / "trace.jsonl"
+    changed.write_bytes(b"".join(lines[:-1]))  # the last line lost
+    result = hilsim("replay", str(changed), "--scenario", "scenarios/quickstart.yaml")
+    assert result.returncode == 1, result.stdout + result.stderr
+    recorded, = re.findall(r"^recorded sha256: ([0-9a-f]{64})$", result.stdout, re.M)
+    assert recorded != QUICKSTART_SHA256 and f"replayed sha256: {QUICKSTART_SHA256}" in result.stdout
+
+
+def test_report_and_replay_refuse_a_file_that_is_not_a_trace(tmp_path):
+    junk = tmp_path / "trace.jsonl"
+    junk.write_text('{"kind":"reading.stored","t":1}\n')
+    for command in ("report", "replay"):
+        result = hilsim(command, str(junk))
+        assert result.returncode == 2 and result.stderr.startswith("Error: ") and "trace.header" in result.stderr

@@ -1,4 +1,6 @@
-"""Run reports: JUnit XML for CI, and an HTML page with the verdicts and a timeline plot."""
+"""Run reports: JUnit XML for CI, an HTML page with the verdicts and a static timeline plot (the CI
+artifact), the interactive timeline (:mod:`sim.scenario.timeline_html`) and the VCD waves
+(:mod:`sim.scenario.vcd`). They read the trace only, so ``hilsim report`` rebuilds them from a trace file."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
-from sim.scenario.runner import RunResult
+from sim.scenario.runner import Outcome
 
 # Pairs of trace kinds that open and close an interval drawn as a bar per source, with colour and legend.
 INTERVALS = {"link.down": "link.up", "relay.on": "relay.off", "broker.stopped": "broker.started",
@@ -19,7 +21,7 @@ LOOK = {"link.down": ("tab:red", "link down"), "relay.on": ("tab:orange", "light
         "wifi.disconnected": ("tab:pink", "WiFi lost"), "power.lost": ("black", "power off")}
 
 
-def write_junit(result: RunResult, path: Path) -> None:
+def write_junit(result: Outcome, path: Path) -> None:
     """One test suite per scenario, one test case per expectation."""
     failures = sum(not v.ok for v in result.verdicts)
     suite = ET.Element("testsuite", name=result.scenario.name, tests=str(len(result.verdicts)),
@@ -49,7 +51,7 @@ def intervals(records: list[dict], horizon: float) -> dict[str, list[tuple[float
     return bars
 
 
-def timeline_svg(result: RunResult) -> str:
+def timeline_svg(result: Outcome) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -102,7 +104,7 @@ def _span(seconds: float) -> str:
     return f"{seconds / 3600:g} h" if seconds >= 3 * 3600 else f"{seconds / 60:g} min"
 
 
-def write_html(result: RunResult, path: Path) -> None:
+def write_html(result: Outcome, path: Path) -> None:
     rows = "".join(
         f"<tr class={'pass' if v.ok else 'fail'}><td>{'PASS' if v.ok else 'FAIL'}</td><td>{html.escape(v.name)}</td>"
         f"<td>{html.escape(v.measured)}</td><td>{html.escape(v.expected)}</td><td>{v.line}</td></tr>"
@@ -118,7 +120,28 @@ def write_html(result: RunResult, path: Path) -> None:
 {_span(s.duration)} simulated &middot; {len(result.trace.records)} trace lines</p>
 <p>trace sha256: <code>{result.sha256}</code></p>
 <table><tr><th></th><th>expectation</th><th>measured</th><th>expected</th><th>line</th></tr>{rows}</table>
-<h2>Timeline</h2>{timeline_svg(result)}
+<h2>Timeline</h2>
+<p><a href="{TIMELINE}">Interactive timeline</a> (zoom, hover a mark for its trace lines) &middot;
+<a href="{WAVES}">waves.vcd</a> (relay, link, WiFi and power states for a waveform viewer)</p>
+{timeline_svg(result)}
 </body></html>
 """
     path.write_text(page, encoding="utf-8")
+
+
+TIMELINE, WAVES = "timeline.html", "waves.vcd"
+
+
+def write_reports(result: Outcome, out: Path, *, html: bool = True) -> list[Path]:
+    """waves.vcd, and with ``html`` report.html and timeline.html, in ``out``: the paths written."""
+    from sim.scenario.timeline_html import write_timeline
+    from sim.scenario.vcd import write_vcd
+
+    records, header = result.trace.records, result.trace.header
+    write_vcd(records, header, out / WAVES)
+    written = [out / WAVES]
+    if html:
+        write_html(result, out / "report.html")
+        write_timeline(records, header, result.duration, result.scenario.name, out / TIMELINE)
+        written += [out / "report.html", out / TIMELINE]
+    return written
