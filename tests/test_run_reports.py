@@ -99,3 +99,20 @@ def test_report_and_replay_refuse_a_file_that_is_not_a_trace(tmp_path):
     for command in ("report", "replay"):
         result = hilsim(command, str(junk))
         assert result.returncode == 2 and result.stderr.startswith("Error: ") and "trace.header" in result.stderr
+
+
+def test_report_shows_the_recorded_verdict_of_an_expectation_that_reads_the_world(tmp_path):
+    # light_follows_schedule reads the world's season; the trace alone cannot judge it
+    run = hilsim("run", "scenarios/playoffs-same-club.yaml", "--out", str(tmp_path / "run"), "-q", "--no-report")
+    assert run.returncode == 0, run.stdout + run.stderr
+    beside = hilsim("report", str(tmp_path / "run" / "trace.jsonl"), "--out", str(tmp_path / "a"))
+    assert beside.returncode == 0, beside.stdout + beside.stderr
+    assert re.search(r"^PASS  light_follows_schedule  measured .*\(as recorded\)", beside.stdout, re.M)
+    alone = tmp_path / "alone" / "trace.jsonl"
+    alone.parent.mkdir()
+    alone.write_bytes((tmp_path / "run" / "trace.jsonl").read_bytes())
+    bare = hilsim("report", str(alone))
+    assert bare.returncode == 0, bare.stdout + bare.stderr
+    assert re.search(r"^N/J   light_follows_schedule  measured not judged", bare.stdout, re.M)
+    assert re.search(r"^PASS  light_on  measured on throughout", bare.stdout, re.M)
+    assert "<td>N/J</td><td>light_follows_schedule</td>" in (alone.parent / "report.html").read_text()

@@ -13,8 +13,6 @@ import click
 
 from hilsim.commands.user_errors import UsageProblem, user_errors
 
-NOT_JUDGED = "not judged from the trace alone (it reads the run's world): see run.json or hilsim replay"
-
 _trace_arg = click.argument("trace", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 _scenario_opt = click.option(
     "--scenario", "scenario_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
@@ -31,10 +29,11 @@ def report(trace: Path, out: Path | None, scenario_file: Path | None) -> None:
     """Rebuild the report of a run from its TRACE (trace.jsonl).
 
     Expectations are judged again from the trace where they read only the trace; those
-    that read the simulated world show the verdict recorded at run time (run.json).
-    Exit 0 when every verdict holds, 1 when one fails, 2 when a file is unusable.
+    that read the simulated world show the verdict recorded at run time (run.json beside
+    the trace), or N/J (not judged) without one. Exit 0 when every judged verdict holds,
+    1 when one fails, 2 when a file is unusable.
     """
-    from sim.scenario.report import write_reports
+    from sim.scenario.report import NOT_JUDGED, status, write_reports
     from sim.scenario.runner import Outcome
     from sim.scenario.trace_file import read_run_file, read_trace
 
@@ -43,15 +42,16 @@ def report(trace: Path, out: Path | None, scenario_file: Path | None) -> None:
         note = read_run_file(trace)
         loaded = _scenario_of(trace, recorded.header, note, scenario_file)
         outcome = Outcome(loaded, recorded, loaded.duration)
-        outcome.verdicts = _judged_again(outcome, note)
+        same_file = note is not None and Path(note.get("scenario_file", "")) == Path(loaded.file).resolve()
+        outcome.verdicts = _judged_again(outcome, note if same_file else None)
     out = out or trace.parent
     out.mkdir(parents=True, exist_ok=True)
     written = write_reports(outcome, out)
     for v in outcome.verdicts:
-        click.echo(f"{'PASS' if v.ok else 'FAIL'}  {v.name}  measured {v.measured}  (expected {v.expected})")
+        click.echo(f"{status(v):4}  {v.name}  measured {v.measured}  (expected {v.expected})")
     click.echo(f"trace sha256: {outcome.sha256}")
     click.echo("wrote " + ", ".join(map(str, written)), err=True)
-    sys.exit(0 if outcome.ok else 1)
+    sys.exit(0 if all(v.ok or v.measured == NOT_JUDGED for v in outcome.verdicts) else 1)
 
 
 @click.command()
@@ -114,15 +114,18 @@ def _judged_again(outcome, note: dict | None) -> list:
     """A verdict per expectation: judged again from the trace, else as recorded in run.json."""
     from sim.scenario.expect import Verdict
     from sim.scenario.loader import default_vocabulary
+    from sim.scenario.report import NOT_JUDGED
 
     kinds = default_vocabulary().expectations
     recorded = {(v.get("name"), v.get("line")): v for v in (note or {}).get("verdicts", [])}
     verdicts = []
     for exp in outcome.scenario.expect:
+        old = recorded.get((exp.kind, exp.line))
         try:
             ok, measured, expected = kinds[exp.kind].check(exp.args, outcome)
+            if old is not None and (old["ok"], old["measured"]) != (ok, measured):
+                measured += f" (at run time: {'PASS' if old['ok'] else 'FAIL'}, measured {old['measured']})"
         except AttributeError:  # the checker reads the world, which a trace does not hold
-            old = recorded.get((exp.kind, exp.line))
             if old is None:
                 verdicts.append(Verdict(exp.kind, False, NOT_JUDGED, "", exp.line))
                 continue

@@ -104,9 +104,18 @@ def _span(seconds: float) -> str:
     return f"{seconds / 3600:g} h" if seconds >= 3 * 3600 else f"{seconds / 60:g} min"
 
 
+# The measured text of an expectation ``hilsim report`` could not judge from a trace alone (it reads the world).
+NOT_JUDGED = "not judged from the trace alone (it reads the run's world): see hilsim replay"
+
+
+def status(verdict) -> str:
+    """PASS, FAIL, or N/J for an expectation not judged (``hilsim report`` without the run's verdicts)."""
+    return "N/J" if verdict.measured == NOT_JUDGED else "PASS" if verdict.ok else "FAIL"
+
+
 def write_html(result: Outcome, path: Path) -> None:
     rows = "".join(
-        f"<tr class={'pass' if v.ok else 'fail'}><td>{'PASS' if v.ok else 'FAIL'}</td><td>{html.escape(v.name)}</td>"
+        f"<tr class={status(v).lower().replace('/', '')}><td>{status(v)}</td><td>{html.escape(v.name)}</td>"
         f"<td>{html.escape(v.measured)}</td><td>{html.escape(v.expected)}</td><td>{v.line}</td></tr>"
         for v in result.verdicts
     )
@@ -114,7 +123,7 @@ def write_html(result: Outcome, path: Path) -> None:
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(s.name)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:2px 10px;text-align:left}}
-.pass td:first-child{{color:green}}.fail td:first-child{{color:#c00;font-weight:bold}}</style></head>
+.pass td:first-child{{color:green}}.fail td:first-child{{color:#c00;font-weight:bold}}.nj td:first-child{{color:#888}}</style></head>
 <body><h1>{html.escape(s.name)}</h1>
 <p>{html.escape(s.file)} &middot; seed {s.seed} &middot; start {s.start.isoformat()} &middot;
 {_span(s.duration)} simulated &middot; {len(result.trace.records)} trace lines</p>
