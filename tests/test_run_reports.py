@@ -44,7 +44,7 @@ QUICKSTART_SHA256 = "fbfd8e28c49e39d7b5493f30be3f8a9ce2751cc963d1492a091326a834a
 @pytest.fixture(scope="module")
 def quickstart_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("quickstart")
-    result = hilsim("run", "scenarios/quickstart.yaml", "--out", str(out), "-q")
+    result = hilsim("run", "scenarios/quickstart.yaml", "--out", str(out), "-q", "--no-report")
     assert result.returncode == 0, result.stdout + result.stderr
     return out, result.stdout
 

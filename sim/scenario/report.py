@@ -113,7 +113,8 @@ def status(verdict) -> str:
     return "N/J" if verdict.measured == NOT_JUDGED else "PASS" if verdict.ok else "FAIL"
 
 
-def write_html(result: Outcome, path: Path) -> None:
+def write_html(result: Outcome, path: Path, *, links: bool = False) -> None:
+    """report.html: the verdicts and the static timeline; ``links`` to timeline.html and waves.vcd beside it."""
     rows = "".join(
         f"<tr class={status(v).lower().replace('/', '')}><td>{status(v)}</td><td>{html.escape(v.name)}</td>"
         f"<td>{html.escape(v.measured)}</td><td>{html.escape(v.expected)}</td><td>{v.line}</td></tr>"
@@ -129,9 +130,7 @@ def write_html(result: Outcome, path: Path) -> None:
 {_span(s.duration)} simulated &middot; {len(result.trace.records)} trace lines</p>
 <p>trace sha256: <code>{result.sha256}</code></p>
 <table><tr><th></th><th>expectation</th><th>measured</th><th>expected</th><th>line</th></tr>{rows}</table>
-<h2>Timeline</h2>
-<p><a href="{TIMELINE}">Interactive timeline</a> (zoom, hover a mark for its trace lines) &middot;
-<a href="{WAVES}">waves.vcd</a> (relay, link, WiFi and power states for a waveform viewer)</p>
+<h2>Timeline</h2>{_LINKS if links else ""}
 {timeline_svg(result)}
 </body></html>
 """
@@ -139,6 +138,9 @@ def write_html(result: Outcome, path: Path) -> None:
 
 
 TIMELINE, WAVES = "timeline.html", "waves.vcd"
+_LINKS = f"""
+<p><a href="{TIMELINE}">Interactive timeline</a> (zoom, hover a mark for its trace lines) &middot;
+<a href="{WAVES}">waves.vcd</a> (relay, link, WiFi and power states for a waveform viewer)</p>"""
 
 
 def write_reports(result: Outcome, out: Path, *, html: bool = True) -> list[Path]:
@@ -150,7 +152,7 @@ def write_reports(result: Outcome, out: Path, *, html: bool = True) -> list[Path
     write_vcd(records, header, out / WAVES)
     written = [out / WAVES]
     if html:
-        write_html(result, out / "report.html")
+        write_html(result, out / "report.html", links=True)
         write_timeline(records, header, result.duration, result.scenario.name, out / TIMELINE)
         written += [out / "report.html", out / TIMELINE]
     return written
