@@ -134,7 +134,8 @@ def _EMPTY_MARKS() -> dict[str, list]:
 
 
 def _span_data(rows: list[tuple[float, float, str, str, str]], base: float) -> dict[str, list]:
-    return {"left": [base + a * 1000.0 for a, _, _, _, _ in rows], "right": [base + b * 1000.0 for _, b, _, _, _ in rows],
+    return {"left": [base + a * 1000.0 for a, _, _, _, _ in rows],
+            "right": [base + b * 1000.0 for _, b, _, _, _ in rows],
             "lane": [lane for _, _, lane, _, _ in rows], "label": [label for _, _, _, label, _ in rows],
             "colour": [colour for _, _, _, _, colour in rows]}
 
@@ -173,7 +174,7 @@ def timeline_document(records: list[dict], header: dict, duration: float, title:
     for name, (marker, colour, size) in style.items():
         glyph = top.scatter(x="x", y="lane", marker=marker, size=size, color=colour, alpha=0.8, name=name,
                             source=ColumnDataSource(marks[name]), legend_label=name)
-        top.add_tools(HoverTool(renderers=[glyph], tooltips=_TOOLTIP))
+        top.add_tools(HoverTool(renderers=[glyph], tooltips=_TOOLTIP, formatters={"@x": "datetime"}))
     top.legend.click_policy = "hide"
     return column(top, _counts_figure(records, duration, base, x_range), sizing_mode="stretch_width")
 
