@@ -109,10 +109,24 @@ def next_local(hour: int, minute: int, now: float, tz: str = DEFAULT_TZ) -> floa
     """
     today = to_local(now, tz).date()
     for offset in range(3):
-        candidate = local_epoch(today + timedelta(days=offset), hour, minute, tz)
-        if candidate > now:
-            return candidate
+        day = today + timedelta(days=offset)
+        candidates = (local_epoch(day, hour, minute, tz), _second_showing(day, hour, minute, tz))
+        later = [c for c in candidates if c is not None and c > now]
+        if later:
+            return min(later)
     raise AssertionError("unreachable: a wall-clock time recurs within two days")
+
+
+def _second_showing(day: date, hour: int, minute: int, tz: str) -> float | None:
+    """The second instant the clock shows ``hour:minute`` on ``day``: in the autumn night's repeated hour
+    (after the clocks went back), else None."""
+    where = zone(tz)
+    second = datetime.combine(day, clock_time(hour, minute), tzinfo=where).replace(fold=1)
+    first = second.replace(fold=0)
+    if second.utcoffset() == first.utcoffset():
+        return None
+    shown = second.astimezone(timezone.utc).astimezone(where)
+    return second.timestamp() if (shown.hour, shown.minute) == (hour, minute) and shown.fold == 1 else None
 
 
 def format_local(epoch: float, tz: str = DEFAULT_TZ) -> str:
