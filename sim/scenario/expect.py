@@ -184,6 +184,7 @@ EXPECTATIONS = MappingProxyType({
     "alarm_raised": ExpectationKind(_count, cloud_check.alarm_raised),
     "alarm_cleared": ExpectationKind(_count, cloud_check.alarm_cleared),
     "jobs_executed_once": ExpectationKind(_true("jobs_executed_once"), cloud_check.jobs_executed_once),
+    "jobs_reported_once": ExpectationKind(_true("jobs_reported_once"), cloud_check.jobs_reported_once),
 })
 
 
