@@ -19,7 +19,7 @@ from system.adapters.controller_store import Store
 from system.cloud.jobs_api import JobsService
 from system.adapters.cloud_store import CloudStore
 from system.decisions.events import Event
-from system.decisions.jobs_protocol import JobsRequest, ThingTopics, cloud_filters, parse_request
+from system.decisions.jobs_protocol import JobsRequest, Refusal, ThingTopics, cloud_filters, parse_request
 from system.services.job_agent import JobAgent
 from system.services.scheduler import Scheduler
 
@@ -253,3 +253,51 @@ def test_an_update_with_a_stale_version_is_rejected_on_its_topic():
     loop.run(5)
     assert seen and seen[0]["code"] in ("VersionMismatch", "InvalidStateTransition")
     assert loop.cloud.job(job).status == "SUCCEEDED"
+
+
+def _counting_reports(loop: Loop) -> list[tuple[str, str]]:
+    """Every report the agent sends, as (job id, status)."""
+    sent = []
+    original = loop.agent._report
+
+    async def report(job_id, status, details, version):
+        sent.append((job_id, status))
+        await original(job_id, status, details, version)
+    loop.agent._report = report
+    return sent
+
+
+def test_two_start_next_answers_in_flight_run_the_job_once_and_report_it_once():
+    loop = Loop(START + 3600)
+    loop.run(5)
+    sent = _counting_reports(loop)
+    job = loop.queue({"operation": "snoozeAlert", "local_alert_id": FIRST})
+    for _ in range(2):  # a poll and a notify-next at once: the cloud answers both with the same execution
+        loop.rt.spawn(loop.agent._start_next(), "extra start-next")
+    loop.run(10)
+    assert sent == [(job, "SUCCEEDED")] and loop.agent.executed == [job]
+    assert [h["status"] for h in loop.cloud.history(job)] == ["QUEUED", "IN_PROGRESS", "SUCCEEDED"]
+
+
+def test_a_reconnection_after_the_report_sends_no_second_report():
+    loop = Loop(START + 3600)
+    loop.run(5)
+    sent = _counting_reports(loop)
+    job = loop.queue({"operation": "snoozeAlert", "local_alert_id": FIRST})
+    loop.run(2)
+    loop.link.set_down("blip")
+    loop.run(60)
+    loop.link.set_up()
+    loop.run(180)  # reconnect, then polls
+    assert sent == [(job, "SUCCEEDED")] and len(loop.store.snoozes()) == 1
+    assert [h["status"] for h in loop.cloud.history(job)] == ["QUEUED", "IN_PROGRESS", "SUCCEEDED"]
+
+
+def test_a_refused_report_is_not_sent_again_at_every_poll():
+    loop = Loop(START + 3600)
+    loop.run(5)
+    sent = _counting_reports(loop)
+    loop.cloud.update_job = lambda *args: Refusal("VersionMismatch", "a cloud that refuses every report")
+    job = loop.queue({"operation": "snoozeAlert", "local_alert_id": FIRST}, timeout=3600.0)
+    loop.run(600)  # twenty polls, each handing the job in progress over again
+    assert sent == [(job, "SUCCEEDED")] and loop.cloud.job(job).status == "IN_PROGRESS"

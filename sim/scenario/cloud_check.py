@@ -47,6 +47,18 @@ def alarm_cleared(args, run):
     return n >= args["min"], f"cleared {n} times", f">= {args['min']}"
 
 
+def jobs_reported_once(args, run):
+    """Each job the controller finished was reported finished once, and the cloud refused none of its reports."""
+    reports: dict[str, int] = {}
+    for r in run.trace.records:
+        if r["kind"] == "job.reported" and r["src"] == "controller" and r["status"] != "IN_PROGRESS":
+            reports[r["job"]] = reports.get(r["job"], 0) + 1
+    again = sorted(j for j, n in reports.items() if n > 1)
+    refused = sum(1 for r in run.trace.of_kind("job.update_refused") if r["src"] == "controller")
+    return (bool(reports) and not again and not refused,
+            f"{len(reports)} jobs reported, {len(again)} more than once, {refused} reports refused", "each once")
+
+
 def jobs_executed_once(args, run):
     """No job ran twice on the controller, across lost updates, outages and power cuts, and each job it ran
     is one the users actually sent (the user party's ``user.queued``, the world's side of the dashboard).

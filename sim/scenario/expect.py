@@ -279,6 +279,7 @@ EXPECTATIONS = MappingProxyType({
     "trace": ExpectationKind(_trace, trace_check.trace),
     "readings_flow": ExpectationKind(_flow, liveness.readings_flow, frozenset({"reading.sampled", "reading.stored"})),
     "eventually": ExpectationKind(_eventually, lambda args, run: liveness.eventually(args, run, EXPECTATIONS)),
+    "jobs_reported_once": ExpectationKind(_true("jobs_reported_once"), cloud_check.jobs_reported_once),
 })
 
 

@@ -17,6 +17,11 @@ even answer (a job id that is not a safe topic level, e.g. holding ``#``) or one
 retained message (a reply to a request is never retained: someone planted it) is skipped with a
 ``job.skipped`` line, so a poisoned retained message can't crash the controller at every start.
 
+Each job is taken once per connection: a second hand-over of it (two start-next answers in flight, or
+an update in progress handed over again at its new version) is dropped silently, so a job is reported
+once and a refused report is not sent again on that connection. After a reconnection (:meth:`JobAgent.connected`)
+the agent takes it again, since its report may have been lost with the old connection.
+
 Trace: ``job.received``, ``job.rejected``, ``job.succeeded``, ``job.failed``, ``job.repeated`` (seen
 before, outcome reported again), ``job.skipped``, ``job.unrecorded`` (a failure the store could not
 record), ``job.reported``, ``job.update_refused``, ``jobs.connected``, ``jobs.disconnected``.
@@ -62,6 +67,18 @@ class JobAgent:
         self.on_done = on_done or (lambda: None)
         self.executed: list[str] = []  # job ids this process ran (tests check "at most once")
         self._token = 0
+        # Job ids taken on this connection. AWS answers every start-next, so two in flight (a poll, a
+        # notify-next, the accepted reply of the last report) hand over the same execution twice; reporting it
+        # again is refused (VersionMismatch), or, for an update in progress, accepted at a new version, which
+        # makes the cloud hand it over again: a loop that kept an updating controller from ever restarting.
+        self._taken: set[str] = set()
+        self._restarting = False
+
+    def connected(self) -> None:
+        """A new connection: a report sent on the last one may have been lost, so a hand-over seen there is
+        taken (and its recorded outcome reported) again."""
+        self._taken.clear()
+        self.rt.trace("jobs.connected")
 
     # -- the pure-ish core: one execution in, one report out ------------------------------
 
@@ -234,6 +251,9 @@ class JobAgent:
             self.rt.trace("job.skipped", job=_text(ascii(job_id), 80),
                           reason=refused.reason if refused is not None else "retained")
             return
+        if job_id in self._taken:
+            return  # already run and reported on this connection: that report settles it
+        self._taken.add(job_id)
         try:
             status, details, restart = await self.run_job(execution)
         except ConnectionLost:
@@ -243,6 +263,7 @@ class JobAgent:
         await self._report(job_id, status, details, execution.get("versionNumber"))
         self.on_done()
         if restart:
+            self._restarting = True
             self.updater.restart()
 
     async def run(self) -> None:
@@ -254,7 +275,7 @@ class JobAgent:
                 for topic in (self.topics.notify_next, self.topics.start_accepted, self.topics.start_rejected,
                               self.topics.update_replies):
                     await self.mqtt.subscribe(topic, 1)
-                self.rt.trace("jobs.connected")
+                self.connected()
                 attempt = 0
                 await self.report_pending()
                 await self._start_next()
@@ -265,10 +286,20 @@ class JobAgent:
                         await self._start_next()
                         continue
                     await self.handle(msg)
+                    if self._restarting:
+                        await self._until_stopped()
             except ConnectionLost as exc:
                 attempt += 1
                 self.rt.trace("jobs.disconnected", error=str(exc)[:200])
                 await self.rt.sleep(next_backoff(attempt, rng, base=2.0, cap=60.0))
+
+
+    async def _until_stopped(self) -> None:
+        """After asking for a restart: take nothing more until the process stops this task. Waiting for a message
+        here could lose that stop: Python 3.11's ``asyncio.wait_for`` returns a message that arrives as it is
+        cancelled and drops the cancellation, and the updating controller then never exits."""
+        while True:
+            await self.rt.sleep(self.poll_every)
 
 
 def _text(text: str, limit: int = 200) -> str:
