@@ -34,6 +34,7 @@ from system.adapters import cloud_sessions, metric_history
 from system.adapters.cloud_sessions import SessionTable
 from system.adapters.metric_history import MetricHistory, Retention
 from system.adapters.passwords import hash_password, verify_password
+from system.adapters.schema_versions import refuse_newer
 from system.decisions.jobs_protocol import (CANCELED, IN_PROGRESS, PENDING, QUEUED, TERMINAL, TIMED_OUT, Refusal,
                                             check_details, check_update, execution, new_job_id)
 
@@ -92,6 +93,9 @@ class JobView:
                          self.version, self.details)
 
 
+SCHEMA_VERSION = 1  # PRAGMA user_version; a migration step comes with every change of the tables
+
+
 class CloudStore:
     """The cloud's SQLite store (``path`` a file, or ``:memory:``); ``retention`` bounds the metrics history."""
 
@@ -101,7 +105,13 @@ class CloudStore:
             cloud_sessions.create_private(path)  # SQLite's -wal and -shm files take the database's mode
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA + cloud_sessions.SCHEMA + metric_history.SCHEMA)
+        found = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if found > SCHEMA_VERSION:
+            self.db.close()
+            refuse_newer(found, SCHEMA_VERSION, path, "cloud store")
+        # Version 1 is the first numbered one; a file from before numbering has the same tables.
+        self.db.executescript(SCHEMA + cloud_sessions.SCHEMA + metric_history.SCHEMA +
+                              f"PRAGMA user_version = {SCHEMA_VERSION};")
         self.db.execute("DELETE FROM settings WHERE name = 'session'")  # the key once kept here lives in a file now
         self.sessions = SessionTable(self.db, self._tx)
         self.metric_history = MetricHistory(self.db, self._tx, retention)

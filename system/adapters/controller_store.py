@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from system.decisions.alerts import Snooze
 from system.decisions.events import CANCELLED, CUSTOM, SCHEDULED, Alert, AlertRule, Event
+from system.adapters.schema_versions import backup_before_migrating, refuse_newer
 from system.errors import ConfigError, RefusedInput
 
 _EVENT_FIELDS = tuple(f.name for f in fields(Event))
@@ -128,9 +129,9 @@ def migrate(db: sqlite3.Connection, source: str | None = None) -> int:
     A file written by newer code is a ConfigError naming ``source`` (the file): downgrading it could lose data.
     """
     found = db.execute("PRAGMA user_version").fetchone()[0]
-    if found > SCHEMA_VERSION:
-        raise ConfigError(f"store has schema v{found}, this hilsim knows up to v{SCHEMA_VERSION}; "
-                          "run a newer hilsim or use another store file", source=source)
+    refuse_newer(found, SCHEMA_VERSION, source or "the store", "controller store")
+    if 0 < found < SCHEMA_VERSION and source:  # a store with data from older code: keep a copy first
+        backup_before_migrating(db, source, found)
     for version in range(found, SCHEMA_VERSION):
         try:
             db.executescript(f"BEGIN;\n{MIGRATIONS[version]}\nPRAGMA user_version = {version + 1};\nCOMMIT;")

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from system.decisions.readings import Reading
+from system.adapters.schema_versions import backup_before_migrating, refuse_newer
 from system.errors import ConfigError
 
 SCHEMA = """
@@ -92,10 +93,11 @@ class ReadingStore:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > VERSION:
             self.db.close()
-            raise ConfigError(f"{path}: reading store schema version {version} is newer than this bridge's "
-                              f"({VERSION}); open it with the newer bridge")
+            refuse_newer(version, VERSION, path, "reading store")
         if old and version == VERSION:
             return  # complete already: opening writes nothing (a reader beside a running bridge takes no lock)
+        if old:  # readings from older code: keep a copy before the upgrade
+            backup_before_migrating(self.db, path, version)
         script = (_MIGRATE_0 if old and version == 0 else "") + SCHEMA
         self.db.executescript("BEGIN IMMEDIATE;" + script + "COMMIT;")
 
