@@ -92,5 +92,5 @@ def test_a_store_from_a_newer_bridge_is_refused_with_the_file_named(tmp_path):
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version = 7")
     db.close()
-    with pytest.raises(ConfigError, match=r"new\.sqlite3: reading store schema version 7 is newer"):
+    with pytest.raises(ConfigError, match=r"new\.sqlite3: reading store schema v7 is newer than this hilsim's \(v1\)"):
         ReadingStore(path)

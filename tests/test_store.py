@@ -70,7 +70,8 @@ def test_a_file_from_newer_code_is_refused(path):
     db = sqlite3.connect(path)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(ConfigError, match=re.escape(f"{path}: store has schema v{SCHEMA_VERSION + 1}, ")) as err:
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: controller store schema v{SCHEMA_VERSION + 1} is newer "
+                                                    f"than this hilsim's (v{SCHEMA_VERSION})")) as err:
         Store(path)
     assert err.value.source == str(path)
 
