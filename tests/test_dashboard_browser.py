@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from browsers import chromium
+
 from cloud_world import PASSWORD, CloudWorld
 import httpx
 
@@ -26,24 +28,14 @@ from system.adapters.controller_store import Store
 
 pytestmark = pytest.mark.live
 
-CHROMIUM = "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 ARTIFACTS = Path(os.environ.get("HILSIM_ARTIFACTS", ROOT / "test-artifacts")) / "dashboard"
 
 
 @pytest.fixture
 def browser():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip("Debian package chromium not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-            "--disable-extensions", "--no-first-run"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

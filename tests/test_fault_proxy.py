@@ -12,7 +12,7 @@ from hil.fault_proxy import FaultProxy
 pytestmark = pytest.mark.live
 
 
-async def _echo_server():
+async def echo_server():
     async def echo(reader, writer):
         try:
             while data := await reader.read(4096):
@@ -39,7 +39,7 @@ async def _roundtrip(port: int, payload: bytes) -> tuple[bytes, float]:
 
 def test_cut_drops_open_connections_and_refuses_new_ones_until_restored():
     async def main():
-        server, port = await _echo_server()
+        server, port = await echo_server()
         proxy = FaultProxy("node-1~broker", "127.0.0.1", port)
         await proxy.start()
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
@@ -61,7 +61,7 @@ def test_cut_drops_open_connections_and_refuses_new_ones_until_restored():
 
 def test_delay_and_throttle_slow_the_stream_without_reordering_it_and_reset_sends_rst():
     async def main():
-        server, port = await _echo_server()
+        server, port = await echo_server()
         proxy = FaultProxy("node-1~broker", "127.0.0.1", port)
         await proxy.start()
         proxy.delay(0.3)

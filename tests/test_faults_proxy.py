@@ -8,28 +8,15 @@ import asyncio
 import pytest
 
 from hil.fault_proxy import FaultProxy, ProxyLink
+from test_fault_proxy import echo_server
 from system.errors import BackendError
 
 pytestmark = pytest.mark.live
 
 
-async def _echo_server():
-    async def echo(reader, writer):
-        try:
-            while data := await reader.read(4096):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        writer.close()
-
-    server = await asyncio.start_server(echo, "127.0.0.1", 0)
-    return server, server.sockets[0].getsockname()[1]
-
-
 def test_jitter_keeps_the_byte_order_and_a_clog_holds_bytes_on_an_open_connection():
     async def main():
-        server, port = await _echo_server()
+        server, port = await echo_server()
         proxy = FaultProxy("node-1~broker", "127.0.0.1", port)
         await proxy.start()
         link = ProxyLink(proxy)

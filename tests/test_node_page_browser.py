@@ -7,18 +7,18 @@ readings and waits for the page to redraw them. Every wait is on a condition in 
 
 from __future__ import annotations
 
-import os
 import socketserver
 import threading
 
 import pytest
+
+from browsers import chromium
 
 from firmware import web
 from firmware.reading import make_reading
 
 pytestmark = pytest.mark.live
 
-CHROMIUM = "/usr/bin/chromium"
 POLL_MS = 200
 
 
@@ -44,15 +44,8 @@ def node_site():
 
 @pytest.fixture
 def page():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip("Debian package chromium not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser.new_page()
 
 
 def points(page, element: str) -> list[tuple[float, float]]:

@@ -9,34 +9,25 @@ Times on the axis are the scenario's wall-clock times, as Date.UTC(...) counts t
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 
 import pytest
 
+from browsers import chromium
+
 from processes import ROOT
 
 pytestmark = pytest.mark.live
 
-CHROMIUM = "/usr/bin/chromium"
 READY = "window.Bokeh !== undefined && Bokeh.documents.length > 0 && Bokeh.documents[0].get_model_by_name('faults') !== null"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip("Debian package chromium not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-            "--disable-extensions", "--no-first-run"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 def timeline_of(scenario: str, out) -> str:
