@@ -129,7 +129,7 @@ def test_controller_refuses_a_store_written_by_newer_code(tmp_path):
     db = tmp_path / "c.db"
     sqlite3.connect(db).execute("PRAGMA user_version = 999").connection.close()
     line = _bad_value("controller", "--db", str(db), "--for", "5")
-    assert f"{db}: store has schema v999" in line and "run a newer hilsim" in line
+    assert f"{db}: controller store schema v999 is newer" in line and "run the newer hilsim" in line
 
 
 def test_bridge_refuses_a_bad_broker_url_a_bad_job_template_and_half_a_client_certificate(tmp_path):

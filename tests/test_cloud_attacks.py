@@ -94,6 +94,7 @@ def test_deep_json_is_a_400(cloud, depth):
     assert cloud.proc.proc.poll() is None
 
 
+@pytest.mark.serial  # its bound is wall-clock latency: it runs alone, after the parallel run
 def test_healthz_answers_quickly_during_a_login_flood(cloud):
     with cloud.client() as probe:
         baseline = [_timed(probe) for _ in range(20)]
