@@ -31,8 +31,13 @@ from system.decisions.localtime import DEFAULT_TZ, format_local
 from system.adapters.metrics_http import start_metrics_server
 from system.errors import BackendError
 
-PARTS: dict[str, Callable[[Any], Build]] = {"broker": broker_parts, "cloud": cloud_parts, "bridge": bridge_parts,
-                                            "controller": controller_parts}
+# Each service's parts; the broker and the bridge also leave themselves in ``made`` (the drain and the doors).
+PARTS: dict[str, Callable[[Any, dict[str, Any]], Build]] = {
+    "broker": lambda settings, made: broker_parts(settings, made=made),
+    "cloud": lambda settings, made: cloud_parts(settings),
+    "bridge": lambda settings, made: bridge_parts(settings, made=made),
+    "controller": lambda settings, made: controller_parts(settings),
+}
 ORDER = ("broker", "cloud", "bridge", "controller")
 
 
@@ -171,9 +176,7 @@ def serve_parts(services: list[Served], announce: Callable[[str], None]) -> Buil
         made: dict[str, Any] = {}
         inside = _own_accounts(services)
         for served in sorted(services, key=lambda s: ORDER.index(s.name)):
-            build_parts = PARTS[served.name]
-            await (build_parts(served.settings, made=made) if served.name in ("broker", "bridge")
-                   else build_parts(served.settings))(rt, stack)
+            await PARTS[served.name](served.settings, made)(rt, stack)
             if served.name == "broker" and "bridge" in inside:
                 made["broker"].admit_only(frozenset(inside.values()))  # before anything can await
             if served.name == "bridge" and "broker" in made:
