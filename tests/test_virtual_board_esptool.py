@@ -95,25 +95,49 @@ def test_over_the_pty_a_board_strapped_for_download_takes_esptools_default_comma
     assert (tmp_path / "flash.bin").read_bytes() == b"\xff" * (4 << 20)
 
 
+FLASH_BOOT = "reset: rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)"
+
+
+def esptool_resets_the_board_through_its_lines(board: BoardProcess, at: int) -> int:
+    """What one esptool command did to the board, in order: its reset sequence took it into the bootloader, the
+    stub ran, and its hard reset (RTS on EN, DTR released) booted the flash. The index of the boot's line."""
+    at = board.wait_line("reset: rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT", at)
+    at = board.wait_line("bootloader: StubStarted", at)
+    return board.wait_line(FLASH_BOOT, at)
+
+
 @pytest.mark.slow
 def test_over_rfc2217_esptools_resets_take_the_board_into_the_bootloader_and_back_into_the_flash(start_board,
                                                                                                tmp_path):
-    """Each esptool command costs about 0.2 s over RFC 2217 (pyserial's client waits out each timeout change),
-    so this test writes and reads back only: erase-flash is the same stub command as over the pty."""
+    """chip-id, write-flash, read-flash and erase-flash with esptool's defaults over the board's rfc2217:// URL,
+    and after each the board boots what its flash holds: MicroPython's REPL from a valid image, and after the
+    erase, the ROM's complaint about the blank flash. About 75 s: pyserial's RFC 2217 client waits at least
+    0.1 s for each of esptool's timeout changes."""
     board = start_board()
     at = board.wait_line("no main.py: at the REPL", 0)  # booted its factory image
+    out = esptool(board.url, "chip-id")
+    assert "Chip type:          ESP32-D0WD-V3 (revision v3.0)" in out and "MAC:                24:0a:c4:12:34:56" in out
+    at = esptool_resets_the_board_through_its_lines(board, at)
+    at = board.wait_line("no main.py: at the REPL", at)
+
     image = tmp_path / "app.bin"
     image.write_bytes(esptool_image(3000, 20000))
     out = esptool(board.url, "write-flash", hex(APP), str(image))
-    assert "Chip type:          ESP32-D0WD-V3 (revision v3.0)" in out and "Hash of data verified." in out
-    at = board.wait_line("reset: rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT", at)
-    at = board.wait_line("bootloader: StubStarted", at)
-    at = board.wait_line("reset: rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)", at)  # hard reset
+    assert f"Wrote {image.stat().st_size} bytes at 0x00010000" in out and "Hash of data verified." in out
+    at = esptool_resets_the_board_through_its_lines(board, at)
     at = board.wait_line("no main.py: at the REPL", at)
     with serial.serial_for_url(board.url, timeout=10) as console:  # the console is MicroPython's again
         console.write(b"\r")
         assert console.read_until(b">>> ").endswith(b">>> ")
+
     back = tmp_path / "back.bin"
     esptool(board.url, "read-flash", hex(APP), str(image.stat().st_size), str(back))
     assert back.read_bytes() == image.read_bytes()
-    board.wait_line("reset: rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)", at + 1)
+    at = esptool_resets_the_board_through_its_lines(board, at)
+    at = board.wait_line("no main.py: at the REPL", at)
+
+    esptool(board.url, "erase-flash")
+    assert (tmp_path / "flash.bin").read_bytes() == b"\xff" * (4 << 20)
+    at = esptool_resets_the_board_through_its_lines(board, at)
+    board.wait_line("boot failed, halted until reset: no valid bootloader image at 0x1000: invalid header: "
+                    "0xffffffff", at)
