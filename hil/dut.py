@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from firmware import console
+from hil import rom_client
 from system.errors import BackendError
 
 DEFAULT_TIMEOUT = 10.0
+ANSWER_WAIT = 1.0  # seconds MicroPython takes at most to answer Ctrl-C; a ROM bootloader never does
 # ESP-IDF's panic handler and abort(): the chip is about to reboot
 PANIC = re.compile(r"Guru Meditation Error|abort\(\) was called|^Backtrace:")
 # exceptions that end a traceback without a fault: the host's Ctrl-C, a deliberate exit
@@ -182,6 +184,7 @@ class Dut:
         self._log = open(log, "a", encoding="utf-8") if log else None
         self._listeners: list[Callable[[ConsoleLine], None]] = []
         self.boot: dict | None = None  # the boot message of the last reset()
+        self._rom: rom_client.ReplyFilter | None = None  # while leaving the ROM bootloader: its replies
         self._thread = threading.Thread(target=self._pump, name=f"dut-{name}", daemon=True)
         self._thread.start()
 
@@ -217,6 +220,8 @@ class Dut:
             new = []
             with self._cond:
                 self.raw_bytes += len(data)
+                if self._rom is not None:
+                    data = self._rom.feed(data)
                 for kind, value in self._decoder.feed(data):
                     line = self._line(now, kind, value)
                     self.lines.append(line)
@@ -365,26 +370,74 @@ class Dut:
             raise TimeoutError(f"no answer from {self.name} within {timeout:g} s: is the board powered, on this "
                                "port and running MicroPython (not in its bootloader)?") from None
 
-    def soft_reboot(self) -> None:
+    def soft_reboot(self) -> bool:
         """Reboot through MicroPython's REPL, for a port without DTR/RTS (a pseudo-terminal): Ctrl-C stops
-        main.py (or is the reset button of a virtual board's bootloader), Ctrl-B leaves the raw REPL,
-        Ctrl-D soft-reboots, which runs main.py again; a newline ends whatever a booted firmware got."""
+        main.py, Ctrl-B leaves the raw REPL, Ctrl-D soft-reboots, which runs main.py again; a newline ends
+        whatever a booted firmware got. A board that does not answer Ctrl-C may be in its ROM bootloader, which
+        reads SLIP frames only: it is told to run its application (:meth:`leave_bootloader`). True when the
+        REPL rebooted the board, False when the bootloader started it."""
+        before = self.raw_bytes
         self.transport.write(b"\r\x03")  # once: a second would stop the firmware a bootloader's reset started
+        with self._cond:
+            answered = self._cond.wait_for(lambda: self.raw_bytes > before or self._eof is not None, ANSWER_WAIT)
+        if not answered:
+            self.leave_bootloader()
+            return False
         time.sleep(0.1)  # a real REPL needs a moment to stop main.py and print its prompt
         self.transport.write(b"\x02")
         time.sleep(0.1)
         self.transport.write(b"\x04\n")
+        return True
+
+    def leave_bootloader(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Out of the ROM bootloader without an EN line, as esptool's ``--after soft-reset``: the ROM runs the
+        application. The flasher stub cannot, so it reboots the chip first (into the ROM again if the strapping
+        latched download mode, where the ROM is then asked; straight into the flash otherwise)."""
+        with self._cond:
+            self._rom = rom_client.ReplyFilter()
+        try:
+            for _ in range(2):
+                with self._cond:
+                    self._rom.replies.clear()  # the 7 further answers to an earlier SYNC are not this one's
+                in_rom = self._rom_call(rom_client.sync(), rom_client.SYNC, timeout).value != 0
+                self._rom_call(rom_client.flash_begin_nothing(), rom_client.FLASH_BEGIN, timeout)
+                self._rom_call(rom_client.flash_end(run=in_rom), rom_client.FLASH_END, timeout)
+                if in_rom or "DOWNLOAD_BOOT" not in self.expect_regex(r"^rst:.*boot:", timeout).string:
+                    return
+        finally:
+            with self._cond:
+                self._rom = None
+
+    def _rom_call(self, frame: bytes, op: int, timeout: float) -> rom_client.Reply:
+        """Send one request frame; the bootloader's reply to it."""
+        got: list[rom_client.Reply] = []
+
+        def answered() -> bool:
+            reply = self._rom.take(op)
+            if reply is not None:
+                got.append(reply)
+            return bool(got) or self._eof is not None
+
+        self.transport.write(frame)
+        with self._cond:
+            self._cond.wait_for(answered, timeout)
+        if not got:
+            raise TimeoutError(f"{self.name}: silent: neither MicroPython nor a ROM bootloader answers within "
+                               f"{timeout:g} s (is the board powered, on this port, at this baud rate?)")
+        if not got[0].ok:
+            raise BackendError(f"{self.name}: the ROM bootloader refused command {op:#04x}")
+        return got[0]
 
     def restart(self, timeout: float = 30.0) -> None:
-        """Reset the board, and let it start: by EN where the port has DTR/RTS, else through the REPL
-        (:meth:`soft_reboot`). Every line after the cursor then comes from the new start."""
+        """Reset the board, and let it start: by EN where the port has DTR/RTS, else through the REPL or the
+        ROM bootloader (:meth:`soft_reboot`). Every line after the cursor then comes from the new start."""
         try:
             self.hold_in_reset()
         except BackendError:
             self.skip_to_end()
-            self.soft_reboot()
-            # a boot message already on its way is not this reset's: wait for the reboot itself first
-            self.expect_regex(r"soft reboot|^rst:", timeout=timeout)
+            if self.soft_reboot():
+                # a boot message already on its way is not this reset's: wait for the reboot itself first
+                self.expect_regex(r"soft reboot|^rst:", timeout=timeout)
         else:
             time.sleep(0.1)
             self.skip_to_end()  # the chip is stopped: nothing after this comes from before the reset

@@ -43,7 +43,7 @@ Modes and what moves between them::
     RAW       --machine.reset()--> RUNNING (hard reset); --machine.bootloader()--> BOOTLOADER
     any       --EN low--> RESET --EN high, IO0 low--> BOOTLOADER; IO0 high--> boot
     boot      --valid flash--> RUNNING (or FRIENDLY without main.py); invalid --> HALTED
-    BOOTLOADER --FLASH_END "run", Ctrl-C (the EN button, for a pty that has no RTS)--> boot
+    BOOTLOADER --FLASH_END "run" (esptool's soft reset; hil/rom_client.py on a pty)--> boot
     BOOTLOADER --FLASH_END "reboot", the stub's reboot--> software reset: download mode again if the
                strapping latched at the last EN reset said so (as on the chip)
     RUNNING   --main.py exits 75 (reboot command)--> RUNNING; exits otherwise --> FRIENDLY
@@ -431,10 +431,7 @@ class VirtualBoard:
         return len(data)
 
     def _bootloader(self, data: bytes) -> int:
-        for i, b in enumerate(data):
-            if b == 0x03 and not self._slip.in_frame:  # the reset button, as far as a pty can tell
-                self._reset(POWERON)
-                return i + 1
+        for i, b in enumerate(data):  # bytes outside a frame (Ctrl-C too) mean nothing to the ROM
             for frame in self._slip.feed(bytes((b,))):
                 replies, events = self.loader.receive(frame)
                 for reply in replies:

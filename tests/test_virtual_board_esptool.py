@@ -13,6 +13,7 @@ import time
 import pytest
 import serial
 
+from hil.dut import Dut
 from processes import ROOT
 from system.adapters.child_process import stop
 from test_esp_image import esptool_image
@@ -78,21 +79,29 @@ def esptool(port: str, *args: str) -> str:
 
 def test_over_the_pty_a_board_strapped_for_download_takes_esptools_default_commands(start_board, tmp_path):
     """A pty has no DTR/RTS: the board is strapped into download mode (IO0 held low), and esptool's resets
-    reach nothing (it says so); the stub it uploads first stays running for the next command."""
+    reach nothing (it says so); the stub it uploads first stays running for the next command. At the end the
+    harness gets the board out as esptool's soft reset would, and the image esptool wrote boots."""
     board = start_board("--strapping", "download")
     out = esptool(board.pty, "chip-id")
     assert "Chip type:          ESP32-D0WD-V3 (revision v3.0)" in out and "Stub flasher running." in out
     assert "MAC:                24:0a:c4:12:34:56" in out
-    image = tmp_path / "app.bin"
+    esptool(board.pty, "erase-flash")
+    assert (tmp_path / "flash.bin").read_bytes() == b"\xff" * (4 << 20)
+    bootloader, image = tmp_path / "bootloader.bin", tmp_path / "app.bin"
+    bootloader.write_bytes(esptool_image(2000, 4000))
     image.write_bytes(esptool_image(3000, 70000))
-    out = esptool(board.pty, "write-flash", hex(APP), str(image))
+    out = esptool(board.pty, "write-flash", "0x1000", str(bootloader), hex(APP), str(image))
     assert f"Wrote {image.stat().st_size} bytes at 0x00010000" in out and "Hash of data verified." in out
     assert "Stub flasher is already running. No upload is necessary." in out
     back = tmp_path / "back.bin"
     esptool(board.pty, "read-flash", hex(APP), str(image.stat().st_size), str(back))
     assert back.read_bytes() == image.read_bytes()
-    esptool(board.pty, "erase-flash")
-    assert (tmp_path / "flash.bin").read_bytes() == b"\xff" * (4 << 20)
+    at = len(board.lines)
+    with Dut.open(board.pty, name="board") as dut:  # the stub reboots the chip, the ROM runs what was written
+        dut.restart()
+        dut.expect_line('Type "help()" for more information.', timeout=30)
+    board.wait_line("reset: rst:0xc (SW_CPU_RESET),boot:0x3 (DOWNLOAD_BOOT", at)
+    board.wait_line("no main.py: at the REPL", at)
 
 
 FLASH_BOOT = "reset: rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)"

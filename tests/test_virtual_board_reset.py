@@ -154,3 +154,32 @@ def test_the_friendly_repl_runs_what_is_typed_as_mpremote_repl_sends_it(board):
     at = console.expect(b"6*7\r\n42\r\n>>> ", after=mark)
     console.write(b"for i in range(2):\r  print(i + 10)\r\r")
     console.expect(b"for i in range(2):\r\n...   print(i + 10)\r\n... \r\n10\r\n11\r\n>>> ", after=at)
+
+
+def test_on_a_pty_ctrl_c_means_nothing_to_the_rom_and_the_harness_has_the_rom_run_the_firmware(tmp_path):
+    """A board left in download mode on a port without DTR/RTS: the ROM reads SLIP frames only (a Ctrl-C does
+    not take it out, as it would not on the chip), so the harness sends what esptool's soft reset sends, and
+    the firmware's boot message comes through whole (the ROM's reply frames are not left in front of it)."""
+    from hil.board_node import idle_config
+    from hil.bundle import write_bundle
+    from hil.dut import Dut
+
+    vb = VirtualBoard(write_bundle(tmp_path / "fs", idle_config("node-1")), tmp_path / "flash.bin")
+    port = vb.open()
+    thread = threading.Thread(target=vb.serve, daemon=True)
+    thread.start()
+    try:
+        with Dut.open(port, name="node-1") as dut:
+            dut.expect_message("boot", node="node-1", timeout=30)
+            serial_reset.classic_bootloader_reset(Lines(vb))
+            dut.expect_line("waiting for download")
+            at = len(dut.lines)
+            dut.write(b"\r\x03\x03")  # the Ctrl-C of a pty's reset button, which the chip does not have
+            boot = dut.reset(node="node-1", timeout=30)  # its Ctrl-C is not answered: the ROM is told to run
+            after = [line.text for line in dut.lines[at:]]
+            assert not [text for text in after if text.startswith("rst:")], f"reset instead of run: {after}"
+            assert boot["board"] == "unix" and dut.skipped == {"garbage": 0, "malformed": 0, "overlong": 0}
+    finally:
+        vb.stop()
+        thread.join(5)
+        vb.close()
