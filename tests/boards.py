@@ -1,10 +1,13 @@
 """Helpers for tests of the board firmware and the HIL harness: a real ``hilsim broker`` on a free port,
-a paho subscriber that collects readings, and the firmware bundle laid out for the Unix port."""
+a paho subscriber that collects readings, the firmware bundle laid out for the Unix port, and ``hilsim
+virtual-board`` in a child process."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
+import subprocess
 import sys
 import threading
 import time
@@ -13,7 +16,7 @@ from pathlib import Path
 from paho.mqtt import client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from processes import free_port, start_server, stop_server
+from processes import ROOT, free_port, start_server, stop_server
 from system.adapters.amqtt_broker import add_user
 
 WAIT = 30.0
@@ -84,3 +87,37 @@ def wait_until(condition, what: str, timeout: float = WAIT, every: float = 0.05)
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout} s")
         time.sleep(every)
+
+
+class BoardProcess:
+    """``hilsim virtual-board -v`` in a child process: its pty, its URL, and its state lines as they come."""
+
+    def __init__(self, home, *args: str):
+        self.proc = subprocess.Popen([sys.executable, "-m", "hilsim", "virtual-board", "--fs", str(home / "fs"),
+                                      "-v", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     cwd=ROOT)
+        line = self.proc.stdout.readline()
+        match = re.search(r"virtual board on (\S+) and (rfc2217://\S+)", line)
+        assert match, f"no port line: {line!r}"
+        self.pty, self.url = match.groups()
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    def wait_line(self, text: str, after: int, timeout: float = 30.0) -> int:
+        """Wait for a state line containing ``text`` past line ``after``; its index."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for i in range(after, len(self.lines)):
+                    if text in self.lines[i]:
+                        return i
+                left = deadline - time.monotonic()
+                assert left > 0, f"no {text!r} from the board; it said {self.lines[after:]}"
+                self._cond.wait(left)

@@ -4,56 +4,19 @@ writes, hard reset at the end), against ``hilsim virtual-board``: over its pseud
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
 import serial
 
+from boards import BoardProcess
 from hil.dut import Dut
-from processes import ROOT
 from system.adapters.child_process import stop
 from test_esp_image import esptool_image
 
 pytestmark = pytest.mark.live
 APP = 0x10000
-
-
-class BoardProcess:
-    """``hilsim virtual-board -v`` in a child process: its pty, its URL, and its state lines as they come."""
-
-    def __init__(self, home, *args: str):
-        self.proc = subprocess.Popen([sys.executable, "-m", "hilsim", "virtual-board", "--fs", str(home / "fs"),
-                                      "-v", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     cwd=ROOT)
-        line = self.proc.stdout.readline()
-        match = re.search(r"virtual board on (\S+) and (rfc2217://\S+)", line)
-        assert match, f"no port line: {line!r}"
-        self.pty, self.url = match.groups()
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stderr:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-
-    def wait_line(self, text: str, after: int, timeout: float = 30.0) -> int:
-        """Wait for a state line containing ``text`` past line ``after``; its index."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for i in range(after, len(self.lines)):
-                    if text in self.lines[i]:
-                        return i
-                left = deadline - time.monotonic()
-                assert left > 0, f"no {text!r} from the board; it said {self.lines[after:]}"
-                self._cond.wait(left)
 
 
 @pytest.fixture
