@@ -16,6 +16,7 @@ import pytest
 from hil.dut import Dut
 
 from processes import ROOT
+from test_esp_image import esptool_image
 
 BOUND = 30.0  # seconds: the user-visible promise for a board that never answers
 
@@ -45,12 +46,16 @@ def hilsim(*args: str) -> subprocess.Popen:
 def test_every_board_command_gives_up_on_a_silent_board_with_one_line_within_30_s(silent_board, tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"node": "node-1", "board": "sim", "broker": "mqtt://127.0.0.1:1883"}))
+    image = tmp_path / "app.bin"
+    image.write_bytes(esptool_image(1000, 2000))
     commands = {"info": ["board", "info"], "deploy": ["board", "deploy", "--config", str(config)],
+                "flash": ["board", "flash", str(image), "--offset", "0x10000"],
                 "console": ["board", "console"],
                 "record": ["record", "--for", "10m", "--out", str(tmp_path / "recording.jsonl")]}
     started = time.monotonic()
     running = {name: hilsim(*args, "--port", silent_board()[1]) for name, args in commands.items()}  # at once
     says = {"info": "esptool could not reach the ROM bootloader", "deploy": "no answer from",
+            "flash": "esptool could not reach the ROM bootloader",
             "console": "nothing from", "record": "no message from"}
     for name, proc in running.items():
         out, err = proc.communicate(timeout=60)

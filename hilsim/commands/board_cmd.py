@@ -107,6 +107,7 @@ def flash(port: str | None, image: Path, offset: str) -> None:
     """
     from hil.esp_image import firmware_problem
     from hil.provision import flash_image
+    from hil.serial_ports import claim
 
     try:
         address = int(offset, 0)
@@ -118,7 +119,7 @@ def flash(port: str | None, image: Path, offset: str) -> None:
     port = _port(port)
     out = sys.stdout  # esptool's own output is silenced by redirecting sys.stdout: our lines go here
     terminal = out.isatty()
-    with user_errors():
+    with board_errors(), claim(port):
         chip = flash_image(port, image, offset=address, quiet=not terminal,  # on a terminal, esptool's bar
                            progress=None if terminal else TenPercent(lambda line: click.echo(line, file=out)))
     click.echo(f"wrote {image} ({image.stat().st_size} bytes) at {address:#x} on {chip.description} "
