@@ -145,6 +145,8 @@ class FaultProxy:
         self._tasks.update(pumps)
         try:
             await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            pass  # the run is ending: Python 3.11's asyncio.streams logs a cancelled handler as an error
         finally:
             for task in pumps:
                 task.cancel()

@@ -118,3 +118,21 @@ def test_board_info_leaves_the_board_running_its_firmware_and_says_so(tmp_path):
         board.stop()
         serving.join(10)
         board.close()
+
+
+@pytest.mark.live
+def test_a_wall_clock_run_with_a_silent_board_stops_with_one_line_within_30_s(silent_board, tmp_path):
+    from processes import free_port
+    from system.adapters.amqtt_broker import add_user
+
+    passwd = tmp_path / "broker.passwd"
+    add_user(passwd, "node-1", "pw")
+    started = time.monotonic()
+    run = hilsim("run", str(ROOT / "scenarios" / "hil-quickstart.yaml"), "--hil", f"node-1={silent_board()[1]}",
+                 "--passwd", str(passwd), "--board-proxy-port", str(free_port()), "--out", str(tmp_path / "run"))
+    out, err = run.communicate(timeout=60)
+    assert time.monotonic() - started < BOUND
+    assert run.returncode == 1, (out, err)
+    errors = [line for line in err.splitlines() if not line.startswith("  ")]  # the run's progress is indented
+    assert errors == [f"Error: timed out: node-1: silent: neither MicroPython nor a ROM bootloader answers "
+                      f"within 10 s (is the board powered, on this port, at this baud rate?)"], err
