@@ -65,9 +65,11 @@ def backend_table(scenario: Scenario, real: dict[str, str], broker_url: str | No
 
 
 def part_kind(board: BoardNode) -> str:
-    """What a board of the run is: a virtual board (this run's, or one started apart and named by its
-    pseudo-terminal) is never real hardware."""
-    return VIRTUAL_KIND if board.virtual is not None or is_virtual(board.port) else HARDWARE
+    """What a board of the run is: a virtual board (this run's, one started apart and named by its
+    pseudo-terminal, or one whose firmware said it runs on another platform than the chip) is never real
+    hardware."""
+    elsewhere = getattr(board, "platform", None) not in (None, "esp32")
+    return VIRTUAL_KIND if board.virtual is not None or is_virtual(board.port) or elsewhere else HARDWARE
 
 
 class _BrokerControl:
@@ -191,3 +193,7 @@ class WallClockBackends:
 
     def board(self, name: str) -> BoardNode | None:
         return self.boards.get(name)
+
+    def final_parts(self) -> dict[str, tuple[str, str]]:
+        """The parts as the run ends: a board is named for what its boot message said it is."""
+        return {**self.parts, **{name: (part_kind(board), board.description) for name, board in self.boards.items()}}

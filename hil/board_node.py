@@ -62,6 +62,7 @@ class BoardNode:
         self._thread: threading.Thread | None = None
         self.dut: Dut | None = None
         self.description = ""
+        self.platform: str | None = None  # sys.platform, as the firmware's boot message says it
 
     def open(self) -> None:
         """Open the console (for a virtual board, its pseudo-terminal first); called on the run's event loop."""
@@ -90,6 +91,9 @@ class BoardNode:
         else:
             boot = await asyncio.to_thread(self.dut.reset, BOOT_TIMEOUT, node=self.node)
         self.log(f"{self.node}: booted firmware {boot['version']} on {boot['board']}")
+        self.platform = boot.get("platform")
+        if self.virtual is None and self.platform not in (None, "esp32"):  # a virtual board served on a port
+            self.description = f"on {self.port}, firmware on {self.platform}: not an ESP32 chip"
 
     def _line(self, msg: dict | None) -> None:
         if msg is None:

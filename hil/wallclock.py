@@ -102,7 +102,7 @@ def run_wallclock(scenario: Scenario, real: dict[str, str], *, sink: TextIO | No
     finally:
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
-    result = WallClockResult(scenario, trace, scenario.duration, parts=dict(backends.parts),
+    result = WallClockResult(scenario, trace, scenario.duration, parts=backends.final_parts(),
                              power=dict(backends.power_controls))
     result.verdicts = check_all(result, default_vocabulary().expectations)
     return result

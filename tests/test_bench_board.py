@@ -56,6 +56,8 @@ def test_a_board_on_a_serial_url_is_deployed_and_its_power_cut_through_rts_in_a_
         run = hilsim("run", str(scenario), "--hil", f"node-1={board.url}", "--passwd", str(passwd),
                      "--board-proxy-port", str(proxy), "--out", str(tmp_path / "run"), timeout=180)
         assert "PASS  readings_lost" in run.stdout
+        assert (f"  node-1   virtual        on {board.url}, firmware on linux: not an ESP32 chip; power: EN held low "
+                "through RTS") in run.stdout.splitlines(), "a virtual board on a URL is not named real hardware"
         at = board.wait_line("EN low: held in reset", at)  # the run's start: a reset, sequence numbers from 1
         at = board.wait_line("booted main.py (2)", at)
         at = board.wait_line("EN low: held in reset", at)  # the power cut

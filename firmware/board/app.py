@@ -182,8 +182,9 @@ class App:
                          read_every=config["read_every"], buffer_size=config["buffer_size"])
         board = "esp32" if self.board == "esp32" else ("unix" if MICROPYTHON else "cpython")
         reset = self._esp32.reset_cause() if self._esp32 else "power_on"
+        # platform: "esp32" on the chip, "linux" under the Unix port: what the harness calls real hardware
         self.emit({"msg": "boot", "version": VERSION, "node": config["node"], "board": board, "reset": reset,
-                   "boot": self.node.boot})
+                   "boot": self.node.boot, "platform": sys.platform})
         rt = self.rt
         rt.spawn(self.hal.wifi.keep_connected(self._wifi_changed), "wifi")
         if self._esp32 is not None:
