@@ -59,6 +59,7 @@ import errno
 import os
 import pty
 import selectors
+import signal
 import subprocess
 import threading
 import time
@@ -66,12 +67,14 @@ import tty
 from pathlib import Path
 
 from hil import esp_image
-from hil.firmware_process import interpreter, start_firmware, stop_firmware
+from hil.esp32_emulation import EMULATION, esp32_command, wants_esp32
+from hil.firmware_process import interpreter, is_micropython, start_firmware, stop_firmware
 from hil.rom_loader import BackToRom, Flash, RomLoader, RunRequested
 from hil.slip import SlipDecoder
 from hil.slip import encode as slip_encode
 
 RUNNING, FRIENDLY, RAW, BOOTLOADER, RESET, HALTED = "RUNNING", "FRIENDLY", "RAW", "BOOTLOADER", "RESET", "HALTED"
+EXECUTING = "EXECUTING"  # code typed at a REPL runs: the host's bytes are its stdin
 REBOOT_EXIT, RESET_EXIT, BOOTLOADER_EXIT = 75, 76, 77
 MP_VERSION = "MicroPython v1.24.1 on 2024-11-29; Generic ESP32 module with ESP32"
 BANNER = (MP_VERSION + '\r\nType "help()" for more information.\r\n>>> ').encode()
@@ -110,6 +113,10 @@ class VirtualBoard:
         self._master = self._slave = -1
         self._firmware: subprocess.Popen | None = None
         self._repl: subprocess.Popen | None = None
+        self._repl_ctl = -1  # the interpreter's control pipe (hil/raw_exec.py)
+        self._to_repl = bytearray()  # host bytes on their way to the running code's stdin
+        self._single = False  # the code running came from the friendly REPL (else the raw REPL)
+        self._kbd_intr = True  # Ctrl-C interrupts the running code (micropython.kbd_intr)
         self._raw = bytearray()
         self._line, self._block = bytearray(), bytearray()  # the friendly REPL's line and block being typed
         self._slip = SlipDecoder()
@@ -165,6 +172,12 @@ class VirtualBoard:
                 self._input(data)
         elif what == "firmware":
             self._firmware_output()
+        elif what == "repl":
+            self._repl_output()
+        elif what == "repl-ctl":
+            self._repl_control()
+        elif what == "repl-in":
+            self._feed_repl()
         elif what == "lines":
             os.read(self._wake_r, 4096)
             while self._line_changes:
@@ -306,8 +319,8 @@ class VirtualBoard:
             return
         code = proc.wait()
         self._stop_firmware()
-        if code == REBOOT_EXIT:
-            self._reset(SW_CPU_RESET)
+        if code in (REBOOT_EXIT, RESET_EXIT, BOOTLOADER_EXIT):
+            self._reset(SW_CPU_RESET, force_download=code == BOOTLOADER_EXIT)
         else:
             self._out(b"\r\n" + BANNER)
             self.mode = FRIENDLY
@@ -327,7 +340,7 @@ class VirtualBoard:
     def _input(self, data: bytes) -> None:
         i = 0
         while i < len(data):
-            handler = {RUNNING: self._running, FRIENDLY: self._friendly, RAW: self._raw_repl,
+            handler = {RUNNING: self._running, FRIENDLY: self._friendly, RAW: self._raw_repl, EXECUTING: self._executing,
                        BOOTLOADER: self._bootloader, RESET: self._ignored, HALTED: self._ignored}[self.mode]
             i += handler(data[i:])
 
@@ -362,11 +375,11 @@ class VirtualBoard:
     def _friendly(self, data: bytes) -> int:
         b = data[0]
         if b == 0x01:
-            self._raw = bytearray()
-            self._start_repl()
+            self._raw = bytearray()  # the same interpreter: its variables and mounts stay (Ctrl-D resets them)
             self._out(b"\r\n" + RAW_BANNER)
             self.mode = RAW
         elif b == 0x04:
+            self._stop_repl()  # a soft reboot: a fresh interpreter (mounts, variables gone)
             self._out(b"MPY: soft reboot\r\n")
             self._start_main()
         elif b == 0x02:
@@ -397,8 +410,8 @@ class VirtualBoard:
         else:
             code = line
         if code.strip():
-            self._run(code, single=True)
-        if self.mode == FRIENDLY:
+            self._run(code, single=True)  # the prompt comes when it is done
+        else:
             self._out(b">>> ")
 
     def _raw_repl(self, data: bytes) -> int:
@@ -407,7 +420,6 @@ class VirtualBoard:
                 self._raw = bytearray()
                 self._out(b"\r\n" + RAW_BANNER)
             elif b == 0x02:
-                self._stop_repl()
                 self._out(b"\r\n" + BANNER)
                 self.mode = FRIENDLY
                 return i + 1
@@ -421,8 +433,7 @@ class VirtualBoard:
                     self._out(RAW_BANNER)
                 else:
                     self._execute(code)
-                    if self.mode != RAW:
-                        return i + 1
+                    return i + 1  # the bytes that follow are the running code's
             else:
                 self._raw.append(b)
                 if self._raw == b"\x05A\x01":  # raw-paste request: declined, plain raw mode instead
@@ -456,45 +467,113 @@ class VirtualBoard:
                 return True
         return False
 
-    # --- the raw REPL's interpreter -----------------------------------------------------
+    # --- the REPLs' interpreter: code runs while the host's bytes reach it ----------------
 
     def _start_repl(self) -> None:
+        """A fresh interpreter (a soft reboot): its stdout is the console, its control pipe says when a run ends."""
         self._stop_repl()
-        self._repl = subprocess.Popen([*self.command, str(RAW_EXEC), str(self.fs)], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0)
+        ctl_r, ctl_w = os.pipe()
+        argv, env = [*self.command, str(RAW_EXEC), str(self.fs), str(ctl_w)], None
+        if is_micropython(self.command) and wants_esp32(self.fs):
+            env = esp32_command(self.fs, self.command)[1]
+            argv.append(str(EMULATION))  # the REPL's machine is the emulated chip's
+        self._repl = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, bufsize=0, pass_fds=(ctl_w,))
+        os.close(ctl_w)
+        self._repl_ctl = ctl_r
+        for fd in (ctl_r, self._repl.stdin.fileno(), self._repl.stdout.fileno()):
+            os.set_blocking(fd, False)
+        self._sel.register(self._repl.stdout, selectors.EVENT_READ, "repl")
+        self._sel.register(ctl_r, selectors.EVENT_READ, "repl-ctl")
 
     def _stop_repl(self) -> None:
+        self._to_repl = bytearray()
         if self._repl is not None:
+            for fileobj in (self._repl.stdout, self._repl_ctl, self._repl.stdin):
+                try:
+                    self._sel.unregister(fileobj)
+                except (KeyError, ValueError):
+                    pass
+            os.close(self._repl_ctl)
             stop_firmware(self._repl)
-            self._repl = None
+            self._repl, self._repl_ctl = None, -1
 
     def _execute(self, code: bytes) -> None:
-        # "OK", then the interpreter's output and its two 0x04 markers as they come, then the prompt.
+        # "OK", then the interpreter's output and its two 0x04 markers as they come, then the prompt ">".
         self._out(b"OK")
-        if self._run(code, single=False):
-            self._out(b">")
+        self._run(code, single=False)
 
-    def _run(self, code: bytes, single: bool) -> bool:
-        """Run ``code`` in the REPL's interpreter, its output to the console as it comes: with the raw REPL's
-        two 0x04 markers, or (``single``, the friendly REPL) as text. False when it reset the board."""
+    def _run(self, code: bytes, single: bool) -> None:
+        """Start ``code`` in the REPL's interpreter: raw REPL frames, or (``single``) a friendly REPL line.
+        The board is EXECUTING until the interpreter says it is done; then the prompt."""
         if self._repl is None or self._repl.poll() is not None:
             self._start_repl()
-        repl = self._repl
+        self._single, self._kbd_intr = single, True  # each execution starts with Ctrl-C enabled, as pyexec does
+        self.mode = EXECUTING
+        self._to_repl += (b"s" if single else b"") + b"%d\n" % len(code) + code
+        self._feed_repl()
+
+    def _executing(self, data: bytes) -> int:
+        # The UART belongs to the running code: every byte goes to its stdin, but a Ctrl-C interrupts it unless
+        # it turned that off (micropython.kbd_intr(-1), as mpremote mount's hook does around each request).
+        self._repl_control()
+        if self.mode != EXECUTING:
+            return 0  # it has just ended: these bytes are the REPL's
+        cut = data.find(b"\x03") if self._kbd_intr else -1
+        self._to_repl += data if cut < 0 else data[:cut]
+        self._feed_repl()
+        if cut < 0 or self.mode != EXECUTING:
+            return len(data)
+        self._repl.send_signal(signal.SIGINT)  # KeyboardInterrupt in the running code
+        return cut + 1
+
+    def _feed_repl(self) -> None:
         try:
-            repl.stdin.write((b"s" if single else b"") + b"%d\n" % len(code) + code)
-        except BrokenPipeError:
+            while self._to_repl:
+                del self._to_repl[:os.write(self._repl.stdin.fileno(), self._to_repl)]
+        except BlockingIOError:
             pass
-        markers = 0
-        while markers < 2:
-            data = os.read(repl.stdout.fileno(), 65536)
-            if not data:
-                code_ = repl.wait()
-                self._repl = None
-                if code_ in (RESET_EXIT, BOOTLOADER_EXIT):
-                    self._say("machine.reset() or machine.bootloader() from the REPL")
-                    self._reset(SW_CPU_RESET, force_download=code_ == BOOTLOADER_EXIT)
-                    return False
-                data = b"\x04" * (2 - markers)
-            markers += data.count(b"\x04")
-            self._out(data.replace(b"\x04", b"").replace(b"\n", b"\r\n") if single else data)
-        return True
+        except (BrokenPipeError, OSError):  # it ended: its output's end says how
+            self._to_repl = bytearray()
+        registered = self._sel.get_map().get(self._repl.stdin.fileno()) is not None
+        if self._to_repl and not registered:
+            self._sel.register(self._repl.stdin, selectors.EVENT_WRITE, "repl-in")
+        elif registered and not self._to_repl:
+            self._sel.unregister(self._repl.stdin)
+
+    def _repl_output(self) -> bool:
+        """Pass on what the interpreter wrote; True when there was some (more may wait)."""
+        try:
+            data = os.read(self._repl.stdout.fileno(), 65536)
+        except BlockingIOError:
+            return False
+        if data:
+            self._out(data)
+            return True
+        code, executing = self._repl.wait(), self.mode == EXECUTING
+        self._stop_repl()
+        if code in (REBOOT_EXIT, RESET_EXIT, BOOTLOADER_EXIT):
+            self._say("machine.reset() or machine.bootloader() from the REPL")
+            self._reset(SW_CPU_RESET, force_download=code == BOOTLOADER_EXIT)
+        elif executing:  # sys.exit() or a crash: the REPL carries on with a fresh interpreter
+            self._done(b"" if self._single else b"\x04\x04")
+        return False
+
+    def _repl_control(self) -> None:
+        """Read what the interpreter said on its control pipe: Ctrl-C on or off, the end of an execution."""
+        try:
+            said = os.read(self._repl_ctl, 4096) if self._repl is not None else b""
+        except BlockingIOError:
+            return
+        for byte in said:
+            if byte in b"+-":
+                self._kbd_intr = byte == ord("+")
+            elif byte == ord(".") and self.mode == EXECUTING:
+                while self._repl is not None and self._repl_output():
+                    pass  # all it wrote before it said so
+                if self.mode == EXECUTING:
+                    self._done(b"")
+
+    def _done(self, tail: bytes) -> None:
+        self.mode = FRIENDLY if self._single else RAW
+        self._out(tail + (b">>> " if self._single else b">"))

@@ -17,6 +17,7 @@ import os
 ROOT = os.getenv("HILSIM_HW") or "."
 POWER = os.getenv("HILSIM_POWER") or "-"
 RESTART_EXIT = 75  # what the virtual board takes for "reset me" (as the firmware's reboot does)
+BOOTLOADER_EXIT = 77  # and for "reset into the ROM's download mode" (machine.bootloader())
 
 # every key exists from the start: the chip's thread reads this dict while the interpreter writes it
 state = {"cause": None, "wdt_deadline": None, "wdt_timeout": None, "pending": None, "rtc_offset": None}
