@@ -241,8 +241,11 @@ def jail(root, emulation, control):
     os.chdir(root)
     board_os = BoardOs(os, os.getcwd())
     sys.path[0] = ""  # the board's filesystem, not this file's directory (MicroPython's sys.path starts with "")
+    chip = None
     if emulation:
         sys.path.insert(0, emulation)
+        import _esp32_hw as chip  # the emulated chip's hardware is the host's files, outside the board's: its
+        # os and open() are the host's (imported now, before the board's replace them)
     else:
         sys.modules["machine"] = Machine()
     sys.path.append(board_os.path("/lib"))
@@ -258,6 +261,8 @@ def jail(root, emulation, control):
         return host_open(board_os.path(path), *args, **kwargs)
 
     builtins.open = board_open
+    if chip is not None:
+        chip.open = host_open
 
 
 def run(code, mode, namespace, cooked):
