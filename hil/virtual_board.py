@@ -11,7 +11,12 @@ whose DTR/RTS reach :meth:`VirtualBoard.set_lines`). Behind it:
   main.py, Ctrl-A enters the raw REPL, Ctrl-D runs code or soft-reboots, Ctrl-B leaves;
   raw-paste is declined so mpremote falls back to plain raw mode; the friendly REPL runs
   each line typed, for mpremote repl); code runs in a persistent interpreter whose
-  working directory is the filesystem (``hil/raw_exec.py``);
+  working directory is the filesystem (``hil/raw_exec.py``; with an esp32 config under
+  MicroPython, on the emulated chip's modules, ``hil/esp32_emulation``). While it runs the
+  console is its stdin and stdout, raw, as on the chip (mpremote mount's hook talks to the
+  host through them): output streams as it comes, a Ctrl-C raises KeyboardInterrupt unless
+  the code turned that off with ``micropython.kbd_intr(-1)``, and the interpreter's control
+  pipe, not the 0x04 markers (file data may hold 0x04), says when it is done;
 - the ESP32 ROM bootloader and esptool's flasher stub (``hil/rom_loader.py`` over
   ``hil/slip.py``), entered only as on the chip: a reset with IO0 low (the auto-reset
   circuit's DTR/RTS, or ``strapping="download"``, a jumper on IO0), or
@@ -40,7 +45,10 @@ Modes and what moves between them::
     RUNNING   --Ctrl-C--> FRIENDLY   --Ctrl-A--> RAW   --Ctrl-B--> FRIENDLY
     RUNNING   <--Ctrl-D (soft reboot)-- FRIENDLY
     RAW       --Ctrl-D, empty--> soft reboot, stays RAW (main.py is not run, as on the board)
-    RAW       --machine.reset()--> RUNNING (hard reset); --machine.bootloader()--> BOOTLOADER
+    RAW       --Ctrl-D after code--> EXECUTING --the interpreter is done--> RAW (">")
+    FRIENDLY  --Return after a line--> EXECUTING --the interpreter is done--> FRIENDLY (">>> ")
+    EXECUTING --Ctrl-C (kbd_intr on)--> KeyboardInterrupt in the code; any other byte --> its stdin
+    EXECUTING --machine.reset()--> RUNNING (software reset); --machine.bootloader()--> BOOTLOADER
     any       --EN low--> RESET --EN high, IO0 low--> BOOTLOADER; IO0 high--> boot
     boot      --valid flash--> RUNNING (or FRIENDLY without main.py); invalid --> HALTED
     BOOTLOADER --FLASH_END "run", Ctrl-C (the EN button, for a pty that has no RTS)--> boot
