@@ -125,7 +125,8 @@ class Terminal:
 
 
 def test_mpremote_reset_of_an_esp32_board_is_a_software_reset_its_next_boot_reports(board, tmp_path):
-    """The ESP32 port's machine.reset() is esp_restart(): reset_cause() says SOFT_RESET at the next boot."""
+    """The ESP32 port's machine.reset() is esp_restart(): reset_cause() says SOFT_RESET at the next boot, in the
+    firmware's boot message and at the REPL."""
     vb, port = board
     write_bundle(tmp_path / "fs", {"node": "node-1", "board": "esp32", "broker": "mqtt://127.0.0.1:9",
                                    "wifi": {"ssid": "hilsim-lab", "password": "s3cret"}, "sample_every": 60})
@@ -139,3 +140,5 @@ def test_mpremote_reset_of_an_esp32_board_is_a_software_reset_its_next_boot_repo
     with Dut.open(port, name="esp32") as dut:
         boot = dut.expect_message("boot", timeout=WAIT)
     assert (boot["reset"], boot["boot"]) == ("soft", 2)
+    done = mpremote(port, "exec", "import machine; print(machine.reset_cause() == machine.SOFT_RESET)")
+    assert done.stdout.splitlines() == ["True"], done.stdout + done.stderr  # the REPL sees this boot's cause
