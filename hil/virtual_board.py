@@ -57,7 +57,8 @@ Modes and what moves between them::
     RUNNING   --main.py exits 75 (reboot command)--> RUNNING; exits otherwise --> FRIENDLY
 
 A real board drops console bytes nobody reads; so does this one past CONSOLE_BUFFER bytes
-(the bootloader's replies are never dropped: the host reads them).
+(the bootloader's replies are never dropped: the host reads them; code run at the REPL waits
+for the host instead, as mpremote's mount moves files through the console).
 """
 
 from __future__ import annotations
@@ -123,8 +124,11 @@ class VirtualBoard:
         self._repl: subprocess.Popen | None = None
         self._repl_ctl = -1  # the interpreter's control pipe (hil/raw_exec.py)
         self._to_repl = bytearray()  # host bytes on their way to the running code's stdin
+        self._held = bytearray()  # host bytes that came after the running code ended, for the REPL
         self._single = False  # the code running came from the friendly REPL (else the raw REPL)
         self._kbd_intr = True  # Ctrl-C interrupts the running code (micropython.kbd_intr)
+        self._ending = False  # the running code has ended; its last output is on its way
+        self._repl_paused = False  # the console is full: the interpreter's output waits in its pipe
         self._raw = bytearray()
         self._line, self._block = bytearray(), bytearray()  # the friendly REPL's line and block being typed
         self._slip = SlipDecoder()
@@ -170,6 +174,9 @@ class VirtualBoard:
         if what == "host":
             if events & selectors.EVENT_WRITE:
                 self._flush()
+                if self._repl_paused and len(self._tx) < CONSOLE_BUFFER // 2:
+                    self._pause_repl(False)
+                    self._repl_output()
             if events & selectors.EVENT_READ:
                 try:
                     data = os.read(self._master, 65536)
@@ -249,8 +256,9 @@ class VirtualBoard:
     # --- output -----------------------------------------------------------------------
 
     def _out(self, data: bytes) -> None:
-        # Like a UART nobody listens to, console bytes past the buffer are lost; the bootloader's are kept.
-        if self.mode == BOOTLOADER or len(self._tx) + len(data) <= CONSOLE_BUFFER:
+        # Like a UART nobody listens to, console bytes past the buffer are lost; the bootloader's are kept, and
+        # the REPL's running code waits for the host instead (see _repl_output).
+        if self.mode in (BOOTLOADER, EXECUTING) or len(self._tx) + len(data) <= CONSOLE_BUFFER:
             self._tx += data
         self._flush()
 
@@ -495,7 +503,7 @@ class VirtualBoard:
         self._sel.register(ctl_r, selectors.EVENT_READ, "repl-ctl")
 
     def _stop_repl(self) -> None:
-        self._to_repl = bytearray()
+        self._to_repl, self._held, self._repl_paused = bytearray(), bytearray(), False
         if self._repl is not None:
             for fileobj in (self._repl.stdout, self._repl_ctl, self._repl.stdin):
                 try:
@@ -516,7 +524,7 @@ class VirtualBoard:
         The board is EXECUTING until the interpreter says it is done; then the prompt."""
         if self._repl is None or self._repl.poll() is not None:
             self._start_repl()
-        self._single, self._kbd_intr = single, True  # each execution starts with Ctrl-C enabled, as pyexec does
+        self._single, self._kbd_intr, self._ending = single, True, False  # Ctrl-C enabled, as pyexec starts
         self.mode = EXECUTING
         self._to_repl += (b"s" if single else b"") + b"%d\n" % len(code) + code
         self._feed_repl()
@@ -527,6 +535,9 @@ class VirtualBoard:
         self._repl_control()
         if self.mode != EXECUTING:
             return 0  # it has just ended: these bytes are the REPL's
+        if self._ending:  # it has ended, its output is still going out: these bytes are for the REPL after it
+            self._held += data
+            return len(data)
         cut = data.find(b"\x03") if self._kbd_intr else -1
         self._to_repl += data if cut < 0 else data[:cut]
         self._feed_repl()
@@ -549,15 +560,34 @@ class VirtualBoard:
         elif registered and not self._to_repl:
             self._sel.unregister(self._repl.stdin)
 
-    def _repl_output(self) -> bool:
-        """Pass on what the interpreter wrote; True when there was some (more may wait)."""
-        try:
-            data = os.read(self._repl.stdout.fileno(), 65536)
-        except BlockingIOError:
-            return False
-        if data:
+    def _repl_output(self) -> None:
+        """Pass on what the interpreter wrote, as much as the console holds: past that it is paused (its writes
+        wait, as on a UART) until the host reads. An execution that said it ended is done once all is out."""
+        while self._repl is not None:
+            room = CONSOLE_BUFFER - len(self._tx)
+            if room <= 0:
+                self._pause_repl(True)
+                return
+            try:
+                data = os.read(self._repl.stdout.fileno(), min(room, 65536))
+            except BlockingIOError:
+                if self._ending and self.mode == EXECUTING:
+                    self._done(b"")
+                return
+            if not data:
+                self._repl_ended()
+                return
             self._out(data)
-            return True
+
+    def _pause_repl(self, paused: bool) -> None:
+        if paused != self._repl_paused and self._repl is not None:
+            if paused:
+                self._sel.unregister(self._repl.stdout)
+            else:
+                self._sel.register(self._repl.stdout, selectors.EVENT_READ, "repl")
+        self._repl_paused = paused
+
+    def _repl_ended(self) -> None:
         code, executing = self._repl.wait(), self.mode == EXECUTING
         self._stop_repl()
         if code in (REBOOT_EXIT, RESET_EXIT, BOOTLOADER_EXIT):
@@ -565,7 +595,6 @@ class VirtualBoard:
             self._reset(SW_CPU_RESET, force_download=code == BOOTLOADER_EXIT)
         elif executing:  # sys.exit() or a crash: the REPL carries on with a fresh interpreter
             self._done(b"" if self._single else b"\x04\x04")
-        return False
 
     def _repl_control(self) -> None:
         """Read what the interpreter said on its control pipe: Ctrl-C on or off, the end of an execution."""
@@ -577,11 +606,12 @@ class VirtualBoard:
             if byte in b"+-":
                 self._kbd_intr = byte == ord("+")
             elif byte == ord(".") and self.mode == EXECUTING:
-                while self._repl is not None and self._repl_output():
-                    pass  # all it wrote before it said so
-                if self.mode == EXECUTING:
-                    self._done(b"")
+                self._ending = True
+                if not self._repl_paused:
+                    self._repl_output()  # the rest of what it wrote before it said so, then the prompt
 
     def _done(self, tail: bytes) -> None:
-        self.mode = FRIENDLY if self._single else RAW
         self._out(tail + (b">>> " if self._single else b">"))
+        self.mode, self._ending = FRIENDLY if self._single else RAW, False
+        held, self._held = bytes(self._held), bytearray()
+        self._input(held)

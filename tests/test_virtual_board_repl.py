@@ -54,14 +54,18 @@ def test_mpremote_mount_serves_a_host_directory_to_code_on_the_board(board, tmp_
     host.mkdir()
     (host / "sensors.py").write_text("MODEL = 'DHT22'\n")
     (host / "notes.txt").write_text("calibrated 2026-03-14\n")
+    blob = bytes(range(256)) * 400  # every byte value (Ctrl-C, Ctrl-D, mpremote's 0x18 among them), past the
+    (host / "blob.bin").write_bytes(blob)  # console's 64 KiB buffer
     done = mpremote(port, "mount", str(host), "exec",
                     "import os, sensors; print(sensors.MODEL, os.getcwd()); print(open('notes.txt').read().strip()); "
-                    "open('/remote/log.txt', 'w').write('from the board')",
+                    "open('/remote/log.txt', 'w').write('from the board'); "
+                    "b = open('blob.bin', 'rb').read(); print(len(b)); open('copy.bin', 'wb').write(b)",
                     "+", "umount", "+", "exec", "import os; print(os.getcwd(), sorted(os.listdir()))")
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines() == [f"Local directory {host} is mounted at /remote", "DHT22 /remote",
-                                        "calibrated 2026-03-14", "/ []"]
+                                        "calibrated 2026-03-14", "102400", "/ []"]
     assert (host / "log.txt").read_text() == "from the board"
+    assert (host / "copy.bin").read_bytes() == blob
     assert sorted(os.listdir(tmp_path / "fs")) == []  # the board's own flash got nothing
 
 
