@@ -1,14 +1,16 @@
 # The virtual board's Python: runs code sent through the raw REPL, in the board's filesystem.
 #
-# Run by hil/virtual_board.py as ``micropython raw_exec.py FS CTL [EMULATION]`` (or CPython when the
+# Run by hil/virtual_board.py as ``micropython raw_exec.py FS CTL FENCE [EMULATION]`` (or CPython when the
 # Unix port is missing). It reads "<length>\n<code>" from stdin, executes the code in one
 # persistent namespace (mpremote's file transfer spans several executions), and writes
 # what the raw REPL writes after "OK": the output, 0x04, the traceback if any, 0x04.
 # While code runs, stdin and stdout are the board's UART, raw (mpremote mount's hook reads
 # and writes them). The board hears about the execution on the control pipe CTL (a file
-# descriptor), one byte each: "." it ended, "-" / "+" micropython.kbd_intr() disabled or
-# enabled Ctrl-C (the board sends SIGINT for a Ctrl-C only while it is enabled, else passes
-# the byte on, as the chip does). ``machine.reset()`` ends the process with status 76 (75
+# descriptor): "r" the code starts (before, a SIGINT would hit this file, not the code); "-" / "+"
+# micropython.kbd_intr() disabled or enabled Ctrl-C (the board sends SIGINT for a Ctrl-C only
+# while it is enabled, else passes the byte on, as the chip does);
+# "." the code ended, after which the board writes "\0FENCE\0" to stdin and the interpreter
+# answers "<n>\n" and the n bytes before the fence that the code left unread (the REPL's). ``machine.reset()`` ends the process with status 76 (75
 # with the emulated ESP32 modules), which the virtual board turns into a reset;
 # ``machine.bootloader()`` with 77, into download mode. Paths are the board's: "/" is the
 # filesystem directory, and ".." may not leave it (mpremote's ``rm -r :/`` must not reach the
@@ -147,17 +149,21 @@ class BoardOs:
 
 def read_code(stdin):
     # "<length>\n<code>" runs as a module (the raw REPL); "s<length>\n<code>" as one statement of the
-    # friendly REPL, which prints an expression's value.
+    # friendly REPL, which prints an expression's value. Stray bytes before the header are skipped.
     header = b""
     while not header.endswith(b"\n"):
         ch = stdin.read(1)
         if not ch:
             return None, None
         header += ch
-    mode = "exec"
-    if header.startswith(b"s"):
-        mode, header = "single", header[1:]
-    n = int(header)
+    header = header.strip()
+    digits = len(header)
+    while digits > 0 and header[digits - 1:digits].isdigit():
+        digits -= 1
+    if digits == len(header):
+        return read_code(stdin)  # no frame header: stray bytes alone on their line
+    mode = "single" if header[digits - 1:digits] == b"s" else "exec"
+    n = int(header[digits:])
     code = b""
     while len(code) < n:
         part = stdin.read(n - len(code))
@@ -165,6 +171,18 @@ def read_code(stdin):
             return None, None
         code += part
     return code.decode("utf-8"), mode
+
+
+def unread(stdin, fence):
+    # The console bytes the code did not read (typed ahead, or mpremote's "\r\x01" after its Ctrl-C), up to the
+    # fence the board sends once it knows the code is done: they are the REPL's, which the board gets back.
+    got = b""
+    while not got.endswith(fence):
+        ch = stdin.read(1)
+        if not ch:
+            break
+        got += ch
+    return got[:-len(fence)] if got.endswith(fence) else got
 
 
 def out(text):
@@ -265,7 +283,7 @@ def jail(root, emulation, control):
         chip.open = host_open
 
 
-def run(code, mode, namespace, cooked):
+def run(code, mode, namespace, cooked, control):
     # One execution, as the REPL does it: raw mode "exec" frames the output with 0x04 markers; "single" (the
     # friendly REPL) prints with "\r\n" and an expression's value.
     import builtins
@@ -275,6 +293,7 @@ def run(code, mode, namespace, cooked):
         namespace["__repl_print__"] = cooked.repr  # MicroPython's compiler calls it; CPython sys.displayhook
     error = None
     try:
+        control.send(b"r")  # from now on a SIGINT is a KeyboardInterrupt in the code, caught below
         exec(compile(code, "<stdin>", mode), namespace)
     except SystemExit:
         raise
@@ -292,22 +311,25 @@ def run(code, mode, namespace, cooked):
 
 def main():
     control = Control(sys.argv[2])
-    jail(sys.argv[1], sys.argv[3] if len(sys.argv) > 3 else None, control)
+    fence = b"\x00" + sys.argv[3].encode() + b"\x00"
+    jail(sys.argv[1], sys.argv[4] if len(sys.argv) > 4 else None, control)
     import builtins
     cooked = Cooked(builtins.print)
     if not MICROPYTHON:
         sys.displayhook = cooked.repr
-    stdin = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
+    stdin = sys.stdin.buffer if MICROPYTHON else sys.stdin.buffer.raw  # unbuffered: no byte read ahead
     namespace = {"__name__": "__main__"}
     while True:
+        code, mode = read_code(stdin)
+        if code is None:
+            return
         try:
-            code, mode = read_code(stdin)
-            if code is None:
-                return
-            run(code, mode, namespace, cooked)
+            run(code, mode, namespace, cooked, control)
         except KeyboardInterrupt:  # a Ctrl-C that came as the execution ended: nothing left to interrupt
             pass
         control.send(b".")
+        left = unread(stdin, fence)
+        control.send(b"%d\n" % len(left) + left)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,7 @@ import collections
 import errno
 import os
 import pty
+import secrets
 import selectors
 import signal
 import subprocess
@@ -127,7 +128,12 @@ class VirtualBoard:
         self._held = bytearray()  # host bytes that came after the running code ended, for the REPL
         self._single = False  # the code running came from the friendly REPL (else the raw REPL)
         self._kbd_intr = True  # Ctrl-C interrupts the running code (micropython.kbd_intr)
+        self._code_started = False  # the interpreter has started the code (hil/raw_exec.py said "r")
+        self._interrupt = False  # a Ctrl-C for code that has not started yet
         self._ending = False  # the running code has ended; its last output is on its way
+        self._fence = b"\0" + secrets.token_hex(16).encode() + b"\0"  # ends the console bytes the code left unread
+        self._ctl_in = bytearray()  # from the interpreter's control pipe, not yet understood
+        self._unread: bytes | None = None  # the console bytes the ended code left unread, once it said
         self._repl_paused = False  # the console is full: the interpreter's output waits in its pipe
         self._raw = bytearray()
         self._line, self._block = bytearray(), bytearray()  # the friendly REPL's line and block being typed
@@ -489,7 +495,7 @@ class VirtualBoard:
         """A fresh interpreter (a soft reboot): its stdout is the console, its control pipe says when a run ends."""
         self._stop_repl()
         ctl_r, ctl_w = os.pipe()
-        argv, env = [*self.command, str(RAW_EXEC), str(self.fs), str(ctl_w)], None
+        argv, env = [*self.command, str(RAW_EXEC), str(self.fs), str(ctl_w), self._fence.strip(b"\0").decode()], None
         if is_micropython(self.command) and wants_esp32(self.fs):
             env = esp32_command(self.fs, self.command)[1]
             argv.append(str(EMULATION))  # the REPL's machine is the emulated chip's
@@ -504,6 +510,7 @@ class VirtualBoard:
 
     def _stop_repl(self) -> None:
         self._to_repl, self._held, self._repl_paused = bytearray(), bytearray(), False
+        self._ctl_in, self._unread = bytearray(), None
         if self._repl is not None:
             for fileobj in (self._repl.stdout, self._repl_ctl, self._repl.stdin):
                 try:
@@ -525,6 +532,7 @@ class VirtualBoard:
         if self._repl is None or self._repl.poll() is not None:
             self._start_repl()
         self._single, self._kbd_intr, self._ending = single, True, False  # Ctrl-C enabled, as pyexec starts
+        self._unread, self._code_started, self._interrupt = None, False, False
         self.mode = EXECUTING
         self._to_repl += (b"s" if single else b"") + b"%d\n" % len(code) + code
         self._feed_repl()
@@ -543,8 +551,15 @@ class VirtualBoard:
         self._feed_repl()
         if cut < 0 or self.mode != EXECUTING:
             return len(data)
-        self._repl.send_signal(signal.SIGINT)  # KeyboardInterrupt in the running code
+        self._interrupt = True
+        self._deliver_interrupt()
         return cut + 1
+
+    def _deliver_interrupt(self) -> None:
+        # KeyboardInterrupt in the running code: once it runs (a SIGINT earlier would stop the interpreter itself)
+        if self._interrupt and self._code_started and self._repl is not None:
+            self._interrupt = False
+            self._repl.send_signal(signal.SIGINT)
 
     def _feed_repl(self) -> None:
         try:
@@ -571,7 +586,7 @@ class VirtualBoard:
             try:
                 data = os.read(self._repl.stdout.fileno(), min(room, 65536))
             except BlockingIOError:
-                if self._ending and self.mode == EXECUTING:
+                if self._unread is not None and self.mode == EXECUTING:
                     self._done(b"")
                 return
             if not data:
@@ -590,6 +605,7 @@ class VirtualBoard:
     def _repl_ended(self) -> None:
         code, executing = self._repl.wait(), self.mode == EXECUTING
         self._stop_repl()
+        self._say(f"the REPL's interpreter ended with status {code}")
         if code in (REBOOT_EXIT, RESET_EXIT, BOOTLOADER_EXIT):
             self._say("machine.reset() or machine.bootloader() from the REPL")
             self._reset(SW_CPU_RESET, force_download=code == BOOTLOADER_EXIT)
@@ -597,21 +613,37 @@ class VirtualBoard:
             self._done(b"" if self._single else b"\x04\x04")
 
     def _repl_control(self) -> None:
-        """Read what the interpreter said on its control pipe: Ctrl-C on or off, the end of an execution."""
+        """What the interpreter says on its control pipe (hil/raw_exec.py): the code started; Ctrl-C on or off; the
+        code ended (it then reads up to the fence); "<n>\n" and the n console bytes it left unread (the REPL's)."""
         try:
-            said = os.read(self._repl_ctl, 4096) if self._repl is not None else b""
+            self._ctl_in += os.read(self._repl_ctl, 65536) if self._repl is not None else b""
         except BlockingIOError:
-            return
-        for byte in said:
-            if byte in b"+-":
-                self._kbd_intr = byte == ord("+")
-            elif byte == ord(".") and self.mode == EXECUTING:
-                self._ending = True
-                if not self._repl_paused:
-                    self._repl_output()  # the rest of what it wrote before it said so, then the prompt
+            pass
+        while self._ctl_in:
+            head = bytes(self._ctl_in[:1])
+            if head in (b"+", b"-", b".", b"r"):
+                del self._ctl_in[:1]
+                self._kbd_intr = head == b"+" if head in b"+-" else self._kbd_intr
+                if head == b"r":
+                    self._code_started = True
+                    self._deliver_interrupt()
+                elif head == b".":
+                    self._ending = True  # what the host sends now is for the REPL
+                    self._to_repl += self._fence
+                    self._feed_repl()
+                continue
+            newline = self._ctl_in.find(b"\n")
+            end = newline + 1 + int(self._ctl_in[:newline]) if newline > 0 else -1
+            if end < 0 or len(self._ctl_in) < end:
+                return  # the rest is on its way
+            self._unread = bytes(self._ctl_in[newline + 1:end])
+            del self._ctl_in[:end]
+            if not self._repl_paused:
+                self._repl_output()  # the rest of what it wrote before it ended, then the prompt
 
     def _done(self, tail: bytes) -> None:
-        self._out(tail + (b">>> " if self._single else b">"))
         self.mode, self._ending = FRIENDLY if self._single else RAW, False
-        held, self._held = bytes(self._held), bytearray()
-        self._input(held)
+        self._tx += tail + (b">>> " if self._single else b">")  # the prompt, never dropped
+        self._flush()
+        typed, self._unread, self._held = (self._unread or b"") + self._held, None, bytearray()
+        self._input(typed)  # typed ahead: the REPL reads it now, as the chip's does from its buffer
