@@ -29,17 +29,15 @@ WAIT = 20.0
 
 @pytest.fixture
 def board(tmp_path):
-    """A virtual board (MicroPython) on a pty, serving in a thread; yields (board, port)."""
+    """A virtual board (MicroPython) on a pty; yields (port, serve) where serve() powers it on."""
     board = VirtualBoard(tmp_path / "fs", tmp_path / "flash.bin", command=interpreter("micropython"))
     port = board.open()
-    yield board, port
+    thread = threading.Thread(target=board.serve, daemon=True)
+    yield port, thread.start
     board.stop()
-    time.sleep(0.3)  # serve() stops its interpreters on its next turn
+    if thread.is_alive():
+        thread.join(10)  # serve() stops its interpreters on its way out
     board.close()
-
-
-def serve(board: VirtualBoard) -> None:
-    threading.Thread(target=board.serve, daemon=True).start()
 
 
 def mpremote(port: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -48,8 +46,8 @@ def mpremote(port: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
 
 
 def test_mpremote_mount_serves_a_host_directory_to_code_on_the_board(board, tmp_path):
-    vb, port = board
-    serve(vb)
+    port, serve = board
+    serve()
     host = tmp_path / "host"
     host.mkdir()
     (host / "sensors.py").write_text("MODEL = 'DHT22'\n")
@@ -70,8 +68,8 @@ def test_mpremote_mount_serves_a_host_directory_to_code_on_the_board(board, tmp_
 
 
 def test_mpremote_repl_on_a_mount_imports_is_interrupted_and_remounts_after_a_soft_reboot(board, tmp_path):
-    vb, port = board
-    serve(vb)
+    port, serve = board
+    serve()
     host = tmp_path / "host"
     host.mkdir()
     (host / "sensors.py").write_text("MODEL = 'DHT22'\n")
@@ -95,6 +93,17 @@ def test_mpremote_repl_on_a_mount_imports_is_interrupted_and_remounts_after_a_so
         assert term.proc.wait(WAIT) == 0
     finally:
         term.close()
+
+
+def test_mpremote_stops_a_program_another_mpremote_left_running(board):
+    """``exec --no-follow`` leaves the loop running; the next mpremote's Ctrl-C interrupts it, and what it types
+    next reaches the REPL although the code never read it."""
+    port, serve = board
+    serve()
+    left = mpremote(port, "exec", "--no-follow", "n = 0\nwhile True: n += 1")
+    assert left.returncode == 0, left.stderr
+    done = mpremote(port, "exec", "print(6 * 7)")
+    assert (done.returncode, done.stdout) == (0, "42\n"), done.stderr
 
 
 class Terminal:
@@ -131,11 +140,11 @@ class Terminal:
 def test_mpremote_reset_of_an_esp32_board_is_a_software_reset_its_next_boot_reports(board, tmp_path):
     """The ESP32 port's machine.reset() is esp_restart(): reset_cause() says SOFT_RESET at the next boot, in the
     firmware's boot message and at the REPL."""
-    vb, port = board
+    port, serve = board
     write_bundle(tmp_path / "fs", {"node": "node-1", "board": "esp32", "broker": "mqtt://127.0.0.1:9",
                                    "wifi": {"ssid": "hilsim-lab", "password": "s3cret"}, "sample_every": 60})
     Esp32Hardware(tmp_path / "fs").wifi(ssid="hilsim-lab", password="s3cret")
-    serve(vb)
+    serve()
     with Dut.open(port, name="esp32") as dut:
         assert dut.expect_message("boot", timeout=WAIT)["reset"] == "power_on"
     done = mpremote(port, "exec", "import machine; print(machine.unique_id(), machine.Pin(4))", "+", "reset")
