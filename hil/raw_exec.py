@@ -204,13 +204,19 @@ class Control:
 
 class MicroPythonModule:
     # The micropython module, but kbd_intr() tells the board, which turns a Ctrl-C into SIGINT or passes it on:
-    # the Unix port's own kbd_intr(-1) would leave SIGINT at its default, which kills the process.
+    # the Unix port's own kbd_intr(-1) would leave SIGINT at its default, which kills the process. Under
+    # CPython (real None) only const() and kbd_intr() are there.
     def __init__(self, real, control):
         self._real = real
         self._control = control
 
     def __getattr__(self, name):
+        if self._real is None:
+            raise AttributeError(name)
         return getattr(self._real, name)
+
+    def const(self, value):
+        return value
 
     def kbd_intr(self, char):
         self._control.send(b"+" if char == 3 else b"-")
@@ -248,8 +254,9 @@ def exception_text(exc):
     if isinstance(exc, OSError) and exc.errno is not None:
         # as MicroPython words it, which is what mpremote reads back ("OSError: [Errno 2] ENOENT")
         import errno
+        why = "" if exc.strerror in (None, os.strerror(exc.errno)) else ": " + exc.strerror  # the board's own words
         return ('Traceback (most recent call last):\n  File "<stdin>", line 1, in <module>\n'
-                + "OSError: [Errno %d] %s\n" % (exc.errno, errno.errorcode.get(exc.errno, "EIO")))
+                + "OSError: [Errno %d] %s%s\n" % (exc.errno, errno.errorcode.get(exc.errno, "EIO"), why))
     import traceback
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next or exc.__traceback__))
 
@@ -269,9 +276,10 @@ def jail(root, emulation, control):
     sys.path.append(board_os.path("/lib"))
     sys.modules["vfs"] = Vfs()
     sys.modules["os"] = board_os
+    real = None
     if MICROPYTHON:
-        import micropython
-        sys.modules["micropython"] = MicroPythonModule(micropython, control)
+        import micropython as real
+    sys.modules["micropython"] = MicroPythonModule(real, control)
     import builtins
     host_open = builtins.open
 

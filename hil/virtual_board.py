@@ -621,16 +621,9 @@ class VirtualBoard:
             pass
         while self._ctl_in:
             head = bytes(self._ctl_in[:1])
-            if head in (b"+", b"-", b".", b"r"):
+            if head in (b"r", b"+", b"-", b"."):
                 del self._ctl_in[:1]
-                self._kbd_intr = head == b"+" if head in b"+-" else self._kbd_intr
-                if head == b"r":
-                    self._code_started = True
-                    self._deliver_interrupt()
-                elif head == b".":
-                    self._ending = True  # what the host sends now is for the REPL
-                    self._to_repl += self._fence
-                    self._feed_repl()
+                self._control_event(head)
                 continue
             newline = self._ctl_in.find(b"\n")
             end = newline + 1 + int(self._ctl_in[:newline]) if newline > 0 else -1
@@ -640,6 +633,17 @@ class VirtualBoard:
             del self._ctl_in[:end]
             if not self._repl_paused:
                 self._repl_output()  # the rest of what it wrote before it ended, then the prompt
+
+    def _control_event(self, what: bytes) -> None:
+        if what == b"r":
+            self._code_started = True
+            self._deliver_interrupt()
+        elif what in (b"+", b"-"):
+            self._kbd_intr = what == b"+"
+        else:  # ".": what the host sends now is for the REPL; the interpreter reads up to the fence
+            self._ending = True
+            self._to_repl += self._fence
+            self._feed_repl()
 
     def _done(self, tail: bytes) -> None:
         self.mode, self._ending = FRIENDLY if self._single else RAW, False
