@@ -11,7 +11,12 @@ whose DTR/RTS reach :meth:`VirtualBoard.set_lines`). Behind it:
   main.py, Ctrl-A enters the raw REPL, Ctrl-D runs code or soft-reboots, Ctrl-B leaves;
   raw-paste is declined so mpremote falls back to plain raw mode; the friendly REPL runs
   each line typed, for mpremote repl); code runs in a persistent interpreter whose
-  working directory is the filesystem (``hil/raw_exec.py``);
+  working directory is the filesystem (``hil/raw_exec.py``; with an esp32 config under
+  MicroPython, on the emulated chip's modules, ``hil/esp32_emulation``). While it runs the
+  console is its stdin and stdout, raw, as on the chip (mpremote mount's hook talks to the
+  host through them): output streams as it comes, a Ctrl-C raises KeyboardInterrupt unless
+  the code turned that off with ``micropython.kbd_intr(-1)``, and the interpreter's control
+  pipe, not the 0x04 markers (file data may hold 0x04), says when it is done;
 - the ESP32 ROM bootloader and esptool's flasher stub (``hil/rom_loader.py`` over
   ``hil/slip.py``), entered only as on the chip: a reset with IO0 low (the auto-reset
   circuit's DTR/RTS, or ``strapping="download"``, a jumper on IO0), or
@@ -40,7 +45,10 @@ Modes and what moves between them::
     RUNNING   --Ctrl-C--> FRIENDLY   --Ctrl-A--> RAW   --Ctrl-B--> FRIENDLY
     RUNNING   <--Ctrl-D (soft reboot)-- FRIENDLY
     RAW       --Ctrl-D, empty--> soft reboot, stays RAW (main.py is not run, as on the board)
-    RAW       --machine.reset()--> RUNNING (hard reset); --machine.bootloader()--> BOOTLOADER
+    RAW       --Ctrl-D after code--> EXECUTING --the interpreter is done--> RAW (">")
+    FRIENDLY  --Return after a line--> EXECUTING --the interpreter is done--> FRIENDLY (">>> ")
+    EXECUTING --Ctrl-C (kbd_intr on)--> KeyboardInterrupt in the code; any other byte --> its stdin
+    EXECUTING --machine.reset()--> RUNNING (software reset); --machine.bootloader()--> BOOTLOADER
     any       --EN low--> RESET --EN high, IO0 low--> BOOTLOADER; IO0 high--> boot
     boot      --valid flash--> RUNNING (or FRIENDLY without main.py); invalid --> HALTED
     BOOTLOADER --FLASH_END "run" (esptool's soft reset; hil/rom_client.py on a pty)--> boot
@@ -49,7 +57,8 @@ Modes and what moves between them::
     RUNNING   --main.py exits 75 (reboot command)--> RUNNING; exits otherwise --> FRIENDLY
 
 A real board drops console bytes nobody reads; so does this one past CONSOLE_BUFFER bytes
-(the bootloader's replies are never dropped: the host reads them).
+(the bootloader's replies are never dropped: the host reads them; code run at the REPL waits
+for the host instead, as mpremote's mount moves files through the console).
 """
 
 from __future__ import annotations
@@ -58,7 +67,9 @@ import collections
 import errno
 import os
 import pty
+import secrets
 import selectors
+import signal
 import subprocess
 import threading
 import time
@@ -66,12 +77,14 @@ import tty
 from pathlib import Path
 
 from hil import esp_image
-from hil.firmware_process import interpreter, start_firmware, stop_firmware
+from hil.esp32_emulation import EMULATION, esp32_command, wants_esp32
+from hil.firmware_process import interpreter, is_micropython, start_firmware, stop_firmware
 from hil.rom_loader import BackToRom, Flash, RomLoader, RunRequested
 from hil.slip import SlipDecoder
 from hil.slip import encode as slip_encode
 
 RUNNING, FRIENDLY, RAW, BOOTLOADER, RESET, HALTED = "RUNNING", "FRIENDLY", "RAW", "BOOTLOADER", "RESET", "HALTED"
+EXECUTING = "EXECUTING"  # code typed at a REPL runs: the host's bytes are its stdin
 REBOOT_EXIT, RESET_EXIT, BOOTLOADER_EXIT = 75, 76, 77
 MP_VERSION = "MicroPython v1.24.1 on 2024-11-29; Generic ESP32 module with ESP32"
 BANNER = (MP_VERSION + '\r\nType "help()" for more information.\r\n>>> ').encode()
@@ -110,6 +123,18 @@ class VirtualBoard:
         self._master = self._slave = -1
         self._firmware: subprocess.Popen | None = None
         self._repl: subprocess.Popen | None = None
+        self._repl_ctl = -1  # the interpreter's control pipe (hil/raw_exec.py)
+        self._to_repl = bytearray()  # host bytes on their way to the running code's stdin
+        self._held = bytearray()  # host bytes that came after the running code ended, for the REPL
+        self._single = False  # the code running came from the friendly REPL (else the raw REPL)
+        self._kbd_intr = True  # Ctrl-C interrupts the running code (micropython.kbd_intr)
+        self._code_started = False  # the interpreter has started the code (hil/raw_exec.py said "r")
+        self._interrupt = False  # a Ctrl-C for code that has not started yet
+        self._ending = False  # the running code has ended; its last output is on its way
+        self._fence = b"\0" + secrets.token_hex(16).encode() + b"\0"  # ends the console bytes the code left unread
+        self._ctl_in = bytearray()  # from the interpreter's control pipe, not yet understood
+        self._unread: bytes | None = None  # the console bytes the ended code left unread, once it said
+        self._repl_paused = False  # the console is full: the interpreter's output waits in its pipe
         self._raw = bytearray()
         self._line, self._block = bytearray(), bytearray()  # the friendly REPL's line and block being typed
         self._slip = SlipDecoder()
@@ -155,6 +180,9 @@ class VirtualBoard:
         if what == "host":
             if events & selectors.EVENT_WRITE:
                 self._flush()
+                if self._repl_paused and len(self._tx) < CONSOLE_BUFFER // 2:
+                    self._pause_repl(False)
+                    self._repl_output()
             if events & selectors.EVENT_READ:
                 try:
                     data = os.read(self._master, 65536)
@@ -165,6 +193,12 @@ class VirtualBoard:
                 self._input(data)
         elif what == "firmware":
             self._firmware_output()
+        elif what == "repl":
+            self._repl_output()
+        elif what == "repl-ctl":
+            self._repl_control()
+        elif what == "repl-in":
+            self._feed_repl()
         elif what == "lines":
             os.read(self._wake_r, 4096)
             while self._line_changes:
@@ -228,8 +262,9 @@ class VirtualBoard:
     # --- output -----------------------------------------------------------------------
 
     def _out(self, data: bytes) -> None:
-        # Like a UART nobody listens to, console bytes past the buffer are lost; the bootloader's are kept.
-        if self.mode == BOOTLOADER or len(self._tx) + len(data) <= CONSOLE_BUFFER:
+        # Like a UART nobody listens to, console bytes past the buffer are lost; the bootloader's are kept, and
+        # the REPL's running code waits for the host instead (see _repl_output).
+        if self.mode in (BOOTLOADER, EXECUTING) or len(self._tx) + len(data) <= CONSOLE_BUFFER:
             self._tx += data
         self._flush()
 
@@ -306,8 +341,8 @@ class VirtualBoard:
             return
         code = proc.wait()
         self._stop_firmware()
-        if code == REBOOT_EXIT:
-            self._reset(SW_CPU_RESET)
+        if code in (REBOOT_EXIT, RESET_EXIT, BOOTLOADER_EXIT):
+            self._reset(SW_CPU_RESET, force_download=code == BOOTLOADER_EXIT)
         else:
             self._out(b"\r\n" + BANNER)
             self.mode = FRIENDLY
@@ -327,7 +362,7 @@ class VirtualBoard:
     def _input(self, data: bytes) -> None:
         i = 0
         while i < len(data):
-            handler = {RUNNING: self._running, FRIENDLY: self._friendly, RAW: self._raw_repl,
+            handler = {RUNNING: self._running, FRIENDLY: self._friendly, RAW: self._raw_repl, EXECUTING: self._executing,
                        BOOTLOADER: self._bootloader, RESET: self._ignored, HALTED: self._ignored}[self.mode]
             i += handler(data[i:])
 
@@ -362,11 +397,11 @@ class VirtualBoard:
     def _friendly(self, data: bytes) -> int:
         b = data[0]
         if b == 0x01:
-            self._raw = bytearray()
-            self._start_repl()
+            self._raw = bytearray()  # the same interpreter: its variables and mounts stay (Ctrl-D resets them)
             self._out(b"\r\n" + RAW_BANNER)
             self.mode = RAW
         elif b == 0x04:
+            self._stop_repl()  # a soft reboot: a fresh interpreter (mounts, variables gone)
             self._out(b"MPY: soft reboot\r\n")
             self._start_main()
         elif b == 0x02:
@@ -397,8 +432,8 @@ class VirtualBoard:
         else:
             code = line
         if code.strip():
-            self._run(code, single=True)
-        if self.mode == FRIENDLY:
+            self._run(code, single=True)  # the prompt comes when it is done
+        else:
             self._out(b">>> ")
 
     def _raw_repl(self, data: bytes) -> int:
@@ -407,7 +442,6 @@ class VirtualBoard:
                 self._raw = bytearray()
                 self._out(b"\r\n" + RAW_BANNER)
             elif b == 0x02:
-                self._stop_repl()
                 self._out(b"\r\n" + BANNER)
                 self.mode = FRIENDLY
                 return i + 1
@@ -421,8 +455,7 @@ class VirtualBoard:
                     self._out(RAW_BANNER)
                 else:
                     self._execute(code)
-                    if self.mode != RAW:
-                        return i + 1
+                    return i + 1  # the bytes that follow are the running code's
             else:
                 self._raw.append(b)
                 if self._raw == b"\x05A\x01":  # raw-paste request: declined, plain raw mode instead
@@ -453,45 +486,165 @@ class VirtualBoard:
                 return True
         return False
 
-    # --- the raw REPL's interpreter -----------------------------------------------------
+    # --- the REPLs' interpreter: code runs while the host's bytes reach it ----------------
 
     def _start_repl(self) -> None:
+        """A fresh interpreter (a soft reboot): its stdout is the console, its control pipe says when a run ends."""
         self._stop_repl()
-        self._repl = subprocess.Popen([*self.command, str(RAW_EXEC), str(self.fs)], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0)
+        ctl_r, ctl_w = os.pipe()
+        argv, env = [*self.command, str(RAW_EXEC), str(self.fs), str(ctl_w), self._fence.strip(b"\0").decode()], None
+        if is_micropython(self.command) and wants_esp32(self.fs):
+            env = esp32_command(self.fs, self.command)[1]
+            argv.append(str(EMULATION))  # the REPL's machine is the emulated chip's
+        self._repl = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, bufsize=0, pass_fds=(ctl_w,))
+        os.close(ctl_w)
+        self._repl_ctl = ctl_r
+        for fd in (ctl_r, self._repl.stdin.fileno(), self._repl.stdout.fileno()):
+            os.set_blocking(fd, False)
+        self._sel.register(self._repl.stdout, selectors.EVENT_READ, "repl")
+        self._sel.register(ctl_r, selectors.EVENT_READ, "repl-ctl")
 
     def _stop_repl(self) -> None:
+        self._to_repl, self._held, self._repl_paused = bytearray(), bytearray(), False
+        self._ctl_in, self._unread = bytearray(), None
         if self._repl is not None:
+            for fileobj in (self._repl.stdout, self._repl_ctl, self._repl.stdin):
+                try:
+                    self._sel.unregister(fileobj)
+                except (KeyError, ValueError):
+                    pass
+            os.close(self._repl_ctl)
             stop_firmware(self._repl)
-            self._repl = None
+            self._repl, self._repl_ctl = None, -1
 
     def _execute(self, code: bytes) -> None:
-        # "OK", then the interpreter's output and its two 0x04 markers as they come, then the prompt.
+        # "OK", then the interpreter's output and its two 0x04 markers as they come, then the prompt ">".
         self._out(b"OK")
-        if self._run(code, single=False):
-            self._out(b">")
+        self._run(code, single=False)
 
-    def _run(self, code: bytes, single: bool) -> bool:
-        """Run ``code`` in the REPL's interpreter, its output to the console as it comes: with the raw REPL's
-        two 0x04 markers, or (``single``, the friendly REPL) as text. False when it reset the board."""
+    def _run(self, code: bytes, single: bool) -> None:
+        """Start ``code`` in the REPL's interpreter: raw REPL frames, or (``single``) a friendly REPL line.
+        The board is EXECUTING until the interpreter says it is done; then the prompt."""
         if self._repl is None or self._repl.poll() is not None:
             self._start_repl()
-        repl = self._repl
+        self._single, self._kbd_intr, self._ending = single, True, False  # Ctrl-C enabled, as pyexec starts
+        self._unread, self._code_started, self._interrupt = None, False, False
+        self.mode = EXECUTING
+        self._to_repl += (b"s" if single else b"") + b"%d\n" % len(code) + code
+        self._feed_repl()
+
+    def _executing(self, data: bytes) -> int:
+        # The UART belongs to the running code: every byte goes to its stdin, but a Ctrl-C interrupts it unless
+        # it turned that off (micropython.kbd_intr(-1), as mpremote mount's hook does around each request).
+        self._repl_control()
+        if self.mode != EXECUTING:
+            return 0  # it has just ended: these bytes are the REPL's
+        if self._ending:  # it has ended, its output is still going out: these bytes are for the REPL after it
+            self._held += data
+            return len(data)
+        cut = data.find(b"\x03") if self._kbd_intr else -1
+        self._to_repl += data if cut < 0 else data[:cut]
+        self._feed_repl()
+        if cut < 0 or self.mode != EXECUTING:
+            return len(data)
+        self._interrupt = True
+        self._deliver_interrupt()
+        return cut + 1
+
+    def _deliver_interrupt(self) -> None:
+        # KeyboardInterrupt in the running code: once it runs (a SIGINT earlier would stop the interpreter itself)
+        if self._interrupt and self._code_started and self._repl is not None:
+            self._interrupt = False
+            self._repl.send_signal(signal.SIGINT)
+
+    def _feed_repl(self) -> None:
         try:
-            repl.stdin.write((b"s" if single else b"") + b"%d\n" % len(code) + code)
-        except BrokenPipeError:
+            while self._to_repl:
+                del self._to_repl[:os.write(self._repl.stdin.fileno(), self._to_repl)]
+        except BlockingIOError:
             pass
-        markers = 0
-        while markers < 2:
-            data = os.read(repl.stdout.fileno(), 65536)
+        except (BrokenPipeError, OSError):  # it ended: its output's end says how
+            self._to_repl = bytearray()
+        registered = self._sel.get_map().get(self._repl.stdin.fileno()) is not None
+        if self._to_repl and not registered:
+            self._sel.register(self._repl.stdin, selectors.EVENT_WRITE, "repl-in")
+        elif registered and not self._to_repl:
+            self._sel.unregister(self._repl.stdin)
+
+    def _repl_output(self) -> None:
+        """Pass on what the interpreter wrote, as much as the console holds: past that it is paused (its writes
+        wait, as on a UART) until the host reads. An execution that said it ended is done once all is out."""
+        while self._repl is not None:
+            room = CONSOLE_BUFFER - len(self._tx)
+            if room <= 0:
+                self._pause_repl(True)
+                return
+            try:
+                data = os.read(self._repl.stdout.fileno(), min(room, 65536))
+            except BlockingIOError:
+                if self._unread is not None and self.mode == EXECUTING:
+                    self._done(b"")
+                return
             if not data:
-                code_ = repl.wait()
-                self._repl = None
-                if code_ in (RESET_EXIT, BOOTLOADER_EXIT):
-                    self._say("machine.reset() or machine.bootloader() from the REPL")
-                    self._reset(SW_CPU_RESET, force_download=code_ == BOOTLOADER_EXIT)
-                    return False
-                data = b"\x04" * (2 - markers)
-            markers += data.count(b"\x04")
-            self._out(data.replace(b"\x04", b"").replace(b"\n", b"\r\n") if single else data)
-        return True
+                self._repl_ended()
+                return
+            self._out(data)
+
+    def _pause_repl(self, paused: bool) -> None:
+        if paused != self._repl_paused and self._repl is not None:
+            if paused:
+                self._sel.unregister(self._repl.stdout)
+            else:
+                self._sel.register(self._repl.stdout, selectors.EVENT_READ, "repl")
+        self._repl_paused = paused
+
+    def _repl_ended(self) -> None:
+        code, executing = self._repl.wait(), self.mode == EXECUTING
+        self._stop_repl()
+        self._say(f"the REPL's interpreter ended with status {code}")
+        if code in (REBOOT_EXIT, RESET_EXIT, BOOTLOADER_EXIT):
+            self._say("machine.reset() or machine.bootloader() from the REPL")
+            self._reset(SW_CPU_RESET, force_download=code == BOOTLOADER_EXIT)
+        elif executing:  # sys.exit() or a crash: the REPL carries on with a fresh interpreter
+            self._done(b"" if self._single else b"\x04\x04")
+
+    def _repl_control(self) -> None:
+        """What the interpreter says on its control pipe (hil/raw_exec.py): the code started; Ctrl-C on or off; the
+        code ended (it then reads up to the fence); "<n>\n" and the n console bytes it left unread (the REPL's)."""
+        try:
+            self._ctl_in += os.read(self._repl_ctl, 65536) if self._repl is not None else b""
+        except BlockingIOError:
+            pass
+        while self._ctl_in:
+            head = bytes(self._ctl_in[:1])
+            if head in (b"r", b"+", b"-", b"."):
+                del self._ctl_in[:1]
+                self._control_event(head)
+                continue
+            newline = self._ctl_in.find(b"\n")
+            end = newline + 1 + int(self._ctl_in[:newline]) if newline > 0 else -1
+            if end < 0 or len(self._ctl_in) < end:
+                return  # the rest is on its way
+            self._unread = bytes(self._ctl_in[newline + 1:end])
+            del self._ctl_in[:end]
+            if not self._repl_paused:
+                self._repl_output()  # the rest of what it wrote before it ended, then the prompt
+
+    def _control_event(self, what: bytes) -> None:
+        if what == b"r":
+            self._code_started = True
+            self._deliver_interrupt()
+        elif what in (b"+", b"-"):
+            self._kbd_intr = what == b"+"
+        else:  # ".": what the host sends now is for the REPL; the interpreter reads up to the fence
+            self._ending = True
+            self._to_repl += self._fence
+            self._feed_repl()
+
+    def _done(self, tail: bytes) -> None:
+        self.mode, self._ending = FRIENDLY if self._single else RAW, False
+        self._tx += tail + (b">>> " if self._single else b">")  # the prompt, never dropped
+        self._flush()
+        typed, self._unread, self._held = (self._unread or b"") + self._held, None, bytearray()
+        self._input(typed)  # typed ahead: the REPL reads it now, as the chip's does from its buffer

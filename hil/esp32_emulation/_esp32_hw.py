@@ -9,6 +9,7 @@
 #   hang           while present, the DHT22 read never returns (a stuck bus); a reset clears it
 #   reset_cause    written by the chip as it resets (soft, watchdog, ...) with its power session (HILSIM_POWER,
 #                  the virtual board's process), read at the next boot: from another session it was a power-off
+#   boot_cause     this boot's cause, as the boot took it, for machine.reset_cause() at the REPL
 # No f-strings, no typing: this runs on MicroPython.
 
 import json
@@ -17,6 +18,7 @@ import os
 ROOT = os.getenv("HILSIM_HW") or "."
 POWER = os.getenv("HILSIM_POWER") or "-"
 RESTART_EXIT = 75  # what the virtual board takes for "reset me" (as the firmware's reboot does)
+BOOTLOADER_EXIT = 77  # and for "reset into the ROM's download mode" (machine.bootloader())
 
 # every key exists from the start: the chip's thread reads this dict while the interpreter writes it
 state = {"cause": None, "wdt_deadline": None, "wdt_timeout": None, "pending": None, "rtc_offset": None}
@@ -64,17 +66,25 @@ def control(section):
     return doc.get(section) or {}
 
 
+def take_reset_cause():
+    # At boot (esp32_boot.py): why this boot happened: what the last reset recorded in this power session;
+    # anything else is a power-on, which also frees a hung bus. Kept in boot_cause for the REPL's interpreter.
+    recorded = (read_text("reset_cause") or "").split()
+    remove("reset_cause")
+    if len(recorded) == 2 and recorded[1] == POWER:
+        state["cause"] = recorded[0]
+    else:
+        state["cause"] = "power_on"
+        remove("hang")
+    write_text("boot_cause", state["cause"] + " " + POWER)
+    return state["cause"]
+
+
 def reset_cause():
-    # Why this boot happened: what the last reset recorded in this power session, once per boot; anything
-    # else is a power-on, which also frees a hung bus.
+    # machine.reset_cause(): this boot's, as the boot took it (in the REPL's interpreter: from boot_cause).
     if state["cause"] is None:
-        recorded = (read_text("reset_cause") or "").split()
-        remove("reset_cause")
-        if len(recorded) == 2 and recorded[1] == POWER:
-            state["cause"] = recorded[0]
-        else:
-            state["cause"] = "power_on"
-            remove("hang")
+        recorded = (read_text("boot_cause") or "").split()
+        state["cause"] = recorded[0] if len(recorded) == 2 and recorded[1] == POWER else "power_on"
     return state["cause"]
 
 

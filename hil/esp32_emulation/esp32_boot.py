@@ -50,7 +50,7 @@ def run(name):
 def main():
     BOOTED[0] = time.ticks_ms()
     sys.path.insert(1, "")  # the board's filesystem, after the emulated modules (as its flash is on a board)
-    cause = hw.reset_cause()
+    cause = hw.take_reset_cause()
     hw.rtc_load(cause == "power_on")
     _thread.start_new_thread(chip, ())
     try:

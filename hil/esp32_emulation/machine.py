@@ -1,6 +1,6 @@
 # The emulated ``machine`` module of an ESP32 (MicroPython 1.24's API), for the virtual board.
 #
-# Pin (a GPIO number and its mode), reset / soft_reset / deepsleep, reset_cause with the ESP32
+# Pin (a GPIO number and its mode), reset / soft_reset / bootloader / deepsleep, reset_cause with the ESP32
 # port's constants, unique_id (the MAC the virtual ROM loader reports), freq, and a WDT fed by the
 # firmware and watched by the chip's thread (esp32_boot.py): a missed feed resets the board.
 
@@ -67,6 +67,11 @@ def reset():
 
 def soft_reset():
     reset()
+
+
+def bootloader():
+    # The ROM's download mode; the reset that leaves it is an EN pulse (a power-on reset), so none is recorded.
+    sys.exit(hw.BOOTLOADER_EXIT)
 
 
 def deepsleep(ms=0):
