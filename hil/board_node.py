@@ -105,6 +105,7 @@ class BoardNode:
         self.power = power
         self.virtual: VirtualBoard | None = None
         self.hardware: Esp32Hardware | None = None  # a virtual:esp32 board's emulated WiFi and DHT22
+        self._faults = {"dht": 0, "ap": 0}  # faults begun on each: only the latest one's end heals it
         self._thread: threading.Thread | None = None
         self.dut: Dut | None = None
         self.description = ""
@@ -173,14 +174,16 @@ class BoardNode:
         if self.hardware is not None and fault.kind in DHT_FAULT:
             self.hardware.dht(**DHT_CLIMATE, fault=DHT_FAULT[fault.kind])
             self.rt.trace("dht.fault", node=self.node, fault=DHT_FAULT[fault.kind])
+            self._faults["dht"] += 1
             if fault.duration is not None:
-                self.rt.call_later(fault.duration, self._sensor_healed)
+                self.rt.call_later(fault.duration, self._sensor_healed, self._faults["dht"])
             return
         self.dut.send("inject", sensor=INJECT[fault.kind], seconds=FOREVER if fault.duration is None else fault.duration)
 
-    def _sensor_healed(self) -> None:
-        self.hardware.dht(**DHT_CLIMATE)
-        self.rt.trace("dht.healed", node=self.node)
+    def _sensor_healed(self, fault: int) -> None:
+        if fault == self._faults["dht"]:
+            self.hardware.dht(**DHT_CLIMATE)
+            self.rt.trace("dht.healed", node=self.node)
 
     def weaken_wifi(self, rssi: float, seconds: float | None) -> None:
         raise BackendError(f"{self.node}: {BOARD_CANNOT['a WiFi signal level']}")  # refused when loading
@@ -189,11 +192,14 @@ class BoardNode:
         if self.hardware is None:
             self.dut.send("wifi_drop", seconds=FOREVER if seconds is None else seconds)
             return
+        self._faults["ap"] += 1
         self._access_point(False)
         if seconds is not None:
-            self.rt.call_later(seconds, self._access_point, True)
+            self.rt.call_later(seconds, self._access_point, True, self._faults["ap"])
 
-    def _access_point(self, up: bool) -> None:
+    def _access_point(self, up: bool, fault: int | None = None) -> None:
+        if fault is not None and fault != self._faults["ap"]:
+            return  # a later drop still holds it down
         self.hardware.wifi(up=up, ssid=AP_SSID, password=AP_PASSWORD, rssi=AP_RSSI)
         self.rt.trace("access_point.up" if up else "access_point.down", node=self.node)
 

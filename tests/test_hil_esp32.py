@@ -11,7 +11,10 @@ import sys
 
 import pytest
 
+from hil.board_node import BoardNode
+from hil.esp32_emulation import Esp32Hardware
 from hil.wallclock import check_hil
+from sim.scenario.faults.nodes import SensorFault
 from sim.scenario.loader import parse
 from system.errors import ScenarioError
 
@@ -125,3 +128,41 @@ def test_wifi_sensor_and_power_faults_reach_the_esp32_layer_through_its_emulated
     readings = [json.loads(line.split(" ", 1)[1]) for line in (out / "node-1.console.log").read_text().splitlines()
                 if '"msg": "reading"' in line]
     assert len(readings) >= 8 and {(r["temperature"], r["humidity"]) for r in readings} == {CLIMATE}
+
+
+class _Clockless:
+    """A runtime whose timers fire when the test says so."""
+
+    def __init__(self):
+        self.timers, self.lines = [], []
+
+    def child(self, name):
+        return self
+
+    def trace(self, kind, **fields):
+        self.lines.append(kind)
+
+    def call_later(self, seconds, fn, *args):
+        self.timers.append((seconds, fn, args))
+
+
+def test_overlapping_faults_heal_when_the_last_one_ends(tmp_path):
+    rt = _Clockless()
+    board = BoardNode(rt, "node-1", "virtual:esp32", tmp_path, {}, log=lambda s: None)
+    board.hardware = Esp32Hardware(tmp_path / "fs")
+
+    def control():
+        return json.loads((tmp_path / "fs.hw" / "control.json").read_text())
+
+    board.drop_wifi(10.0)
+    board.drop_wifi(10.0)  # a second drop while the first lasts
+    board.sensor_fault(SensorFault(node="node-1", kind="timeout", duration=4.0))
+    board.sensor_fault(SensorFault(node="node-1", kind="checksum", duration=4.0))
+    assert (control()["wifi"]["up"], control()["dht"]["fault"]) == (False, "checksum")
+    first_ap, second_ap, first_dht, second_dht = rt.timers
+    for _, fn, args in (first_ap, first_dht):
+        fn(*args)
+    assert (control()["wifi"]["up"], control()["dht"]["fault"]) == (False, "checksum")
+    for _, fn, args in (second_ap, second_dht):
+        fn(*args)
+    assert (control()["wifi"]["up"], control()["dht"]["fault"]) == (True, None)
