@@ -22,7 +22,8 @@ from typing import Any, Callable
 from urllib.parse import urlparse
 
 from firmware.board.mqtt import MqttClient
-from hil.board_node import BOARD_CANNOT, VIRTUAL, VIRTUAL_CANNOT, BoardNode
+from hil.board_node import (BOARD_CANNOT, VIRTUAL, VIRTUAL_CANNOT, VIRTUAL_ESP32, VIRTUAL_ESP32_CANNOT, VIRTUAL_PORTS,
+                            BoardNode, esp32_settings)
 from hil.broker_process import BrokerProcess
 from hil.fault_proxy import PROXY, FaultProxy, ProxyLink
 from hil.power_switch import PowerSwitch
@@ -35,6 +36,7 @@ from system.errors import BackendError, ConfigError
 
 _NO_CLOCK = {"a clock shift": "its console has no command to set the board's clock"}
 VIRTUAL_BOARD = Backend("a virtual board", {**VIRTUAL_CANNOT, **_NO_CLOCK})
+VIRTUAL_ESP32_BOARD = Backend("a virtual board on the ESP32 layer", {**VIRTUAL_ESP32_CANNOT, **_NO_CLOCK})
 SERIAL_BOARD = Backend("a serial board", {**BOARD_CANNOT, **_NO_CLOCK})  # its power: EN through RTS, or a switch
 BROKER_PROCESS = Backend("a hilsim broker process")  # in memory: every restart loses its sessions
 # the bridge of a wall-clock run is the system's Bridge on the live MQTT client, a real socket
@@ -60,7 +62,8 @@ def backend_table(scenario: Scenario, real: dict[str, str], broker_url: str | No
     table["broker"] = BROKER_BY_URL if broker_url else BROKER_PROCESS
     table["bridge"], table["adversary"] = LIVE_BRIDGE, NO_ADVERSARY
     table.update({node: SIM_NODE_ON_TCP for node in node_names(scenario.world)})
-    table.update({node: VIRTUAL_BOARD if port == VIRTUAL else SERIAL_BOARD for node, port in real.items()})
+    kinds = {VIRTUAL: VIRTUAL_BOARD, VIRTUAL_ESP32: VIRTUAL_ESP32_BOARD}
+    table.update({node: kinds.get(port, SERIAL_BOARD) for node, port in real.items()})
     return table
 
 
@@ -119,7 +122,7 @@ class WallClockBackends:
         self.rt.trace("broker.started", host=host, port=port)
         for link in link_names(self.scenario.world):
             party = link.split("~")[0]
-            board_link = party in self.real and self.real[party] != VIRTUAL
+            board_link = party in self.real and self.real[party] not in VIRTUAL_PORTS
             proxy = FaultProxy(link, host, port, rt=self.rt.child("world"),
                                listen_host="0.0.0.0" if board_link else "127.0.0.1",
                                listen_port=self.board_proxy_port if board_link else 0)
@@ -141,7 +144,7 @@ class WallClockBackends:
             self.users = {name: parts.password or "" for name in ["bridge", *nodes]}
             self.parts["broker"] = (LIVE, f"broker at {host}:{port}")
             return host, port
-        hardware = {n for n, port in self.real.items() if port != VIRTUAL}
+        hardware = {n for n, port in self.real.items() if port not in VIRTUAL_PORTS}
         if hardware and self.passwd is None:
             raise ConfigError("a real board logs in with the password in its config.json: pass the broker "
                               "password file that has its user (--passwd)", source="--hil")
@@ -162,6 +165,8 @@ class WallClockBackends:
                   "user": self._user(name), "password": self.users.get(name, ""),
                   "sample_every": world["sample_every"], "read_every": world["read_every"],
                   "buffer_size": world["buffer_size"], "web_port": 0, "keepalive": 10}
+        if self.real[name] == VIRTUAL_ESP32:
+            config.update(esp32_settings())
         board = BoardNode(self.rt, name, self.real[name], self.workdir, config, self.log, power=self.power.get(name))
         stack.push_async_callback(board.close)
         board.open()

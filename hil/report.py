@@ -1,7 +1,7 @@
 """The HTML report of a wall-clock run: what each part was, the verdicts, the sim's timeline plot.
 
 A part is real hardware (a board on a serial port), virtual (a virtual board: our firmware under the
-MicroPython Unix port, not hardware), a real process (the broker), real code (the system's bridge in
+MicroPython Unix port, not hardware; on ``virtual:esp32`` its description says "ESP32 layer"), a real process (the broker), real code (the system's bridge in
 the run's own process) or simulated. Each board's row says which power switch its power faults used
 and how many cuts it took.
 """

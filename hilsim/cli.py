@@ -79,8 +79,11 @@ def _hms(seconds: float) -> str:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
               help="Wall-clock budget for the run: past it the run stops with exit 3 (checked between steps).")
 @click.option("--hil", "hil", multiple=True, metavar="NODE=PORT",
-              help="Run on the wall clock with NODE as a real board: a serial port, or 'virtual' for a virtual "
-                   "ESP32 (repeatable). The other nodes stay simulated; a hilsim broker is started for the run.")
+              help="Run on the wall clock with NODE as a real board: a serial port, 'virtual' for a virtual "
+                   "ESP32 on the simulated hardware layer, or 'virtual:esp32' for a virtual ESP32 running the ESP32 "
+                   "layer on emulated WiFi and DHT22 (needs the MicroPython Unix port; the scenario's WiFi, sensor "
+                   "and power faults act on that hardware) (repeatable). The other nodes stay simulated; a hilsim "
+                   "broker is started for the run.")
 @click.option("--broker", default=None, metavar="URL",
               help="With --hil: use this broker (mqtt://user:password@host:port) instead of starting one.")
 @click.option("--board-proxy-port", type=click.IntRange(1, 65535), default=1884, show_default=True,

