@@ -4,8 +4,10 @@ The scenario runs in the sim's one world (``sim.scenario.world.World``) on the a
 with real parts as backends (:mod:`hil.backends`): the broker is a real ``hilsim broker`` started for
 the run (or one given by URL); every link ``X~broker`` is a TCP fault proxy in front of it, so link
 faults act on real TCP. Each node named with ``--hil`` is a board: a real ESP32 on a serial port, or
-``virtual`` for a virtual board started here (our firmware under the MicroPython Unix port); its
-console lines become its trace lines, and sensor and WiFi faults reach it as console commands. The
+``virtual`` for a virtual board started here (our firmware under the MicroPython Unix port; sensor and
+WiFi faults reach it as console commands), or ``virtual:esp32``, whose firmware runs the ESP32 layer on
+emulated hardware that the faults act on (the AP goes down, the DHT22 times out). Its console lines
+become its trace lines. The
 other nodes stay simulated: the same firmware ``Node`` assembled as in sim, with a simulated DHT22 and
 WiFi and our MQTT client over real TCP. The bridge is the system's ``Bridge`` on the live MQTT client.
 The same timeline player applies the same faults; a fault a chosen backend cannot suffer is refused
@@ -55,7 +57,7 @@ def parse_hil(values: tuple[str, ...], scenario: Scenario) -> dict[str, str]:
     for value in values:
         node, sep, port = value.partition("=")
         if not sep or not port:
-            raise ConfigError(f"want NODE=PORT (e.g. node-1=/dev/ttyUSB0 or node-1=virtual), got {value!r}",
+            raise ConfigError(f"want NODE=PORT (e.g. node-1=/dev/ttyUSB0, node-1=virtual or node-1=virtual:esp32), got {value!r}",
                               source="--hil")
         if node not in known:
             raise ConfigError(f"no node {node!r} in this scenario; nodes: {', '.join(known)}", source="--hil")
