@@ -18,9 +18,8 @@ import struct
 from dataclasses import dataclass
 
 from hil import slip
+from hil.rom_loader import FLASH_BEGIN, FLASH_END, SYNC, SYNC_DATA  # the protocol's numbers, as the ROM knows them
 
-SYNC, FLASH_BEGIN, FLASH_END = 0x08, 0x02, 0x04
-SYNC_DATA = b"\x07\x07\x12\x20" + b"\x55" * 32
 REPLY = re.compile(rb"\xc0\x01([^\xc0]+)\xc0")  # SLIP escapes every 0xC0 inside a frame
 
 

@@ -73,6 +73,7 @@ ACCEPTS = {UNSYNCED: {SYNC}, SYNCED: COMMON, FLASHING: COMMON | {FLASH_DATA},
 # error codes in the second status byte
 ERR_INVALID_MSG, ERR_BAD_DATA_LEN, ERR_BAD_CHECKSUM, ERR_FAILED = 0x05, 0xC0, 0xC1, 0xC2
 SYNC_VALUE = 0x20120707  # the ROM answers SYNC with a non-zero value (the stub says 0)
+SYNC_DATA = b"\x07\x07\x12\x20" + b"\x55" * 32  # what a SYNC request carries
 STUB_GREETING = b"OHAI"
 
 CHIP_DETECT_MAGIC_ADDR, ESP32_MAGIC = 0x40001000, 0x00F01D83
@@ -225,7 +226,7 @@ class RomLoader:
     # --- commands, one method each (named by opcode) -----------------------------------
 
     def _op_08(self, data, chk):  # SYNC
-        if data != b"\x07\x07\x12\x20" + b"\x55" * 32:
+        if data != SYNC_DATA:
             return [self._reply(SYNC, error=ERR_INVALID_MSG)], []
         if self.state == UNSYNCED:
             self.state = SYNCED
