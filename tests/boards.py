@@ -121,3 +121,27 @@ class BoardProcess:
                 left = deadline - time.monotonic()
                 assert left > 0, f"no {text!r} from the board; it said {self.lines[after:]}"
                 self._cond.wait(left)
+
+
+class UsbBridge:
+    """A transport that is only a USB bridge's modem lines, as the board's auto-reset circuit sees them: the
+    changes as (time by ``clock``, line, level); nothing is read or written."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock, self.changes, self.closed = clock, [], threading.Event()
+
+    def read(self) -> bytes:
+        if self.closed.wait(0.05):
+            raise EOFError("closed")
+        return b""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def set_lines(self, *, dtr=None, rts=None):
+        for line, level in (("dtr", dtr), ("rts", rts)):
+            if level is not None:
+                self.changes.append((self.clock(), line, level))
+
+    def close(self):
+        self.closed.set()

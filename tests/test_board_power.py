@@ -4,10 +4,10 @@ the off time, or a configured switch command; the report names the switch each b
 from __future__ import annotations
 
 import sys
-import threading
 
 import pytest
 
+from boards import UsbBridge
 from hil.board_node import BoardNode
 from hil.dut import Dut
 from hil.power_switch import CommandSwitch, parse_power
@@ -28,29 +28,6 @@ timeline:
   - at: +1m
     power: {party: node-2, off_for: 20s}
 """
-
-
-class UsbBridge:
-    """A USB bridge's modem lines as the board's auto-reset circuit sees them: (time, line, level) changes."""
-
-    def __init__(self, clock):
-        self.clock, self.changes, self.closed = clock, [], threading.Event()
-
-    def read(self) -> bytes:
-        if self.closed.wait(0.05):
-            raise EOFError("closed")
-        return b""
-
-    def write(self, data: bytes) -> None:
-        pass
-
-    def set_lines(self, *, dtr=None, rts=None):
-        for line, level in (("dtr", dtr), ("rts", rts)):
-            if level is not None:
-                self.changes.append((self.clock(), line, level))
-
-    def close(self):
-        self.closed.set()
 
 
 def _board(rt, tmp_path, power=None):

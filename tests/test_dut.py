@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pty
 import random
+import re
 import threading
 import time
 import tty
@@ -12,8 +13,10 @@ import tty
 import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
+from boards import UsbBridge
 from hil.dut import BoardCrashed, Dut
 from hil.serial_ports import detect_port, find_boards
+from processes import free_port
 from system.errors import BackendError, ConfigError
 
 from test_console import noisy_stream
@@ -92,40 +95,16 @@ def test_boards_are_found_by_usb_ids_and_ambiguity_is_a_config_error():
     assert detect_port([_port("/dev/ttyUSB0", 0x10C4, 0xEA60)]).bridge == "Silicon Labs CP210x"
 
 
-class LinesTransport:
-    """A transport that records DTR/RTS changes (as the board's auto-reset circuit would see them)."""
-
-    def __init__(self):
-        self.changes: list[tuple[str, bool]] = []
-        self.closed = threading.Event()
-
-    def read(self) -> bytes:
-        if self.closed.wait(0.05):
-            raise EOFError("closed")
-        return b""
-
-    def write(self, data: bytes) -> None:
-        pass
-
-    def set_lines(self, *, dtr=None, rts=None):
-        if dtr is not None:
-            self.changes.append(("dtr", dtr))
-        if rts is not None:
-            self.changes.append(("rts", rts))
-
-    def close(self):
-        self.closed.set()
-
-
 def test_resets_drive_dtr_and_rts_in_esptools_order():
     """Hard reset: EN (RTS) pulsed low with IO0 (DTR) high; bootloader: IO0 held low while EN is released."""
-    transport = LinesTransport()
+    transport = UsbBridge()
     with Dut(transport) as dut:
         dut.hard_reset()
-        assert transport.changes == [("dtr", False), ("rts", True), ("rts", False)]
+        assert [change[1:] for change in transport.changes] == [("dtr", False), ("rts", True), ("rts", False)]
         transport.changes.clear()
         dut.enter_bootloader()
-        assert transport.changes == [("dtr", False), ("rts", True), ("dtr", True), ("rts", False), ("dtr", False)]
+        assert [change[1:] for change in transport.changes] == [
+            ("dtr", False), ("rts", True), ("dtr", True), ("rts", False), ("dtr", False)]
 
 
 TRACEBACK = (b'Traceback (most recent call last):\r\n  File "main.py", line 9, in <module>\r\n'
@@ -173,9 +152,10 @@ def test_a_claimed_port_is_refused_until_released_and_a_holder_without_a_lock_is
 
     from hil.serial_ports import claim, holders
 
-    url = "rfc2217://127.0.0.1:4000"  # a URL has no device to lock: the lock file alone owns it
+    # a URL has no device to lock: the lock file alone owns it (a port of its own: the lock is machine-wide)
+    url = f"rfc2217://127.0.0.1:{free_port()}"
     with claim(url):
-        with pytest.raises(BackendError, match=r"^rfc2217://127.0.0.1:4000 is in use"):
+        with pytest.raises(BackendError, match=f"^{re.escape(url)} is in use"):
             with claim(url):
                 pass
     with claim(url):
