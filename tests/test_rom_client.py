@@ -38,3 +38,14 @@ def test_the_requests_are_the_frames_esptool_sends():
     assert rom_client.sync() == b"\xc0\x00\x08\x24\x00\x00\x00\x00\x00\x07\x07\x12\x20" + b"\x55" * 32 + b"\xc0"
     assert rom_client.flash_end(run=True) == b"\xc0\x00\x04\x04\x00\x00\x00\x00\x00\x01\x00\x00\x00\xc0"
     assert rom_client.flash_end(run=False) == b"\xc0\x00\x04\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\xc0"
+
+
+def test_a_truncated_reply_is_no_reply_and_console_text_around_frames_is_kept_whole():
+    """A frame too short to hold op, size, value and status (noise that happened to be framed) answers nothing;
+    a request echoed back (direction 0) is not a reply either, and stays console bytes."""
+    filt = rom_client.ReplyFilter()
+    echoed = encode(struct.pack("<BBHI", 0, 0x08, 0, 0))
+    out = filt.feed(b"before\xc0\x01\x08\xc0after\r\n" + echoed)
+    out += filt.feed(b"\r\n")  # a 0xC0 last in a read may open a frame: it waits for the next read
+    assert filt.replies == [] and filt.take(0x08) is None
+    assert out == b"beforeafter\r\n" + echoed + b"\r\n"
