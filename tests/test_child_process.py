@@ -10,7 +10,10 @@ import sys
 from system.adapters.child_process import stop
 
 SLEEPER = "import time; print('ready', flush=True); time.sleep(120)"
-DEAF = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(120)"
+# deaf to SIGTERM; SIGINT raises KeyboardInterrupt even when the test runs where SIGINT was ignored at start (a
+# background job of a script), which Python would otherwise inherit
+DEAF = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "signal.signal(signal.SIGINT, signal.default_int_handler); print('ready', flush=True); time.sleep(120)")
 
 
 def _started(code: str) -> subprocess.Popen:
