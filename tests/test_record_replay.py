@@ -68,7 +68,13 @@ def test_a_board_recording_replays_in_sim_with_the_recorded_values(tmp_path):
     assert len(rows) >= 100
     got = {(r["temperature"], r["humidity"]) for r in rows}
     assert got <= values, "every value the sim nodes stored is one the board recorded"
-    assert len(got) >= len(values) // 2, "and the recording is played through, not one value held"
+    assert len(got) >= 2, "and the recording is played through, not one value held"
+    # A recorded value is sent from its arrival to the next one's (ReplayDHT22), and the recording repeats over
+    # the 2-minute run: one held for a whole sampling interval (2 s) or more cannot be missed. Values that came
+    # in a burst (a loaded host reads the console late) may each last too little to be sampled.
+    times = [r["t"] - recorded[0]["t"] for r in recorded]
+    held = {(r["temperature"], r["humidity"]) for r, t, t_next in zip(recorded, times, times[1:]) if t_next - t >= 2.0}
+    assert held <= got, "every value held for a sampling interval is played"
     assert run_scenario(load(scenario)).sha256 == result.sha256, "a replay is deterministic"
 
 
