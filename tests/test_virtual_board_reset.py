@@ -172,7 +172,7 @@ def test_on_a_pty_ctrl_c_means_nothing_to_the_rom_and_the_harness_has_the_rom_ru
         with Dut.open(port, name="node-1") as dut:
             dut.expect_message("boot", node="node-1", timeout=30)
             serial_reset.classic_bootloader_reset(Lines(vb))
-            dut.expect_line("waiting for download")
+            dut.expect_line("waiting for download", timeout=30)  # stopping the firmware first: slow on a loaded host
             at = len(dut.lines)
             dut.write(b"\r\x03\x03")  # the Ctrl-C of a pty's reset button, which the chip does not have
             boot = dut.reset(node="node-1", timeout=30)  # its Ctrl-C is not answered: the ROM is told to run
