@@ -168,3 +168,31 @@ def test_a_claimed_port_is_refused_until_released_and_a_holder_without_a_lock_is
     finally:
         monitor.kill()
         monitor.wait()
+
+
+def test_a_repl_that_answers_ctrl_c_late_is_rebooted_through_it_after_all(board_pty):
+    """On a loaded host MicroPython may answer Ctrl-C after the harness has taken the silence for a ROM
+    bootloader: the SYNC goes unanswered, the late prompt shows it is MicroPython, and the REPL reboots it."""
+    master, path = board_pty
+    seen = bytearray()
+
+    def board() -> None:
+        answered = False
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                return
+            seen.extend(data)
+            if b"\x03" in data and not answered:
+                answered = True
+                time.sleep(1.5)  # later than the harness waits for an answer
+                os.write(master, b"\r\n>>> ")
+            if b"\x04" in data:
+                os.write(master, b'MPY: soft reboot\r\n{"msg": "boot", "node": "node-1", "boot": 2}\r\n')
+
+    threading.Thread(target=board, daemon=True).start()
+    with Dut.open(path, name="node-1") as dut:
+        boot = dut.reset(node="node-1", timeout=30)
+    assert boot["boot"] == 2
+    assert b"\x07\x07\x12\x20" in seen, "the harness tried the ROM first"
